@@ -1,0 +1,178 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// serveConfig is everything `ecache serve` is told, from flags or ECACHE_* environment variables.
+type serveConfig struct {
+	Listen          string
+	DataDir         string
+	AccessKeyID     string
+	SecretAccessKey string
+	AccountID       string
+	NodePorts       string
+	NodeHost        string
+	LogLevel        string
+
+	portLow, portHigh int
+}
+
+// env returns the environment variable name of a flag: --node-ports -> ECACHE_NODE_PORTS.
+func env(flagName string) string {
+	return "ECACHE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "ecache")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "ecache")
+	}
+	return "ecache-data"
+}
+
+// parseServeFlags reads flags, with environment variables as defaults.
+func parseServeFlags(args []string) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	str := func(p *string, name, def, usage string) {
+		if v := os.Getenv(env(name)); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+env(name)+")")
+	}
+	str(&c.Listen, "listen", "127.0.0.1:8686", "address of the ElastiCache API endpoint")
+	str(&c.DataDir, "data-dir", defaultDataDir(), "directory for the store, engine nodes and credentials")
+	str(&c.AccessKeyID, "access-key-id", "", "access key id clients sign with (default: generated on first start, kept in the data dir)")
+	str(&c.SecretAccessKey, "secret-access-key", "", "secret access key clients sign with (default: generated on first start)")
+	str(&c.AccountID, "account-id", "", "12-digit account id used in ARNs (default: generated on first start)")
+	str(&c.NodePorts, "node-ports", "31000-31999", "port range LO-HI for engine nodes and configuration endpoints")
+	str(&c.NodeHost, "node-host", "127.0.0.1", "address engines listen on and endpoints report")
+	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: ecache serve [flags]\n\nRuns the ElastiCache API and the engines it manages.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	lo, hi, ok := strings.Cut(c.NodePorts, "-")
+	var err1, err2 error
+	c.portLow, err1 = strconv.Atoi(lo)
+	c.portHigh, err2 = strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || c.portLow < 1024 || c.portHigh > 65535 || c.portLow > c.portHigh {
+		return nil, fmt.Errorf("--node-ports %q: want LO-HI within 1024-65535", c.NodePorts)
+	}
+	if c.AccountID != "" && !isAccountID(c.AccountID) {
+		return nil, fmt.Errorf("--account-id %q: want 12 digits", c.AccountID)
+	}
+	return c, nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// credentials are generated on first start and kept in the data dir.
+type credentials struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	AccountID       string `json:"accountId"`
+}
+
+const credentialsFile = "credentials.json"
+
+// loadOrCreateCredentials fills what the flags left empty from the data dir, generating and saving
+// whatever is missing. created reports whether anything new was generated.
+func loadOrCreateCredentials(c *serveConfig) (creds credentials, created bool, err error) {
+	path := filepath.Join(c.DataDir, credentialsFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &creds); err != nil {
+			return creds, false, fmt.Errorf("read %s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+	default:
+		return creds, false, err
+	}
+	if creds.AccessKeyID == "" {
+		creds.AccessKeyID = "AKIA" + randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+		creds.SecretAccessKey = randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
+		created = true
+	}
+	if creds.AccountID == "" {
+		creds.AccountID = randomString("0123456789", 12)
+		created = true
+	}
+	if created {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return creds, false, err
+		}
+		data, _ := json.MarshalIndent(creds, "", "  ")
+		if err := writeFileAtomic(path, data, 0o600); err != nil {
+			return creds, false, err
+		}
+	}
+	if c.AccessKeyID != "" || c.SecretAccessKey != "" {
+		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return creds, false, errors.New("--access-key-id and --secret-access-key must be given together")
+		}
+		creds.AccessKeyID, creds.SecretAccessKey = c.AccessKeyID, c.SecretAccessKey
+	}
+	if c.AccountID != "" {
+		creds.AccountID = c.AccountID
+	}
+	return creds, created, nil
+}
+
+func randomString(alphabet string, n int) string {
+	out := make([]byte, n)
+	for i := range out {
+		k, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		out[i] = alphabet[k.Int64()]
+	}
+	return string(out)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

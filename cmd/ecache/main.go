@@ -1,0 +1,157 @@
+// Command ecache is a self-hosted Amazon ElastiCache: `ecache serve` answers the ElastiCache API
+// (Query protocol 2015-02-02, SigV4) and runs real Valkey, Redis OSS and Memcached engines.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ecache/ecache/internal/controller"
+	"github.com/ecache/ecache/internal/driver/process"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/server"
+	"github.com/ecache/ecache/internal/service"
+	"github.com/ecache/ecache/internal/sigv4"
+	"github.com/ecache/ecache/internal/store"
+)
+
+const usage = `ecache is a self-hosted Amazon ElastiCache.
+
+Usage:
+  ecache serve [flags]   run the ElastiCache API and the engines it manages
+  ecache help            show this help
+
+Every flag of serve has an ECACHE_* environment variable (--node-ports: ECACHE_NODE_PORTS).
+On first start ecache generates an access key, a secret key and an account id, keeps them in
+the data dir and prints them. Point any AWS client at it:
+
+  aws elasticache describe-cache-clusters --endpoint-url http://127.0.0.1:8686
+
+Engines run in their own sessions: stopping ecache leaves them serving, and the next
+ecache serve on the same data dir adopts them.
+
+Run "ecache serve --help" for the flags.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "ecache:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServeFlags(args[1:])
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, cfg, stdout, stderr)
+	default:
+		return fmt.Errorf("unknown command %q; run ecache help", args[0])
+	}
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// serve builds every dependency and runs until ctx ends.
+func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) error {
+	logger, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	creds, created, err := loadOrCreateCredentials(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	drv, err := process.New(cfg.DataDir, logger)
+	if err != nil {
+		return err
+	}
+	defer drv.Close()
+	host := engine.DefaultHost()
+	for _, b := range host.Binaries() {
+		logger.Info("engine available", "engine", b.Engine, "binary", b.Path, "version", b.Version)
+	}
+	if len(host.Binaries()) == 0 {
+		logger.Warn("no engine binaries found (valkey-server, redis-server, memcached); clusters cannot be created")
+	}
+
+	svc := service.New(st, host, service.Config{
+		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
+		Quotas: service.DefaultQuotas(), PortFree: process.PortFree,
+	}, time.Now, logger)
+	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost}, logger)
+
+	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
+		return creds.SecretAccessKey, id == creds.AccessKeyID
+	}}
+	handler := &server.Handler{Service: svc, Auth: server.SigV4{Verifier: verifier}, Logger: logger}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	if created {
+		fmt.Fprintf(stdout, "ecache: generated credentials (kept in %s/%s)\n", cfg.DataDir, credentialsFile)
+	}
+	fmt.Fprintf(stdout, "ecache: listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  account id %s, data dir %s, node ports %s\n",
+		creds.AccessKeyID, creds.SecretAccessKey, creds.AccountID, cfg.DataDir, cfg.NodePorts)
+
+	ctlCtx, stopCtl := context.WithCancel(context.Background())
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- ctl.Run(ctlCtx) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- httpSrv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down; engines keep running and are adopted on the next start")
+	case err = <-srvDone:
+		logger.Error("http server stopped", "err", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	stopCtl()
+	<-ctlDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,488 @@
+// Package controller holds ecache's level-triggered reconcilers: they read the desired state that
+// internal/service writes to the store, drive engines through internal/driver until the world matches,
+// and write the observed status and events back. Every reconcile is idempotent, so ecache can be killed
+// at any point and resume on start. Imported by cmd/ecache only.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/endpoint"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// Config tunes the controller.
+type Config struct {
+	NodeHost string        // address engines and endpoints listen on
+	Workers  int           // reconciles running at once (default 4)
+	Resync   time.Duration // every key is reconciled at least this often (default 5s)
+	Now      func() time.Time
+}
+
+// Controller reconciles cache clusters.
+type Controller struct {
+	store  store.Store
+	driver driver.Driver
+	host   engine.Host
+	cfg    Config
+	logger *slog.Logger
+	queue  *queue
+
+	mu        sync.Mutex
+	endpoints map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
+	owners    map[string]string                            // driver node id -> cluster store key
+}
+
+// New returns a controller; Run starts it.
+func New(st store.Store, d driver.Driver, host engine.Host, cfg Config, logger *slog.Logger) *Controller {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Controller{store: st, driver: d, host: host, cfg: cfg, logger: logger, queue: newQueue(),
+		endpoints: map[string]*endpoint.MemcachedConfigEndpoint{}, owners: map[string]string{}}
+}
+
+// Run reconciles until ctx ends; it then closes the configuration endpoints (engines keep running).
+func (c *Controller) Run(ctx context.Context) error {
+	events := c.store.Watch(ctx)
+	if err := c.collectGarbage(ctx); err != nil {
+		c.logger.Error("removing orphaned engines", "err", err)
+	}
+	c.enqueueAll(ctx)
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.work(ctx)
+		}()
+	}
+	ticker := time.NewTicker(c.cfg.Resync)
+	defer ticker.Stop()
+	gcEvery := 0
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case ev, ok := <-events:
+			if !ok {
+				break loop
+			}
+			switch {
+			case ev.Type == store.Resync:
+				c.enqueueAll(ctx)
+			case ev.Object.Kind == resource.KindCluster:
+				c.queue.add(ev.Object.Key)
+			}
+		case id := <-c.driver.Exits():
+			c.mu.Lock()
+			key := c.owners[id]
+			c.mu.Unlock()
+			c.logger.Warn("engine exited unexpectedly", "node", id)
+			if key != "" {
+				c.queue.add(key)
+			}
+		case <-ticker.C:
+			c.enqueueAll(ctx)
+			if gcEvery++; gcEvery%6 == 0 {
+				if err := c.collectGarbage(ctx); err != nil {
+					c.logger.Error("removing orphaned engines", "err", err)
+				}
+			}
+		}
+	}
+	c.queue.close()
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, ep := range c.endpoints {
+		_ = ep.Close()
+		delete(c.endpoints, key)
+	}
+	return nil
+}
+
+func (c *Controller) enqueueAll(ctx context.Context) {
+	objs, err := c.store.List(ctx, resource.KindCluster)
+	if err != nil {
+		c.logger.Error("listing clusters", "err", err)
+		return
+	}
+	for _, o := range objs {
+		c.queue.add(o.Key)
+	}
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for {
+		key, ok := c.queue.get()
+		if !ok {
+			return
+		}
+		retry, err := c.reconcileCluster(ctx, key)
+		if err != nil && ctx.Err() == nil {
+			c.logger.Error("reconcile cache cluster", "key", key, "err", err)
+			retry = true
+		}
+		c.queue.done(key)
+		if retry && ctx.Err() == nil {
+			c.queue.addAfter(key, time.Second)
+		}
+	}
+}
+
+// collectGarbage removes engines whose cluster no longer exists (deleted while ecache was down,
+// or created by a transaction that never committed).
+func (c *Controller) collectGarbage(ctx context.Context) error {
+	objs, err := c.store.List(ctx, resource.KindCluster)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, o := range objs {
+		cl, err := resource.Unmarshal[resource.Cluster](o.Value)
+		if err != nil {
+			return err
+		}
+		for _, n := range cl.Nodes {
+			want[cl.DriverID(n.ID)] = true
+		}
+	}
+	nodes, err := c.driver.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if !want[n.ID] {
+			c.logger.Info("removing orphaned engine", "node", n.ID, "pid", n.PID)
+			if err := c.driver.Remove(ctx, n.ID); err != nil {
+				return fmt.Errorf("remove orphan %s: %w", n.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// nodeResult is what reconciling one node did.
+type nodeResult struct {
+	ready    bool // running and answering
+	removed  bool
+	rebooted bool
+}
+
+// reconcileCluster converges one cluster; retry asks for another pass soon.
+func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bool, err error) {
+	obj, err := c.store.Get(ctx, resource.KindCluster, key)
+	if errors.Is(err, store.ErrNotFound) {
+		c.closeEndpoint(key)
+		return false, nil
+	} else if err != nil {
+		return true, err
+	}
+	cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+	if err != nil {
+		return false, err
+	}
+	if cl.Status == resource.StatusDeleting {
+		return false, c.deleteCluster(ctx, key, cl)
+	}
+	version, err := c.host.Resolve(cl.Engine, cl.EngineVersion)
+	if err != nil {
+		return true, fmt.Errorf("engine %s %s: %w", cl.Engine, cl.EngineVersion, err)
+	}
+	results := map[string]nodeResult{}
+	var firstErr error
+	for _, n := range cl.Nodes {
+		r, err := c.reconcileNode(ctx, key, cl, n, version)
+		if err != nil {
+			c.logger.Error("reconcile cache node", "cluster", cl.ID, "node", n.ID, "err", err)
+			firstErr = errors.Join(firstErr, err)
+		}
+		results[n.ID] = r
+	}
+	if cl.Engine == engine.EngineMemcached {
+		if err := c.reconcileConfigEndpoint(ctx, key, cl, results, version); err != nil {
+			firstErr = errors.Join(firstErr, err)
+		}
+	}
+	if err := c.writeStatus(ctx, key, results); err != nil {
+		return true, err
+	}
+	return firstErr != nil, firstErr
+}
+
+func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource.Cluster, n resource.Node, v engine.Version) (nodeResult, error) {
+	id := cl.DriverID(n.ID)
+	if n.Remove {
+		if err := c.driver.Remove(ctx, id); err != nil {
+			return nodeResult{}, err
+		}
+		c.forget(id)
+		return nodeResult{removed: true}, nil
+	}
+	spec, err := nodeSpec(cl, n, v)
+	if err != nil {
+		return nodeResult{}, err
+	}
+	c.mu.Lock()
+	c.owners[id] = key
+	c.mu.Unlock()
+	if n.Reboot {
+		st, err := c.driver.Status(ctx, id)
+		if err == nil && st.State == driver.StateRunning && specEqual(st.Spec, spec) {
+			if _, err := c.driver.Restart(ctx, id); err != nil {
+				return nodeResult{}, err
+			}
+			return nodeResult{ready: true, rebooted: true}, nil
+		}
+		if _, err := c.driver.Ensure(ctx, spec); err != nil {
+			return nodeResult{}, err
+		}
+		return nodeResult{ready: true, rebooted: true}, nil
+	}
+	if _, err := c.driver.Ensure(ctx, spec); err != nil {
+		return nodeResult{}, err
+	}
+	return nodeResult{ready: true}, nil
+}
+
+func specEqual(a, b driver.NodeSpec) bool {
+	if a.Binary != b.Binary || a.Port != b.Port || a.MaxMemoryBytes != b.MaxMemoryBytes || a.Threads != b.Threads || a.Password != b.Password || len(a.Config) != len(b.Config) {
+		return false
+	}
+	for k, v := range a.Config {
+		if b.Config[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Controller) forget(id string) {
+	c.mu.Lock()
+	delete(c.owners, id)
+	c.mu.Unlock()
+}
+
+// nodeSpec turns a cluster's settings into the engine process the node runs.
+func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version) (driver.NodeSpec, error) {
+	nt, ok := engine.NodeType(cl.NodeType)
+	if !ok {
+		return driver.NodeSpec{}, fmt.Errorf("unknown node type %s", cl.NodeType)
+	}
+	spec := driver.NodeSpec{
+		ID: cl.DriverID(n.ID), Engine: driver.Engine(cl.Engine), Binary: v.Binary, Port: n.Port,
+		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25),
+	}
+	if cl.Engine == engine.EngineMemcached {
+		spec.Threads = nt.VCPU
+		return spec, nil
+	}
+	spec.Config = map[string]string{"maxmemory-policy": "volatile-lru"}
+	return spec, nil
+}
+
+// reconcileConfigEndpoint keeps a Memcached cluster's configuration endpoint listening and its node list
+// current, and stores the list on every node for clients that read AmazonElastiCache:cluster.
+func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl *resource.Cluster, results map[string]nodeResult, v engine.Version) error {
+	c.mu.Lock()
+	ep := c.endpoints[key]
+	c.mu.Unlock()
+	if ep == nil {
+		var err error
+		ep, err = endpoint.ListenMemcachedConfig(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.ConfigPort)), c.logger)
+		if err != nil {
+			return fmt.Errorf("configuration endpoint of %s: %w", cl.ID, err)
+		}
+		ep.SetEngineVersion(v.BinaryVersion)
+		c.mu.Lock()
+		c.endpoints[key] = ep
+		c.mu.Unlock()
+	}
+	var nodes []endpoint.ClusterNode
+	for _, n := range cl.Nodes {
+		if r := results[n.ID]; r.ready && !n.Remove {
+			nodes = append(nodes, endpoint.ClusterNode{Host: c.cfg.NodeHost, IP: c.cfg.NodeHost, Port: n.Port})
+		}
+	}
+	before := ep.Version()
+	ep.SetNodes(nodes)
+	if ep.Version() == before && !anyRebooted(results) {
+		return nil
+	}
+	payload := ep.Payload()
+	var errs error
+	for _, n := range nodes {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		errs = errors.Join(errs, endpoint.SeedMemcachedNode(sctx, net.JoinHostPort(n.IP, strconv.Itoa(n.Port)), payload))
+		cancel()
+	}
+	return errs
+}
+
+func anyRebooted(results map[string]nodeResult) bool {
+	for _, r := range results {
+		if r.rebooted {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Controller) closeEndpoint(key string) {
+	c.mu.Lock()
+	ep := c.endpoints[key]
+	delete(c.endpoints, key)
+	c.mu.Unlock()
+	if ep != nil {
+		_ = ep.Close()
+	}
+}
+
+// deleteCluster stops every engine, then removes the cluster from the store.
+func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource.Cluster) error {
+	c.closeEndpoint(key)
+	for _, n := range cl.Nodes {
+		id := cl.DriverID(n.ID)
+		if err := c.driver.Remove(ctx, id); err != nil {
+			return fmt.Errorf("remove node %s: %w", id, err)
+		}
+		c.forget(id)
+	}
+	now := c.cfg.Now().UTC()
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindCluster, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		cur, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return err
+		}
+		if cur.Status != resource.StatusDeleting || cur.UID != cl.UID {
+			return nil
+		}
+		if err := tx.Delete(resource.KindCluster, key, obj.Revision); err != nil {
+			return err
+		}
+		return event(tx, now, 0, cur, "Cache cluster deleted")
+	})
+}
+
+// writeStatus records what the node reconciles did and moves the cluster to available when it is done.
+func (c *Controller) writeStatus(ctx context.Context, key string, results map[string]nodeResult) error {
+	now := c.cfg.Now().UTC()
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindCluster, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return err
+		}
+		if cl.Status == resource.StatusDeleting {
+			return nil
+		}
+		changed := false
+		seq := 0
+		emit := func(msg string) error {
+			seq++
+			changed = true
+			return event(tx, now, seq, cl, msg)
+		}
+		var kept []resource.Node
+		for _, n := range cl.Nodes {
+			r, seen := results[n.ID]
+			switch {
+			case seen && r.removed && n.Remove:
+				changed = true
+				if err := emit("Removed cache node " + n.ID); err != nil {
+					return err
+				}
+				continue
+			case seen && r.rebooted && n.Reboot:
+				n.Reboot, n.Status, changed = false, resource.NodeAvailable, true
+				if err := emit("Cache node " + n.ID + " shutdown"); err != nil {
+					return err
+				}
+				if err := emit("Cache node " + n.ID + " restarted"); err != nil {
+					return err
+				}
+			case seen && r.ready && !n.Reboot && !n.Remove && n.Status != resource.NodeAvailable:
+				wasCreating := n.Status == resource.NodeCreating
+				n.Status, changed = resource.NodeAvailable, true
+				if wasCreating && cl.Status != resource.StatusCreating {
+					if err := emit(fmt.Sprintf("Added cache node %s in availability zone %s", n.ID, n.AZ)); err != nil {
+						return err
+					}
+				}
+			}
+			kept = append(kept, n)
+		}
+		cl.Nodes = kept
+		if settled(cl) && cl.Status != resource.StatusAvailable {
+			switch cl.Status {
+			case resource.StatusCreating:
+				if err := emit("Cache cluster created"); err != nil {
+					return err
+				}
+				for _, n := range cl.Nodes {
+					if err := emit(fmt.Sprintf("Added cache node %s in availability zone %s", n.ID, n.AZ)); err != nil {
+						return err
+					}
+				}
+			case resource.StatusModifying:
+				if cl.Pending.NumNodes != nil {
+					if err := emit(fmt.Sprintf("Finished modifying number of nodes from %d to %d", cl.Pending.FromNodes, len(cl.Nodes))); err != nil {
+						return err
+					}
+				}
+				cl.Pending.NumNodes, cl.Pending.NodeIDsToRemove, cl.Pending.FromNodes = nil, nil, 0
+			}
+			cl.Status, changed = resource.StatusAvailable, true
+		}
+		if !changed {
+			return nil
+		}
+		_, err = tx.Put(resource.KindCluster, key, resource.Marshal(cl), obj.Revision)
+		return err
+	})
+}
+
+// settled reports whether every node is available and nothing is left to do.
+func settled(cl *resource.Cluster) bool {
+	for _, n := range cl.Nodes {
+		if n.Status != resource.NodeAvailable || n.Reboot || n.Remove {
+			return false
+		}
+	}
+	return len(cl.Nodes) > 0
+}
+
+func event(tx store.Tx, at time.Time, seq int, cl *resource.Cluster, msg string) error {
+	ev := resource.Event{Region: cl.Region, SourceID: cl.ID, SourceType: "cache-cluster", Message: msg, Date: at}
+	_, err := tx.Put(resource.KindEvent, resource.EventKey(cl.Region, at, seq), resource.Marshal(ev), store.AnyRevision)
+	return err
+}

@@ -1,0 +1,87 @@
+// Package driver defines how ecache's reconcilers run cache engine nodes; driver/process runs them on this host.
+package driver
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Engine names a cache engine.
+type Engine string
+
+// Supported engines.
+const (
+	EngineRedis     Engine = "redis"
+	EngineValkey    Engine = "valkey"
+	EngineMemcached Engine = "memcached"
+)
+
+// Valid reports whether e is a supported engine.
+func (e Engine) Valid() bool {
+	switch e {
+	case EngineRedis, EngineValkey, EngineMemcached:
+		return true
+	}
+	return false
+}
+
+// RESP reports whether the engine speaks the Redis protocol (redis, valkey).
+func (e Engine) RESP() bool { return e == EngineRedis || e == EngineValkey }
+
+// NodeSpec describes one engine process.
+type NodeSpec struct {
+	ID             string            // unique, [a-z0-9-], e.g. "demo-0001"; also the node's directory name
+	Engine         Engine            // redis, valkey or memcached
+	Binary         string            // absolute path of the engine executable
+	Port           int               // TCP port on 127.0.0.1
+	MaxMemoryBytes int64             // redis/valkey: maxmemory; memcached: -m in MB = MaxMemoryBytes>>20
+	Threads        int               // memcached -t (0 = engine default)
+	Config         map[string]string // extra redis/valkey directives (e.g. "maxmemory-policy": "volatile-lru"); memcached: ignored
+	Password       string            // redis/valkey requirepass when non-empty
+}
+
+// NodeState is the lifecycle state of a node's process.
+type NodeState string
+
+// Node states.
+const (
+	StateRunning  NodeState = "running"
+	StateStopped  NodeState = "stopped"
+	StateStarting NodeState = "starting"
+)
+
+// NodeStatus is a point-in-time view of a node.
+type NodeStatus struct {
+	ID        string
+	PID       int // 0 when stopped
+	Port      int
+	State     NodeState
+	Healthy   bool      // the process answered PING / version just now
+	StartedAt time.Time // when the current (or last) process started
+	Spec      NodeSpec
+}
+
+// Driver runs cache engine nodes.
+type Driver interface {
+	// Ensure makes the node run with spec: adopts a running process that matches (same binary, port, pid start time),
+	// starts it when absent or dead, and returns once it answers PING (redis/valkey) / "version" (memcached).
+	// Idempotent. Spec changes that need a restart (port, binary, memory) restart it.
+	Ensure(ctx context.Context, spec NodeSpec) (NodeStatus, error)
+	// Restart really stops and starts the process; the data directory is kept.
+	Restart(ctx context.Context, id string) (NodeStatus, error)
+	// Remove stops the process (SIGTERM, then SIGKILL after a grace), frees the port and deletes the node directory.
+	// Idempotent.
+	Remove(ctx context.Context, id string) error
+	// Status returns ErrUnknownNode if the node was never ensured or has been removed.
+	Status(ctx context.Context, id string) (NodeStatus, error)
+	// List returns every node with a directory, including dead ones.
+	List(ctx context.Context) ([]NodeStatus, error)
+	// Exits delivers the id of a node whose process ended without Remove/Restart asking it to (crash, kill -9).
+	Exits() <-chan string
+	// Close stops watching; it never stops the engines (they outlive ecache).
+	Close() error
+}
+
+// ErrUnknownNode is returned for a node that was never ensured or has been removed.
+var ErrUnknownNode = errors.New("driver: unknown node")

@@ -1,0 +1,774 @@
+// Package process implements driver.Driver by running engine processes on this host.
+//
+// Every node lives in its own directory, <dataDir>/nodes/<id>/:
+//
+//	node.json        spec, pid and the pid's start time (/proc/<pid>/stat field 22), written atomically
+//	redis.conf       generated config (valkey.conf for valkey); memcached.args lists memcached's arguments
+//	engine.log       the engine's log, stdout and stderr
+//	redis.pid        pidfile written by redis/valkey (valkey.pid for valkey)
+//	...              the engine's own data files (dir points here)
+//
+// Engines run in their own session with stdin from /dev/null and output to engine.log, so they outlive
+// ecache. A process this driver started is reaped by it; a process started by an earlier ecache is adopted
+// by New when node.json's pid is alive with the recorded start time and binary, and watched through a pidfd
+// (or by polling /proc when pidfds are unavailable). An exit that Remove or Restart did not ask for is
+// delivered on Exits.
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ecache/ecache/internal/driver"
+)
+
+const (
+	recordFileName = "node.json"
+	logFileName    = "engine.log"
+
+	defaultReadyTimeout = 10 * time.Second
+	defaultStopGrace    = 10 * time.Second
+	killWait            = 5 * time.Second // how long to wait for a SIGKILLed process to disappear
+	portWait            = 2 * time.Second // how long Remove waits for the port to be released
+	pollInterval        = 100 * time.Millisecond
+	probeTimeout        = 500 * time.Millisecond
+	logTailBytes        = 4096
+	logTailLines        = 15
+)
+
+var errClosed = errors.New("driver: closed")
+
+// Driver runs engine nodes as processes on this host. It implements driver.Driver.
+type Driver struct {
+	nodesDir string
+	log      *slog.Logger
+
+	// Tunables, fixed after New (tests shorten or change them).
+	readyTimeout time.Duration
+	stopGrace    time.Duration
+	usePidfd     bool // watch adopted processes through pidfds; otherwise poll /proc
+	checkPort    bool // refuse to start on a port that is already taken
+
+	mu     sync.Mutex // guards nodes, closed and every node's mutable fields
+	nodes  map[string]*node
+	closed bool
+	done   chan struct{} // closed by Close
+	wg     sync.WaitGroup
+	exits  chan string
+
+	lmu   sync.Mutex
+	locks map[string]*keyLock // serialises Ensure/Restart/Remove per node
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// node is the driver's view of one node directory. Its fields are guarded by Driver.mu.
+type node struct {
+	id        string
+	dir       string
+	spec      driver.NodeSpec // zero Engine when node.json was missing or unreadable
+	state     driver.NodeState
+	p         *proc // current or last process; nil when none was ever known
+	startedAt time.Time
+}
+
+// record is the content of node.json.
+type record struct {
+	Spec      driver.NodeSpec `json:"spec"`
+	PID       int             `json:"pid"`       // 0 when no process is running
+	StartTime uint64          `json:"startTime"` // /proc/<pid>/stat field 22
+	StartedAt time.Time       `json:"startedAt,omitzero"`
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// New opens dataDir (created if missing) and adopts the engine processes an earlier ecache left running.
+// A nil logger discards logs.
+func New(dataDir string, logger *slog.Logger) (*Driver, error) {
+	return open(dataDir, logger, true)
+}
+
+// open is New with the choice of watching adopted processes through pidfds or by polling /proc.
+func open(dataDir string, logger *slog.Logger, usePidfd bool) (*Driver, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("driver: data dir: %w", err)
+	}
+	d := &Driver{
+		nodesDir:     filepath.Join(abs, "nodes"),
+		log:          logger,
+		readyTimeout: defaultReadyTimeout,
+		stopGrace:    defaultStopGrace,
+		usePidfd:     usePidfd,
+		checkPort:    true,
+		nodes:        make(map[string]*node),
+		done:         make(chan struct{}),
+		exits:        make(chan string, 256),
+		locks:        make(map[string]*keyLock),
+	}
+	if err := os.MkdirAll(d.nodesDir, 0o700); err != nil {
+		return nil, fmt.Errorf("driver: %w", err)
+	}
+	if err := d.loadAll(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Driver) loadAll() error {
+	entries, err := os.ReadDir(d.nodesDir)
+	if err != nil {
+		return fmt.Errorf("driver: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && ValidID(e.Name()) {
+			d.load(e.Name())
+		}
+	}
+	return nil
+}
+
+// load reads a node's directory, adopts its process when node.json names a live one, and registers the node.
+func (d *Driver) load(id string) *node {
+	n := &node{id: id, dir: filepath.Join(d.nodesDir, id), spec: driver.NodeSpec{ID: id}, state: driver.StateStopped}
+	rec, err := readRecord(n.dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		d.log.Warn("node directory without node.json", "node", id)
+	case err != nil:
+		d.log.Warn("unreadable node.json", "node", id, "err", err)
+	default:
+		rec.Spec.ID = id
+		n.spec = rec.Spec
+		n.startedAt = rec.StartedAt
+		if p := d.adopt(rec); p != nil {
+			n.p = p
+			n.state = driver.StateRunning
+			d.log.Info("adopted engine process", "node", id, "pid", p.pid, "port", rec.Spec.Port)
+		} else if rec.PID > 0 {
+			d.log.Info("engine process is gone", "node", id, "pid", rec.PID)
+		}
+	}
+	d.mu.Lock()
+	d.nodes[id] = n
+	if n.p != nil && !d.closed {
+		d.wg.Add(1)
+		go d.watchAdopted(n, n.p)
+	}
+	d.mu.Unlock()
+	return n
+}
+
+// adopt returns the process node.json names when it is still the same process: alive, with the recorded
+// start time, running the recorded binary.
+func (d *Driver) adopt(rec record) *proc {
+	if rec.PID <= 0 || !alive(rec.PID, rec.StartTime) || !sameBinary(rec.PID, rec.Spec.Binary) {
+		return nil
+	}
+	p := newProc(rec.PID, rec.StartTime, rec.StartedAt)
+	p.notify = true
+	if d.usePidfd {
+		fd, err := unix.PidfdOpen(rec.PID, 0)
+		if err == nil {
+			// The pid could have been reused between the check and the open: check again through the fd's process.
+			if !alive(rec.PID, rec.StartTime) {
+				unix.Close(fd)
+				return nil
+			}
+			p.pidfd = fd
+		} else {
+			d.log.Debug("pidfd unavailable; polling /proc", "pid", rec.PID, "err", err)
+		}
+	}
+	return p
+}
+
+func (d *Driver) watchAdopted(n *node, p *proc) {
+	defer d.wg.Done()
+	if !p.watchAdopted(d.done, pollInterval) {
+		p.closeFD()
+		return
+	}
+	if p.markExited() {
+		d.report(n, p, "")
+	}
+}
+
+// reap waits for a process this driver started.
+func (d *Driver) reap(n *node, p *proc) {
+	st, err := p.child.Wait()
+	how := ""
+	if err != nil {
+		how = err.Error()
+	} else {
+		how = st.String()
+	}
+	p.setExitStatus(how)
+	if p.markExited() {
+		d.report(n, p, how)
+	}
+}
+
+// report marks the node stopped and delivers its id on Exits.
+func (d *Driver) report(n *node, p *proc, how string) {
+	d.mu.Lock()
+	if n.p == p && n.state == driver.StateRunning {
+		n.state = driver.StateStopped
+	}
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	defer d.wg.Done()
+	d.log.Warn("engine process exited unexpectedly", "node", n.id, "pid", p.pid, "status", how)
+	select {
+	case d.exits <- n.id:
+	case <-d.done:
+	}
+}
+
+// Exits delivers the id of a node whose process ended without Remove or Restart asking it to.
+// The channel is closed by Close.
+func (d *Driver) Exits() <-chan string { return d.exits }
+
+// Close stops watching processes and closes Exits. Engines keep running.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	close(d.done)
+	d.mu.Unlock()
+	d.wg.Wait()
+	close(d.exits)
+	return nil
+}
+
+func (d *Driver) lock(id string) (unlock func()) {
+	d.lmu.Lock()
+	l := d.locks[id]
+	if l == nil {
+		l = &keyLock{}
+		d.locks[id] = l
+	}
+	l.refs++
+	d.lmu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		d.lmu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(d.locks, id)
+		}
+		d.lmu.Unlock()
+	}
+}
+
+// lookup returns the node, loading its directory when it appeared after New. Callers hold the node's lock.
+func (d *Driver) lookup(id string) (*node, error) {
+	d.mu.Lock()
+	closed, n := d.closed, d.nodes[id]
+	d.mu.Unlock()
+	if closed {
+		return nil, errClosed
+	}
+	if n != nil {
+		return n, nil
+	}
+	if fi, err := os.Stat(filepath.Join(d.nodesDir, id)); err == nil && fi.IsDir() {
+		return d.load(id), nil
+	}
+	return nil, nil
+}
+
+// Ensure makes the node run with spec; see driver.Driver.
+func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeStatus, error) {
+	if err := validateSpec(spec); err != nil {
+		return driver.NodeStatus{}, fmt.Errorf("driver: ensure %q: %w", spec.ID, err)
+	}
+	spec.Config = maps.Clone(spec.Config)
+	unlock := d.lock(spec.ID)
+	defer unlock()
+	n, err := d.lookup(spec.ID)
+	if err != nil {
+		return driver.NodeStatus{}, err
+	}
+	if n == nil {
+		n = &node{id: spec.ID, dir: filepath.Join(d.nodesDir, spec.ID), spec: spec, state: driver.StateStopped}
+		if err := os.MkdirAll(n.dir, 0o700); err != nil {
+			return driver.NodeStatus{}, fmt.Errorf("driver: node %s: %w", spec.ID, err)
+		}
+		if err := writeRecord(n.dir, record{Spec: spec}); err != nil {
+			return driver.NodeStatus{}, fmt.Errorf("driver: node %s: %w", spec.ID, err)
+		}
+		d.mu.Lock()
+		d.nodes[spec.ID] = n
+		d.mu.Unlock()
+	}
+
+	d.mu.Lock()
+	p, old, state := n.p, n.spec, n.state
+	d.mu.Unlock()
+	if p != nil && !p.hasExited() && state == driver.StateRunning {
+		restart, live := diffSpec(old, spec)
+		if !restart && len(live) > 0 {
+			if err := configSet(ctx, spec.Port, old.Password, live); err != nil {
+				d.log.Warn("applying config change to running engine failed; restarting", "node", n.id, "err", err)
+				restart = true
+			}
+		}
+		if !restart {
+			if !specEqual(old, spec) {
+				d.mu.Lock()
+				n.spec = spec
+				d.mu.Unlock()
+				if err := d.persist(n); err != nil {
+					return driver.NodeStatus{}, err
+				}
+				if spec.Engine.RESP() {
+					_, file := commandLine(spec, n.dir)
+					if err := writeFileAtomic(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
+						return driver.NodeStatus{}, fmt.Errorf("driver: node %s: %w", n.id, err)
+					}
+				}
+			}
+			if err := d.waitReady(ctx, p, spec); err != nil {
+				return d.status(ctx, n, false), fmt.Errorf("driver: node %s (pid %d) does not answer on port %d: %w%s",
+					n.id, p.pid, spec.Port, err, logTail(n.dir))
+			}
+			return d.status(ctx, n, false), nil
+		}
+		d.log.Info("restarting engine for spec change", "node", n.id, "pid", p.pid)
+		if err := d.stop(n, p); err != nil {
+			return driver.NodeStatus{}, err
+		}
+	}
+	return d.start(ctx, n, spec)
+}
+
+// Restart stops the node's process (if running) and starts it again with its current spec.
+func (d *Driver) Restart(ctx context.Context, id string) (driver.NodeStatus, error) {
+	if !ValidID(id) {
+		return driver.NodeStatus{}, fmt.Errorf("%w: %q", driver.ErrUnknownNode, id)
+	}
+	unlock := d.lock(id)
+	defer unlock()
+	n, err := d.lookup(id)
+	if err != nil {
+		return driver.NodeStatus{}, err
+	}
+	if n == nil {
+		return driver.NodeStatus{}, fmt.Errorf("%w: %s", driver.ErrUnknownNode, id)
+	}
+	d.mu.Lock()
+	p, spec := n.p, n.spec
+	d.mu.Unlock()
+	if err := validateSpec(spec); err != nil {
+		return driver.NodeStatus{}, fmt.Errorf("driver: restart %s: stored spec: %w", id, err)
+	}
+	if p != nil && !p.hasExited() {
+		if err := d.stop(n, p); err != nil {
+			return driver.NodeStatus{}, err
+		}
+	}
+	return d.start(ctx, n, spec)
+}
+
+// Remove stops the node's process and deletes its directory. Removing an unknown node is not an error.
+func (d *Driver) Remove(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return nil // no directory can exist for it
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	unlock := d.lock(id)
+	defer unlock()
+	n, err := d.lookup(id)
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return nil
+	}
+	d.mu.Lock()
+	p := n.p
+	d.mu.Unlock()
+	if p != nil && !p.hasExited() {
+		if err := d.stop(n, p); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(n.dir); err != nil {
+		return fmt.Errorf("driver: remove %s: %w", id, err)
+	}
+	d.mu.Lock()
+	if d.nodes[id] == n {
+		delete(d.nodes, id)
+	}
+	d.mu.Unlock()
+	d.log.Info("removed node", "node", id)
+	return nil
+}
+
+// Status reports one node; healthy means it answered a probe just now.
+func (d *Driver) Status(ctx context.Context, id string) (driver.NodeStatus, error) {
+	d.mu.Lock()
+	n := d.nodes[id]
+	d.mu.Unlock()
+	if n == nil {
+		return driver.NodeStatus{}, fmt.Errorf("%w: %s", driver.ErrUnknownNode, id)
+	}
+	return d.status(ctx, n, true), nil
+}
+
+// List reports every node with a directory, sorted by id.
+func (d *Driver) List(ctx context.Context) ([]driver.NodeStatus, error) {
+	d.mu.Lock()
+	nodes := slices.Collect(maps.Values(d.nodes))
+	d.mu.Unlock()
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].id < nodes[j].id })
+	out := make([]driver.NodeStatus, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() { out[i] = d.status(ctx, n, true) })
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// status snapshots n; with probe set, a running node is probed for Healthy, otherwise running means healthy
+// (callers pass false right after a successful readiness check).
+func (d *Driver) status(ctx context.Context, n *node, withProbe bool) driver.NodeStatus {
+	d.mu.Lock()
+	st := driver.NodeStatus{ID: n.id, Port: n.spec.Port, State: n.state, StartedAt: n.startedAt, Spec: n.spec}
+	st.Spec.Config = maps.Clone(n.spec.Config)
+	if n.p != nil && n.state != driver.StateStopped {
+		st.PID = n.p.pid
+	}
+	d.mu.Unlock()
+	if st.State == driver.StateRunning {
+		st.Healthy = !withProbe || probe(ctx, st.Spec.Engine, st.Port, probeTimeout) == nil
+	}
+	return st
+}
+
+// start launches the engine for spec and waits until it answers. On failure nothing is left running.
+func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driver.NodeStatus, error) {
+	fail := func(err error) (driver.NodeStatus, error) {
+		d.mu.Lock()
+		n.spec, n.state = spec, driver.StateStopped
+		d.mu.Unlock()
+		if perr := d.persist(n); perr != nil {
+			d.log.Warn("writing node.json failed", "node", n.id, "err", perr)
+		}
+		return d.status(ctx, n, false), fmt.Errorf("driver: start %s: %w", n.id, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if d.checkPort && !PortFree(spec.Port) {
+		return fail(fmt.Errorf("port %d is already in use on 127.0.0.1", spec.Port))
+	}
+	args, file := commandLine(spec, n.dir)
+	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached} {
+		if name := configFileName(e); e != spec.Engine && name != configFileName(spec.Engine) {
+			_ = os.Remove(filepath.Join(n.dir, name))
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
+		return fail(err)
+	}
+	cmd, err := d.launch(n.dir, spec.Binary, args)
+	if err != nil {
+		return fail(err)
+	}
+	now := time.Now()
+	var startTime uint64
+	if st, err := readStat(cmd.Process.Pid); err == nil {
+		startTime = st.startTime
+	}
+	p := newProc(cmd.Process.Pid, startTime, now)
+	p.child = cmd.Process
+	d.mu.Lock()
+	n.spec, n.p, n.state, n.startedAt = spec, p, driver.StateStarting, now
+	d.mu.Unlock()
+	go d.reap(n, p)
+	d.log.Info("started engine", "node", n.id, "engine", spec.Engine, "pid", p.pid, "port", spec.Port)
+
+	// Record the pid before waiting, so that an ecache that dies meanwhile still adopts the process.
+	err = d.persist(n)
+	if err == nil {
+		err = d.waitReady(ctx, p, spec)
+	}
+	if err == nil {
+		d.mu.Lock()
+		if p.setNotify(true) {
+			n.state = driver.StateRunning
+		} else {
+			err = errors.New("exited right after answering")
+		}
+		d.mu.Unlock()
+	}
+	if err != nil {
+		if serr := d.stop(n, p); serr != nil {
+			d.log.Error("stopping failed engine", "node", n.id, "pid", p.pid, "err", serr)
+		}
+		if p.child != nil {
+			select { // let reap record how the engine ended
+			case <-p.done:
+			case <-time.After(time.Second):
+			}
+		}
+		if how := p.exitStatus(); how != "" {
+			err = fmt.Errorf("%w (%s)", err, how)
+		}
+		return fail(fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, logTail(n.dir)))
+	}
+	return d.status(ctx, n, false), nil
+}
+
+// launch starts binary in its own session, with stdin from /dev/null and output appended to engine.log.
+func (d *Driver) launch(dir, binary string, args []string) (*exec.Cmd, error) {
+	logf, err := os.OpenFile(filepath.Join(dir, logFileName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer null.Close()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// waitReady probes the engine every few milliseconds until it answers, it exits, ctx ends or readyTimeout passes.
+func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) error {
+	deadline := time.Now().Add(d.readyTimeout)
+	interval := 2 * time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
+	var last error
+	for {
+		select {
+		case <-p.done:
+			return errors.New("engine exited during startup")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if last = probe(ctx, spec.Engine, spec.Port, probeTimeout); last == nil {
+			if p.hasExited() {
+				return errors.New("engine exited during startup")
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer within %s: %w", d.readyTimeout, last)
+		}
+		t.Reset(interval)
+		interval = min(interval*2, 20*time.Millisecond)
+	}
+}
+
+// stop ends p on purpose: SIGTERM, then SIGKILL to its process group after the grace period.
+func (d *Driver) stop(n *node, p *proc) error {
+	p.setNotify(false)
+	if err := p.signal(syscall.SIGTERM); err != nil {
+		d.log.Warn("SIGTERM failed", "node", n.id, "pid", p.pid, "err", err)
+	}
+	if !p.waitGone(d.stopGrace) {
+		d.log.Warn("engine ignored SIGTERM; killing it", "node", n.id, "pid", p.pid, "grace", d.stopGrace)
+		p.killGroup()
+		_ = p.signal(syscall.SIGKILL)
+		if !p.waitGone(killWait) {
+			return fmt.Errorf("driver: node %s: pid %d did not exit after SIGKILL", n.id, p.pid)
+		}
+	}
+	d.mu.Lock()
+	if n.p == p {
+		n.state = driver.StateStopped
+	}
+	port := n.spec.Port
+	d.mu.Unlock()
+	// A dead thread-group leader can show up as a zombie while its other threads still hold the
+	// listening socket; wait for the port so that a start on the same port does not race it.
+	if port > 0 && !waitPortFree(port, portWait) {
+		d.log.Warn("port still in use after the engine stopped", "node", n.id, "port", port)
+	}
+	d.log.Info("stopped engine", "node", n.id, "pid", p.pid)
+	return nil
+}
+
+// persist writes the node's current spec and process to node.json.
+func (d *Driver) persist(n *node) error {
+	d.mu.Lock()
+	rec := record{Spec: n.spec, StartedAt: n.startedAt}
+	if n.p != nil && n.state != driver.StateStopped {
+		rec.PID, rec.StartTime = n.p.pid, n.p.startTime
+	}
+	rec.Spec.Config = maps.Clone(n.spec.Config)
+	d.mu.Unlock()
+	if err := writeRecord(n.dir, rec); err != nil {
+		return fmt.Errorf("driver: node %s: %w", n.id, err)
+	}
+	return nil
+}
+
+// diffSpec compares a running node's spec with the wanted one. restart means the process must be restarted;
+// otherwise live lists the redis/valkey directives to change with CONFIG SET.
+func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string) {
+	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port {
+		return true, nil
+	}
+	if !want.Engine.RESP() {
+		return old.MaxMemoryBytes != want.MaxMemoryBytes || old.Threads != want.Threads, nil
+	}
+	for k := range old.Config {
+		if _, ok := want.Config[k]; !ok {
+			return true, nil // no way to know the engine default to go back to
+		}
+	}
+	if old.MaxMemoryBytes != want.MaxMemoryBytes {
+		live = append(live, [2]string{"maxmemory", fmt.Sprint(want.MaxMemoryBytes)})
+	}
+	for _, k := range slices.Sorted(maps.Keys(want.Config)) {
+		if v, ok := old.Config[k]; !ok || v != want.Config[k] {
+			live = append(live, [2]string{k, want.Config[k]})
+		}
+	}
+	if old.Password != want.Password {
+		live = append(live, [2]string{"requirepass", want.Password}) // last: later commands use the old one
+	}
+	return false, live
+}
+
+func specEqual(a, b driver.NodeSpec) bool {
+	if len(a.Config) == 0 && len(b.Config) == 0 {
+		a.Config, b.Config = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func waitPortFree(port int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !PortFree(port) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// logTail returns the last lines of the node's engine.log, formatted to end an error message.
+func logTail(dir string) string {
+	f, err := os.Open(filepath.Join(dir, logFileName))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > logTailBytes {
+		_, _ = f.Seek(fi.Size()-logTailBytes, io.SeekStart)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, logTailBytes))
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	s := strings.TrimSpace(strings.Join(lines, "\n"))
+	if s == "" {
+		return ""
+	}
+	return "\nengine.log:\n" + s
+}
+
+func readRecord(dir string) (record, error) {
+	var rec record
+	b, err := os.ReadFile(filepath.Join(dir, recordFileName))
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("%s: %w", recordFileName, err)
+	}
+	return rec, nil
+}
+
+func writeRecord(dir string, rec record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, recordFileName), append(b, '\n'), 0o600)
+}
+
+// writeFileAtomic replaces path with data: temp file, fsync, rename, fsync of the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	df, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer df.Close()
+	return df.Sync()
+}

@@ -1,0 +1,314 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/redis/go-redis/v9"
+)
+
+func waitAvailable(t *testing.T, c *elasticache.Client, id string) {
+	t.Helper()
+	w := elasticache.NewCacheClusterAvailableWaiter(c, func(o *elasticache.CacheClusterAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctxT(t), &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id)}, time.Minute); err != nil {
+		t.Fatalf("waiting for %s to be available: %v", id, err)
+	}
+}
+
+func waitDeleted(t *testing.T, c *elasticache.Client, id string) {
+	t.Helper()
+	w := elasticache.NewCacheClusterDeletedWaiter(c, func(o *elasticache.CacheClusterDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctxT(t), &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id)}, time.Minute); err != nil {
+		t.Fatalf("waiting for %s to be deleted: %v", id, err)
+	}
+}
+
+func describeCluster(t *testing.T, c *elasticache.Client, id string) types.CacheCluster {
+	t.Helper()
+	out, err := c.DescribeCacheClusters(ctxT(t), &elasticache.DescribeCacheClustersInput{
+		CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("describe %s: %v", id, err)
+	}
+	if len(out.CacheClusters) != 1 {
+		t.Fatalf("describe %s returned %d clusters", id, len(out.CacheClusters))
+	}
+	return out.CacheClusters[0]
+}
+
+func addr(e *types.Endpoint) string {
+	return net.JoinHostPort(aws.ToString(e.Address), strconv.Itoa(int(aws.ToInt32(e.Port))))
+}
+
+func eventMessages(t *testing.T, c *elasticache.Client, id string) []string {
+	t.Helper()
+	out, err := c.DescribeEvents(ctxT(t), &elasticache.DescribeEventsInput{SourceIdentifier: aws.String(id), SourceType: types.SourceTypeCacheCluster})
+	if err != nil {
+		t.Fatalf("describe events: %v", err)
+	}
+	var msgs []string
+	for _, e := range out.Events {
+		msgs = append(msgs, aws.ToString(e.Message))
+	}
+	return msgs
+}
+
+func contains(list []string, want string) bool {
+	for _, s := range list {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRedisClusterLifecycle(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+
+	created, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("Demo"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if got, want := aws.ToString(created.CacheCluster.CacheClusterStatus), "creating"; got != want {
+		t.Errorf("status after create = %q, want %q", got, want)
+	}
+	if got, want := aws.ToString(created.CacheCluster.CacheClusterId), "demo"; got != want {
+		t.Errorf("id = %q, want lowercase %q", got, want)
+	}
+	if got, want := aws.ToString(created.CacheCluster.ARN), "arn:aws:elasticache:us-east-1:"+srv.account+":cluster:demo"; got != want {
+		t.Errorf("ARN = %q, want %q", got, want)
+	}
+	waitAvailable(t, c, "demo")
+	cl := describeCluster(t, c, "demo")
+	if len(cl.CacheNodes) != 1 || cl.CacheNodes[0].Endpoint == nil {
+		t.Fatalf("want one node with an endpoint, got %+v", cl.CacheNodes)
+	}
+	if got, want := aws.ToString(cl.CacheParameterGroup.CacheParameterGroupName), "default.redis7"; got != want {
+		t.Errorf("parameter group = %q, want %q", got, want)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr(cl.CacheNodes[0].Endpoint)})
+	defer rdb.Close()
+	if err := rdb.Set(ctx, "hello", "world", 0).Err(); err != nil {
+		t.Fatalf("SET through the reported endpoint: %v", err)
+	}
+	if got, _ := rdb.Get(ctx, "hello").Result(); got != "world" {
+		t.Errorf("GET hello = %q, want world", got)
+	}
+	mm, err := rdb.ConfigGet(ctx, "maxmemory").Result()
+	if err != nil || mm["maxmemory"] != "402653184" {
+		t.Errorf("maxmemory = %v (%v), want 402653184 (cache.t3.micro less 25%% reserved)", mm, err)
+	}
+
+	// Reboot really restarts the engine: a new pid, and the cluster passes through "rebooting cluster nodes".
+	before := enginePIDs(srv.dataDir)
+	rb, err := c.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String("demo"), CacheNodeIdsToReboot: []string{"0001"}})
+	if err != nil {
+		t.Fatalf("reboot: %v", err)
+	}
+	if got, want := aws.ToString(rb.CacheCluster.CacheClusterStatus), "rebooting cluster nodes"; got != want {
+		t.Errorf("status after reboot = %q, want %q", got, want)
+	}
+	waitAvailable(t, c, "demo")
+	after := enginePIDs(srv.dataDir)
+	if len(before) != 1 || len(after) != 1 {
+		t.Fatalf("engine processes before/after reboot: %v / %v", before, after)
+	}
+	for id, pid := range before {
+		if after[id] == pid || after[id] == 0 {
+			t.Errorf("node %s pid before reboot %d, after %d: want a new process", id, pid, after[id])
+		}
+	}
+	msgs := eventMessages(t, c, "demo")
+	for _, want := range []string{"Cache cluster created", "Added cache node 0001 in availability zone us-east-1a", "Cache node 0001 shutdown", "Cache node 0001 restarted"} {
+		if !contains(msgs, want) {
+			t.Errorf("events %q lack %q", msgs, want)
+		}
+	}
+
+	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("demo")}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	waitDeleted(t, c, "demo")
+	if pids := enginePIDs(srv.dataDir); len(pids) != 0 {
+		t.Errorf("engines left after delete: %v", pids)
+	}
+	eventually(t, 5*time.Second, "port freed", func() error {
+		if listening(addr(cl.CacheNodes[0].Endpoint)) {
+			return fmt.Errorf("%s still accepts connections", addr(cl.CacheNodes[0].Endpoint))
+		}
+		return nil
+	})
+}
+
+// memcachedCommand sends one text command and reads the reply up to a line equal to end.
+func memcachedCommand(t *testing.T, address, cmd, end string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", address, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", address, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, cmd); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	var b strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		b.WriteString(line)
+		if err != nil || strings.TrimRight(line, "\r\n") == end {
+			return b.String()
+		}
+	}
+}
+
+func TestMemcachedClusterLifecycle(t *testing.T) {
+	requireBinary(t, "memcached")
+	srv := startServer(t)
+	c := srv.client("eu-west-1")
+	ctx := ctxT(t)
+
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("mc"), Engine: aws.String("memcached"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(3),
+	}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	waitAvailable(t, c, "mc")
+	cl := describeCluster(t, c, "mc")
+	if got := len(cl.CacheNodes); got != 3 {
+		t.Fatalf("nodes = %d, want 3", got)
+	}
+	if cl.ConfigurationEndpoint == nil {
+		t.Fatal("no ConfigurationEndpoint")
+	}
+	if !strings.HasSuffix(aws.ToString(cl.ARN), ":cluster:mc") || !strings.Contains(aws.ToString(cl.ARN), ":eu-west-1:") {
+		t.Errorf("ARN %q does not name region eu-west-1", aws.ToString(cl.ARN))
+	}
+	// Every node is a real memcached.
+	for _, n := range cl.CacheNodes {
+		got := memcachedCommand(t, addr(n.Endpoint), "set k 0 0 1\r\nv\r\n", "STORED")
+		if !strings.HasPrefix(got, "STORED") {
+			t.Errorf("set on node %s: %q", aws.ToString(n.CacheNodeId), got)
+		}
+	}
+	checkDiscovery := func(wantNodes int, wantVersion string) {
+		t.Helper()
+		reply := memcachedCommand(t, addr(cl.ConfigurationEndpoint), "config get cluster\r\n", "END")
+		lines := strings.Split(reply, "\n")
+		if len(lines) < 3 || !strings.HasPrefix(lines[0], "CONFIG cluster 0 ") {
+			t.Fatalf("config get cluster reply %q", reply)
+		}
+		if got := lines[1]; got != wantVersion {
+			t.Errorf("config version = %q, want %q", got, wantVersion)
+		}
+		entries := strings.Fields(lines[2])
+		if len(entries) != wantNodes {
+			t.Errorf("config lists %d nodes (%q), want %d", len(entries), lines[2], wantNodes)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(lines[0], "CONFIG cluster 0 ")))
+		if want := len(lines[1]) + 1 + len(lines[2]) + 1; n != want {
+			t.Errorf("CONFIG byte count = %d, want %d", n, want)
+		}
+		for _, e := range entries {
+			parts := strings.Split(e, "|")
+			if len(parts) != 3 {
+				t.Errorf("entry %q is not host|ip|port", e)
+				continue
+			}
+			stats := memcachedCommand(t, net.JoinHostPort(parts[1], parts[2]), "version\r\n", "")
+			if !strings.HasPrefix(stats, "VERSION ") {
+				t.Errorf("node %s does not answer version: %q", e, stats)
+			}
+		}
+	}
+	checkDiscovery(3, "1")
+
+	// Scale out to 5 nodes, immediately.
+	mod, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("mc"), NumCacheNodes: aws.Int32(5), ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("scale out: %v", err)
+	}
+	if got := aws.ToString(mod.CacheCluster.CacheClusterStatus); got != "modifying" {
+		t.Errorf("status after scale-out = %q, want modifying", got)
+	}
+	if got := aws.ToInt32(mod.CacheCluster.PendingModifiedValues.NumCacheNodes); got != 5 {
+		t.Errorf("pending NumCacheNodes = %d, want 5", got)
+	}
+	waitAvailable(t, c, "mc")
+	cl = describeCluster(t, c, "mc")
+	if got := aws.ToInt32(cl.NumCacheNodes); got != 5 || len(cl.CacheNodes) != 5 {
+		t.Errorf("after scale-out NumCacheNodes = %d with %d nodes, want 5", got, len(cl.CacheNodes))
+	}
+	checkDiscovery(5, "2")
+	if pids := enginePIDs(srv.dataDir); len(pids) != 5 {
+		t.Errorf("engine processes after scale-out = %d, want 5", len(pids))
+	}
+
+	// Scale in by naming the nodes to remove.
+	if _, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("mc"), NumCacheNodes: aws.Int32(4),
+		CacheNodeIdsToRemove: []string{"0002"}, ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatalf("scale in: %v", err)
+	}
+	waitAvailable(t, c, "mc")
+	cl = describeCluster(t, c, "mc")
+	for _, n := range cl.CacheNodes {
+		if aws.ToString(n.CacheNodeId) == "0002" {
+			t.Errorf("node 0002 still listed after scale-in")
+		}
+	}
+	checkDiscovery(4, "3")
+	msgs := eventMessages(t, c, "mc")
+	for _, want := range []string{"Increasing number of requested nodes", "Finished modifying number of nodes from 3 to 5", "Finished modifying number of nodes from 5 to 4"} {
+		if !contains(msgs, want) {
+			t.Errorf("events %q lack %q", msgs, want)
+		}
+	}
+
+	// Reboot two nodes: both get new processes.
+	before := enginePIDs(srv.dataDir)
+	if _, err := c.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String("mc"), CacheNodeIdsToReboot: []string{"0001", "0003"}}); err != nil {
+		t.Fatalf("reboot: %v", err)
+	}
+	waitAvailable(t, c, "mc")
+	after := enginePIDs(srv.dataDir)
+	changed := 0
+	for id, pid := range before {
+		if after[id] != pid {
+			changed++
+		}
+	}
+	if changed != 2 {
+		t.Errorf("%d engine processes changed on reboot of 2 nodes (before %v, after %v)", changed, before, after)
+	}
+
+	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mc")}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	waitDeleted(t, c, "mc")
+	if pids := enginePIDs(srv.dataDir); len(pids) != 0 {
+		t.Errorf("engines left after delete: %v", pids)
+	}
+	if listening(addr(cl.ConfigurationEndpoint)) {
+		t.Errorf("configuration endpoint %s still listening after delete", addr(cl.ConfigurationEndpoint))
+	}
+}

@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/server"
+	"github.com/ecache/ecache/internal/service"
+	"github.com/ecache/ecache/internal/sigv4"
+	"github.com/ecache/ecache/internal/store"
+)
+
+const (
+	testKeyID  = "AKIAECACHETESTKEY001"
+	testSecret = "ecache-test-secret-key-0000000000000000"
+)
+
+// testHost is a fixed engine host, so validation tests do not depend on what is installed.
+func testHost() engine.Host {
+	return engine.NewHost(
+		engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"},
+		engine.Binary{Engine: "valkey", Path: "/usr/bin/valkey-server", Version: "8.0.1"},
+		engine.Binary{Engine: "memcached", Path: "/usr/bin/memcached", Version: "1.6.18"},
+	)
+}
+
+// testRetryer retries what the SDK's standard retryer retries, without waiting (see the conformance test).
+func testRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 5
+		o.RateLimiter = ratelimit.None
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+	})
+}
+
+// inProcess is the API over an in-memory store without a controller: requests are validated and
+// recorded, no engine runs.
+type inProcess struct {
+	store  store.Store
+	client *elasticache.Client
+}
+
+func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *inProcess {
+	t.Helper()
+	st := store.NewMemory()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := service.New(st, testHost(), service.Config{AccountID: "123456789012", NodeHost: "127.0.0.1",
+		PortLow: portLow, PortHigh: portHigh, Quotas: quotas}, time.Now, logger)
+	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) { return testSecret, id == testKeyID }}
+	srv := httptest.NewServer(&server.Handler{Service: svc, Auth: server.SigV4{Verifier: verifier}, Logger: logger})
+	t.Cleanup(srv.Close)
+	client := elasticache.New(elasticache.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: testRetryer(),
+		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
+		// Send what the test says even when the SDK's own checks would refuse it.
+		APIOptions: []func(*middleware.Stack) error{func(s *middleware.Stack) error {
+			_, _ = s.Initialize.Remove("OperationInputValidation")
+			return nil
+		}},
+	})
+	return &inProcess{store: st, client: client}
+}
+
+// apiError unpacks an SDK error into code and HTTP status.
+func apiError(t *testing.T, err error) (code string, status int) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v is not an API error", err)
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	return ae.ErrorCode(), status
+}

@@ -1,0 +1,49 @@
+package layers
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ecache/ecache/"
+
+// forbidden lists, per package, imports it must never have (directly).
+var forbidden = map[string][]string{
+	"internal/service":    {"net/http", "encoding/xml", module + "internal/driver", module + "internal/controller", module + "internal/server"},
+	"internal/api":        {"net/http/httptest", module + "internal/service", module + "internal/store", module + "internal/driver"},
+	"internal/awsquery":   {module + "internal/api", module + "internal/service"},
+	"internal/store":      {module + "internal/service", module + "internal/controller", module + "internal/api"},
+	"internal/driver":     {module + "internal/service", module + "internal/api", module + "internal/store"},
+	"internal/engine":     {module + "internal/service", module + "internal/api", module + "internal/store", module + "internal/driver"},
+	"internal/controller": {module + "internal/service", module + "internal/server", module + "internal/api"},
+	"internal/resource":   {module + "internal/service", module + "internal/controller", module + "internal/driver"},
+}
+
+func TestImportDirections(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		for prefix, bad := range forbidden {
+			if pkg != prefix && !strings.HasPrefix(pkg, prefix+"/") {
+				continue
+			}
+			checked++
+			for _, imp := range fields[1:] {
+				for _, b := range bad {
+					if imp == b || strings.HasPrefix(imp, b+"/") {
+						t.Errorf("%s imports %s, which its layer must not", pkg, imp)
+					}
+				}
+			}
+		}
+	}
+	if checked < len(forbidden) {
+		t.Fatalf("checked %d packages, want at least %d: the package list is not what this test expects", checked, len(forbidden))
+	}
+}

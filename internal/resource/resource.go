@@ -1,0 +1,212 @@
+// Package resource defines the records ecache keeps in its store: the desired and observed state of
+// cache clusters and their nodes, the groups around them, and events. internal/service writes desired
+// state, internal/controller writes observed state; both import this package and nothing else imports them.
+package resource
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Store kinds.
+const (
+	KindCluster        = "cache-cluster"
+	KindEvent          = "event"
+	KindParameterGroup = "cache-parameter-group"
+	KindSubnetGroup    = "cache-subnet-group"
+	KindSecurityGroup  = "cache-security-group"
+)
+
+// Key is the store key of a regional resource: resources are per region, as on AWS.
+func Key(region, id string) string { return region + "/" + id }
+
+// Cluster statuses, as the AWS waiters poll for them.
+const (
+	StatusCreating  = "creating"
+	StatusAvailable = "available"
+	StatusModifying = "modifying"
+	StatusDeleting  = "deleting"
+	StatusRebooting = "rebooting cluster nodes"
+)
+
+// Node statuses.
+const (
+	NodeCreating  = "creating"
+	NodeAvailable = "available"
+	NodeRebooting = "rebooting"
+	NodeDeleting  = "deleting"
+)
+
+// Cluster is a cache cluster: its settings as requested and its nodes as they are.
+type Cluster struct {
+	Region string `json:"region"`
+	ID     string `json:"id"`
+	// UID tells apart clusters that reuse a deleted cluster's id; it is part of every node's driver id.
+	UID string `json:"uid"`
+
+	Engine        string    `json:"engine"`
+	EngineVersion string    `json:"engineVersion"` // the AWS version reported (7.1)
+	NodeType      string    `json:"nodeType"`
+	Status        string    `json:"status"`
+	CreatedAt     time.Time `json:"createdAt"`
+
+	ParameterGroup       string   `json:"parameterGroup"`
+	ParameterApplyStatus string   `json:"parameterApplyStatus"`
+	SubnetGroup          string   `json:"subnetGroup,omitempty"`
+	SecurityGroupNames   []string `json:"securityGroupNames,omitempty"`
+	SecurityGroupIDs     []string `json:"securityGroupIds,omitempty"`
+	AZMode               string   `json:"azMode,omitempty"`
+	PreferredAZ          string   `json:"preferredAz"`
+	OutpostMode          string   `json:"outpostMode,omitempty"`
+	PreferredOutpostARN  string   `json:"preferredOutpostArn,omitempty"`
+
+	MaintenanceWindow       string `json:"maintenanceWindow"`
+	SnapshotWindow          string `json:"snapshotWindow,omitempty"`
+	SnapshotRetentionLimit  int32  `json:"snapshotRetentionLimit"`
+	AutoMinorVersionUpgrade bool   `json:"autoMinorVersionUpgrade"`
+	NotificationTopicARN    string `json:"notificationTopicArn,omitempty"`
+	NotificationTopicStatus string `json:"notificationTopicStatus,omitempty"`
+
+	TransitEncryption  bool          `json:"transitEncryption"`
+	AtRestEncryption   bool          `json:"atRestEncryption"`
+	AuthToken          string        `json:"authToken,omitempty"`
+	AuthTokenUpdatedAt *time.Time    `json:"authTokenUpdatedAt,omitempty"`
+	NetworkType        string        `json:"networkType"`
+	IPDiscovery        string        `json:"ipDiscovery"`
+	LogDelivery        []LogDelivery `json:"logDelivery,omitempty"`
+	Tags               []Tag         `json:"tags,omitempty"`
+
+	ReplicationGroupID string `json:"replicationGroupId,omitempty"`
+
+	Nodes   []Node  `json:"nodes"`
+	Pending Pending `json:"pending"`
+
+	// CacheParameterGroupHint carries the requested group name between validation and the store
+	// transaction that resolves it; it is never stored.
+	CacheParameterGroupHint string `json:"-"`
+
+	// ConfigPort is the port of a Memcached cluster's configuration endpoint.
+	ConfigPort int `json:"configPort,omitempty"`
+}
+
+// Node is one cache node: one engine process.
+type Node struct {
+	ID        string    `json:"id"` // 0001
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	Port      int       `json:"port"`
+	AZ        string    `json:"az"`
+	// Reboot asks the controller to restart the engine; it clears the flag when done.
+	Reboot bool `json:"reboot,omitempty"`
+	// Remove asks the controller to delete the node (scale in, cluster deletion).
+	Remove bool `json:"remove,omitempty"`
+	// ParameterStatus is the node's parameter group status (in-sync, pending-reboot).
+	ParameterStatus string `json:"parameterStatus,omitempty"`
+}
+
+// DriverID is the node's id for the process driver: unique across regions and cluster generations.
+func (c *Cluster) DriverID(nodeID string) string {
+	return fmt.Sprintf("%s-%s-%s", c.ID, nodeID, c.UID)
+}
+
+// Pending holds modifications requested without ApplyImmediately, applied in the maintenance window.
+type Pending struct {
+	NumNodes        *int32   `json:"numNodes,omitempty"`
+	NodeIDsToRemove []string `json:"nodeIdsToRemove,omitempty"`
+	// FromNodes is the node count when an immediate scale operation started.
+	FromNodes       int32  `json:"fromNodes,omitempty"`
+	EngineVersion   string `json:"engineVersion,omitempty"`
+	NodeType        string `json:"nodeType,omitempty"`
+	AuthTokenStatus string `json:"authTokenStatus,omitempty"`
+}
+
+// Empty reports whether nothing is pending.
+func (p Pending) Empty() bool {
+	return p.NumNodes == nil && len(p.NodeIDsToRemove) == 0 && p.EngineVersion == "" && p.NodeType == "" && p.AuthTokenStatus == ""
+}
+
+// Tag is a resource tag.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// LogDelivery is one log delivery configuration.
+type LogDelivery struct {
+	LogType         string `json:"logType"`
+	DestinationType string `json:"destinationType"`
+	LogGroup        string `json:"logGroup,omitempty"`
+	DeliveryStream  string `json:"deliveryStream,omitempty"`
+	LogFormat       string `json:"logFormat"`
+}
+
+// Event is one entry of DescribeEvents.
+type Event struct {
+	Region     string    `json:"region"`
+	SourceID   string    `json:"sourceId"`
+	SourceType string    `json:"sourceType"`
+	Message    string    `json:"message"`
+	Date       time.Time `json:"date"`
+}
+
+// EventKey orders events by time within a region; seq orders the events of one commit, and a random
+// suffix keeps events written at the same instant by different commits apart.
+func EventKey(region string, t time.Time, seq int) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%020d-%04d-%x", region, t.UnixNano(), seq, b)
+}
+
+// ParameterGroup is a user-created cache parameter group.
+type ParameterGroup struct {
+	Region      string            `json:"region"`
+	Name        string            `json:"name"`
+	Family      string            `json:"family"`
+	Description string            `json:"description"`
+	Values      map[string]string `json:"values,omitempty"` // modified parameters only
+	Tags        []Tag             `json:"tags,omitempty"`
+}
+
+// SubnetGroup is a user-created cache subnet group.
+type SubnetGroup struct {
+	Region      string   `json:"region"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	SubnetIDs   []string `json:"subnetIds"`
+	Tags        []Tag    `json:"tags,omitempty"`
+}
+
+// SecurityGroup is a user-created cache security group.
+type SecurityGroup struct {
+	Region      string          `json:"region"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Ingress     []IngressSource `json:"ingress,omitempty"`
+	Tags        []Tag           `json:"tags,omitempty"`
+}
+
+// IngressSource is an EC2 security group authorised on a cache security group.
+type IngressSource struct {
+	GroupName string `json:"groupName"`
+	OwnerID   string `json:"ownerId"`
+}
+
+// Marshal encodes a record for the store.
+func Marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("resource: marshal %T: %v", v, err)) // records are plain data; this cannot fail
+	}
+	return b
+}
+
+// Unmarshal decodes a record read from the store.
+func Unmarshal[T any](b []byte) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", v, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,914 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ecache/ecache/internal/api"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+const (
+	maxClusterIDLen      = 50
+	defaultRedisPort     = 6379
+	defaultMemcachedPort = 11211
+)
+
+// clusterSpec is a validated CreateCacheCluster request.
+type clusterSpec struct {
+	c       resource.Cluster
+	version engine.Version
+	nodes   int
+	azs     []string
+}
+
+// CreateCacheCluster validates the request, reserves ports and records a cluster in "creating";
+// the controller starts its engines.
+func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClusterMessage) (*api.CreateCacheClusterResult, error) {
+	rg := region(ctx)
+	spec, err := s.validateCreateCluster(rg, in)
+	if err != nil {
+		return nil, err
+	}
+	c := &spec.c
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(resource.KindCluster, resource.Key(rg, c.ID)); err == nil {
+			return api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", c.ID)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := s.checkReferences(tx, rg, c, spec.version); err != nil {
+			return err
+		}
+		all, err := loadClusters(tx)
+		if err != nil {
+			return err
+		}
+		if err := s.checkQuotas(all, rg, spec.nodes); err != nil {
+			return err
+		}
+		ports, err := s.allocatePorts(all, spec.nodes+boolInt(c.Engine == engine.EngineMemcached))
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		c.CreatedAt = now
+		for i := range spec.nodes {
+			c.Nodes = append(c.Nodes, resource.Node{
+				ID: fmt.Sprintf("%04d", i+1), Status: resource.NodeCreating, CreatedAt: now, Port: ports[i], AZ: spec.azs[i],
+			})
+		}
+		if c.Engine == engine.EngineMemcached {
+			c.ConfigPort = ports[spec.nodes]
+		}
+		_, err = tx.Create(resource.KindCluster, resource.Key(rg, c.ID), resource.Marshal(c))
+		return err
+	})
+	if err != nil {
+		if isFault(err) {
+			return nil, err
+		}
+		return nil, internal("create cache cluster", err)
+	}
+	if !spec.version.Exact {
+		s.logger.Info("engine version served by a nearby binary", "cluster", c.ID, "requested", c.EngineVersion,
+			"binary", spec.version.Binary, "binary_version", spec.version.BinaryVersion)
+	}
+	return &api.CreateCacheClusterResult{CacheCluster: s.renderCluster(c, true)}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMessage) (*clusterSpec, error) {
+	id := strings.ToLower(deref(in.CacheClusterId))
+	if err := validIdentifier("CacheClusterIdentifier", id, maxClusterIDLen); err != nil {
+		return nil, err
+	}
+	if in.ReplicationGroupId != nil {
+		if strings.EqualFold(deref(in.Engine), engine.EngineMemcached) {
+			return nil, api.InvalidParameterCombinationException("ReplicationGroupId is only valid for the redis and valkey engines.")
+		}
+		return nil, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", strings.ToLower(*in.ReplicationGroupId))
+	}
+	eng := strings.ToLower(deref(in.Engine))
+	if eng == "" {
+		return nil, api.InvalidParameterValueException("The parameter Engine must be provided.")
+	}
+	if !slices.Contains(engine.Engines(), eng) {
+		return nil, api.InvalidParameterValueException("Invalid value %q for Engine. Valid values: memcached, redis, valkey.", deref(in.Engine))
+	}
+	memcached := eng == engine.EngineMemcached
+	version, err := s.resolveVersion(eng, deref(in.EngineVersion))
+	if err != nil {
+		return nil, err
+	}
+	nodeType := deref(in.CacheNodeType)
+	if nodeType == "" {
+		return nil, api.InvalidParameterValueException("The parameter CacheNodeType must be provided.")
+	}
+	nt, ok := engine.NodeType(nodeType)
+	if !ok {
+		return nil, api.InvalidParameterValueException("Invalid CacheNodeType: %s.", nodeType)
+	}
+	if nt.Generation != engine.GenerationCurrent {
+		return nil, api.InvalidParameterValueException("CacheNodeType %s is a previous generation node type; creating new clusters with it is not supported.", nodeType)
+	}
+	if !nt.SupportsEngine(eng, version.EngineVersion) {
+		return nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", nodeType, eng, version.EngineVersion)
+	}
+
+	nodes := int(deref(in.NumCacheNodes))
+	if in.NumCacheNodes == nil {
+		nodes = 1
+	}
+	switch {
+	case !memcached && nodes != 1:
+		return nil, api.InvalidParameterValueException("NumCacheNodes must be 1 for the %s engine.", eng)
+	case nodes < 1:
+		return nil, api.InvalidParameterValueException("NumCacheNodes must be between 1 and %d for the memcached engine.", s.cfg.Quotas.NodesPerCluster)
+	case nodes > s.cfg.Quotas.NodesPerCluster:
+		return nil, api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each cluster can have at most %d nodes in this region.", s.cfg.Quotas.NodesPerCluster)
+	}
+
+	// Memcached-only and Redis/Valkey-only parameters.
+	if !memcached {
+		switch {
+		case in.AZMode != nil:
+			return nil, api.InvalidParameterCombinationException("AZMode is only supported for Memcached clusters.")
+		case in.PreferredAvailabilityZones != nil:
+			return nil, api.InvalidParameterCombinationException("PreferredAvailabilityZones is only supported for Memcached clusters.")
+		}
+	} else {
+		for _, p := range []struct {
+			name string
+			set  bool
+		}{
+			{"SnapshotArns", in.SnapshotArns != nil}, {"SnapshotName", in.SnapshotName != nil},
+			{"SnapshotRetentionLimit", in.SnapshotRetentionLimit != nil}, {"SnapshotWindow", in.SnapshotWindow != nil},
+			{"AuthToken", in.AuthToken != nil}, {"LogDeliveryConfigurations", len(in.LogDeliveryConfigurations) > 0},
+		} {
+			if p.set {
+				return nil, api.InvalidParameterCombinationException("%s is only valid for the redis and valkey engines.", p.name)
+			}
+		}
+	}
+	azs, azMode, preferredAZ, err := placeNodes(rg, in, nodes)
+	if err != nil {
+		return nil, err
+	}
+
+	c := resource.Cluster{
+		Region: rg, ID: id, UID: newUID(), Engine: eng, EngineVersion: version.EngineVersion, NodeType: nodeType,
+		Status: resource.StatusCreating, ParameterApplyStatus: "in-sync", AZMode: azMode, PreferredAZ: preferredAZ,
+		AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
+		NetworkType:             "ipv4", IPDiscovery: "ipv4",
+		CacheParameterGroupHint: deref(in.CacheParameterGroupName),
+	}
+	if err := s.applyCreateOptions(rg, in, &c, memcached); err != nil {
+		return nil, err
+	}
+	return &clusterSpec{c: c, version: version, nodes: nodes, azs: azs}, nil
+}
+
+// placeNodes assigns an Availability Zone to every node (AZ names are the region plus a letter).
+func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []string, mode, preferred string, err error) {
+	valid := func(az string) bool {
+		return len(az) == len(rg)+1 && strings.HasPrefix(az, rg) && az[len(rg)] >= 'a' && az[len(rg)] <= 'f'
+	}
+	if in.PreferredAvailabilityZone != nil && in.PreferredAvailabilityZones != nil {
+		return nil, "", "", api.InvalidParameterCombinationException("Specify either PreferredAvailabilityZone or PreferredAvailabilityZones, not both.")
+	}
+	mode = deref(in.AZMode)
+	if in.PreferredAvailabilityZones != nil {
+		if len(in.PreferredAvailabilityZones) != nodes {
+			return nil, "", "", api.InvalidParameterValueException("The number of PreferredAvailabilityZones (%d) must equal NumCacheNodes (%d).", len(in.PreferredAvailabilityZones), nodes)
+		}
+		for _, az := range in.PreferredAvailabilityZones {
+			if !valid(az) {
+				return nil, "", "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
+			}
+		}
+		azs = slices.Clone(in.PreferredAvailabilityZones)
+	} else {
+		az := deref(in.PreferredAvailabilityZone)
+		if az == "" {
+			az = rg + "a"
+		} else if !valid(az) {
+			return nil, "", "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
+		}
+		for i := range nodes {
+			if mode == "cross-az" {
+				azs = append(azs, fmt.Sprintf("%s%c", rg, 'a'+i%3))
+			} else {
+				azs = append(azs, az)
+			}
+		}
+	}
+	if in.AZMode == nil && in.NumCacheNodes != nil && in.PreferredAvailabilityZones != nil {
+		mode = "single-az"
+	}
+	if mode == "cross-az" && nodes < 2 {
+		return nil, "", "", api.InvalidParameterValueException("AZMode cross-az requires at least two cache nodes.")
+	}
+	preferred = azs[0]
+	for _, az := range azs {
+		if az != preferred {
+			preferred = "Multiple"
+			if mode == "" {
+				mode = "cross-az"
+			}
+		}
+	}
+	if mode == "" && in.NumCacheNodes != nil && deref(in.Engine) == engine.EngineMemcached {
+		mode = "single-az"
+	}
+	return azs, mode, preferred, nil
+}
+
+// applyCreateOptions validates and records the optional settings of CreateCacheCluster.
+func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessage, c *resource.Cluster, memcached bool) error {
+	maint, snap := defaultWindows(rg)
+	var mw window
+	if in.PreferredMaintenanceWindow != nil {
+		w, norm, err := parseMaintenanceWindow(*in.PreferredMaintenanceWindow)
+		if err != nil {
+			return err
+		}
+		mw, maint = w, norm
+	} else {
+		mw, _, _ = parseMaintenanceWindow(maint)
+	}
+	c.MaintenanceWindow = maint
+	if !memcached {
+		if in.SnapshotWindow != nil {
+			start, length, err := parseSnapshotWindow(*in.SnapshotWindow)
+			if err != nil {
+				return err
+			}
+			if windowsOverlap(mw, start, length) {
+				return api.InvalidParameterCombinationException("The snapshot window %s overlaps with the maintenance window %s.", *in.SnapshotWindow, maint)
+			}
+			snap = *in.SnapshotWindow
+		} else if in.PreferredMaintenanceWindow != nil {
+			snap = snapshotAvoiding(mw, snap)
+		}
+		c.SnapshotWindow = snap
+		if n := deref(in.SnapshotRetentionLimit); n < 0 || n > 35 {
+			return api.InvalidParameterValueException("SnapshotRetentionLimit must be between 0 and 35 days.")
+		}
+		c.SnapshotRetentionLimit = deref(in.SnapshotRetentionLimit)
+	}
+	if in.Port != nil && (*in.Port < 1 || *in.Port > 65535) {
+		return api.InvalidParameterValueException("Invalid Port %d: it must be between 1 and 65535.", *in.Port)
+	}
+	if err := validTransit(in); err != nil {
+		return err
+	}
+	if in.SnapshotArns != nil {
+		if len(in.SnapshotArns) != 1 {
+			return api.InvalidParameterValueException("SnapshotArns must contain exactly one Amazon S3 object ARN.")
+		}
+		arn := in.SnapshotArns[0]
+		bucketKey, ok := strings.CutPrefix(arn, "arn:aws:s3:::")
+		if !ok || !strings.Contains(bucketKey, "/") || strings.Contains(bucketKey, ",") {
+			return api.InvalidParameterValueException("Invalid S3 object ARN %q: expected arn:aws:s3:::bucket/object.rdb, and the object name cannot contain commas.", arn)
+		}
+		return api.InvalidParameterValueException("Unable to fetch the RDB snapshot from %s: no S3-compatible object store is configured for this ecache.", arn)
+	}
+	if in.SnapshotName != nil {
+		if in.SnapshotArns != nil {
+			return api.InvalidParameterCombinationException("Specify either SnapshotName or SnapshotArns, not both.")
+		}
+		return api.SnapshotNotFoundFault("Snapshot %s not found.", strings.ToLower(*in.SnapshotName))
+	}
+	if nt := deref(in.NotificationTopicArn); nt != "" {
+		if !strings.HasPrefix(nt, "arn:") || strings.Count(nt, ":") < 5 || !strings.Contains(nt, ":sns:") {
+			return api.InvalidParameterValueException("Invalid NotificationTopicArn %q.", nt)
+		}
+		c.NotificationTopicARN, c.NotificationTopicStatus = nt, "active"
+	}
+	if err := validOutposts(in, c); err != nil {
+		return err
+	}
+	logs, err := validLogDelivery(in.LogDeliveryConfigurations)
+	if err != nil {
+		return err
+	}
+	c.LogDelivery = logs
+	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
+	if err != nil {
+		return err
+	}
+	c.Tags = tags
+	if nt := deref(in.NetworkType); nt != "" && nt != "ipv4" {
+		return api.InvalidParameterCombinationException("NetworkType %s is not supported by cache subnet group %s, which supports ipv4 only.", nt, subnetGroupName(in.CacheSubnetGroupName))
+	}
+	if ip := deref(in.IpDiscovery); ip != "" && ip != "ipv4" {
+		return api.InvalidParameterCombinationException("IpDiscovery %s requires NetworkType ipv6 or dual_stack.", ip)
+	}
+	if in.CacheSecurityGroupNames != nil && (in.CacheSubnetGroupName != nil || in.SecurityGroupIds != nil) {
+		return api.InvalidParameterCombinationException("CacheSecurityGroupNames can only be used outside a VPC, without CacheSubnetGroupName or SecurityGroupIds.")
+	}
+	c.SecurityGroupNames = lowerAll(in.CacheSecurityGroupNames)
+	c.SecurityGroupIDs = slices.Clone(in.SecurityGroupIds)
+	for _, sg := range c.SecurityGroupIDs {
+		if !strings.HasPrefix(sg, "sg-") {
+			return api.InvalidParameterValueException("Invalid security group id %q.", sg)
+		}
+	}
+	if c.SecurityGroupNames == nil {
+		c.SubnetGroup = subnetGroupName(in.CacheSubnetGroupName)
+	}
+	return nil
+}
+
+func subnetGroupName(p *string) string {
+	if p == nil || *p == "" {
+		return "default"
+	}
+	return strings.ToLower(*p)
+}
+
+func lowerAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// snapshotAvoiding keeps the default snapshot window unless it meets the maintenance window.
+func snapshotAvoiding(mw window, snap string) string {
+	for shift := 0; shift < 24*60; shift += 60 {
+		start, length, _ := parseSnapshotWindow(snap)
+		if !windowsOverlap(mw, (start+shift)%(24*60), length) {
+			return formatClock(start+shift) + "-" + formatClock(start+shift+length)
+		}
+	}
+	return snap
+}
+
+// validTransit applies the AuthToken and in-transit encryption rules.
+func validTransit(in *api.CreateCacheClusterMessage) error {
+	transit := deref(in.TransitEncryptionEnabled)
+	if in.AuthToken != nil {
+		if !transit {
+			return api.InvalidParameterValueException("The AUTH token is only supported when encryption in transit is enabled.")
+		}
+		if err := validAuthToken(*in.AuthToken); err != nil {
+			return err
+		}
+	}
+	if transit {
+		return api.InvalidParameterCombinationException("TransitEncryptionEnabled: in-transit encryption (TLS) is not available on this ecache host yet.")
+	}
+	return nil
+}
+
+// validOutposts checks the Outposts parameters; nodes still run on this host.
+func validOutposts(in *api.CreateCacheClusterMessage, c *resource.Cluster) error {
+	if in.PreferredOutpostArn == nil && in.PreferredOutpostArns == nil && in.OutpostMode == nil {
+		return nil
+	}
+	for _, a := range append([]string{deref(in.PreferredOutpostArn)}, in.PreferredOutpostArns...) {
+		if a != "" && !strings.HasPrefix(a, "arn:aws:outposts:") {
+			return api.InvalidParameterValueException("Invalid Outpost ARN %q.", a)
+		}
+	}
+	if deref(in.OutpostMode) == "cross-outpost" && len(in.PreferredOutpostArns) < 2 {
+		return api.InvalidParameterValueException("OutpostMode cross-outpost requires PreferredOutpostArns with at least two Outposts.")
+	}
+	c.OutpostMode = deref(in.OutpostMode)
+	c.PreferredOutpostARN = deref(in.PreferredOutpostArn)
+	if c.PreferredOutpostARN == "" && len(in.PreferredOutpostArns) > 0 {
+		c.PreferredOutpostARN = in.PreferredOutpostArns[0]
+	}
+	return nil
+}
+
+// validLogDelivery checks log delivery configurations: one per log type, destination details matching the type.
+func validLogDelivery(reqs []api.LogDeliveryConfigurationRequest) ([]resource.LogDelivery, error) {
+	var out []resource.LogDelivery
+	for _, r := range reqs {
+		if deref(r.Enabled) == false && r.Enabled != nil {
+			continue
+		}
+		ld := resource.LogDelivery{LogType: deref(r.LogType), DestinationType: deref(r.DestinationType), LogFormat: deref(r.LogFormat)}
+		if ld.LogType == "" || ld.DestinationType == "" || ld.LogFormat == "" {
+			return nil, api.InvalidParameterValueException("LogDeliveryConfigurations require LogType, DestinationType and LogFormat.")
+		}
+		if slices.ContainsFunc(out, func(o resource.LogDelivery) bool { return o.LogType == ld.LogType }) {
+			return nil, api.InvalidParameterValueException("Only one log delivery configuration per LogType (%s) is allowed.", ld.LogType)
+		}
+		d := r.DestinationDetails
+		switch ld.DestinationType {
+		case "cloudwatch-logs":
+			if d == nil || d.CloudWatchLogsDetails == nil || deref(d.CloudWatchLogsDetails.LogGroup) == "" {
+				return nil, api.InvalidParameterValueException("DestinationDetails.CloudWatchLogsDetails.LogGroup is required for the cloudwatch-logs destination.")
+			}
+			ld.LogGroup = *d.CloudWatchLogsDetails.LogGroup
+		case "kinesis-firehose":
+			if d == nil || d.KinesisFirehoseDetails == nil || deref(d.KinesisFirehoseDetails.DeliveryStream) == "" {
+				return nil, api.InvalidParameterValueException("DestinationDetails.KinesisFirehoseDetails.DeliveryStream is required for the kinesis-firehose destination.")
+			}
+			ld.DeliveryStream = *d.KinesisFirehoseDetails.DeliveryStream
+		}
+		out = append(out, ld)
+	}
+	return out, nil
+}
+
+// checkReferences verifies that the parameter, subnet and security groups named by c exist and fit.
+func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v engine.Version) error {
+	family := v.Family
+	name := c.CacheParameterGroupHint
+	c.CacheParameterGroupHint = ""
+	if name == "" {
+		c.ParameterGroup = v.DefaultParameterGroup
+	} else {
+		pg, err := lookupParameterGroup(tx, rg, name)
+		if err != nil {
+			return err
+		}
+		if pg.Family != family {
+			return api.InvalidParameterCombinationException("The parameter group %s has family %s, which does not match engine %s %s (family %s).", pg.Name, pg.Family, c.Engine, v.EngineVersion, family)
+		}
+		if pg.ClusterEnabled {
+			return api.InvalidParameterCombinationException("The parameter group %s has cluster-enabled set to yes; it cannot be used to create a cache cluster.", pg.Name)
+		}
+		c.ParameterGroup = pg.Name
+	}
+	if c.SubnetGroup != "" && c.SubnetGroup != "default" {
+		if _, err := tx.Get(resource.KindSubnetGroup, resource.Key(rg, c.SubnetGroup)); errors.Is(err, store.ErrNotFound) {
+			return api.CacheSubnetGroupNotFoundFault("Cache subnet group %s not found.", c.SubnetGroup)
+		} else if err != nil {
+			return err
+		}
+	}
+	for _, sg := range c.SecurityGroupNames {
+		if sg == "default" {
+			continue
+		}
+		if _, err := tx.Get(resource.KindSecurityGroup, resource.Key(rg, sg)); errors.Is(err, store.ErrNotFound) {
+			return api.CacheSecurityGroupNotFoundFault("CacheSecurityGroup not found: %s", sg)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadClusters(tx store.Tx) ([]*resource.Cluster, error) {
+	objs, err := tx.List(resource.KindCluster)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*resource.Cluster, 0, len(objs))
+	for _, o := range objs {
+		c, err := resource.Unmarshal[resource.Cluster](o.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (s *Service) checkQuotas(all []*resource.Cluster, rg string, newNodes int) error {
+	clusters, nodes := 0, 0
+	for _, c := range all {
+		if c.Region == rg {
+			clusters++
+			nodes += len(c.Nodes)
+		}
+	}
+	if clusters >= s.cfg.Quotas.ClustersPerRegion {
+		return api.ClusterQuotaForCustomerExceededFault("You have reached the quota of %d cache clusters in this region.", s.cfg.Quotas.ClustersPerRegion)
+	}
+	if nodes+newNodes > s.cfg.Quotas.NodesPerRegion {
+		return api.NodeQuotaForCustomerExceededFault("Customer node quota exceeded. You can have at most %d nodes in this region", s.cfg.Quotas.NodesPerRegion)
+	}
+	return nil
+}
+
+// allocatePorts picks n ports of the node range that no cluster holds and that are free on this host.
+func (s *Service) allocatePorts(all []*resource.Cluster, n int) ([]int, error) {
+	used := map[int]bool{}
+	for _, c := range all {
+		for _, node := range c.Nodes {
+			used[node.Port] = true
+		}
+		if c.ConfigPort != 0 {
+			used[c.ConfigPort] = true
+		}
+	}
+	var ports []int
+	for p := s.cfg.PortLow; p <= s.cfg.PortHigh && len(ports) < n; p++ {
+		if !used[p] && s.cfg.PortFree(p) {
+			ports = append(ports, p)
+		}
+	}
+	if len(ports) < n {
+		return nil, api.InsufficientCacheClusterCapacityFault("There is not enough capacity for %d more cache nodes: the node port range %d-%d is exhausted.", n, s.cfg.PortLow, s.cfg.PortHigh)
+	}
+	return ports, nil
+}
+
+// DescribeCacheClusters lists clusters of the caller's region, ordered by id, with Marker pagination.
+func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCacheClustersMessage) (*api.CacheClusterMessage, error) {
+	rg := region(ctx)
+	max, err := maxRecords(in.MaxRecords)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.store.List(ctx, resource.KindCluster)
+	if err != nil {
+		return nil, internal("describe cache clusters", err)
+	}
+	id := strings.ToLower(deref(in.CacheClusterId))
+	var list []*resource.Cluster
+	for _, o := range objs {
+		c, err := resource.Unmarshal[resource.Cluster](o.Value)
+		if err != nil {
+			return nil, internal("describe cache clusters", err)
+		}
+		if c.Region != rg || (id != "" && c.ID != id) {
+			continue
+		}
+		if deref(in.ShowCacheClustersNotInReplicationGroups) && c.ReplicationGroupID != "" {
+			continue
+		}
+		list = append(list, c)
+	}
+	if id != "" && len(list) == 0 {
+		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
+	}
+	page, marker := paginate(list, func(c *resource.Cluster) string { return c.ID }, deref(in.Marker), max)
+	out := &api.CacheClusterMessage{CacheClusters: []api.CacheCluster{}, Marker: marker}
+	for _, c := range page {
+		out.CacheClusters = append(out.CacheClusters, *s.renderCluster(c, deref(in.ShowCacheNodeInfo)))
+	}
+	return out, nil
+}
+
+// maxRecords applies the Describe* MaxRecords rule: default 100, 20 to 100.
+func maxRecords(p *int32) (int, error) {
+	if p == nil {
+		return 100, nil
+	}
+	if *p < 20 || *p > 100 {
+		return 0, api.InvalidParameterValueException("MaxRecords must be between 20 and 100.")
+	}
+	return int(*p), nil
+}
+
+// paginate returns the items after marker (an item key) and the marker of the next page, if any.
+func paginate[T any](items []T, key func(T) string, marker string, max int) ([]T, *string) {
+	start := 0
+	if marker != "" {
+		start = len(items)
+		for i, it := range items {
+			if key(it) > marker {
+				start = i
+				break
+			}
+		}
+	}
+	items = items[start:]
+	if len(items) > max {
+		next := key(items[max-1])
+		return items[:max], &next
+	}
+	return items, nil
+}
+
+// ModifyCacheCluster changes settings; node count, engine version and node type wait for the
+// maintenance window unless ApplyImmediately is set.
+func (s *Service) ModifyCacheCluster(ctx context.Context, in *api.ModifyCacheClusterMessage) (*api.ModifyCacheClusterResult, error) {
+	rg := region(ctx)
+	id := strings.ToLower(deref(in.CacheClusterId))
+	if id == "" {
+		return nil, api.InvalidParameterValueException("The parameter CacheClusterId must be provided.")
+	}
+	var out *resource.Cluster
+	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
+		if c.Status != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+		}
+		if err := s.modifyCluster(tx, c, in); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.ModifyCacheClusterResult{CacheCluster: s.renderCluster(out, false)}, nil
+}
+
+// updateCluster runs fn on the stored cluster inside one transaction and writes it back.
+func (s *Service) updateCluster(ctx context.Context, rg, id string, fn func(tx store.Tx, c *resource.Cluster) error) error {
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
+		} else if err != nil {
+			return err
+		}
+		c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, c); err != nil {
+			return err
+		}
+		_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
+		return err
+	})
+	if err != nil && !isFault(err) {
+		return internal("update cache cluster", err)
+	}
+	return err
+}
+
+func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.ModifyCacheClusterMessage) error {
+	memcached := c.Engine == engine.EngineMemcached
+	now := deref(in.ApplyImmediately)
+	if in.NumCacheNodes != nil || in.CacheNodeIdsToRemove != nil {
+		if err := s.modifyNodeCount(tx, c, in, now); err != nil {
+			return err
+		}
+	}
+	if v := deref(in.EngineVersion); v != "" {
+		if in.Engine != nil && !strings.EqualFold(*in.Engine, c.Engine) {
+			return api.InvalidParameterCombinationException("Changing the engine of cluster %s from %s to %s is not supported.", c.ID, c.Engine, *in.Engine)
+		}
+		target, err := s.resolveVersion(c.Engine, v)
+		if err != nil {
+			return err
+		}
+		if engine.CompareVersions(target.EngineVersion, c.EngineVersion) < 0 {
+			return api.InvalidParameterCombinationException("Cannot downgrade %s engine version from %s to %s.", c.Engine, c.EngineVersion, target.EngineVersion)
+		}
+		if target.Family != engine.Family(c.Engine, c.EngineVersion) && in.CacheParameterGroupName == nil {
+			c.ParameterGroup = target.DefaultParameterGroup
+		}
+		if target.EngineVersion != c.EngineVersion {
+			if now {
+				c.EngineVersion = target.EngineVersion
+				c.Status = resource.StatusModifying
+				for i := range c.Nodes {
+					c.Nodes[i].Reboot = true
+				}
+			} else {
+				c.Pending.EngineVersion = target.EngineVersion
+			}
+		}
+	}
+	if nt := deref(in.CacheNodeType); nt != "" && nt != c.NodeType {
+		if memcached {
+			return api.InvalidParameterCombinationException("Changing the node type of a Memcached cluster is not supported; create a new cluster with the new node type.")
+		}
+		return api.InvalidParameterCombinationException("Scaling cluster %s to node type %s is not available on this ecache host yet.", c.ID, nt)
+	}
+	if w := in.PreferredMaintenanceWindow; w != nil {
+		_, norm, err := parseMaintenanceWindow(*w)
+		if err != nil {
+			return err
+		}
+		c.MaintenanceWindow = norm
+	}
+	if !memcached {
+		if w := in.SnapshotWindow; w != nil {
+			if _, _, err := parseSnapshotWindow(*w); err != nil {
+				return err
+			}
+			c.SnapshotWindow = *w
+		}
+		if n := in.SnapshotRetentionLimit; n != nil {
+			if *n < 0 || *n > 35 {
+				return api.InvalidParameterValueException("SnapshotRetentionLimit must be between 0 and 35 days.")
+			}
+			c.SnapshotRetentionLimit = *n
+		}
+	} else if in.SnapshotWindow != nil || in.SnapshotRetentionLimit != nil {
+		return api.InvalidParameterCombinationException("Snapshots are only supported for the redis and valkey engines.")
+	}
+	if pg := deref(in.CacheParameterGroupName); pg != "" {
+		g, err := lookupParameterGroup(tx, c.Region, pg)
+		if err != nil {
+			return err
+		}
+		if g.Family != engine.Family(c.Engine, c.EngineVersion) {
+			return api.InvalidParameterCombinationException("The parameter group %s has family %s, which does not match the cluster's engine version %s.", g.Name, g.Family, c.EngineVersion)
+		}
+		c.ParameterGroup = g.Name
+	}
+	if in.SecurityGroupIds != nil {
+		c.SecurityGroupIDs = slices.Clone(in.SecurityGroupIds)
+	}
+	if in.CacheSecurityGroupNames != nil {
+		c.SecurityGroupNames = lowerAll(in.CacheSecurityGroupNames)
+	}
+	if in.NotificationTopicArn != nil {
+		c.NotificationTopicARN = *in.NotificationTopicArn
+		c.NotificationTopicStatus = "active"
+	}
+	if st := deref(in.NotificationTopicStatus); st != "" {
+		if st != "active" && st != "inactive" {
+			return api.InvalidParameterValueException("NotificationTopicStatus must be active or inactive.")
+		}
+		c.NotificationTopicStatus = st
+	}
+	if in.AutoMinorVersionUpgrade != nil {
+		c.AutoMinorVersionUpgrade = *in.AutoMinorVersionUpgrade
+	}
+	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
+		return api.InvalidParameterCombinationException("AuthToken can only be modified on clusters with in-transit encryption enabled.")
+	}
+	if in.LogDeliveryConfigurations != nil {
+		logs, err := validLogDelivery(in.LogDeliveryConfigurations)
+		if err != nil {
+			return err
+		}
+		c.LogDelivery = logs
+	}
+	return nil
+}
+
+// modifyNodeCount handles Memcached scale-out and scale-in.
+func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.ModifyCacheClusterMessage, now bool) error {
+	current := int32(len(c.Nodes))
+	want := current
+	if in.NumCacheNodes != nil {
+		want = *in.NumCacheNodes
+	}
+	if c.Engine != engine.EngineMemcached {
+		if want != 1 || in.CacheNodeIdsToRemove != nil {
+			return api.InvalidParameterValueException("NumCacheNodes must be 1 for the %s engine.", c.Engine)
+		}
+		return nil
+	}
+	if want < 1 {
+		return api.InvalidParameterValueException("NumCacheNodes must be at least 1.")
+	}
+	if int(want) > s.cfg.Quotas.NodesPerCluster {
+		return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each cluster can have at most %d nodes in this region.", s.cfg.Quotas.NodesPerCluster)
+	}
+	remove := in.CacheNodeIdsToRemove
+	if want < current && int32(len(remove)) != current-want {
+		return api.InvalidParameterCombinationException("The number of CacheNodeIdsToRemove must match the number of nodes you are trying to remove, current number of cache nodes is %d, requested number of cache nodes is %d and CacheNodeIdsToRemove supplied are %d", current, want, len(remove))
+	}
+	if want >= current && len(remove) > 0 {
+		return api.InvalidParameterCombinationException("CacheNodeIdsToRemove can only be used when NumCacheNodes is lower than the current number of cache nodes (%d).", current)
+	}
+	for _, id := range remove {
+		if !slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.ID == id }) {
+			return api.InvalidParameterValueException("Cache node %s does not exist in cluster %s.", id, c.ID)
+		}
+	}
+	if want == current {
+		return nil
+	}
+	if !now {
+		c.Pending.NumNodes = &want
+		c.Pending.NodeIDsToRemove = slices.Clone(remove)
+		return nil
+	}
+	all, err := loadClusters(tx)
+	if err != nil {
+		return err
+	}
+	msg := "Increasing number of requested nodes"
+	if want < current {
+		msg = "Decreasing number of requested nodes"
+	}
+	if err := recordEvent(tx, s.now().UTC(), 0, c.Region, "cache-cluster", c.ID, msg); err != nil {
+		return err
+	}
+	return s.scaleNodes(all, c, int(want), remove)
+}
+
+// scaleNodes adds nodes (with fresh ports) or marks nodes for removal, and puts the cluster in modifying.
+func (s *Service) scaleNodes(all []*resource.Cluster, c *resource.Cluster, want int, remove []string) error {
+	current := len(c.Nodes)
+	c.Pending.NumNodes = ptr(int32(want))
+	c.Pending.FromNodes = int32(current)
+	c.Status = resource.StatusModifying
+	if want > current {
+		if err := s.checkQuotas(nil, c.Region, 0); err != nil {
+			return err
+		}
+		regionNodes := 0
+		for _, o := range all {
+			if o.Region == c.Region {
+				regionNodes += len(o.Nodes)
+			}
+		}
+		if regionNodes+want-current > s.cfg.Quotas.NodesPerRegion {
+			return api.NodeQuotaForCustomerExceededFault("Customer node quota exceeded. You can have at most %d nodes in this region", s.cfg.Quotas.NodesPerRegion)
+		}
+		ports, err := s.allocatePorts(all, want-current)
+		if err != nil {
+			return err
+		}
+		next := 1
+		for _, n := range c.Nodes {
+			var k int
+			fmt.Sscanf(n.ID, "%d", &k)
+			next = max(next, k+1)
+		}
+		at := s.now().UTC()
+		for i := range want - current {
+			az := c.PreferredAZ
+			if az == "Multiple" || c.AZMode == "cross-az" {
+				az = fmt.Sprintf("%s%c", c.Region, 'a'+(next+i-1)%3)
+			}
+			c.Nodes = append(c.Nodes, resource.Node{ID: fmt.Sprintf("%04d", next+i), Status: resource.NodeCreating, CreatedAt: at, Port: ports[i], AZ: az})
+		}
+		return nil
+	}
+	for i := range c.Nodes {
+		if slices.Contains(remove, c.Nodes[i].ID) {
+			c.Nodes[i].Remove = true
+			c.Nodes[i].Status = resource.NodeDeleting
+		}
+	}
+	c.Pending.NodeIDsToRemove = slices.Clone(remove)
+	return nil
+}
+
+// DeleteCacheCluster marks the cluster deleting; the controller stops its engines and removes it.
+func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClusterMessage) (*api.DeleteCacheClusterResult, error) {
+	rg := region(ctx)
+	id := strings.ToLower(deref(in.CacheClusterId))
+	if id == "" {
+		return nil, api.InvalidParameterValueException("The parameter CacheClusterId must be provided.")
+	}
+	var out *resource.Cluster
+	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
+		if c.Status != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+		}
+		if in.FinalSnapshotIdentifier != nil {
+			if c.Engine == engine.EngineMemcached {
+				return api.InvalidParameterCombinationException("FinalSnapshotIdentifier is not valid for Memcached clusters, which do not support snapshots.")
+			}
+			return api.InvalidParameterCombinationException("FinalSnapshotIdentifier: snapshots are not available on this ecache host yet; delete without a final snapshot.")
+		}
+		c.Status = resource.StatusDeleting
+		for i := range c.Nodes {
+			c.Nodes[i].Status = resource.NodeDeleting
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeleteCacheClusterResult{CacheCluster: s.renderCluster(out, false)}, nil
+}
+
+// RebootCacheCluster asks the controller to restart the named nodes.
+func (s *Service) RebootCacheCluster(ctx context.Context, in *api.RebootCacheClusterMessage) (*api.RebootCacheClusterResult, error) {
+	rg := region(ctx)
+	id := strings.ToLower(deref(in.CacheClusterId))
+	if len(in.CacheNodeIdsToReboot) == 0 {
+		return nil, api.InvalidParameterValueException("The parameter CacheNodeIdsToReboot must contain at least one cache node id.")
+	}
+	var out *resource.Cluster
+	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
+		if c.Status != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+		}
+		for _, nid := range in.CacheNodeIdsToReboot {
+			i := slices.IndexFunc(c.Nodes, func(n resource.Node) bool { return n.ID == nid })
+			if i < 0 {
+				return api.InvalidParameterValueException("Cache node %s does not exist in cluster %s.", nid, c.ID)
+			}
+			c.Nodes[i].Reboot = true
+			c.Nodes[i].Status = resource.NodeRebooting
+		}
+		c.Status = resource.StatusRebooting
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.RebootCacheClusterResult{CacheCluster: s.renderCluster(out, false)}, nil
+}

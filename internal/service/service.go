@@ -1,0 +1,118 @@
+// Package service implements api.Service: it validates requests, applies ElastiCache's defaults and rules,
+// writes desired state to the store and renders resources back into API shapes. It never touches engines:
+// internal/controller converges the world to what this package writes. It must not import net/http,
+// encoding/xml or internal/driver.
+package service
+
+//go:generate go run ../../cmd/coverage -out ../../docs/COVERAGE.md
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ecache/ecache/internal/api"
+	"github.com/ecache/ecache/internal/awsquery"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// Quotas are the account limits that AWS enforces per region.
+type Quotas struct {
+	ClustersPerRegion int // ClusterQuotaForCustomerExceeded
+	NodesPerRegion    int // NodeQuotaForCustomerExceeded (AWS default 300)
+	NodesPerCluster   int // NodeQuotaForClusterExceeded for Memcached (AWS default 40)
+	TagsPerResource   int // TagQuotaPerResourceExceeded (50)
+}
+
+// DefaultQuotas are AWS's published defaults.
+func DefaultQuotas() Quotas {
+	return Quotas{ClustersPerRegion: 300, NodesPerRegion: 300, NodesPerCluster: 40, TagsPerResource: 50}
+}
+
+// Config is what the service needs to know about its deployment.
+type Config struct {
+	AccountID string
+	// NodeHost is the address clients use to reach nodes (engines listen on it).
+	NodeHost string
+	// PortLow and PortHigh bound the ports given to nodes and configuration endpoints.
+	PortLow, PortHigh int
+	Quotas            Quotas
+	// PortFree reports whether a port can be bound now; ports in use by other programs are skipped.
+	PortFree func(port int) bool
+}
+
+// Service implements api.Service.
+type Service struct {
+	api.Unimplemented
+	store  store.Store
+	host   engine.Host
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New returns a Service over st that offers the engines host can run.
+func New(st store.Store, host engine.Host, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if cfg.PortFree == nil {
+		cfg.PortFree = func(int) bool { return true }
+	}
+	return &Service{store: st, host: host, cfg: cfg, now: now, logger: logger}
+}
+
+var _ api.Service = (*Service)(nil)
+
+// region is the caller's region; requests without one (tests) use us-east-1.
+func region(ctx context.Context) string {
+	if r := api.CallerFrom(ctx).Region; r != "" {
+		return r
+	}
+	return "us-east-1"
+}
+
+// arn builds an ElastiCache ARN for a regional resource.
+func (s *Service) arn(region, kind, id string) string {
+	return fmt.Sprintf("arn:aws:elasticache:%s:%s:%s:%s", region, s.cfg.AccountID, kind, id)
+}
+
+// internal wraps an unexpected error; the server logs it and answers InternalFailure.
+func internal(op string, err error) error {
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// isFault reports whether err is already a modelled API error.
+func isFault(err error) bool {
+	var ae *awsquery.Error
+	return errors.As(err, &ae)
+}
+
+func newUID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// recordEvent appends an event inside tx; seq orders events written by one transaction.
+func recordEvent(tx store.Tx, at time.Time, seq int, region, sourceType, sourceID, msg string) error {
+	ev := resource.Event{Region: region, SourceID: sourceID, SourceType: sourceType, Message: msg, Date: at}
+	_, err := tx.Put(resource.KindEvent, resource.EventKey(region, at, seq), resource.Marshal(ev), store.AnyRevision)
+	return err
+}
