@@ -90,6 +90,8 @@ loop:
 				c.enqueueAll(ctx)
 			case ev.Object.Kind == resource.KindCluster:
 				c.queue.add(ev.Object.Key)
+			case ev.Object.Kind == resource.KindParameterGroup:
+				c.enqueueAll(ctx)
 			}
 		case id := <-c.driver.Exits():
 			c.mu.Lock()
@@ -185,6 +187,10 @@ type nodeResult struct {
 	ready    bool // running and answering
 	removed  bool
 	rebooted bool
+	// started holds the requires-reboot parameter values the node was (re)started with, when it was.
+	started map[string]string
+	// pendingReboot is set when the group's requires-reboot values differ from what the node runs.
+	pendingReboot bool
 }
 
 // reconcileCluster converges one cluster; retry asks for another pass soon.
@@ -207,10 +213,14 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 	if err != nil {
 		return true, fmt.Errorf("engine %s %s: %w", cl.Engine, cl.EngineVersion, err)
 	}
+	values, err := c.groupValues(ctx, cl)
+	if err != nil {
+		return true, err
+	}
 	results := map[string]nodeResult{}
 	var firstErr error
 	for _, n := range cl.Nodes {
-		r, err := c.reconcileNode(ctx, key, cl, n, version)
+		r, err := c.reconcileNode(ctx, key, cl, n, version, values)
 		if err != nil {
 			c.logger.Error("reconcile cache node", "cluster", cl.ID, "node", n.ID, "err", err)
 			firstErr = errors.Join(firstErr, err)
@@ -228,7 +238,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 	return firstErr != nil, firstErr
 }
 
-func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource.Cluster, n resource.Node, v engine.Version) (nodeResult, error) {
+func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource.Cluster, n resource.Node, v engine.Version, values map[string]string) (nodeResult, error) {
 	id := cl.DriverID(n.ID)
 	if n.Remove {
 		if err := c.driver.Remove(ctx, id); err != nil {
@@ -237,38 +247,40 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 		c.forget(id)
 		return nodeResult{removed: true}, nil
 	}
-	spec, err := nodeSpec(cl, n, v)
+	groupStatic := staticValues(v.Family, values)
+	started, fresh := n.StaticValues, n.Reboot || n.Status == resource.NodeCreating
+	if fresh {
+		started = groupStatic
+	}
+	spec, err := nodeSpec(cl, n, v, effectiveValues(v.Family, values, started))
 	if err != nil {
 		return nodeResult{}, err
+	}
+	res := nodeResult{ready: true, pendingReboot: !sameValues(started, groupStatic)}
+	if fresh {
+		res.started = started
 	}
 	c.mu.Lock()
 	c.owners[id] = key
 	c.mu.Unlock()
-	if n.Reboot {
-		st, err := c.driver.Status(ctx, id)
-		if err == nil && st.State == driver.StateRunning && specEqual(st.Spec, spec) {
-			if _, err := c.driver.Restart(ctx, id); err != nil {
-				return nodeResult{}, err
-			}
-			return nodeResult{ready: true, rebooted: true}, nil
-		}
-		if _, err := c.driver.Ensure(ctx, spec); err != nil {
-			return nodeResult{}, err
-		}
-		return nodeResult{ready: true, rebooted: true}, nil
-	}
 	if _, err := c.driver.Ensure(ctx, spec); err != nil {
 		return nodeResult{}, err
 	}
-	return nodeResult{ready: true}, nil
+	if n.Reboot {
+		if _, err := c.driver.Restart(ctx, id); err != nil {
+			return nodeResult{}, err
+		}
+		res.rebooted = true
+	}
+	return res, nil
 }
 
-func specEqual(a, b driver.NodeSpec) bool {
-	if a.Binary != b.Binary || a.Port != b.Port || a.MaxMemoryBytes != b.MaxMemoryBytes || a.Threads != b.Threads || a.Password != b.Password || len(a.Config) != len(b.Config) {
+func sameValues(a, b map[string]string) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range a.Config {
-		if b.Config[k] != v {
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
 			return false
 		}
 	}
@@ -279,24 +291,6 @@ func (c *Controller) forget(id string) {
 	c.mu.Lock()
 	delete(c.owners, id)
 	c.mu.Unlock()
-}
-
-// nodeSpec turns a cluster's settings into the engine process the node runs.
-func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version) (driver.NodeSpec, error) {
-	nt, ok := engine.NodeType(cl.NodeType)
-	if !ok {
-		return driver.NodeSpec{}, fmt.Errorf("unknown node type %s", cl.NodeType)
-	}
-	spec := driver.NodeSpec{
-		ID: cl.DriverID(n.ID), Engine: driver.Engine(cl.Engine), Binary: v.Binary, Port: n.Port,
-		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25),
-	}
-	if cl.Engine == engine.EngineMemcached {
-		spec.Threads = nt.VCPU
-		return spec, nil
-	}
-	spec.Config = map[string]string{"maxmemory-policy": "volatile-lru"}
-	return spec, nil
 }
 
 // reconcileConfigEndpoint keeps a Memcached cluster's configuration endpoint listening and its node list
@@ -359,12 +353,23 @@ func (c *Controller) closeEndpoint(key string) {
 // deleteCluster stops every engine, then removes the cluster from the store.
 func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource.Cluster) error {
 	c.closeEndpoint(key)
-	for _, n := range cl.Nodes {
-		id := cl.DriverID(n.ID)
-		if err := c.driver.Remove(ctx, id); err != nil {
-			return fmt.Errorf("remove node %s: %w", id, err)
-		}
-		c.forget(id)
+	errs := make([]error, len(cl.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range cl.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := cl.DriverID(n.ID)
+			if err := c.driver.Remove(ctx, id); err != nil {
+				errs[i] = fmt.Errorf("remove node %s: %w", id, err)
+				return
+			}
+			c.forget(id)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	now := c.cfg.Now().UTC()
 	return c.store.Update(ctx, func(tx store.Tx) error {
@@ -413,8 +418,21 @@ func (c *Controller) writeStatus(ctx context.Context, key string, results map[st
 			return event(tx, now, seq, cl, msg)
 		}
 		var kept []resource.Node
+		pending := false
 		for _, n := range cl.Nodes {
 			r, seen := results[n.ID]
+			if seen && r.ready {
+				if r.started != nil && !sameValues(r.started, n.StaticValues) {
+					n.StaticValues, changed = r.started, true
+				}
+				status := "in-sync"
+				if r.pendingReboot {
+					status, pending = "pending-reboot", true
+				}
+				if n.ParameterStatus != status {
+					n.ParameterStatus, changed = status, true
+				}
+			}
 			switch {
 			case seen && r.removed && n.Remove:
 				changed = true
@@ -442,6 +460,13 @@ func (c *Controller) writeStatus(ctx context.Context, key string, results map[st
 			kept = append(kept, n)
 		}
 		cl.Nodes = kept
+		applyStatus := "in-sync"
+		if pending {
+			applyStatus = "pending-reboot"
+		}
+		if cl.ParameterApplyStatus != applyStatus {
+			cl.ParameterApplyStatus, changed = applyStatus, true
+		}
 		if settled(cl) && cl.Status != resource.StatusAvailable {
 			switch cl.Status {
 			case resource.StatusCreating:

@@ -312,3 +312,164 @@ func TestMemcachedClusterLifecycle(t *testing.T) {
 		t.Errorf("configuration endpoint %s still listening after delete", addr(cl.ConfigurationEndpoint))
 	}
 }
+
+// TestParameterGroupReachesEngine changes a user parameter group of a running cluster: an immediate
+// parameter reaches the engine at once, a requires-reboot one waits for RebootCacheCluster.
+func TestParameterGroupReachesEngine(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{
+		CacheParameterGroupName: aws.String("tuned"), CacheParameterGroupFamily: aws.String("redis7"), Description: aws.String("tuned"),
+	}); err != nil {
+		t.Fatalf("create parameter group: %v", err)
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("p"), Engine: aws.String("redis"), EngineVersion: aws.String("7.0"), CacheNodeType: aws.String("cache.t3.micro"),
+		CacheParameterGroupName: aws.String("tuned"),
+	}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	waitAvailable(t, c, "p")
+	cl := describeCluster(t, c, "p")
+	rdb := redis.NewClient(&redis.Options{Addr: addr(cl.CacheNodes[0].Endpoint), MaxRetries: 5})
+	defer rdb.Close()
+	config := func(name string) string {
+		v, err := rdb.ConfigGet(ctx, name).Result()
+		if err != nil {
+			t.Fatalf("CONFIG GET %s: %v", name, err)
+		}
+		return v[name]
+	}
+	if got := config("maxmemory-policy"); got != "volatile-lru" {
+		t.Errorf("maxmemory-policy = %q, want the ElastiCache default volatile-lru", got)
+	}
+	if err := rdb.Set(ctx, "kept", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyCacheParameterGroup(ctx, &elasticache.ModifyCacheParameterGroupInput{
+		CacheParameterGroupName: aws.String("tuned"),
+		ParameterNameValues: []types.ParameterNameValue{
+			{ParameterName: aws.String("maxmemory-policy"), ParameterValue: aws.String("allkeys-lru")},
+			{ParameterName: aws.String("databases"), ParameterValue: aws.String("32")},
+		},
+	}); err != nil {
+		t.Fatalf("modify parameter group: %v", err)
+	}
+	eventually(t, 15*time.Second, "immediate parameter applied", func() error {
+		if got := config("maxmemory-policy"); got != "allkeys-lru" {
+			return fmt.Errorf("maxmemory-policy = %q", got)
+		}
+		return nil
+	})
+	eventually(t, 15*time.Second, "pending-reboot reported", func() error {
+		cl = describeCluster(t, c, "p")
+		if got := aws.ToString(cl.CacheParameterGroup.ParameterApplyStatus); got != "pending-reboot" {
+			return fmt.Errorf("ParameterApplyStatus = %q", got)
+		}
+		return nil
+	})
+	if got := cl.CacheParameterGroup.CacheNodeIdsToReboot; len(got) != 1 || got[0] != "0001" {
+		t.Errorf("CacheNodeIdsToReboot = %v, want [0001]", got)
+	}
+	if got := aws.ToString(cl.CacheNodes[0].ParameterGroupStatus); got != "pending-reboot" {
+		t.Errorf("node ParameterGroupStatus = %q, want pending-reboot", got)
+	}
+	if got := config("databases"); got != "16" {
+		t.Errorf("databases = %q before the reboot, want 16", got)
+	}
+	if v, _ := rdb.Get(ctx, "kept").Result(); v != "1" {
+		t.Errorf("data lost when the immediate parameter was applied")
+	}
+	if _, err := c.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String("p"), CacheNodeIdsToReboot: []string{"0001"}}); err != nil {
+		t.Fatalf("reboot: %v", err)
+	}
+	waitAvailable(t, c, "p")
+	if got := config("databases"); got != "32" {
+		t.Errorf("databases = %q after the reboot, want 32", got)
+	}
+	cl = describeCluster(t, c, "p")
+	if got := aws.ToString(cl.CacheParameterGroup.ParameterApplyStatus); got != "in-sync" {
+		t.Errorf("ParameterApplyStatus after reboot = %q, want in-sync", got)
+	}
+	if _, err := c.DeleteCacheParameterGroup(ctx, &elasticache.DeleteCacheParameterGroupInput{CacheParameterGroupName: aws.String("tuned")}); err == nil {
+		t.Error("deleting a parameter group in use succeeded")
+	}
+}
+
+// TestModifyRedisCluster scales a Redis node's type and upgrades its engine version in place: the engine
+// keeps its process and its data; without ApplyImmediately the change waits as a pending value.
+func TestModifyRedisCluster(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("m"), Engine: aws.String("redis"), EngineVersion: aws.String("7.0"), CacheNodeType: aws.String("cache.t3.micro"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "m")
+	cl := describeCluster(t, c, "m")
+	rdb := redis.NewClient(&redis.Options{Addr: addr(cl.CacheNodes[0].Endpoint)})
+	defer rdb.Close()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pids := enginePIDs(srv.dataDir)
+
+	allowed, err := c.ListAllowedNodeTypeModifications(ctx, &elasticache.ListAllowedNodeTypeModificationsInput{CacheClusterId: aws.String("m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(allowed.ScaleUpModifications, "cache.m5.large") || contains(allowed.ScaleDownModifications, "cache.m5.large") {
+		t.Errorf("cache.m5.large should be a scale-up of cache.t3.micro: up %v", allowed.ScaleUpModifications)
+	}
+
+	// Without ApplyImmediately the new type is pending and the cluster stays available.
+	mod, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("m"), CacheNodeType: aws.String("cache.m5.large")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(mod.CacheCluster.PendingModifiedValues.CacheNodeType); got != "cache.m5.large" {
+		t.Errorf("pending CacheNodeType = %q, want cache.m5.large", got)
+	}
+	if got := aws.ToString(mod.CacheCluster.CacheClusterStatus); got != "available" {
+		t.Errorf("status with a pending change = %q, want available", got)
+	}
+
+	if _, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("m"),
+		CacheNodeType: aws.String("cache.m5.large"), EngineVersion: aws.String("7.1"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "m")
+	cl = describeCluster(t, c, "m")
+	if got := aws.ToString(cl.CacheNodeType); got != "cache.m5.large" {
+		t.Errorf("node type = %q, want cache.m5.large", got)
+	}
+	if got := aws.ToString(cl.EngineVersion); got != "7.1" {
+		t.Errorf("engine version = %q, want 7.1", got)
+	}
+	if mm, _ := rdb.ConfigGet(ctx, "maxmemory").Result(); mm["maxmemory"] != "5140907059" {
+		t.Errorf("maxmemory = %v, want 5140907059 (cache.m5.large less 25%%)", mm)
+	}
+	if v, _ := rdb.Get(ctx, "k").Result(); v != "v" {
+		t.Errorf("data lost by the node type change")
+	}
+	if after := enginePIDs(srv.dataDir); fmt.Sprint(after) != fmt.Sprint(pids) {
+		t.Errorf("engine restarted (%v -> %v); the change should apply in place", pids, after)
+	}
+
+	_, err = c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("m"), EngineVersion: aws.String("7.0"), ApplyImmediately: aws.Bool(true)})
+	if err == nil {
+		t.Fatal("downgrade from 7.1 to 7.0 succeeded")
+	}
+	if !strings.Contains(err.Error(), "InvalidParameterCombination") {
+		t.Errorf("downgrade error = %v, want InvalidParameterCombination", err)
+	}
+	_, err = c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("m"), NumCacheNodes: aws.Int32(2), ApplyImmediately: aws.Bool(true)})
+	if err == nil || !strings.Contains(err.Error(), "InvalidParameterValue") {
+		t.Errorf("two nodes for redis: err = %v, want InvalidParameterValue", err)
+	}
+}

@@ -104,6 +104,8 @@ type Node struct {
 	Remove bool `json:"remove,omitempty"`
 	// ParameterStatus is the node's parameter group status (in-sync, pending-reboot).
 	ParameterStatus string `json:"parameterStatus,omitempty"`
+	// StaticValues are the requires-reboot parameter values the engine was last started with.
+	StaticValues map[string]string `json:"staticValues,omitempty"`
 }
 
 // DriverID is the node's id for the process driver: unique across regions and cluster generations.

@@ -668,12 +668,10 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 			c.ParameterGroup = target.DefaultParameterGroup
 		}
 		if target.EngineVersion != c.EngineVersion {
+			// The controller restarts a node only when the upgrade needs another binary.
 			if now {
 				c.EngineVersion = target.EngineVersion
 				c.Status = resource.StatusModifying
-				for i := range c.Nodes {
-					c.Nodes[i].Reboot = true
-				}
 			} else {
 				c.Pending.EngineVersion = target.EngineVersion
 			}
@@ -683,7 +681,16 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		if memcached {
 			return api.InvalidParameterCombinationException("Changing the node type of a Memcached cluster is not supported; create a new cluster with the new node type.")
 		}
-		return api.InvalidParameterCombinationException("Scaling cluster %s to node type %s is not available on this ecache host yet.", c.ID, nt)
+		if !slices.Contains(allowedNodeTypes(c), nt) {
+			return api.InvalidParameterCombinationException("Cluster %s cannot be modified to node type %s; ListAllowedNodeTypeModifications lists the allowed types.", c.ID, nt)
+		}
+		// The engine's memory limit changes in place (CONFIG SET maxmemory): no data is lost.
+		if now {
+			c.NodeType = nt
+			c.Status = resource.StatusModifying
+		} else {
+			c.Pending.NodeType = nt
+		}
 	}
 	if w := in.PreferredMaintenanceWindow; w != nil {
 		_, norm, err := parseMaintenanceWindow(*w)

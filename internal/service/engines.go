@@ -104,10 +104,8 @@ func (s *Service) ListAllowedNodeTypeModifications(ctx context.Context, in *api.
 		return out, nil
 	}
 	cur, _ := engine.NodeType(c.NodeType)
-	for _, nt := range engine.NodeTypes() {
-		if nt.Name == cur.Name || nt.Generation != engine.GenerationCurrent || !nt.SupportsEngine(c.Engine, c.EngineVersion) {
-			continue
-		}
+	for _, name := range allowedNodeTypes(c) {
+		nt, _ := engine.NodeType(name)
 		if nt.MaxMemoryBytes > cur.MaxMemoryBytes {
 			out.ScaleUpModifications = append(out.ScaleUpModifications, nt.Name)
 		} else {
@@ -115,4 +113,18 @@ func (s *Service) ListAllowedNodeTypeModifications(ctx context.Context, in *api.
 		}
 	}
 	return out, nil
+}
+
+// allowedNodeTypes lists the current-generation types a Valkey or Redis OSS cluster can move to.
+func allowedNodeTypes(c *resource.Cluster) []string {
+	if c.Engine == engine.EngineMemcached {
+		return nil
+	}
+	var out []string
+	for _, nt := range engine.NodeTypes() {
+		if nt.Name != c.NodeType && nt.Generation == engine.GenerationCurrent && nt.SupportsEngine(c.Engine, c.EngineVersion) {
+			out = append(out, nt.Name)
+		}
+	}
+	return out
 }

@@ -42,6 +42,11 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 			CacheNodeIdsToReboot:    []string{},
 		},
 	}
+	for _, n := range c.Nodes {
+		if n.ParameterStatus == "pending-reboot" {
+			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
+		}
+	}
 	if c.SubnetGroup != "" {
 		out.CacheSubnetGroupName = ptr(c.SubnetGroup)
 	}

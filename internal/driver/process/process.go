@@ -607,10 +607,18 @@ func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) e
 }
 
 // stop ends p on purpose: SIGTERM, then SIGKILL to its process group after the grace period.
+// Memcached keeps nothing on disk and takes most of a second to shut down gracefully, so it gets
+// SIGKILL at once: a stopped memcached node loses its items either way.
 func (d *Driver) stop(n *node, p *proc) error {
 	p.setNotify(false)
-	if err := p.signal(syscall.SIGTERM); err != nil {
-		d.log.Warn("SIGTERM failed", "node", n.id, "pid", p.pid, "err", err)
+	sig := syscall.SIGTERM
+	d.mu.Lock()
+	if n.spec.Engine == driver.EngineMemcached {
+		sig = syscall.SIGKILL
+	}
+	d.mu.Unlock()
+	if err := p.signal(sig); err != nil {
+		d.log.Warn("stop signal failed", "node", n.id, "pid", p.pid, "signal", sig, "err", err)
 	}
 	if !p.waitGone(d.stopGrace) {
 		d.log.Warn("engine ignored SIGTERM; killing it", "node", n.id, "pid", p.pid, "grace", d.stopGrace)

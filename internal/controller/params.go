@@ -1,0 +1,98 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// maxEngineConnections caps maxclients: this host's open-file limit is far below ElastiCache's 65000.
+const maxEngineConnections = 10000
+
+// groupValues returns the parameter values a cluster's group sets (nil for default groups).
+func (c *Controller) groupValues(ctx context.Context, cl *resource.Cluster) (map[string]string, error) {
+	obj, err := c.store.Get(ctx, resource.KindParameterGroup, resource.Key(cl.Region, cl.ParameterGroup))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil // a default group
+	} else if err != nil {
+		return nil, err
+	}
+	pg, err := resource.Unmarshal[resource.ParameterGroup](obj.Value)
+	if err != nil {
+		return nil, err
+	}
+	return pg.Values, nil
+}
+
+// staticValues keeps the values of parameters that only take effect when a node restarts.
+func staticValues(family string, values map[string]string) map[string]string {
+	out := map[string]string{}
+	for name, v := range values {
+		if p, ok := engine.LookupParameter(family, name); ok && p.ChangeType != "immediate" {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// effectiveValues is what a node runs with: the group's immediate parameters, and the requires-reboot
+// parameters as they were when the node last started.
+func effectiveValues(family string, group, startedWith map[string]string) map[string]string {
+	out := map[string]string{}
+	for name, v := range group {
+		if p, ok := engine.LookupParameter(family, name); ok && p.ChangeType == "immediate" {
+			out[name] = v
+		}
+	}
+	maps.Copy(out, startedWith)
+	return out
+}
+
+// nodeSpec turns a cluster's node type, engine and parameter values into the engine process a node runs.
+func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values map[string]string) (driver.NodeSpec, error) {
+	nt, ok := engine.NodeType(cl.NodeType)
+	if !ok {
+		return driver.NodeSpec{}, fmt.Errorf("unknown node type %s", cl.NodeType)
+	}
+	spec := driver.NodeSpec{
+		ID: cl.DriverID(n.ID), Engine: driver.Engine(cl.Engine), Binary: v.Binary, Port: n.Port,
+		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25),
+	}
+	if cl.Engine == engine.EngineMemcached {
+		spec.Threads = nt.VCPU
+		return spec, nil
+	}
+	settings, err := engine.RedisSettings(engine.NodeConfig{
+		Family: v.Family, NodeType: cl.NodeType, EngineVersion: v.BinaryVersion, Values: values, MaxConnections: maxEngineConnections,
+	})
+	if err != nil {
+		return driver.NodeSpec{}, fmt.Errorf("engine settings of %s: %w", cl.ID, err)
+	}
+	spec.Config = map[string]string{}
+	for _, s := range settings {
+		switch s.Directive {
+		case "maxmemory":
+			fmt.Sscan(s.Args[0], &spec.MaxMemoryBytes)
+		case "rename-command":
+			// rename-command only exists in the config file and may repeat; ElastiCache's rename-commands
+			// parameter is not applied to engines yet.
+		case "client-output-buffer-limit":
+			// Every class goes on one line, which both the config file and CONFIG SET accept.
+			args := strings.TrimPrefix(s.ConfLine(), s.Directive+" ")
+			if prev := spec.Config[s.Directive]; prev != "" {
+				args = prev + " " + args
+			}
+			spec.Config[s.Directive] = args
+		default:
+			spec.Config[s.Directive] = strings.TrimPrefix(s.ConfLine(), s.Directive+" ")
+		}
+	}
+	return spec, nil
+}
