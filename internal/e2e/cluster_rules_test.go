@@ -48,8 +48,14 @@ func TestClusterOperationRules(t *testing.T) {
 	p := newInProcess(t, service.DefaultQuotas(), 40000, 40099)
 	ctx := context.Background()
 	for _, in := range []*elasticache.CreateCacheClusterInput{
-		redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("r71"); in.EngineVersion = aws.String("7.1") }),
-		memcachedReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("mc"); in.NumCacheNodes = aws.Int32(3) }),
+		redisReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.CacheClusterId = aws.String("r71")
+			in.EngineVersion = aws.String("7.1")
+		}),
+		memcachedReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.CacheClusterId = aws.String("mc")
+			in.NumCacheNodes = aws.Int32(3)
+		}),
 		redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("busy") }),
 	} {
 		if _, err := p.client.CreateCacheCluster(ctx, in); err != nil {
