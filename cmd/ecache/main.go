@@ -19,6 +19,7 @@ import (
 	"github.com/ecache/ecache/internal/controller"
 	"github.com/ecache/ecache/internal/driver/process"
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/server"
 	"github.com/ecache/ecache/internal/service"
 	"github.com/ecache/ecache/internal/sigv4"
@@ -114,7 +115,8 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
 		Quotas: service.DefaultQuotas(), PortFree: process.PortFree,
 	}, time.Now, logger)
-	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost}, logger)
+	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost,
+		Ports: resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree}}, logger)
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
 		return creds.SecretAccessKey, id == creds.AccessKeyID

@@ -27,6 +27,8 @@ type Config struct {
 	Workers  int           // reconciles running at once (default 4)
 	Resync   time.Duration // every key is reconciled at least this often (default 5s)
 	Now      func() time.Time
+	// Ports is the node port range, for scale-outs applied in the maintenance window.
+	Ports resource.Ports
 }
 
 // Controller reconciles cache clusters.
@@ -106,6 +108,9 @@ loop:
 			if gcEvery++; gcEvery%6 == 0 {
 				if err := c.collectGarbage(ctx); err != nil {
 					c.logger.Error("removing orphaned engines", "err", err)
+				}
+				if err := c.pruneEvents(ctx); err != nil {
+					c.logger.Error("pruning old events", "err", err)
 				}
 			}
 		}
@@ -208,6 +213,11 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 	}
 	if cl.Status == resource.StatusDeleting {
 		return false, c.deleteCluster(ctx, key, cl)
+	}
+	if cl.Status == resource.StatusAvailable && !cl.Pending.Empty() {
+		if err := c.applyDuePending(ctx, key); err != nil {
+			return true, err
+		}
 	}
 	version, err := c.host.Resolve(cl.Engine, cl.EngineVersion)
 	if err != nil {

@@ -50,8 +50,17 @@ func testRetryer() aws.Retryer {
 // inProcess is the API over an in-memory store without a controller: requests are validated and
 // recorded, no engine runs.
 type inProcess struct {
-	store  store.Store
-	client *elasticache.Client
+	store    store.Store
+	client   *elasticache.Client // signs for us-east-1
+	endpoint string
+}
+
+// clientIn returns a client signing for region.
+func (p *inProcess) clientIn(region string) *elasticache.Client {
+	return elasticache.New(elasticache.Options{
+		Region: region, BaseEndpoint: aws.String(p.endpoint), Retryer: testRetryer(),
+		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
+	})
 }
 
 func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *inProcess {
@@ -72,7 +81,7 @@ func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *i
 			return nil
 		}},
 	})
-	return &inProcess{store: st, client: client}
+	return &inProcess{store: st, client: client, endpoint: srv.URL}
 }
 
 // apiError unpacks an SDK error into code and HTTP status.

@@ -506,22 +506,8 @@ func (s *Service) checkQuotas(all []*resource.Cluster, rg string, newNodes int) 
 
 // allocatePorts picks n ports of the node range that no cluster holds and that are free on this host.
 func (s *Service) allocatePorts(all []*resource.Cluster, n int) ([]int, error) {
-	used := map[int]bool{}
-	for _, c := range all {
-		for _, node := range c.Nodes {
-			used[node.Port] = true
-		}
-		if c.ConfigPort != 0 {
-			used[c.ConfigPort] = true
-		}
-	}
-	var ports []int
-	for p := s.cfg.PortLow; p <= s.cfg.PortHigh && len(ports) < n; p++ {
-		if !used[p] && s.cfg.PortFree(p) {
-			ports = append(ports, p)
-		}
-	}
-	if len(ports) < n {
+	ports, ok := resource.Ports{Low: s.cfg.PortLow, High: s.cfg.PortHigh, Free: s.cfg.PortFree}.Allocate(all, n)
+	if !ok {
 		return nil, api.InsufficientCacheClusterCapacityFault("There is not enough capacity for %d more cache nodes: the node port range %d-%d is exhausted.", n, s.cfg.PortLow, s.cfg.PortHigh)
 	}
 	return ports, nil
@@ -791,14 +777,19 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 	if want == current {
 		return nil
 	}
-	if !now {
-		c.Pending.NumNodes = &want
-		c.Pending.NodeIDsToRemove = slices.Clone(remove)
-		return nil
-	}
 	all, err := loadClusters(tx)
 	if err != nil {
 		return err
+	}
+	if !now {
+		if add := int(want - current); add > 0 {
+			if err := s.checkNodeQuota(all, c.Region, add); err != nil {
+				return err
+			}
+		}
+		c.Pending.NumNodes = &want
+		c.Pending.NodeIDsToRemove = slices.Clone(remove)
+		return nil
 	}
 	msg := "Increasing number of requested nodes"
 	if want < current {
@@ -812,50 +803,31 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 
 // scaleNodes adds nodes (with fresh ports) or marks nodes for removal, and puts the cluster in modifying.
 func (s *Service) scaleNodes(all []*resource.Cluster, c *resource.Cluster, want int, remove []string) error {
-	current := len(c.Nodes)
-	c.Pending.NumNodes = ptr(int32(want))
-	c.Pending.FromNodes = int32(current)
-	c.Status = resource.StatusModifying
-	if want > current {
-		if err := s.checkQuotas(nil, c.Region, 0); err != nil {
+	var ports []int
+	if add := want - len(c.Nodes); add > 0 {
+		if err := s.checkNodeQuota(all, c.Region, add); err != nil {
 			return err
 		}
-		regionNodes := 0
-		for _, o := range all {
-			if o.Region == c.Region {
-				regionNodes += len(o.Nodes)
-			}
-		}
-		if regionNodes+want-current > s.cfg.Quotas.NodesPerRegion {
-			return api.NodeQuotaForCustomerExceededFault("Customer node quota exceeded. You can have at most %d nodes in this region", s.cfg.Quotas.NodesPerRegion)
-		}
-		ports, err := s.allocatePorts(all, want-current)
-		if err != nil {
+		var err error
+		if ports, err = s.allocatePorts(all, add); err != nil {
 			return err
 		}
-		next := 1
-		for _, n := range c.Nodes {
-			var k int
-			fmt.Sscanf(n.ID, "%d", &k)
-			next = max(next, k+1)
-		}
-		at := s.now().UTC()
-		for i := range want - current {
-			az := c.PreferredAZ
-			if az == "Multiple" || c.AZMode == "cross-az" {
-				az = fmt.Sprintf("%s%c", c.Region, 'a'+(next+i-1)%3)
-			}
-			c.Nodes = append(c.Nodes, resource.Node{ID: fmt.Sprintf("%04d", next+i), Status: resource.NodeCreating, CreatedAt: at, Port: ports[i], AZ: az})
-		}
-		return nil
 	}
-	for i := range c.Nodes {
-		if slices.Contains(remove, c.Nodes[i].ID) {
-			c.Nodes[i].Remove = true
-			c.Nodes[i].Status = resource.NodeDeleting
+	c.BeginScale(want, remove, ports, s.now().UTC())
+	return nil
+}
+
+// checkNodeQuota refuses a request that would take the region past its node quota.
+func (s *Service) checkNodeQuota(all []*resource.Cluster, rg string, add int) error {
+	nodes := 0
+	for _, o := range all {
+		if o.Region == rg {
+			nodes += len(o.Nodes)
 		}
 	}
-	c.Pending.NodeIDsToRemove = slices.Clone(remove)
+	if nodes+add > s.cfg.Quotas.NodesPerRegion {
+		return api.NodeQuotaForCustomerExceededFault("Customer node quota exceeded. You can have at most %d nodes in this region", s.cfg.Quotas.NodesPerRegion)
+	}
 	return nil
 }
 

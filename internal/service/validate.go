@@ -50,37 +50,19 @@ func parseClock(s string) (int, bool) {
 	return hh*60 + mm, true
 }
 
-// parseWeekTime parses ddd:hh24:mi into minutes since Sunday midnight.
-func parseWeekTime(s string) (int, bool) {
-	day, clock, ok := strings.Cut(strings.ToLower(s), ":")
-	if !ok {
-		return 0, false
-	}
-	for i, d := range weekdays {
-		if d == day {
-			m, ok := parseClock(clock)
-			return i*24*60 + m, ok
-		}
-	}
-	return 0, false
-}
-
 // window is a weekly time range in minutes since Sunday midnight; end may wrap past the week.
 type window struct{ start, length int }
 
 // parseMaintenanceWindow checks ddd:hh24:mi-ddd:hh24:mi (UTC), at least 60 minutes and at most 24 hours.
 func parseMaintenanceWindow(s string) (window, string, error) {
-	from, to, ok := strings.Cut(s, "-")
-	a, okA := parseWeekTime(from)
-	b, okB := parseWeekTime(to)
-	if !ok || !okA || !okB {
+	start, length, ok := resource.ParseWeeklyWindow(s)
+	if !ok {
 		return window{}, "", api.InvalidParameterValueException("Invalid maintenance window %q: the format is ddd:hh24:mi-ddd:hh24:mi (UTC), for example sun:23:00-mon:01:30.", s)
 	}
-	length := (b - a + minutesPerWeek) % minutesPerWeek
 	if length < 60 || length > 24*60 {
 		return window{}, "", api.InvalidParameterValueException("Invalid maintenance window %q: the window must last at least 60 minutes and at most 24 hours.", s)
 	}
-	return window{a, length}, strings.ToLower(s), nil
+	return window{start, length}, strings.ToLower(s), nil
 }
 
 // parseSnapshotWindow checks hh24:mi-hh24:mi (UTC), at least 60 minutes.

@@ -1,0 +1,330 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// fakeDriver records what the controller asks of it; nodes "run" as entries in a map.
+type fakeDriver struct {
+	mu       sync.Mutex
+	nodes    map[string]driver.NodeSpec
+	restarts map[string]int
+	exits    chan string
+}
+
+func newFakeDriver() *fakeDriver {
+	return &fakeDriver{nodes: map[string]driver.NodeSpec{}, restarts: map[string]int{}, exits: make(chan string, 8)}
+}
+
+func (f *fakeDriver) Ensure(_ context.Context, spec driver.NodeSpec) (driver.NodeStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nodes[spec.ID] = spec
+	return driver.NodeStatus{ID: spec.ID, Port: spec.Port, State: driver.StateRunning, Healthy: true, Spec: spec}, nil
+}
+
+func (f *fakeDriver) Restart(_ context.Context, id string) (driver.NodeStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restarts[id]++
+	return driver.NodeStatus{ID: id, State: driver.StateRunning, Spec: f.nodes[id]}, nil
+}
+
+func (f *fakeDriver) Remove(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.nodes, id)
+	return nil
+}
+
+func (f *fakeDriver) Status(_ context.Context, id string) (driver.NodeStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	spec, ok := f.nodes[id]
+	if !ok {
+		return driver.NodeStatus{}, driver.ErrUnknownNode
+	}
+	return driver.NodeStatus{ID: id, State: driver.StateRunning, Spec: spec}, nil
+}
+
+func (f *fakeDriver) List(context.Context) ([]driver.NodeStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []driver.NodeStatus
+	for id, spec := range f.nodes {
+		out = append(out, driver.NodeStatus{ID: id, State: driver.StateRunning, Spec: spec})
+	}
+	return out, nil
+}
+
+func (f *fakeDriver) Exits() <-chan string { return f.exits }
+func (f *fakeDriver) Close() error         { return nil }
+
+func (f *fakeDriver) running() map[string]driver.NodeSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]driver.NodeSpec{}
+	for k, v := range f.nodes {
+		out[k] = v
+	}
+	return out
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+type harness struct {
+	st    store.Store
+	drv   *fakeDriver
+	clock *clock
+}
+
+// start runs a controller over a memory store and a fake driver until the test ends.
+func start(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), clock: &clock{now: time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)}} // a Wednesday
+	host := engine.NewHost(engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"},
+		engine.Binary{Engine: "memcached", Path: "/usr/bin/memcached", Version: "1.6.18"})
+	ctl := New(h.st, h.drv, host, Config{NodeHost: "127.0.0.1", Resync: 50 * time.Millisecond, Now: h.clock.Now,
+		Ports: resource.Ports{Low: 45000, High: 45099}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		_ = ctl.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return h
+}
+
+func (h *harness) put(t *testing.T, c *resource.Cluster) {
+	t.Helper()
+	err := h.st.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Put(resource.KindCluster, resource.Key(c.Region, c.ID), resource.Marshal(c), store.AnyRevision)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) get(t *testing.T, id string) *resource.Cluster {
+	t.Helper()
+	obj, err := h.st.Get(context.Background(), resource.KindCluster, resource.Key("us-east-1", id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (h *harness) update(t *testing.T, id string, fn func(c *resource.Cluster)) {
+	t.Helper()
+	c := h.get(t, id)
+	fn(c)
+	h.put(t, c)
+}
+
+func (h *harness) events(t *testing.T) []string {
+	t.Helper()
+	objs, err := h.st.List(context.Background(), resource.KindEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, o := range objs {
+		ev, _ := resource.Unmarshal[resource.Event](o.Value)
+		out = append(out, ev.Message)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func (h *harness) waitStatus(t *testing.T, id, status string) *resource.Cluster {
+	t.Helper()
+	var c *resource.Cluster
+	waitFor(t, id+" "+status, func() error {
+		c = h.get(t, id)
+		if c == nil || c.Status != status {
+			return fmt.Errorf("cluster is %+v", c)
+		}
+		return nil
+	})
+	return c
+}
+
+func newRedis(id string, ports ...int) *resource.Cluster {
+	c := &resource.Cluster{Region: "us-east-1", ID: id, UID: "u1", Engine: "redis", EngineVersion: "7.0", NodeType: "cache.t3.micro",
+		Status: resource.StatusCreating, ParameterGroup: "default.redis7", PreferredAZ: "us-east-1a", MaintenanceWindow: "thu:03:00-thu:04:00"}
+	for i, p := range ports {
+		c.Nodes = append(c.Nodes, resource.Node{ID: fmt.Sprintf("%04d", i+1), Status: resource.NodeCreating, Port: p, AZ: "us-east-1a"})
+	}
+	return c
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCreateRebootDelete(t *testing.T) {
+	h := start(t)
+	h.put(t, newRedis("a", 45000))
+	c := h.waitStatus(t, "a", resource.StatusAvailable)
+	spec, ok := h.drv.running()[c.DriverID("0001")]
+	if !ok {
+		t.Fatalf("no engine for node 0001: %v", h.drv.running())
+	}
+	if spec.MaxMemoryBytes != 402653184 || spec.Port != 45000 || spec.Config["maxmemory-policy"] != "volatile-lru" {
+		t.Errorf("engine spec = %+v, want maxmemory 402653184, port 45000, maxmemory-policy volatile-lru", spec)
+	}
+	for _, want := range []string{"Cache cluster created", "Added cache node 0001 in availability zone us-east-1a"} {
+		if !contains(h.events(t), want) {
+			t.Errorf("events %q lack %q", h.events(t), want)
+		}
+	}
+
+	h.update(t, "a", func(c *resource.Cluster) {
+		c.Status = resource.StatusRebooting
+		c.Nodes[0].Reboot, c.Nodes[0].Status = true, resource.NodeRebooting
+	})
+	c = h.waitStatus(t, "a", resource.StatusAvailable)
+	if got := h.drv.restarts[c.DriverID("0001")]; got != 1 {
+		t.Errorf("restarts = %d, want 1", got)
+	}
+	if c.Nodes[0].Reboot {
+		t.Error("reboot flag still set")
+	}
+
+	h.update(t, "a", func(c *resource.Cluster) { c.Status = resource.StatusDeleting })
+	waitFor(t, "cluster deleted", func() error {
+		if h.get(t, "a") != nil {
+			return errors.New("still stored")
+		}
+		if n := len(h.drv.running()); n != 0 {
+			return fmt.Errorf("%d engines running", n)
+		}
+		return nil
+	})
+}
+
+func TestPendingWaitsForMaintenanceWindow(t *testing.T) {
+	h := start(t)
+	c := newRedis("m", 45000)
+	c.Engine, c.EngineVersion, c.ParameterGroup, c.ConfigPort = "memcached", "1.6.22", "default.memcached1.6", 45099
+	h.put(t, c)
+	h.waitStatus(t, "m", resource.StatusAvailable)
+	three := int32(3)
+	h.update(t, "m", func(c *resource.Cluster) { c.Pending.NumNodes = &three })
+
+	time.Sleep(200 * time.Millisecond) // several resyncs outside the window (Wednesday noon)
+	if c := h.get(t, "m"); len(c.Nodes) != 1 || c.Pending.NumNodes == nil {
+		t.Fatalf("pending change applied outside the window: %d nodes, pending %v", len(c.Nodes), c.Pending.NumNodes)
+	}
+	h.clock.Set(time.Date(2026, 11, 19, 3, 30, 0, 0, time.UTC)) // Thursday 03:30, inside thu:03:00-thu:04:00
+	waitFor(t, "scale-out applied", func() error {
+		c := h.get(t, "m")
+		if c.Status != resource.StatusAvailable || len(c.Nodes) != 3 || c.Pending.NumNodes != nil {
+			return fmt.Errorf("status %s, %d nodes, pending %v", c.Status, len(c.Nodes), c.Pending.NumNodes)
+		}
+		return nil
+	})
+	if n := len(h.drv.running()); n != 3 {
+		t.Errorf("%d engines running, want 3", n)
+	}
+	c = h.get(t, "m")
+	if c.Nodes[1].Port == c.Nodes[2].Port || c.Nodes[1].Port == 45000 {
+		t.Errorf("new nodes got ports %d and %d", c.Nodes[1].Port, c.Nodes[2].Port)
+	}
+	if !contains(h.events(t), "Finished modifying number of nodes from 1 to 3") {
+		t.Errorf("events %q lack the scale-out", h.events(t))
+	}
+}
+
+func TestOrphanedEnginesAreRemoved(t *testing.T) {
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), clock: &clock{now: time.Now()}}
+	h.drv.nodes["gone-0001-ffff"] = driver.NodeSpec{ID: "gone-0001-ffff"}
+	host := engine.NewHost(engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"})
+	ctl := New(h.st, h.drv, host, Config{NodeHost: "127.0.0.1", Now: h.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := ctl.collectGarbage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.drv.running()); n != 0 {
+		t.Errorf("%d orphaned engines left", n)
+	}
+}
+
+func TestPruneEvents(t *testing.T) {
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), clock: &clock{now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}}
+	ctl := New(h.st, h.drv, engine.NewHost(), Config{Now: h.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cl := newRedis("e")
+	err := h.st.Update(context.Background(), func(tx store.Tx) error {
+		for i, age := range []time.Duration{15 * 24 * time.Hour, 13 * 24 * time.Hour, time.Hour} {
+			if err := event(tx, h.clock.Now().Add(-age), i, cl, fmt.Sprintf("age %s", age)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.pruneEvents(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := h.events(t)
+	if len(got) != 2 || contains(got, "age 360h0m0s") {
+		t.Errorf("events after pruning = %q, want the two younger than 14 days", got)
+	}
+}

@@ -1,0 +1,113 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// EventRetention is how long events are kept: DescribeEvents returns at most 14 days of them.
+const EventRetention = 14 * 24 * time.Hour
+
+// applyDuePending applies the modifications that were requested without ApplyImmediately once the
+// cluster's maintenance window has come; the cluster then converges like after an immediate change.
+func (c *Controller) applyDuePending(ctx context.Context, key string) error {
+	now := c.cfg.Now().UTC()
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindCluster, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return err
+		}
+		if cl.Status != resource.StatusAvailable || cl.Pending.Empty() || !cl.InMaintenanceWindow(now) {
+			return nil
+		}
+		p := cl.Pending
+		var ports []int
+		if p.NumNodes != nil {
+			if add := int(*p.NumNodes) - len(cl.Nodes); add > 0 {
+				all, err := clusters(tx)
+				if err != nil {
+					return err
+				}
+				var ok bool
+				if ports, ok = c.cfg.Ports.Allocate(all, add); !ok {
+					c.logger.Warn("pending scale-out waits for free node ports", "cluster", cl.ID, "nodes", add)
+					return nil
+				}
+			}
+		}
+		seq := 0
+		if p.EngineVersion != "" {
+			cl.EngineVersion, cl.Pending.EngineVersion = p.EngineVersion, ""
+		}
+		if p.NodeType != "" {
+			cl.NodeType, cl.Pending.NodeType = p.NodeType, ""
+		}
+		cl.Status = resource.StatusModifying
+		if p.NumNodes != nil {
+			msg := "Increasing number of requested nodes"
+			if int(*p.NumNodes) < len(cl.Nodes) {
+				msg = "Decreasing number of requested nodes"
+			}
+			seq++
+			if err := event(tx, now, seq, cl, msg); err != nil {
+				return err
+			}
+			cl.BeginScale(int(*p.NumNodes), p.NodeIDsToRemove, ports, now)
+		}
+		_, err = tx.Put(resource.KindCluster, key, resource.Marshal(cl), obj.Revision)
+		return err
+	})
+}
+
+func clusters(tx store.Tx) ([]*resource.Cluster, error) {
+	objs, err := tx.List(resource.KindCluster)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*resource.Cluster, 0, len(objs))
+	for _, o := range objs {
+		cl, err := resource.Unmarshal[resource.Cluster](o.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cl)
+	}
+	return out, nil
+}
+
+// pruneEvents deletes events older than EventRetention.
+func (c *Controller) pruneEvents(ctx context.Context) error {
+	cutoff := c.cfg.Now().Add(-EventRetention)
+	objs, err := c.store.List(ctx, resource.KindEvent)
+	if err != nil {
+		return err
+	}
+	var old []string
+	for _, o := range objs {
+		ev, err := resource.Unmarshal[resource.Event](o.Value)
+		if err != nil || ev.Date.Before(cutoff) {
+			old = append(old, o.Key)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		for _, k := range old {
+			if err := tx.Delete(resource.KindEvent, k, store.AnyRevision); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+}
