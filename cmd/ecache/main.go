@@ -13,10 +13,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/ecache/ecache/internal/certs"
 	"github.com/ecache/ecache/internal/controller"
+	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/driver/process"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/resource"
@@ -115,8 +118,13 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
 		Quotas: service.DefaultQuotas(), PortFree: process.PortFree,
 	}, time.Now, logger)
+	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, "localhost"}, time.Now())
+	if err != nil {
+		return fmt.Errorf("TLS certificates: %w", err)
+	}
 	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost,
-		Ports: resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree}}, logger)
+		Ports: resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
+		TLS:   &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile}}, logger)
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
 		return creds.SecretAccessKey, id == creds.AccessKeyID
@@ -132,8 +140,8 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "ecache: generated credentials (kept in %s/%s)\n", cfg.DataDir, credentialsFile)
 	}
 	fmt.Fprintf(stdout, "ecache: listening on http://%s\n", ln.Addr())
-	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  account id %s, data dir %s, node ports %s\n",
-		creds.AccessKeyID, creds.SecretAccessKey, creds.AccountID, cfg.DataDir, cfg.NodePorts)
+	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  account id %s, data dir %s, node ports %s\n  TLS nodes: trust %s\n",
+		creds.AccessKeyID, creds.SecretAccessKey, creds.AccountID, cfg.DataDir, cfg.NodePorts, tlsFiles.CAFile)
 
 	ctlCtx, stopCtl := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)

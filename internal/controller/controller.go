@@ -29,6 +29,8 @@ type Config struct {
 	Now      func() time.Time
 	// Ports is the node port range, for scale-outs applied in the maintenance window.
 	Ports resource.Ports
+	// TLS are the files that nodes with in-transit encryption serve.
+	TLS *driver.TLSFiles
 }
 
 // Controller reconciles cache clusters.
@@ -242,7 +244,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 			firstErr = errors.Join(firstErr, err)
 		}
 	}
-	if err := c.writeStatus(ctx, key, results); err != nil {
+	if err := c.writeStatus(ctx, key, obj.Revision, results); err != nil {
 		return true, err
 	}
 	return firstErr != nil, firstErr
@@ -262,7 +264,7 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	if fresh {
 		started = groupStatic
 	}
-	spec, err := nodeSpec(cl, n, v, effectiveValues(v.Family, values, started))
+	spec, err := nodeSpec(cl, n, v, effectiveValues(v.Family, values, started), c.cfg.TLS)
 	if err != nil {
 		return nodeResult{}, err
 	}
@@ -404,7 +406,9 @@ func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource
 }
 
 // writeStatus records what the node reconciles did and moves the cluster to available when it is done.
-func (c *Controller) writeStatus(ctx context.Context, key string, results map[string]nodeResult) error {
+// observed is the revision the reconcile worked from: when the cluster changed since, the node results
+// are recorded but the cluster keeps its status until a pass has seen the change through.
+func (c *Controller) writeStatus(ctx context.Context, key string, observed int64, results map[string]nodeResult) error {
 	now := c.cfg.Now().UTC()
 	return c.store.Update(ctx, func(tx store.Tx) error {
 		obj, err := tx.Get(resource.KindCluster, key)
@@ -477,7 +481,7 @@ func (c *Controller) writeStatus(ctx context.Context, key string, results map[st
 		if cl.ParameterApplyStatus != applyStatus {
 			cl.ParameterApplyStatus, changed = applyStatus, true
 		}
-		if settled(cl) && cl.Status != resource.StatusAvailable {
+		if settled(cl) && cl.Status != resource.StatusAvailable && obj.Revision == observed {
 			switch cl.Status {
 			case resource.StatusCreating:
 				if err := emit("Cache cluster created"); err != nil {
@@ -495,6 +499,7 @@ func (c *Controller) writeStatus(ctx context.Context, key string, results map[st
 					}
 				}
 				cl.Pending.NumNodes, cl.Pending.NodeIDsToRemove, cl.Pending.FromNodes = nil, nil, 0
+				cl.Pending.AuthTokenStatus = ""
 			}
 			cl.Status, changed = resource.StatusAvailable, true
 		}

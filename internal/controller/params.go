@@ -56,7 +56,7 @@ func effectiveValues(family string, group, startedWith map[string]string) map[st
 }
 
 // nodeSpec turns a cluster's node type, engine and parameter values into the engine process a node runs.
-func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values map[string]string) (driver.NodeSpec, error) {
+func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values map[string]string, tls *driver.TLSFiles) (driver.NodeSpec, error) {
 	nt, ok := engine.NodeType(cl.NodeType)
 	if !ok {
 		return driver.NodeSpec{}, fmt.Errorf("unknown node type %s", cl.NodeType)
@@ -64,6 +64,10 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 	spec := driver.NodeSpec{
 		ID: cl.DriverID(n.ID), Engine: driver.Engine(cl.Engine), Binary: v.Binary, Port: n.Port,
 		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25),
+	}
+	if cl.TransitEncryption {
+		spec.TLS = tls
+		spec.Password, spec.SecondPassword = cl.AuthToken, cl.PreviousAuthToken
 	}
 	if cl.Engine == engine.EngineMemcached {
 		spec.Threads = nt.VCPU

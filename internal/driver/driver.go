@@ -39,6 +39,10 @@ type NodeSpec struct {
 	Threads        int               // memcached -t (0 = engine default)
 	Config         map[string]string // extra redis/valkey directives (e.g. "maxmemory-policy": "volatile-lru"); memcached: ignored
 	Password       string            // redis/valkey requirepass when non-empty
+	// SecondPassword is accepted too, for the default user, while an AUTH token is being rotated.
+	SecondPassword string
+	// TLS, when set, makes the node accept only TLS connections on Port.
+	TLS *TLSFiles
 }
 
 // NodeState is the lifecycle state of a node's process.
@@ -85,3 +89,10 @@ type Driver interface {
 
 // ErrUnknownNode is returned for a node that was never ensured or has been removed.
 var ErrUnknownNode = errors.New("driver: unknown node")
+
+// TLSFiles are the PEM files a TLS node serves with.
+type TLSFiles struct {
+	CertFile string // server certificate chain
+	KeyFile  string // its private key
+	CAFile   string // the CA that signed it; probes verify against it
+}

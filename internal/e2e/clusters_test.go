@@ -473,3 +473,71 @@ func TestModifyRedisCluster(t *testing.T) {
 		t.Errorf("two nodes for redis: err = %v, want InvalidParameterValue", err)
 	}
 }
+
+// TestValkeyCluster runs a Valkey node: the engine behind the endpoint is valkey-server.
+func TestValkeyCluster(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	out, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("vk"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.r7g.large"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.CacheCluster.CacheParameterGroup.CacheParameterGroupName); got != "default.valkey8" {
+		t.Errorf("parameter group = %q, want default.valkey8", got)
+	}
+	waitAvailable(t, c, "vk")
+	cl := describeCluster(t, c, "vk")
+	if got := aws.ToString(cl.EngineVersion); got != "8.0" {
+		t.Errorf("engine version = %q, want 8.0 (what valkey-server 8.0.1 runs)", got)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr(cl.CacheNodes[0].Endpoint)})
+	defer rdb.Close()
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(info, "valkey_version:8.0") {
+		t.Errorf("INFO server does not show valkey 8.0:\n%s", info)
+	}
+	if mm, _ := rdb.ConfigGet(ctx, "maxmemory").Result(); mm["maxmemory"] != "10527885772" {
+		t.Errorf("maxmemory = %v, want 10527885772 (cache.r7g.large less 25%%)", mm)
+	}
+}
+
+// TestGracefulShutdownKeepsEngines stops ecache with SIGTERM: it exits cleanly, the engine keeps serving,
+// and the next start adopts it.
+func TestGracefulShutdownKeepsEngines(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("g"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "g")
+	cl := describeCluster(t, c, "g")
+	rdb := redis.NewClient(&redis.Options{Addr: addr(cl.CacheNodes[0].Endpoint)})
+	defer rdb.Close()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pids := enginePIDs(srv.dataDir)
+	if err := srv.stop(); err != nil {
+		t.Fatalf("ecache did not exit cleanly on SIGTERM: %v\n%s", err, srv.logs())
+	}
+	if v, err := rdb.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("engine stopped serving while ecache was down: %q, %v", v, err)
+	}
+	srv.start()
+	c = srv.client("us-east-1")
+	waitAvailable(t, c, "g")
+	if after := enginePIDs(srv.dataDir); fmt.Sprint(after) != fmt.Sprint(pids) {
+		t.Errorf("engines %v after restart, want the same processes %v adopted", after, pids)
+	}
+}

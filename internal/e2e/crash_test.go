@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,21 +11,52 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/redis/go-redis/v9"
 )
 
-// listeningPorts returns the ports of the server's node range that accept connections.
-func (s *ecacheProcess) listeningPorts() []int {
-	lo, hi, _ := strings.Cut(s.ports, "-")
-	from, _ := strconv.Atoi(lo)
-	to, _ := strconv.Atoi(hi)
+// engineProcesses lists the pids of every process running in a node directory under the server's data
+// dir (the driver starts engines there), recorded in node.json or not: an orphan shows up here too.
+func (s *ecacheProcess) engineProcesses() []int {
+	nodes, _ := filepath.Abs(filepath.Join(s.dataDir, "nodes"))
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if err == nil && strings.HasPrefix(cwd, nodes+"/") && !zombie(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// openPorts returns those of ports that accept connections.
+func openPorts(ports []int) []int {
 	var open []int
-	for p := from; p <= to; p++ {
+	for _, p := range ports {
 		if listening(fmt.Sprintf("127.0.0.1:%d", p)) {
 			open = append(open, p)
 		}
 	}
 	return open
+}
+
+// clusterPorts lists the ports a cluster's nodes and configuration endpoint listen on.
+func clusterPorts(cl types.CacheCluster) []int {
+	var ports []int
+	for _, n := range cl.CacheNodes {
+		if n.Endpoint != nil {
+			ports = append(ports, int(aws.ToInt32(n.Endpoint.Port)))
+		}
+	}
+	if cl.ConfigurationEndpoint != nil {
+		ports = append(ports, int(aws.ToInt32(cl.ConfigurationEndpoint.Port)))
+	}
+	return ports
 }
 
 // TestKillWhileCreating kills ecache right after CreateCacheCluster answers, while the cluster is
@@ -59,17 +92,23 @@ func TestKillWhileCreating(t *testing.T) {
 	if pids := enginePIDs(srv.dataDir); len(pids) != 4 {
 		t.Errorf("engine processes = %d (%v), want 4", len(pids), pids)
 	}
-	open := srv.listeningPorts()
-	if len(open) != 5 { // four nodes and the configuration endpoint
-		t.Errorf("listening ports in the node range = %v, want 4 nodes + 1 configuration endpoint", open)
+	if procs := srv.engineProcesses(); len(procs) != 4 {
+		t.Errorf("processes in node directories = %v, want 4 (no orphan from before the kill)", procs)
+	}
+	ports := clusterPorts(cl)
+	if open := openPorts(ports); len(ports) != 5 || len(open) != 5 {
+		t.Errorf("open ports %v of %v, want 4 nodes + 1 configuration endpoint", open, ports)
 	}
 	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mc")}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	waitDeleted(t, c, "mc")
 	eventually(t, 10*time.Second, "node ports released", func() error {
-		if open := srv.listeningPorts(); len(open) > 0 {
+		if open := openPorts(ports); len(open) > 0 {
 			return fmt.Errorf("ports still listening: %v", open)
+		}
+		if procs := srv.engineProcesses(); len(procs) > 0 {
+			return fmt.Errorf("engine processes left: %v", procs)
 		}
 		return nil
 	})
@@ -98,6 +137,7 @@ func TestKillWhileDeleting(t *testing.T) {
 		t.Fatal(err)
 	}
 	keepPIDs := enginePIDs(srv.dataDir)
+	mcPorts := clusterPorts(describeCluster(t, c, "mc"))
 
 	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mc")}); err != nil {
 		t.Fatalf("delete: %v", err)
@@ -120,9 +160,12 @@ func TestKillWhileDeleting(t *testing.T) {
 	if got, err := rdb.Get(ctx, "survives").Result(); err != nil || got != "yes" {
 		t.Errorf("GET survives = %q, %v: want the data kept across the ecache restart", got, err)
 	}
-	eventually(t, 10*time.Second, "only the redis port open", func() error {
-		if open := srv.listeningPorts(); len(open) != 1 {
-			return fmt.Errorf("ports listening: %v, want only the redis node", open)
+	eventually(t, 10*time.Second, "the deleted cluster's ports closed", func() error {
+		if open := openPorts(mcPorts); len(open) > 0 {
+			return fmt.Errorf("ports of the deleted cluster still listening: %v", open)
+		}
+		if procs := srv.engineProcesses(); len(procs) != 1 {
+			return fmt.Errorf("processes in node directories: %v, want only the redis node", procs)
 		}
 		return nil
 	})

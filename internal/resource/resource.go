@@ -69,9 +69,11 @@ type Cluster struct {
 	NotificationTopicARN    string `json:"notificationTopicArn,omitempty"`
 	NotificationTopicStatus string `json:"notificationTopicStatus,omitempty"`
 
-	TransitEncryption  bool          `json:"transitEncryption"`
-	AtRestEncryption   bool          `json:"atRestEncryption"`
-	AuthToken          string        `json:"authToken,omitempty"`
+	TransitEncryption bool   `json:"transitEncryption"`
+	AtRestEncryption  bool   `json:"atRestEncryption"`
+	AuthToken         string `json:"authToken,omitempty"`
+	// PreviousAuthToken stays valid next to AuthToken after a ROTATE, until a SET.
+	PreviousAuthToken  string        `json:"previousAuthToken,omitempty"`
 	AuthTokenUpdatedAt *time.Time    `json:"authTokenUpdatedAt,omitempty"`
 	NetworkType        string        `json:"networkType"`
 	IPDiscovery        string        `json:"ipDiscovery"`

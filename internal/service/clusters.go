@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/engine"
@@ -271,7 +272,7 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	if in.Port != nil && (*in.Port < 1 || *in.Port > 65535) {
 		return api.InvalidParameterValueException("Invalid Port %d: it must be between 1 and 65535.", *in.Port)
 	}
-	if err := validTransit(in); err != nil {
+	if err := validTransit(in, c, memcached, s.now().UTC()); err != nil {
 		return err
 	}
 	if in.SnapshotArns != nil {
@@ -361,8 +362,8 @@ func snapshotAvoiding(mw window, snap string) string {
 	return snap
 }
 
-// validTransit applies the AuthToken and in-transit encryption rules.
-func validTransit(in *api.CreateCacheClusterMessage) error {
+// validTransit applies the AuthToken and in-transit encryption rules and records them on c.
+func validTransit(in *api.CreateCacheClusterMessage, c *resource.Cluster, memcached bool, now time.Time) error {
 	transit := deref(in.TransitEncryptionEnabled)
 	if in.AuthToken != nil {
 		if !transit {
@@ -372,8 +373,19 @@ func validTransit(in *api.CreateCacheClusterMessage) error {
 			return err
 		}
 	}
-	if transit {
-		return api.InvalidParameterCombinationException("TransitEncryptionEnabled: in-transit encryption (TLS) is not available on this ecache host yet.")
+	if !transit {
+		return nil
+	}
+	if memcached {
+		return api.InvalidParameterCombinationException("TransitEncryptionEnabled: in-transit encryption for Memcached clusters is not available on this ecache host yet.")
+	}
+	if in.CacheSecurityGroupNames != nil {
+		return api.InvalidParameterCombinationException("Encryption in transit is only available for clusters in a VPC (with a cache subnet group), not with CacheSecurityGroupNames.")
+	}
+	c.TransitEncryption = true
+	if in.AuthToken != nil {
+		c.AuthToken = *in.AuthToken
+		c.AuthTokenUpdatedAt = &now
 	}
 	return nil
 }
@@ -731,7 +743,9 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		c.AutoMinorVersionUpgrade = *in.AutoMinorVersionUpgrade
 	}
 	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
-		return api.InvalidParameterCombinationException("AuthToken can only be modified on clusters with in-transit encryption enabled.")
+		if err := s.modifyAuthToken(c, in); err != nil {
+			return err
+		}
 	}
 	if in.LogDeliveryConfigurations != nil {
 		logs, err := validLogDelivery(in.LogDeliveryConfigurations)
@@ -740,6 +754,44 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		}
 		c.LogDelivery = logs
 	}
+	return nil
+}
+
+// modifyAuthToken applies AuthTokenUpdateStrategy: ROTATE (the default) adds the new token and keeps the
+// current one valid; SET, after a ROTATE, leaves only the new token. The engines change without a restart.
+func (s *Service) modifyAuthToken(c *resource.Cluster, in *api.ModifyCacheClusterMessage) error {
+	if !c.TransitEncryption {
+		return api.InvalidParameterCombinationException("AuthToken can only be modified on clusters with in-transit encryption enabled.")
+	}
+	strategy := deref(in.AuthTokenUpdateStrategy)
+	if strategy == "" {
+		strategy = "ROTATE"
+	}
+	if strategy == "DELETE" {
+		return api.InvalidParameterCombinationException("AuthTokenUpdateStrategy DELETE is only allowed when moving a replication group to role-based access control.")
+	}
+	if in.AuthToken == nil {
+		return api.InvalidParameterValueException("AuthToken is required with AuthTokenUpdateStrategy %s.", strategy)
+	}
+	if err := validAuthToken(*in.AuthToken); err != nil {
+		return err
+	}
+	switch strategy {
+	case "ROTATE":
+		if c.AuthToken != "" && c.AuthToken != *in.AuthToken {
+			c.PreviousAuthToken = c.AuthToken
+		}
+		c.Pending.AuthTokenStatus = "ROTATING"
+	case "SET":
+		if c.PreviousAuthToken == "" {
+			return api.InvalidParameterCombinationException("AuthTokenUpdateStrategy SET is only allowed after a ROTATE.")
+		}
+		c.PreviousAuthToken = ""
+		c.Pending.AuthTokenStatus = "SETTING"
+	}
+	now := s.now().UTC()
+	c.AuthToken, c.AuthTokenUpdatedAt = *in.AuthToken, &now
+	c.Status = resource.StatusModifying
 	return nil
 }
 

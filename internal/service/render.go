@@ -56,6 +56,9 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 	if c.ReplicationGroupID != "" {
 		out.ReplicationGroupId = ptr(c.ReplicationGroupID)
 	}
+	if c.TransitEncryption {
+		out.TransitEncryptionMode = ptr("required")
+	}
 	if c.Engine != engine.EngineMemcached {
 		out.SnapshotRetentionLimit = ptr(c.SnapshotRetentionLimit)
 		out.SnapshotWindow = ptr(c.SnapshotWindow)
@@ -140,6 +143,9 @@ func renderPending(c *resource.Cluster) *api.PendingModifiedValues {
 	}
 	if c.Pending.NodeType != "" {
 		p.CacheNodeType = ptr(c.Pending.NodeType)
+	}
+	if c.Pending.AuthTokenStatus != "" {
+		p.AuthTokenStatus = ptr(c.Pending.AuthTokenStatus)
 	}
 	return p
 }

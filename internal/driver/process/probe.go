@@ -3,9 +3,12 @@ package process
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +37,7 @@ type conn struct {
 	r *bufio.Reader
 }
 
-func dial(ctx context.Context, port int, timeout time.Duration) (*conn, error) {
+func dial(ctx context.Context, port int, files *driver.TLSFiles, timeout time.Duration) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
@@ -44,7 +47,33 @@ func dial(ctx context.Context, port int, timeout time.Duration) (*conn, error) {
 	}
 	deadline, _ := ctx.Deadline()
 	c.SetDeadline(deadline)
+	if files != nil {
+		cfg, err := clientTLS(files)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
+	}
 	return &conn{c: c, r: bufio.NewReader(c)}, nil
+}
+
+// clientTLS trusts the node's CA.
+func clientTLS(files *driver.TLSFiles) (*tls.Config, error) {
+	pem, err := os.ReadFile(files.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", files.CAFile)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, nil
 }
 
 func (c *conn) Close() error { return c.c.Close() }
@@ -72,8 +101,8 @@ func (c *conn) command(args ...string) (string, error) {
 
 // probe checks that the engine on port answers: PING gets +PONG (or -NOAUTH when a password is set)
 // on redis/valkey, "version" gets VERSION on memcached.
-func probe(ctx context.Context, e driver.Engine, port int, timeout time.Duration) error {
-	c, err := dial(ctx, port, timeout)
+func probe(ctx context.Context, e driver.Engine, port int, files *driver.TLSFiles, timeout time.Duration) error {
+	c, err := dial(ctx, port, files, timeout)
 	if err != nil {
 		return err
 	}
@@ -101,9 +130,10 @@ func probe(ctx context.Context, e driver.Engine, port int, timeout time.Duration
 	return fmt.Errorf("version: %q", reply)
 }
 
-// configSet applies directives to a running redis/valkey with CONFIG SET, authenticating with password first.
-func configSet(ctx context.Context, port int, password string, kv [][2]string) error {
-	c, err := dial(ctx, port, 2*time.Second)
+// configSet applies directives to a running redis/valkey with CONFIG SET, authenticating with password
+// first; a non-nil passwords then replaces the default user's passwords (ACL SETUSER).
+func configSet(ctx context.Context, port int, files *driver.TLSFiles, password string, kv [][2]string, passwords []string) error {
+	c, err := dial(ctx, port, files, 2*time.Second)
 	if err != nil {
 		return err
 	}
@@ -124,6 +154,22 @@ func configSet(ctx context.Context, port int, password string, kv [][2]string) e
 		}
 		if reply != "+OK" {
 			return fmt.Errorf("CONFIG SET %s: %s", p[0], reply)
+		}
+	}
+	if passwords != nil {
+		args := []string{"ACL", "SETUSER", "default", "on", "resetpass"}
+		for _, pw := range passwords {
+			args = append(args, ">"+pw)
+		}
+		if len(passwords) == 0 {
+			args = append(args, "nopass")
+		}
+		reply, err := c.command(args...)
+		if err != nil {
+			return err
+		}
+		if reply != "+OK" {
+			return fmt.Errorf("ACL SETUSER default: %s", reply)
 		}
 	}
 	return nil

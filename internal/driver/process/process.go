@@ -337,9 +337,9 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 	p, old, state := n.p, n.spec, n.state
 	d.mu.Unlock()
 	if p != nil && !p.hasExited() && state == driver.StateRunning {
-		restart, live := diffSpec(old, spec)
-		if !restart && len(live) > 0 {
-			if err := configSet(ctx, spec.Port, old.Password, live); err != nil {
+		restart, live, passwords := diffSpec(old, spec)
+		if !restart && (len(live) > 0 || passwords != nil) {
+			if err := configSet(ctx, spec.Port, old.TLS, old.Password, live, passwords); err != nil {
 				d.log.Warn("applying config change to running engine failed; restarting", "node", n.id, "err", err)
 				restart = true
 			}
@@ -475,7 +475,7 @@ func (d *Driver) status(ctx context.Context, n *node, withProbe bool) driver.Nod
 	}
 	d.mu.Unlock()
 	if st.State == driver.StateRunning {
-		st.Healthy = !withProbe || probe(ctx, st.Spec.Engine, st.Port, probeTimeout) == nil
+		st.Healthy = !withProbe || probe(ctx, st.Spec.Engine, st.Port, st.Spec.TLS, probeTimeout) == nil
 	}
 	return st
 }
@@ -592,7 +592,7 @@ func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) e
 			return ctx.Err()
 		case <-t.C:
 		}
-		if last = probe(ctx, spec.Engine, spec.Port, probeTimeout); last == nil {
+		if last = probe(ctx, spec.Engine, spec.Port, spec.TLS, probeTimeout); last == nil {
 			if p.hasExited() {
 				return errors.New("engine exited during startup")
 			}
@@ -659,17 +659,18 @@ func (d *Driver) persist(n *node) error {
 }
 
 // diffSpec compares a running node's spec with the wanted one. restart means the process must be restarted;
-// otherwise live lists the redis/valkey directives to change with CONFIG SET.
-func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string) {
-	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port {
-		return true, nil
+// otherwise live lists the redis/valkey directives to change with CONFIG SET, and a non-nil passwords the
+// default user's new passwords.
+func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string, passwords []string) {
+	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port || !sameTLS(old.TLS, want.TLS) {
+		return true, nil, nil
 	}
 	if !want.Engine.RESP() {
-		return old.MaxMemoryBytes != want.MaxMemoryBytes || old.Threads != want.Threads, nil
+		return old.MaxMemoryBytes != want.MaxMemoryBytes || old.Threads != want.Threads, nil, nil
 	}
 	for k := range old.Config {
 		if _, ok := want.Config[k]; !ok {
-			return true, nil // no way to know the engine default to go back to
+			return true, nil, nil // no way to know the engine default to go back to
 		}
 	}
 	if old.MaxMemoryBytes != want.MaxMemoryBytes {
@@ -680,10 +681,22 @@ func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string) {
 			live = append(live, [2]string{k, want.Config[k]})
 		}
 	}
-	if old.Password != want.Password {
-		live = append(live, [2]string{"requirepass", want.Password}) // last: later commands use the old one
+	if old.Password != want.Password || old.SecondPassword != want.SecondPassword {
+		passwords = []string{}
+		for _, p := range []string{want.Password, want.SecondPassword} {
+			if p != "" {
+				passwords = append(passwords, p)
+			}
+		}
 	}
-	return false, live
+	return false, live, passwords
+}
+
+func sameTLS(a, b *driver.TLSFiles) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func specEqual(a, b driver.NodeSpec) bool {
