@@ -24,6 +24,8 @@ type serveConfig struct {
 	NodeHost        string
 	LogLevel        string
 
+	MaxClusters, MaxNodes, MaxNodesPerCluster, MaxTags int
+
 	portLow, portHigh int
 }
 
@@ -60,6 +62,16 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.NodePorts, "node-ports", "31000-31999", "port range LO-HI for engine nodes and configuration endpoints")
 	str(&c.NodeHost, "node-host", "127.0.0.1", "address engines listen on and endpoints report")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	num := func(p *int, name string, def int, usage string) {
+		if v, err := strconv.Atoi(os.Getenv(env(name))); err == nil {
+			def = v
+		}
+		fs.IntVar(p, name, def, usage+" (env "+env(name)+")")
+	}
+	num(&c.MaxClusters, "max-clusters", 300, "cache clusters per region (ClusterQuotaForCustomerExceeded)")
+	num(&c.MaxNodes, "max-nodes", 300, "cache nodes per region (NodeQuotaForCustomerExceeded)")
+	num(&c.MaxNodesPerCluster, "max-nodes-per-cluster", 40, "nodes per Memcached cluster (NodeQuotaForClusterExceeded)")
+	num(&c.MaxTags, "max-tags", 50, "tags per resource (TagQuotaPerResourceExceeded)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ecache serve [flags]\n\nRuns the ElastiCache API and the engines it manages.\n\nFlags:")
 		fs.PrintDefaults()
@@ -76,6 +88,14 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	c.portHigh, err2 = strconv.Atoi(hi)
 	if !ok || err1 != nil || err2 != nil || c.portLow < 1024 || c.portHigh > 65535 || c.portLow > c.portHigh {
 		return nil, fmt.Errorf("--node-ports %q: want LO-HI within 1024-65535", c.NodePorts)
+	}
+	for _, q := range []struct {
+		name string
+		v    int
+	}{{"max-clusters", c.MaxClusters}, {"max-nodes", c.MaxNodes}, {"max-nodes-per-cluster", c.MaxNodesPerCluster}, {"max-tags", c.MaxTags}} {
+		if q.v < 1 {
+			return nil, fmt.Errorf("--%s %d: want at least 1", q.name, q.v)
+		}
 	}
 	if c.AccountID != "" && !isAccountID(c.AccountID) {
 		return nil, fmt.Errorf("--account-id %q: want 12 digits", c.AccountID)

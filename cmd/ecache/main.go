@@ -116,7 +116,9 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 
 	svc := service.New(st, host, service.Config{
 		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
-		Quotas: service.DefaultQuotas(), PortFree: process.PortFree,
+		Quotas: service.Quotas{ClustersPerRegion: cfg.MaxClusters, NodesPerRegion: cfg.MaxNodes,
+			NodesPerCluster: cfg.MaxNodesPerCluster, TagsPerResource: cfg.MaxTags},
+		PortFree: process.PortFree,
 	}, time.Now, logger)
 	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, "localhost"}, time.Now())
 	if err != nil {

@@ -6,6 +6,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,10 @@ type Controller struct {
 	cfg    Config
 	logger *slog.Logger
 	queue  *queue
+
+	tlsOnce              sync.Once
+	tlsServer, tlsClient *tls.Config
+	tlsErr               error
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
@@ -311,9 +316,17 @@ func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl
 	c.mu.Lock()
 	ep := c.endpoints[key]
 	c.mu.Unlock()
+	var opts endpoint.MemcachedConfigOptions
+	if cl.TransitEncryption {
+		server, client, err := c.tlsConfigs()
+		if err != nil {
+			return fmt.Errorf("configuration endpoint of %s: %w", cl.ID, err)
+		}
+		opts = endpoint.MemcachedConfigOptions{ClientTLS: server, NodeTLS: client}
+	}
 	if ep == nil {
 		var err error
-		ep, err = endpoint.ListenMemcachedConfig(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.ConfigPort)), c.logger)
+		ep, err = endpoint.ListenMemcachedConfigWith(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.ConfigPort)), opts, c.logger)
 		if err != nil {
 			return fmt.Errorf("configuration endpoint of %s: %w", cl.ID, err)
 		}
@@ -337,7 +350,7 @@ func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl
 	var errs error
 	for _, n := range nodes {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		errs = errors.Join(errs, endpoint.SeedMemcachedNode(sctx, net.JoinHostPort(n.IP, strconv.Itoa(n.Port)), payload))
+		errs = errors.Join(errs, endpoint.SeedMemcachedNodeTLS(sctx, net.JoinHostPort(n.IP, strconv.Itoa(n.Port)), opts.NodeTLS, payload))
 		cancel()
 	}
 	return errs
@@ -498,8 +511,13 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 						return err
 					}
 				}
+				for _, msg := range cl.Pending.Completion {
+					if err := emit(msg); err != nil {
+						return err
+					}
+				}
 				cl.Pending.NumNodes, cl.Pending.NodeIDsToRemove, cl.Pending.FromNodes = nil, nil, 0
-				cl.Pending.AuthTokenStatus = ""
+				cl.Pending.AuthTokenStatus, cl.Pending.Completion = "", nil
 			}
 			cl.Status, changed = resource.StatusAvailable, true
 		}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ecache/ecache/internal/resource"
@@ -47,9 +48,11 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 		}
 		seq := 0
 		if p.EngineVersion != "" {
+			cl.Pending.Completion = append(cl.Pending.Completion, fmt.Sprintf("Finished upgrading engine version from %s to %s", cl.EngineVersion, p.EngineVersion))
 			cl.EngineVersion, cl.Pending.EngineVersion = p.EngineVersion, ""
 		}
 		if p.NodeType != "" {
+			cl.Pending.Completion = append(cl.Pending.Completion, fmt.Sprintf("Finished applying modification to cache node type to %s.", p.NodeType))
 			cl.NodeType, cl.Pending.NodeType = p.NodeType, ""
 		}
 		cl.Status = resource.StatusModifying

@@ -31,11 +31,13 @@ func (c *Controller) groupValues(ctx context.Context, cl *resource.Cluster) (map
 	return pg.Values, nil
 }
 
-// staticValues keeps the values of parameters that only take effect when a node restarts.
+// staticValues keeps the values of parameters that only take effect when a node restarts: all of them
+// for Memcached, which cannot change its settings while it runs.
 func staticValues(family string, values map[string]string) map[string]string {
 	out := map[string]string{}
+	memcached := strings.HasPrefix(family, "memcached")
 	for name, v := range values {
-		if p, ok := engine.LookupParameter(family, name); ok && p.ChangeType != "immediate" {
+		if p, ok := engine.LookupParameter(family, name); ok && (memcached || p.ChangeType != "immediate") {
 			out[name] = v
 		}
 	}
@@ -47,7 +49,7 @@ func staticValues(family string, values map[string]string) map[string]string {
 func effectiveValues(family string, group, startedWith map[string]string) map[string]string {
 	out := map[string]string{}
 	for name, v := range group {
-		if p, ok := engine.LookupParameter(family, name); ok && p.ChangeType == "immediate" {
+		if p, ok := engine.LookupParameter(family, name); ok && p.ChangeType == "immediate" && !strings.HasPrefix(family, "memcached") {
 			out[name] = v
 		}
 	}
@@ -71,6 +73,13 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 	}
 	if cl.Engine == engine.EngineMemcached {
 		spec.Threads = nt.VCPU
+		args, err := engine.MemcachedArgs(engine.NodeConfig{
+			Family: v.Family, NodeType: cl.NodeType, EngineVersion: v.BinaryVersion, Values: values, MaxConnections: maxEngineConnections,
+		})
+		if err != nil {
+			return driver.NodeSpec{}, fmt.Errorf("engine settings of %s: %w", cl.ID, err)
+		}
+		spec.Args = args
 		return spec, nil
 	}
 	settings, err := engine.RedisSettings(engine.NodeConfig{

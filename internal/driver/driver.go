@@ -43,6 +43,9 @@ type NodeSpec struct {
 	SecondPassword string
 	// TLS, when set, makes the node accept only TLS connections on Port.
 	TLS *TLSFiles
+	// Args are extra memcached command-line arguments, after the driver's own (a repeated flag takes
+	// the later value); redis/valkey: ignored.
+	Args []string
 }
 
 // NodeState is the lifecycle state of a node's process.

@@ -460,6 +460,12 @@ func TestModifyRedisCluster(t *testing.T) {
 	if after := enginePIDs(srv.dataDir); fmt.Sprint(after) != fmt.Sprint(pids) {
 		t.Errorf("engine restarted (%v -> %v); the change should apply in place", pids, after)
 	}
+	msgs := eventMessages(t, c, "m")
+	for _, want := range []string{"Finished applying modification to cache node type to cache.m5.large.", "Finished upgrading engine version from 7.0 to 7.1"} {
+		if !contains(msgs, want) {
+			t.Errorf("events %q lack %q", msgs, want)
+		}
+	}
 
 	_, err = c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("m"), EngineVersion: aws.String("7.0"), ApplyImmediately: aws.Bool(true)})
 	if err == nil {

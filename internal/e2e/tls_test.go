@@ -3,6 +3,8 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +101,111 @@ func TestTransitEncryptionAndAuthToken(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "InvalidParameterCombination") {
 			t.Errorf("strategy %s: err = %v, want InvalidParameterCombination", strategy, err)
 		}
+	}
+}
+
+// tlsCommand sends one memcached text command over TLS and reads the reply up to a line equal to end.
+func tlsCommand(t *testing.T, address string, cfg *tls.Config, cmd, end string) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", address, cfg)
+	if err != nil {
+		t.Fatalf("TLS dial %s: %v", address, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte(cmd)); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(b.String(), end) {
+		n, err := conn.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+// TestMemcachedTransitEncryptionAndParameters runs a Memcached cluster with in-transit encryption and a
+// user parameter group: discovery and data over TLS, and a parameter reaching memcached after a reboot.
+func TestMemcachedTransitEncryptionAndParameters(t *testing.T) {
+	requireBinary(t, "memcached")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{
+		CacheParameterGroupName: aws.String("mcp"), CacheParameterGroupFamily: aws.String("memcached1.6"), Description: aws.String("mc"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("mct"), Engine: aws.String("memcached"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(2),
+		TransitEncryptionEnabled: aws.Bool(true), CacheParameterGroupName: aws.String("mcp"),
+	}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	waitAvailable(t, c, "mct")
+	cl := describeCluster(t, c, "mct")
+	caPEM, err := os.ReadFile(filepath.Join(srv.dataDir, "tls", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+
+	reply := tlsCommand(t, addr(cl.ConfigurationEndpoint), cfg, "config get cluster\r\n", "END")
+	if !strings.HasPrefix(reply, "CONFIG cluster 0 ") || strings.Count(strings.Split(reply, "\n")[2], "|") != 4 {
+		t.Errorf("config get cluster over TLS = %q, want two nodes", reply)
+	}
+	if got := tlsCommand(t, addr(cl.ConfigurationEndpoint), cfg, "set k 0 0 1\r\nv\r\n", "\r\n"); !strings.HasPrefix(got, "STORED") {
+		t.Errorf("set piped through the configuration endpoint over TLS = %q", got)
+	}
+	for _, n := range cl.CacheNodes {
+		if got := tlsCommand(t, addr(n.Endpoint), cfg, "version\r\n", "\r\n"); !strings.HasPrefix(got, "VERSION ") {
+			t.Errorf("node %s over TLS: %q", aws.ToString(n.CacheNodeId), got)
+		}
+		if conn, err := net.DialTimeout("tcp", addr(n.Endpoint), time.Second); err == nil {
+			_ = conn.SetDeadline(time.Now().Add(time.Second))
+			_, _ = conn.Write([]byte("version\r\n"))
+			buf := make([]byte, 64)
+			n, _ := conn.Read(buf)
+			conn.Close()
+			if strings.HasPrefix(string(buf[:n]), "VERSION") {
+				t.Errorf("node answered a plain-text connection")
+			}
+		}
+	}
+
+	itemSize := func() string {
+		stats := tlsCommand(t, addr(cl.CacheNodes[0].Endpoint), cfg, "stats settings\r\n", "END")
+		for _, line := range strings.Split(stats, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "STAT item_size_max "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if got := itemSize(); got != "1048576" {
+		t.Errorf("item_size_max = %q, want the default 1048576", got)
+	}
+	if _, err := c.ModifyCacheParameterGroup(ctx, &elasticache.ModifyCacheParameterGroupInput{CacheParameterGroupName: aws.String("mcp"),
+		ParameterNameValues: []types.ParameterNameValue{{ParameterName: aws.String("max_item_size"), ParameterValue: aws.String("2097152")}}}); err != nil {
+		t.Fatalf("modify parameter group: %v", err)
+	}
+	eventually(t, 15*time.Second, "pending-reboot", func() error {
+		if got := aws.ToString(describeCluster(t, c, "mct").CacheParameterGroup.ParameterApplyStatus); got != "pending-reboot" {
+			return fmt.Errorf("ParameterApplyStatus %q", got)
+		}
+		return nil
+	})
+	if _, err := c.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String("mct"), CacheNodeIdsToReboot: []string{"0001"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "mct")
+	if got := itemSize(); got != "2097152" {
+		t.Errorf("item_size_max after reboot = %q, want 2097152", got)
 	}
 }

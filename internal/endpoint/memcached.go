@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,12 +140,26 @@ type MemcachedConfigEndpoint struct {
 	payload       []byte
 	engineVersion string
 	next          uint64
+	opts          MemcachedConfigOptions
 }
 
 // ListenMemcachedConfig starts a configuration endpoint on addr
 // ("127.0.0.1:0" picks a free port). Until SetNodes is called it reports
 // version 0 and no nodes. A nil logger discards log output.
 func ListenMemcachedConfig(addr string, logger *slog.Logger) (*MemcachedConfigEndpoint, error) {
+	return ListenMemcachedConfigWith(addr, MemcachedConfigOptions{}, logger)
+}
+
+// MemcachedConfigOptions configure a configuration endpoint of a cluster with in-transit encryption.
+type MemcachedConfigOptions struct {
+	// ClientTLS, when set, makes the endpoint accept only TLS connections.
+	ClientTLS *tls.Config
+	// NodeTLS, when set, is used to reach the nodes (which then serve TLS only).
+	NodeTLS *tls.Config
+}
+
+// ListenMemcachedConfigWith is ListenMemcachedConfig with options.
+func ListenMemcachedConfigWith(addr string, opts MemcachedConfigOptions, logger *slog.Logger) (*MemcachedConfigEndpoint, error) {
 	ln, err := listenTCP(addr)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: listen %s: %w", addr, err)
@@ -157,6 +172,7 @@ func ListenMemcachedConfig(addr string, logger *slog.Logger) (*MemcachedConfigEn
 		cancel:  cancel,
 		links:   newLinkSet(),
 		payload: ConfigPayload(0, nil),
+		opts:    opts,
 	}
 	e.wg.Add(1)
 	go acceptLoop(ctx, ln, &e.wg, e.logger, e.handle)
@@ -259,7 +275,11 @@ func peekLine(r *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func (e *MemcachedConfigEndpoint) handle(c *net.TCPConn) {
+func (e *MemcachedConfigEndpoint) handle(tc *net.TCPConn) {
+	var c net.Conn = tc
+	if e.opts.ClientTLS != nil {
+		c = tls.Server(tc, e.opts.ClientTLS)
+	}
 	l := &link{client: c}
 	if !e.links.add(l) {
 		c.Close()
@@ -322,7 +342,7 @@ func (e *MemcachedConfigEndpoint) versionReply() []byte {
 	ctx, cancel := context.WithTimeout(e.ctx, versionQueryTimeout)
 	defer cancel()
 	for _, n := range nodes {
-		line, err := queryNodeVersion(ctx, n.dialAddr())
+		line, err := queryNodeVersion(ctx, n.dialAddr(), e.opts.NodeTLS)
 		if err == nil {
 			return []byte(line + "\r\n")
 		}
@@ -336,8 +356,8 @@ func (e *MemcachedConfigEndpoint) versionReply() []byte {
 
 // queryNodeVersion sends `version` to a memcached node and returns its
 // "VERSION x" line without the terminator.
-func queryNodeVersion(ctx context.Context, addr string) (string, error) {
-	line, err := roundTrip(ctx, addr, []byte("version\r\n"))
+func queryNodeVersion(ctx context.Context, addr string, cfg *tls.Config) (string, error) {
+	line, err := roundTrip(ctx, addr, cfg, []byte("version\r\n"))
 	if err != nil {
 		return "", err
 	}
@@ -367,7 +387,7 @@ func (e *MemcachedConfigEndpoint) pipe(l *link, r *bufio.Reader, text bool) {
 }
 
 // connect dials the next node round-robin, failing over to the others.
-func (e *MemcachedConfigEndpoint) connect(l *link) (*net.TCPConn, string, error) {
+func (e *MemcachedConfigEndpoint) connect(l *link) (net.Conn, string, error) {
 	e.mu.Lock()
 	nodes := e.nodes
 	start := 0
@@ -382,7 +402,7 @@ func (e *MemcachedConfigEndpoint) connect(l *link) (*net.TCPConn, string, error)
 	var lastErr error
 	for i := range nodes {
 		addr := nodes[(start+i)%len(nodes)].dialAddr()
-		b, err := dialBackend(e.ctx, addr)
+		b, err := e.dialNode(addr)
 		if err != nil {
 			if e.ctx.Err() != nil {
 				return nil, "", err
@@ -400,17 +420,38 @@ func (e *MemcachedConfigEndpoint) connect(l *link) (*net.TCPConn, string, error)
 	return nil, "", lastErr
 }
 
+// dialNode connects to a node, over TLS when the nodes serve it.
+func (e *MemcachedConfigEndpoint) dialNode(addr string) (net.Conn, error) {
+	b, err := dialBackend(e.ctx, addr)
+	if err != nil || e.opts.NodeTLS == nil {
+		return b, err
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, dialTimeout)
+	defer cancel()
+	tc := tls.Client(b, e.opts.NodeTLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
 // SeedMemcachedNode stores payload (see ConfigPayload) on the memcached node
 // at addr under the key AmazonElastiCache:cluster with
 // `set AmazonElastiCache:cluster 0 0 <n>`, so that clients doing
 // `get AmazonElastiCache:cluster` against any node also discover the cluster,
 // as ElastiCache keeps the key on every node. ctx bounds the whole exchange.
 func SeedMemcachedNode(ctx context.Context, addr string, payload []byte) error {
+	return SeedMemcachedNodeTLS(ctx, addr, nil, payload)
+}
+
+// SeedMemcachedNodeTLS is SeedMemcachedNode for a node that serves TLS (cfg nil: plain TCP).
+func SeedMemcachedNodeTLS(ctx context.Context, addr string, cfg *tls.Config, payload []byte) error {
 	msg := make([]byte, 0, len(payload)+64)
 	msg = fmt.Appendf(msg, "set %s 0 0 %d\r\n", ClusterKey, len(payload))
 	msg = append(msg, payload...)
 	msg = append(msg, "\r\n"...)
-	line, err := roundTrip(ctx, addr, msg)
+	line, err := roundTrip(ctx, addr, cfg, msg)
 	if err != nil {
 		return fmt.Errorf("endpoint: seed %s: %w", addr, err)
 	}
@@ -422,11 +463,19 @@ func SeedMemcachedNode(ctx context.Context, addr string, payload []byte) error {
 
 // roundTrip connects to addr, writes req and returns the first reply line
 // without its terminator. ctx bounds the whole exchange.
-func roundTrip(ctx context.Context, addr string, req []byte) (string, error) {
+func roundTrip(ctx context.Context, addr string, cfg *tls.Config, req []byte) (string, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
+	}
+	if cfg != nil {
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return "", err
+		}
+		c = tc
 	}
 	defer c.Close()
 	if dl, ok := ctx.Deadline(); ok {

@@ -251,7 +251,7 @@ func nodeOf(t testing.TB, host, addr string) ClusterNode {
 
 func TestMemcachedConfigEndpointPipe(t *testing.T) {
 	node := startMemcached(t)
-	nodeVersion, err := queryNodeVersion(context.Background(), node)
+	nodeVersion, err := queryNodeVersion(context.Background(), node, nil)
 	if err != nil {
 		t.Fatalf("node version: %v", err)
 	}

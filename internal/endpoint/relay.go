@@ -18,8 +18,8 @@ const dialTimeout = 3 * time.Second
 // link is one accepted client connection and, once chosen, the backend
 // connection it is relayed to. The owner's mutex guards backend and addr.
 type link struct {
-	client  *net.TCPConn
-	backend *net.TCPConn
+	client  net.Conn
+	backend net.Conn
 	addr    string // backend address as configured, "" before a backend is chosen
 }
 
@@ -60,7 +60,7 @@ func (s *linkSet) remove(l *link) {
 
 // attach records the backend of l unless the set is closed or keep rejects
 // the address; keep runs under the set's lock.
-func (s *linkSet) attach(l *link, backend *net.TCPConn, addr string, keep func(string) bool) bool {
+func (s *linkSet) attach(l *link, backend net.Conn, addr string, keep func(string) bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || (keep != nil && !keep(addr)) {
@@ -115,7 +115,7 @@ func (s *linkSet) shut() bool {
 // (CloseWrite) so that the other direction can still drain; any error ends
 // both directions at once. io.Copy between two *net.TCPConn uses splice(2)
 // on Linux, so payload bytes do not pass through user space.
-func relay(client, backend *net.TCPConn, prefix []byte) {
+func relay(client, backend net.Conn, prefix []byte) {
 	abort := func() {
 		client.Close()
 		backend.Close()
@@ -136,7 +136,7 @@ func relay(client, backend *net.TCPConn, prefix []byte) {
 
 // copyHalf copies src to dst and half-closes dst at end of stream. It
 // reports false if the direction ended with an error.
-func copyHalf(dst, src *net.TCPConn, prefix []byte) bool {
+func copyHalf(dst, src net.Conn, prefix []byte) bool {
 	if len(prefix) > 0 {
 		if _, err := dst.Write(prefix); err != nil {
 			return false
@@ -145,7 +145,10 @@ func copyHalf(dst, src *net.TCPConn, prefix []byte) bool {
 	if _, err := io.Copy(dst, src); err != nil {
 		return false
 	}
-	return dst.CloseWrite() == nil
+	if hc, ok := dst.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite() == nil
+	}
+	return true
 }
 
 // dialBackend dials addr and applies the connection options used for every

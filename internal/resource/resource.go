@@ -124,6 +124,8 @@ type Pending struct {
 	EngineVersion   string `json:"engineVersion,omitempty"`
 	NodeType        string `json:"nodeType,omitempty"`
 	AuthTokenStatus string `json:"authTokenStatus,omitempty"`
+	// Completion holds the events to record once the modification in progress has been applied.
+	Completion []string `json:"completion,omitempty"`
 }
 
 // Empty reports whether nothing is pending.

@@ -272,7 +272,7 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	if in.Port != nil && (*in.Port < 1 || *in.Port > 65535) {
 		return api.InvalidParameterValueException("Invalid Port %d: it must be between 1 and 65535.", *in.Port)
 	}
-	if err := validTransit(in, c, memcached, s.now().UTC()); err != nil {
+	if err := validTransit(in, c, memcached, c.EngineVersion, s.now().UTC()); err != nil {
 		return err
 	}
 	if in.SnapshotArns != nil {
@@ -363,7 +363,7 @@ func snapshotAvoiding(mw window, snap string) string {
 }
 
 // validTransit applies the AuthToken and in-transit encryption rules and records them on c.
-func validTransit(in *api.CreateCacheClusterMessage, c *resource.Cluster, memcached bool, now time.Time) error {
+func validTransit(in *api.CreateCacheClusterMessage, c *resource.Cluster, memcached bool, version string, now time.Time) error {
 	transit := deref(in.TransitEncryptionEnabled)
 	if in.AuthToken != nil {
 		if !transit {
@@ -376,8 +376,8 @@ func validTransit(in *api.CreateCacheClusterMessage, c *resource.Cluster, memcac
 	if !transit {
 		return nil
 	}
-	if memcached {
-		return api.InvalidParameterCombinationException("TransitEncryptionEnabled: in-transit encryption for Memcached clusters is not available on this ecache host yet.")
+	if memcached && engine.CompareVersions(version, "1.6.12") < 0 {
+		return api.InvalidParameterCombinationException("In-transit encryption requires Memcached 1.6.12 or later; the cluster would run %s.", version)
 	}
 	if in.CacheSecurityGroupNames != nil {
 		return api.InvalidParameterCombinationException("Encryption in transit is only available for clusters in a VPC (with a cache subnet group), not with CacheSecurityGroupNames.")
@@ -668,6 +668,7 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		if target.EngineVersion != c.EngineVersion {
 			// The controller restarts a node only when the upgrade needs another binary.
 			if now {
+				c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished upgrading engine version from %s to %s", c.EngineVersion, target.EngineVersion))
 				c.EngineVersion = target.EngineVersion
 				c.Status = resource.StatusModifying
 			} else {
@@ -684,6 +685,7 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		}
 		// The engine's memory limit changes in place (CONFIG SET maxmemory): no data is lost.
 		if now {
+			c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished applying modification to cache node type to %s.", nt))
 			c.NodeType = nt
 			c.Status = resource.StatusModifying
 		} else {
@@ -790,6 +792,7 @@ func (s *Service) modifyAuthToken(c *resource.Cluster, in *api.ModifyCacheCluste
 		c.Pending.AuthTokenStatus = "SETTING"
 	}
 	now := s.now().UTC()
+	c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished applying AUTH token update (%s)", strategy))
 	c.AuthToken, c.AuthTokenUpdatedAt = *in.AuthToken, &now
 	c.Status = resource.StatusModifying
 	return nil

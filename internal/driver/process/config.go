@@ -190,10 +190,11 @@ func memcachedArgs(s driver.NodeSpec) []string {
 	if s.Threads > 0 {
 		args = append(args, "-t", strconv.Itoa(s.Threads))
 	}
+	args = append(args, "-c", strconv.Itoa(memcachedConns()))
+	args = append(args, s.Args...)
 	if s.TLS != nil {
 		args = append(args, "-Z", "-o", "ssl_chain_cert="+s.TLS.CertFile+",ssl_key="+s.TLS.KeyFile)
 	}
-	args = append(args, "-c", strconv.Itoa(memcachedConns()))
 	if os.Geteuid() == 0 {
 		// memcached refuses to run as root unless told which user to run as.
 		args = append(args, "-u", "root")

@@ -666,7 +666,7 @@ func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string, passwo
 		return true, nil, nil
 	}
 	if !want.Engine.RESP() {
-		return old.MaxMemoryBytes != want.MaxMemoryBytes || old.Threads != want.Threads, nil, nil
+		return old.MaxMemoryBytes != want.MaxMemoryBytes || old.Threads != want.Threads || !slices.Equal(old.Args, want.Args), nil, nil
 	}
 	for k := range old.Config {
 		if _, ok := want.Config[k]; !ok {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseServeFlags(t *testing.T) {
+	t.Setenv("ECACHE_NODE_PORTS", "40000-40010")
+	t.Setenv("ECACHE_MAX_TAGS", "7")
+	c, err := parseServeFlags([]string{"--listen", "127.0.0.1:9999", "--max-clusters", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.portLow != 40000 || c.portHigh != 40010 || c.MaxClusters != 3 || c.MaxTags != 7 || c.MaxNodes != 300 {
+		t.Errorf("config = %+v: flags, environment and defaults not applied", c)
+	}
+	for _, bad := range [][]string{
+		{"--node-ports", "10-20"}, {"--node-ports", "5000"}, {"--node-ports", "6000-5000"},
+		{"--account-id", "12ab"}, {"--max-nodes", "0"}, {"extra"},
+	} {
+		if _, err := parseServeFlags(bad); err == nil {
+			t.Errorf("parseServeFlags(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCredentialsGeneratedOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	c := &serveConfig{DataDir: dir}
+	first, created, err := loadOrCreateCredentials(c)
+	if err != nil || !created {
+		t.Fatalf("first start: created %v, %v", created, err)
+	}
+	if !strings.HasPrefix(first.AccessKeyID, "AKIA") || len(first.SecretAccessKey) != 40 || !isAccountID(first.AccountID) {
+		t.Errorf("generated credentials look wrong: %+v", first)
+	}
+	info, err := os.Stat(filepath.Join(dir, credentialsFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v (%v), want 0600", info.Mode().Perm(), err)
+	}
+	again, created, err := loadOrCreateCredentials(c)
+	if err != nil || created || again != first {
+		t.Errorf("second start: %+v created %v (%v), want the stored credentials", again, created, err)
+	}
+	c.AccessKeyID, c.SecretAccessKey, c.AccountID = "AKIAFLAG", "flag-secret", "111122223333"
+	fromFlags, _, err := loadOrCreateCredentials(c)
+	if err != nil || fromFlags.AccessKeyID != "AKIAFLAG" || fromFlags.AccountID != "111122223333" {
+		t.Errorf("flags did not override the stored credentials: %+v (%v)", fromFlags, err)
+	}
+	c.SecretAccessKey = ""
+	if _, _, err := loadOrCreateCredentials(c); err == nil {
+		t.Error("an access key without a secret was accepted")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ecache serve", "ECACHE_", "--endpoint-url"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := run([]string{"launch"}, &out, &out); err == nil {
+		t.Error("an unknown command was accepted")
+	}
+}
