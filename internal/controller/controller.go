@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,9 +48,11 @@ type Controller struct {
 	tlsServer, tlsClient *tls.Config
 	tlsErr               error
 
-	mu        sync.Mutex
-	endpoints map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
-	owners    map[string]string                            // driver node id -> cluster store key
+	mu         sync.Mutex
+	endpoints  map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
+	forwarders map[string]*endpoint.Forwarder               // primary and reader endpoints, by group key + "/primary"|"/reader"
+	owners     map[string]string                            // driver node id -> cluster store key
+	groupOf    map[string]string                            // cluster store key -> replication group store key
 }
 
 // New returns a controller; Run starts it.
@@ -64,7 +67,8 @@ func New(st store.Store, d driver.Driver, host engine.Host, cfg Config, logger *
 		cfg.Now = time.Now
 	}
 	return &Controller{store: st, driver: d, host: host, cfg: cfg, logger: logger, queue: newQueue(),
-		endpoints: map[string]*endpoint.MemcachedConfigEndpoint{}, owners: map[string]string{}}
+		endpoints: map[string]*endpoint.MemcachedConfigEndpoint{}, owners: map[string]string{},
+		forwarders: map[string]*endpoint.Forwarder{}, groupOf: map[string]string{}}
 }
 
 // Run reconciles until ctx ends; it then closes the configuration endpoints (engines keep running).
@@ -98,17 +102,25 @@ loop:
 			case ev.Type == store.Resync:
 				c.enqueueAll(ctx)
 			case ev.Object.Kind == resource.KindCluster:
-				c.queue.add(ev.Object.Key)
+				c.queue.add(clusterItem(ev.Object.Key))
+				if cl, err := resource.Unmarshal[resource.Cluster](ev.Object.Value); err == nil && cl.ReplicationGroupID != "" {
+					c.queue.add(groupItem(resource.Key(cl.Region, cl.ReplicationGroupID)))
+				}
+			case ev.Object.Kind == resource.KindReplicationGroup:
+				c.queue.add(groupItem(ev.Object.Key))
 			case ev.Object.Kind == resource.KindParameterGroup:
 				c.enqueueAll(ctx)
 			}
 		case id := <-c.driver.Exits():
 			c.mu.Lock()
-			key := c.owners[id]
+			key, group := c.owners[id], c.groupOf[c.owners[id]]
 			c.mu.Unlock()
 			c.logger.Warn("engine exited unexpectedly", "node", id)
+			if group != "" {
+				c.queue.add(groupItem(group)) // a failover must come before the node restarts
+			}
 			if key != "" {
-				c.queue.add(key)
+				c.queue.add(clusterItem(key))
 			}
 		case <-ticker.C:
 			c.enqueueAll(ctx)
@@ -130,34 +142,52 @@ loop:
 		_ = ep.Close()
 		delete(c.endpoints, key)
 	}
+	for key, fw := range c.forwarders {
+		_ = fw.Close()
+		delete(c.forwarders, key)
+	}
 	return nil
 }
 
+// Queue items name the kind of what to reconcile.
+func clusterItem(key string) string { return resource.KindCluster + "|" + key }
+func groupItem(key string) string   { return resource.KindReplicationGroup + "|" + key }
+
 func (c *Controller) enqueueAll(ctx context.Context) {
-	objs, err := c.store.List(ctx, resource.KindCluster)
-	if err != nil {
-		c.logger.Error("listing clusters", "err", err)
-		return
-	}
-	for _, o := range objs {
-		c.queue.add(o.Key)
+	for _, kind := range []string{resource.KindCluster, resource.KindReplicationGroup} {
+		objs, err := c.store.List(ctx, kind)
+		if err != nil {
+			c.logger.Error("listing resources", "kind", kind, "err", err)
+			return
+		}
+		for _, o := range objs {
+			c.queue.add(kind + "|" + o.Key)
+		}
 	}
 }
 
 func (c *Controller) work(ctx context.Context) {
 	for {
-		key, ok := c.queue.get()
+		item, ok := c.queue.get()
 		if !ok {
 			return
 		}
-		retry, err := c.reconcileCluster(ctx, key)
+		kind, key, _ := strings.Cut(item, "|")
+		var retry bool
+		var err error
+		switch kind {
+		case resource.KindCluster:
+			retry, err = c.reconcileCluster(ctx, key)
+		case resource.KindReplicationGroup:
+			retry, err = c.reconcileReplicationGroup(ctx, key)
+		}
 		if err != nil && ctx.Err() == nil {
-			c.logger.Error("reconcile cache cluster", "key", key, "err", err)
+			c.logger.Error("reconcile", "kind", kind, "key", key, "err", err)
 			retry = true
 		}
-		c.queue.done(key)
+		c.queue.done(item)
 		if retry && ctx.Err() == nil {
-			c.queue.addAfter(key, time.Second)
+			c.queue.addAfter(item, time.Second)
 		}
 	}
 }
@@ -252,6 +282,14 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 	if err := c.writeStatus(ctx, key, obj.Revision, results); err != nil {
 		return true, err
 	}
+	if cl.ReplicationGroupID != "" {
+		c.queue.add(groupItem(resource.Key(cl.Region, cl.ReplicationGroupID)))
+	}
+	for _, r := range results {
+		if !r.ready && !r.removed {
+			return true, firstErr
+		}
+	}
 	return firstErr != nil, firstErr
 }
 
@@ -263,6 +301,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 		}
 		c.forget(id)
 		return nodeResult{removed: true}, nil
+	}
+	if c.holdForFailover(ctx, cl) {
+		return nodeResult{}, nil // the group's reconciler promotes a replica first
 	}
 	groupStatic := staticValues(v.Family, values)
 	started, fresh := n.StaticValues, n.Reboot || n.Status == resource.NodeCreating

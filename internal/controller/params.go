@@ -88,7 +88,9 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 	if err != nil {
 		return driver.NodeSpec{}, fmt.Errorf("engine settings of %s: %w", cl.ID, err)
 	}
-	spec.Config = map[string]string{}
+	// Replicas start their first full sync at once instead of the engines' default 5-second wait
+	// (ElastiCache has no parameter for it).
+	spec.Config = map[string]string{"repl-diskless-sync-delay": "0"}
 	for _, s := range settings {
 		switch s.Directive {
 		case "maxmemory":

@@ -110,6 +110,9 @@ func startServer(t *testing.T) *ecacheProcess {
 	s.listen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.start()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ecache log:\n%s", s.logs())
+		}
 		s.kill()
 		killEngines(s.dataDir)
 	})
@@ -268,4 +271,11 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func killPID(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %d: %v", pid, err)
+	}
 }

@@ -606,6 +606,9 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *api.ModifyCacheClu
 		if c.Status != resource.StatusAvailable {
 			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
 		}
+		if c.ReplicationGroupID != "" {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is a member of replication group %s; modify the replication group instead.", c.ID, c.ReplicationGroupID)
+		}
 		if err := s.modifyCluster(tx, c, in); err != nil {
 			return err
 		}
@@ -898,6 +901,9 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 		if c.Status != resource.StatusAvailable {
 			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
 		}
+		if c.ReplicationGroupID != "" {
+			return api.InvalidCacheClusterStateFault("Cannot delete the cache cluster since it is a member of replication group %s. Delete the replication group instead.", c.ReplicationGroupID)
+		}
 		if in.FinalSnapshotIdentifier != nil {
 			if c.Engine == engine.EngineMemcached {
 				return api.InvalidParameterCombinationException("FinalSnapshotIdentifier is not valid for Memcached clusters, which do not support snapshots.")
@@ -929,6 +935,13 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *api.RebootCacheClu
 		if c.Status != resource.StatusAvailable {
 			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
 		}
+		if c.ReplicationGroupID != "" {
+			if primary, err := isGroupPrimary(tx, c); err != nil {
+				return err
+			} else if primary {
+				return api.InvalidCacheClusterStateFault("Cache cluster %s is the primary of replication group %s: restarting it would empty it and its replicas. Move the primary role with TestFailover first.", c.ID, c.ReplicationGroupID)
+			}
+		}
 		for _, nid := range in.CacheNodeIdsToReboot {
 			i := slices.IndexFunc(c.Nodes, func(n resource.Node) bool { return n.ID == nid })
 			if i < 0 {
@@ -945,4 +958,24 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *api.RebootCacheClu
 		return nil, err
 	}
 	return &api.RebootCacheClusterResult{CacheCluster: s.renderCluster(out, false)}, nil
+}
+
+// isGroupPrimary reports whether c is the primary member of its replication group (which has replicas).
+func isGroupPrimary(tx store.Tx, c *resource.Cluster) (bool, error) {
+	obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(c.Region, c.ReplicationGroupID))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+	if err != nil {
+		return false, err
+	}
+	for _, ng := range g.NodeGroups {
+		if ng.Primary() == c.ID && len(ng.Members) > 1 {
+			return true, nil
+		}
+	}
+	return false, nil
 }

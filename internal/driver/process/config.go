@@ -151,7 +151,7 @@ func respConfig(s driver.NodeSpec, dir string) []byte {
 	if s.TLS != nil {
 		fmt.Fprintf(&b, "port 0\ntls-port %d\n", s.Port)
 		fmt.Fprintf(&b, "tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n", quote(s.TLS.CertFile), quote(s.TLS.KeyFile), quote(s.TLS.CAFile))
-		b.WriteString("tls-auth-clients no\n")
+		b.WriteString("tls-auth-clients no\ntls-replication yes\n")
 	} else {
 		fmt.Fprintf(&b, "port %d\n", s.Port)
 	}

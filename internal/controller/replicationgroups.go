@@ -1,0 +1,373 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/endpoint"
+	"github.com/ecache/ecache/internal/replication"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// member is a replication group member as the reconciler sees it.
+type member struct {
+	cluster *resource.Cluster
+	role    string
+	node    replication.Node
+	running bool // the engine process runs
+}
+
+func (c *Controller) loadGroup(ctx context.Context, key string) (*resource.ReplicationGroup, int64, error) {
+	obj, err := c.store.Get(ctx, resource.KindReplicationGroup, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+	return g, obj.Revision, err
+}
+
+// replicationNode is how the reconciler reaches a member's engine.
+func (c *Controller) replicationNode(g *resource.ReplicationGroup, cl *resource.Cluster) (replication.Node, error) {
+	n := replication.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
+	if g.TransitEncryption {
+		_, client, err := c.tlsConfigs()
+		if err != nil {
+			return n, err
+		}
+		n.TLS = client
+	}
+	return n, nil
+}
+
+// members loads the group's member clusters with their roles and process state.
+func (c *Controller) members(ctx context.Context, key string, g *resource.ReplicationGroup) ([]member, error) {
+	var out []member
+	for _, ng := range g.NodeGroups {
+		for _, m := range ng.Members {
+			ckey := resource.Key(g.Region, m.ClusterID)
+			c.mu.Lock()
+			c.groupOf[ckey] = key
+			c.mu.Unlock()
+			obj, err := c.store.Get(ctx, resource.KindCluster, ckey)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+			if err != nil {
+				return nil, err
+			}
+			if len(cl.Nodes) == 0 {
+				continue
+			}
+			node, err := c.replicationNode(g, cl)
+			if err != nil {
+				return nil, err
+			}
+			st, err := c.driver.Status(ctx, cl.DriverID(cl.Nodes[0].ID))
+			running := err == nil && st.State == driver.StateRunning
+			out = append(out, member{cluster: cl, role: m.Role, node: node, running: running})
+		}
+	}
+	return out, nil
+}
+
+// holdForFailover reports whether a stopped member node must not be restarted yet: it is the primary of a
+// group with automatic failover, and a replica has to be promoted first (a restarted primary comes back
+// empty, and replicas still following it would resynchronise from nothing).
+func (c *Controller) holdForFailover(ctx context.Context, cl *resource.Cluster) bool {
+	if cl.ReplicationGroupID == "" {
+		return false
+	}
+	g, _, err := c.loadGroup(ctx, resource.Key(cl.Region, cl.ReplicationGroupID))
+	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting {
+		return false
+	}
+	for _, ng := range g.NodeGroups {
+		if ng.Primary() == cl.ID && len(ng.Members) > 1 {
+			st, err := c.driver.Status(ctx, cl.DriverID(cl.Nodes[0].ID))
+			return err == nil && st.State != driver.StateRunning
+		}
+	}
+	return false
+}
+
+// reconcileReplicationGroup converges one group: stable endpoints, replication, failover, status.
+func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) (bool, error) {
+	g, rev, err := c.loadGroup(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		c.closeForwarders(key)
+		return false, nil
+	} else if err != nil {
+		return true, err
+	}
+	if g.Status == resource.StatusDeleting {
+		return c.finishGroupDeletion(ctx, key, g)
+	}
+	members, err := c.members(ctx, key, g)
+	if err != nil {
+		return true, err
+	}
+	if err := c.ensureForwarders(key, g); err != nil {
+		return true, err
+	}
+	var primary *member
+	var replicas []*member
+	for i := range members {
+		if members[i].role == resource.RolePrimary {
+			primary = &members[i]
+		} else {
+			replicas = append(replicas, &members[i])
+		}
+	}
+	if primary == nil {
+		return true, fmt.Errorf("replication group %s has no primary member", g.ID)
+	}
+
+	// A dead primary with automatic failover: promote the most up-to-date replica first.
+	if g.AutomaticFailover && !primary.running && primary.cluster.Status != resource.StatusCreating {
+		return true, c.failover(ctx, key, g, primary, replicas)
+	}
+
+	// Replication: every running replica follows the primary.
+	ready := primary.running && primary.cluster.Status == resource.StatusAvailable
+	var readers []string
+	for _, r := range replicas {
+		if !r.running || !primary.running {
+			ready = false
+			continue
+		}
+		st, err := replication.Inspect(ctx, r.node)
+		if err != nil {
+			ready = false
+			continue
+		}
+		if st.Role == replication.RolePrimary || st.MasterAddr != primary.node.Addr {
+			if err := replication.Attach(ctx, r.node, primary.node); err != nil {
+				c.logger.Warn("attaching replica", "group", g.ID, "replica", r.cluster.ID, "err", err)
+			}
+			ready = false
+			continue
+		}
+		if !st.LinkUp || st.SyncInProgress || r.cluster.Status != resource.StatusAvailable {
+			ready = false
+			continue
+		}
+		readers = append(readers, r.node.Addr)
+	}
+	c.pointForwarders(key, primary.node.Addr, readers, false)
+	if !ready {
+		return true, nil // check again soon: replicas are still syncing
+	}
+	return false, c.markGroupAvailable(ctx, key, rev)
+}
+
+func (c *Controller) ensureForwarders(key string, g *resource.ReplicationGroup) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ep := range []struct {
+		name string
+		port int
+	}{{"/primary", g.PrimaryPort}, {"/reader", g.ReaderPort}} {
+		if c.forwarders[key+ep.name] != nil {
+			continue
+		}
+		fw, err := endpoint.Listen(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(ep.port)), c.logger)
+		if err != nil {
+			return fmt.Errorf("endpoint of %s: %w", g.ID, err)
+		}
+		c.forwarders[key+ep.name] = fw
+	}
+	return nil
+}
+
+// pointForwarders re-points the stable endpoints; the reader falls back to the primary without replicas.
+func (c *Controller) pointForwarders(key, primary string, readers []string, closeExisting bool) {
+	c.mu.Lock()
+	p, r := c.forwarders[key+"/primary"], c.forwarders[key+"/reader"]
+	c.mu.Unlock()
+	if len(readers) == 0 {
+		readers = []string{primary}
+	}
+	if p != nil && (closeExisting || !sameAddrs(p.Backends(), []string{primary})) {
+		p.SetBackends([]string{primary}, closeExisting || len(p.Backends()) > 0)
+	}
+	if r != nil && !sameAddrs(r.Backends(), readers) {
+		r.SetBackends(readers, closeExisting)
+	}
+}
+
+func sameAddrs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Controller) closeForwarders(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, name := range []string{"/primary", "/reader"} {
+		if fw := c.forwarders[key+name]; fw != nil {
+			_ = fw.Close()
+			delete(c.forwarders, key+name)
+		}
+	}
+}
+
+// failover promotes the most up-to-date running replica in place of a failed primary.
+func (c *Controller) failover(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, replicas []*member) error {
+	start := time.Now()
+	var candidates []replication.Node
+	var running []*member
+	for _, r := range replicas {
+		if r.running {
+			candidates = append(candidates, r.node)
+			running = append(running, r)
+		}
+	}
+	if len(candidates) == 0 {
+		return fmt.Errorf("replication group %s: primary %s failed and no replica is running", g.ID, primary.cluster.ID)
+	}
+	i, _, err := replication.MostUpToDate(ctx, candidates)
+	if err != nil {
+		return fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
+	}
+	chosen := running[i]
+	var others []replication.Node
+	for j, r := range running {
+		if j != i {
+			others = append(others, r.node)
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := replication.Promote(pctx, chosen.node, nil, others); err != nil {
+		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
+	}
+	var readers []string
+	for j, r := range running {
+		if j != i {
+			readers = append(readers, r.node.Addr)
+		}
+	}
+	c.pointForwarders(key, chosen.node.Addr, readers, true)
+	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "took", time.Since(start))
+	now := c.cfg.Now().UTC()
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, key)
+		if err != nil {
+			return err
+		}
+		cur, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		if err != nil {
+			return err
+		}
+		ng := &cur.NodeGroups[0]
+		for k := range ng.Members {
+			switch ng.Members[k].ClusterID {
+			case chosen.cluster.ID:
+				ng.Members[k].Role = resource.RolePrimary
+			case primary.cluster.ID:
+				ng.Members[k].Role = resource.RoleReplica
+			}
+		}
+		cur.Failover = nil
+		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", primary.cluster.ID+"-0001", chosen.cluster.ID+"-0001")
+		if err := groupEvent(tx, now, 1, cur, msg); err != nil {
+			return err
+		}
+		if err := clusterEvent(tx, now, 2, cur.Region, chosen.cluster.ID, msg); err != nil {
+			return err
+		}
+		if err := clusterEvent(tx, now, 3, cur.Region, primary.cluster.ID, "Recovering cache nodes 0001"); err != nil {
+			return err
+		}
+		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(cur), obj.Revision)
+		return err
+	})
+}
+
+// markGroupAvailable moves a settled group to available, unless it changed since the reconcile read it.
+func (c *Controller) markGroupAvailable(ctx context.Context, key string, observed int64) error {
+	now := c.cfg.Now().UTC()
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, key)
+		if err != nil || obj.Revision != observed {
+			return nil
+		}
+		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		if err != nil || g.Status == resource.StatusAvailable && g.NodeGroups[0].Status == resource.StatusAvailable {
+			return err
+		}
+		if g.Status == resource.StatusCreating {
+			if err := groupEvent(tx, now, 1, g, "Replication group "+g.ID+" created"); err != nil {
+				return err
+			}
+		}
+		g.Status = resource.StatusAvailable
+		for i := range g.NodeGroups {
+			g.NodeGroups[i].Status = resource.StatusAvailable
+		}
+		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(g), obj.Revision)
+		return err
+	})
+}
+
+// finishGroupDeletion removes the group once its member clusters (being deleted by the cluster
+// reconciler) are gone; a retained primary stays as a standalone cluster.
+func (c *Controller) finishGroupDeletion(ctx context.Context, key string, g *resource.ReplicationGroup) (bool, error) {
+	for _, id := range g.MemberIDs() {
+		obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, id))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return true, err
+		}
+		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return true, err
+		}
+		if cl.ReplicationGroupID == g.ID {
+			return true, nil // still being deleted
+		}
+	}
+	c.closeForwarders(key)
+	now := c.cfg.Now().UTC()
+	return false, c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := tx.Delete(resource.KindReplicationGroup, key, obj.Revision); err != nil {
+			return err
+		}
+		return groupEvent(tx, now, 1, g, "Replication group "+g.ID+" deleted")
+	})
+}
+
+func groupEvent(tx store.Tx, at time.Time, seq int, g *resource.ReplicationGroup, msg string) error {
+	ev := resource.Event{Region: g.Region, SourceID: g.ID, SourceType: "replication-group", Message: msg, Date: at}
+	_, err := tx.Put(resource.KindEvent, resource.EventKey(g.Region, at, seq), resource.Marshal(ev), store.AnyRevision)
+	return err
+}
+
+func clusterEvent(tx store.Tx, at time.Time, seq int, region, id, msg string) error {
+	ev := resource.Event{Region: region, SourceID: id, SourceType: "cache-cluster", Message: msg, Date: at}
+	_, err := tx.Put(resource.KindEvent, resource.EventKey(region, at, seq), resource.Marshal(ev), store.AnyRevision)
+	return err
+}

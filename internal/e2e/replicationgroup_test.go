@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/redis/go-redis/v9"
+)
+
+func waitGroupAvailable(t *testing.T, c *elasticache.Client, id string) types.ReplicationGroup {
+	t.Helper()
+	w := elasticache.NewReplicationGroupAvailableWaiter(c, func(o *elasticache.ReplicationGroupAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	out, err := w.WaitForOutput(ctxT(t), &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)}, time.Minute)
+	if err != nil {
+		t.Fatalf("waiting for replication group %s: %v", id, err)
+	}
+	return out.ReplicationGroups[0]
+}
+
+func primaryMember(g types.ReplicationGroup) types.NodeGroupMember {
+	for _, m := range g.NodeGroups[0].NodeGroupMembers {
+		if aws.ToString(m.CurrentRole) == "primary" {
+			return m
+		}
+	}
+	return types.NodeGroupMember{}
+}
+
+// TestReplicationGroupFailover creates a three-node group with automatic failover, checks real replication
+// through the stable endpoints, kills the primary engine and checks that writes resume at the same
+// PrimaryEndpoint with no acknowledged write lost and the group healed back to three nodes.
+func TestReplicationGroupFailover(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	created, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("app"), ReplicationGroupDescription: aws.String("app"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(3),
+		AutomaticFailoverEnabled: aws.Bool(true), MultiAZEnabled: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if got := aws.ToString(created.ReplicationGroup.Status); got != "creating" {
+		t.Errorf("status = %q, want creating", got)
+	}
+	if got := created.ReplicationGroup.EffectiveDurability; got != types.EffectiveDurabilityDisabled || created.ReplicationGroup.Durability != types.DurabilityDefault {
+		t.Errorf("durability %q effective %q, want default resolved to disabled", created.ReplicationGroup.Durability, got)
+	}
+	g := waitGroupAvailable(t, c, "app")
+	if got := g.MemberClusters; len(got) != 3 || got[0] != "app-001" {
+		t.Fatalf("member clusters = %v", got)
+	}
+	primaryEP, readerEP := addr(g.NodeGroups[0].PrimaryEndpoint), addr(g.NodeGroups[0].ReaderEndpoint)
+	members, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members.CacheClusters {
+		if aws.ToString(m.ReplicationGroupId) != "app" {
+			t.Errorf("member %s has ReplicationGroupId %q", aws.ToString(m.CacheClusterId), aws.ToString(m.ReplicationGroupId))
+		}
+	}
+	alone, _ := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{ShowCacheClustersNotInReplicationGroups: aws.Bool(true)})
+	if len(alone.CacheClusters) != 0 {
+		t.Errorf("ShowCacheClustersNotInReplicationGroups listed %d members", len(alone.CacheClusters))
+	}
+
+	primary := redis.NewClient(&redis.Options{Addr: primaryEP, MaxRetries: -1, DialTimeout: 500 * time.Millisecond})
+	defer primary.Close()
+	reader := redis.NewClient(&redis.Options{Addr: readerEP, MaxRetries: -1})
+	defer reader.Close()
+	for i := range 200 {
+		if err := primary.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("SET through PrimaryEndpoint: %v", err)
+		}
+	}
+	if n, err := primary.Wait(ctx, 2, 2*time.Second).Result(); err != nil || n != 2 {
+		t.Fatalf("WAIT 2 = %d, %v: the two replicas should acknowledge", n, err)
+	}
+	eventually(t, 5*time.Second, "reads through ReaderEndpoint", func() error {
+		v, err := reader.Get(ctx, "k199").Result()
+		if err != nil || v != "199" {
+			return fmt.Errorf("GET k199 = %q, %v", v, err)
+		}
+		return nil
+	})
+	if role, _ := reader.Do(ctx, "ROLE").Slice(); len(role) == 0 || role[0] != "slave" {
+		t.Errorf("ReaderEndpoint reached %v, want a replica", role)
+	}
+	if err := reader.Set(ctx, "x", "1", 0).Err(); err == nil || !strings.Contains(err.Error(), "READONLY") {
+		t.Errorf("write on a replica: %v, want READONLY", err)
+	}
+
+	// Kill the primary engine; writes come back at the same address.
+	old := primaryMember(g)
+	oldPort := aws.ToInt32(old.ReadEndpoint.Port)
+	pids := enginePIDs(srv.dataDir)
+	killed := false
+	for id, pid := range pids {
+		if strings.HasPrefix(id, aws.ToString(old.CacheClusterId)+"-") {
+			killPID(t, pid)
+			killed = true
+		}
+	}
+	if !killed {
+		t.Fatalf("no engine found for the primary %s in %v", aws.ToString(old.CacheClusterId), pids)
+	}
+	start := time.Now()
+	eventually(t, 20*time.Second, "writes at PrimaryEndpoint after failover", func() error {
+		return primary.Set(ctx, "after", "1", 0).Err()
+	})
+	t.Logf("first successful write after SIGKILL of the primary: %v", time.Since(start))
+	for i := range 200 {
+		if v, err := primary.Get(ctx, fmt.Sprintf("k%d", i)).Result(); err != nil || v != fmt.Sprint(i) {
+			t.Fatalf("k%d after failover = %q, %v: acknowledged write lost", i, v, err)
+		}
+	}
+	// The group heals: the old primary comes back as a replica of the new one.
+	eventually(t, 30*time.Second, "group healed", func() error {
+		out, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("app")})
+		if err != nil {
+			return err
+		}
+		g = out.ReplicationGroups[0]
+		if aws.ToString(g.Status) != "available" {
+			return fmt.Errorf("status %s", aws.ToString(g.Status))
+		}
+		if p := primaryMember(g); aws.ToString(p.CacheClusterId) == aws.ToString(old.CacheClusterId) {
+			return errors.New("the failed primary is still primary")
+		}
+		n, err := primary.Wait(ctx, 2, time.Second).Result()
+		if err != nil || n != 2 {
+			return fmt.Errorf("WAIT 2 = %d, %v", n, err)
+		}
+		return nil
+	})
+	healed := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", oldPort)})
+	defer healed.Close()
+	eventually(t, 10*time.Second, "old primary rejoined as a synced replica", func() error {
+		v, err := healed.Get(ctx, "after").Result()
+		if err != nil || v != "1" {
+			return fmt.Errorf("GET after on the old primary = %q, %v", v, err)
+		}
+		return nil
+	})
+	ev, err := c.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceType: types.SourceTypeReplicationGroup, SourceIdentifier: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range ev.Events {
+		found = found || strings.HasPrefix(aws.ToString(e.Message), "Failover from primary node "+aws.ToString(old.CacheClusterId))
+	}
+	if !found {
+		t.Errorf("no failover event among %d replication group events", len(ev.Events))
+	}
+
+	// Delete: members and engines go, the endpoints close.
+	if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	w := elasticache.NewReplicationGroupDeletedWaiter(c, func(o *elasticache.ReplicationGroupDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("app")}, time.Minute); err != nil {
+		t.Fatalf("waiting for deletion: %v", err)
+	}
+	if procs := srv.engineProcesses(); len(procs) != 0 {
+		t.Errorf("engines left after deleting the group: %v", procs)
+	}
+	if open := openPorts([]int{int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port)), int(aws.ToInt32(g.NodeGroups[0].ReaderEndpoint.Port))}); len(open) != 0 {
+		t.Errorf("endpoints still listening: %v", open)
+	}
+	_ = context.Background
+}

@@ -1,0 +1,106 @@
+package resource
+
+import "time"
+
+// KindReplicationGroup is the store kind of replication groups.
+const KindReplicationGroup = "replication-group"
+
+// ReplicationGroup is a Valkey or Redis OSS replication group (cluster mode disabled: one node group).
+// Its member clusters are ordinary cache-cluster records with ReplicationGroupID set; the group holds the
+// roles, the stable endpoints and the failover settings.
+type ReplicationGroup struct {
+	Region      string    `json:"region"`
+	ID          string    `json:"id"`
+	UID         string    `json:"uid"`
+	Description string    `json:"description"`
+	Status      string    `json:"status"`
+	CreatedAt   time.Time `json:"createdAt"`
+
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engineVersion"`
+	NodeType      string `json:"nodeType"`
+
+	AutomaticFailover bool   `json:"automaticFailover"`
+	MultiAZ           bool   `json:"multiAz"`
+	ClusterMode       string `json:"clusterMode"` // disabled, enabled, compatible
+	Durability        string `json:"durability"`
+
+	ParameterGroup          string   `json:"parameterGroup"`
+	SubnetGroup             string   `json:"subnetGroup,omitempty"`
+	SecurityGroupIDs        []string `json:"securityGroupIds,omitempty"`
+	MaintenanceWindow       string   `json:"maintenanceWindow"`
+	SnapshotWindow          string   `json:"snapshotWindow"`
+	SnapshotRetentionLimit  int32    `json:"snapshotRetentionLimit"`
+	AutoMinorVersionUpgrade bool     `json:"autoMinorVersionUpgrade"`
+	NotificationTopicARN    string   `json:"notificationTopicArn,omitempty"`
+
+	TransitEncryption  bool       `json:"transitEncryption"`
+	AtRestEncryption   bool       `json:"atRestEncryption"`
+	KMSKeyID           string     `json:"kmsKeyId,omitempty"`
+	AuthToken          string     `json:"authToken,omitempty"`
+	AuthTokenUpdatedAt *time.Time `json:"authTokenUpdatedAt,omitempty"`
+	NetworkType        string     `json:"networkType"`
+	IPDiscovery        string     `json:"ipDiscovery"`
+	Tags               []Tag      `json:"tags,omitempty"`
+
+	NodeGroups []NodeGroup `json:"nodeGroups"`
+
+	// PrimaryPort and ReaderPort are the ports of the stable primary and reader endpoints.
+	PrimaryPort int `json:"primaryPort"`
+	ReaderPort  int `json:"readerPort"`
+
+	// Failover records an automatic or requested failover in progress (see Failover).
+	Failover *Failover `json:"failover,omitempty"`
+	// TestFailovers are the times of TestFailover calls, kept for the rolling 24-hour limit.
+	TestFailovers []time.Time `json:"testFailovers,omitempty"`
+}
+
+// NodeGroup is one shard: a primary and its replicas.
+type NodeGroup struct {
+	ID      string   `json:"id"` // 0001
+	Status  string   `json:"status"`
+	Members []Member `json:"members"`
+}
+
+// Member is one member cluster of a node group.
+type Member struct {
+	ClusterID string `json:"clusterId"`
+	Role      string `json:"role"` // primary, replica
+}
+
+// Member roles.
+const (
+	RolePrimary = "primary"
+	RoleReplica = "replica"
+)
+
+// Primary returns the node group's primary member cluster id, or "".
+func (g *NodeGroup) Primary() string {
+	for _, m := range g.Members {
+		if m.Role == RolePrimary {
+			return m.ClusterID
+		}
+	}
+	return ""
+}
+
+// MemberIDs lists every member cluster of the group.
+func (rg *ReplicationGroup) MemberIDs() []string {
+	var out []string
+	for _, g := range rg.NodeGroups {
+		for _, m := range g.Members {
+			out = append(out, m.ClusterID)
+		}
+	}
+	return out
+}
+
+// Failover is a failover in progress: Requested by TestFailover (or ModifyReplicationGroup's
+// PrimaryClusterId, with Target set), or started by the health monitor when the primary failed.
+type Failover struct {
+	NodeGroupID string    `json:"nodeGroupId"`
+	From        string    `json:"from"`             // the primary being replaced
+	Target      string    `json:"target,omitempty"` // the member to promote; empty: the most up-to-date replica
+	Test        bool      `json:"test,omitempty"`   // started by TestFailover
+	StartedAt   time.Time `json:"startedAt"`
+}

@@ -1,0 +1,512 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecache/ecache/internal/api"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+const (
+	maxReplicationGroupIDLen = 40
+	maxNodesPerShard         = 6 // one primary and five replicas
+)
+
+// CreateReplicationGroup creates a Valkey or Redis OSS replication group with cluster mode disabled: one
+// node group of NumCacheClusters member clusters (or PrimaryClusterId plus new replicas). Each member is a
+// cache cluster of one node; the controller starts them and sets up replication.
+func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateReplicationGroupMessage) (*api.CreateReplicationGroupResult, error) {
+	rg := region(ctx)
+	g, members, err := s.validateCreateReplicationGroup(rg, in)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, g.ID)); err == nil {
+			return api.ReplicationGroupAlreadyExistsFault("Replication group with specified name already exists.")
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		all, err := loadClusters(tx)
+		if err != nil {
+			return err
+		}
+		var primary *resource.Cluster
+		if pid := strings.ToLower(deref(in.PrimaryClusterId)); pid != "" {
+			if primary, err = s.adoptPrimary(all, rg, pid, g); err != nil {
+				return err
+			}
+		}
+		version, err := s.resolveVersion(g.Engine, g.EngineVersion)
+		if err != nil {
+			return err
+		}
+		proto := &resource.Cluster{CacheParameterGroupHint: g.ParameterGroup, SubnetGroup: g.SubnetGroup, Engine: g.Engine}
+		if err := s.checkReferences(tx, rg, proto, version); err != nil {
+			return err
+		}
+		g.ParameterGroup = proto.ParameterGroup
+		pg, err := lookupParameterGroup(tx, rg, g.ParameterGroup)
+		if err != nil {
+			return err
+		}
+		if pg.ClusterEnabled {
+			return api.InvalidParameterCombinationException("Cluster mode enabled replication groups (parameter group %s has cluster-enabled yes) are not available on this ecache host yet.", pg.Name)
+		}
+		newMembers := members
+		if primary != nil {
+			newMembers = members[1:]
+		}
+		for _, m := range newMembers {
+			if _, err := tx.Get(resource.KindCluster, resource.Key(rg, m.id)); err == nil {
+				return api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", m.id)
+			}
+		}
+		if err := s.checkQuotas(all, rg, len(newMembers)); err != nil {
+			return err
+		}
+		ports, err := s.allocatePorts(all, len(newMembers)+2)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		g.CreatedAt = now
+		g.PrimaryPort, g.ReaderPort = ports[len(ports)-2], ports[len(ports)-1]
+		group := resource.NodeGroup{ID: "0001", Status: resource.StatusCreating}
+		for i, m := range members {
+			role := resource.RoleReplica
+			if i == 0 {
+				role = resource.RolePrimary
+			}
+			group.Members = append(group.Members, resource.Member{ClusterID: m.id, Role: role})
+		}
+		g.NodeGroups = []resource.NodeGroup{group}
+		if primary != nil {
+			primary.ReplicationGroupID = g.ID
+			if err := putCluster(tx, primary); err != nil {
+				return err
+			}
+		}
+		for i, m := range newMembers {
+			c := memberCluster(g, m.id, m.az, version, ports[i], now)
+			if _, err := tx.Create(resource.KindCluster, resource.Key(rg, c.ID), resource.Marshal(c)); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Create(resource.KindReplicationGroup, resource.Key(rg, g.ID), resource.Marshal(g))
+		return err
+	})
+	if err != nil {
+		if isFault(err) {
+			return nil, err
+		}
+		return nil, internal("create replication group", err)
+	}
+	return &api.CreateReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+type plannedMember struct{ id, az string }
+
+// validateCreateReplicationGroup checks everything that needs no stored state.
+func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplicationGroupMessage) (*resource.ReplicationGroup, []plannedMember, error) {
+	id := strings.ToLower(deref(in.ReplicationGroupId))
+	if err := validIdentifier("ReplicationGroupId", id, maxReplicationGroupIDLen); err != nil {
+		return nil, nil, err
+	}
+	if strings.TrimSpace(deref(in.ReplicationGroupDescription)) == "" {
+		return nil, nil, api.InvalidParameterValueException("The parameter ReplicationGroupDescription must be provided and must not be blank.")
+	}
+	if in.GlobalReplicationGroupId != nil {
+		return nil, nil, api.GlobalReplicationGroupNotFoundFault("Global replication group %s not found.", *in.GlobalReplicationGroupId)
+	}
+	clusterMode := deref(in.ClusterMode)
+	if clusterMode == "enabled" || clusterMode == "compatible" || deref(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1 {
+		return nil, nil, api.InvalidParameterCombinationException("Cluster mode enabled replication groups are not available on this ecache host yet; use cluster mode disabled (one node group).")
+	}
+	g := &resource.ReplicationGroup{
+		Region: rg, ID: id, UID: newUID(), Description: deref(in.ReplicationGroupDescription), Status: resource.StatusCreating,
+		ClusterMode: "disabled", AutomaticFailover: deref(in.AutomaticFailoverEnabled), MultiAZ: deref(in.MultiAZEnabled),
+		AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
+		NetworkType:             "ipv4", IPDiscovery: "ipv4", ParameterGroup: strings.ToLower(deref(in.CacheParameterGroupName)),
+	}
+	if in.PrimaryClusterId == nil {
+		g.Engine = strings.ToLower(deref(in.Engine))
+		if g.Engine == "" {
+			g.Engine = engine.EngineRedis
+		}
+		if g.Engine != engine.EngineRedis && g.Engine != engine.EngineValkey {
+			return nil, nil, api.InvalidParameterValueException("Invalid value %q for Engine: a replication group runs valkey or redis.", deref(in.Engine))
+		}
+		version, err := s.resolveVersion(g.Engine, deref(in.EngineVersion))
+		if err != nil {
+			return nil, nil, err
+		}
+		g.EngineVersion = version.EngineVersion
+		g.NodeType = deref(in.CacheNodeType)
+		if g.NodeType == "" {
+			return nil, nil, api.InvalidParameterValueException("The parameter CacheNodeType must be provided.")
+		}
+		nt, ok := engine.NodeType(g.NodeType)
+		switch {
+		case !ok:
+			return nil, nil, api.InvalidParameterValueException("Invalid CacheNodeType: %s.", g.NodeType)
+		case nt.Generation != engine.GenerationCurrent:
+			return nil, nil, api.InvalidParameterValueException("CacheNodeType %s is a previous generation node type; creating new clusters with it is not supported.", g.NodeType)
+		case !nt.SupportsEngine(g.Engine, g.EngineVersion):
+			return nil, nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", g.NodeType, g.Engine, g.EngineVersion)
+		}
+	}
+
+	// Node count: NumCacheClusters, or one node group of 1 + ReplicasPerNodeGroup, or its configuration.
+	count := 1
+	var azs []string
+	switch {
+	case in.NumCacheClusters != nil:
+		count = int(*in.NumCacheClusters)
+		if in.ReplicasPerNodeGroup != nil || len(in.NodeGroupConfiguration) > 0 {
+			return nil, nil, api.InvalidParameterCombinationException("NumCacheClusters cannot be combined with ReplicasPerNodeGroup or NodeGroupConfiguration.")
+		}
+		azs = in.PreferredCacheClusterAZs
+	case in.ReplicasPerNodeGroup != nil:
+		count = int(*in.ReplicasPerNodeGroup) + 1
+		if *in.ReplicasPerNodeGroup < 0 || *in.ReplicasPerNodeGroup > 5 {
+			return nil, nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
+		}
+	case len(in.NodeGroupConfiguration) == 1:
+		ngc := in.NodeGroupConfiguration[0]
+		count = int(deref(ngc.ReplicaCount)) + 1
+		if deref(ngc.ReplicaCount) < 0 || deref(ngc.ReplicaCount) > 5 {
+			return nil, nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
+		}
+		if ngc.PrimaryAvailabilityZone != nil {
+			azs = append([]string{*ngc.PrimaryAvailabilityZone}, ngc.ReplicaAvailabilityZones...)
+		}
+	}
+	if in.PrimaryClusterId != nil && in.NumCacheClusters == nil && in.ReplicasPerNodeGroup == nil {
+		count = 1
+	}
+	if count < 1 || count > maxNodesPerShard {
+		return nil, nil, api.InvalidParameterValueException("NumCacheClusters must be between 1 and %d (a primary and up to five replicas).", maxNodesPerShard)
+	}
+	if g.AutomaticFailover && count < 2 {
+		return nil, nil, api.InvalidParameterCombinationException("Automatic failover requires at least two cache clusters: a primary and a replica.")
+	}
+	if g.MultiAZ && !g.AutomaticFailover {
+		return nil, nil, api.InvalidParameterCombinationException("Multi-AZ requires automatic failover to be enabled.")
+	}
+	if g.AutomaticFailover && g.NodeType == "cache.t1.micro" {
+		return nil, nil, api.InvalidParameterCombinationException("Automatic failover is not supported on cache.t1.micro.")
+	}
+	if azs != nil && len(azs) != count {
+		return nil, nil, api.InvalidParameterValueException("The number of Availability Zones (%d) must equal the number of cache clusters (%d).", len(azs), count)
+	}
+	chosen := make([]string, count)
+	for i := range count {
+		switch {
+		case azs != nil:
+			az := azs[i]
+			if len(az) != len(rg)+1 || !strings.HasPrefix(az, rg) || az[len(rg)] < 'a' || az[len(rg)] > 'f' {
+				return nil, nil, api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
+			}
+			chosen[i] = az
+		case g.MultiAZ:
+			chosen[i] = fmt.Sprintf("%s%c", rg, 'a'+i%3)
+		default:
+			chosen[i] = rg + "a"
+		}
+	}
+	members := make([]plannedMember, count)
+	for i := range count {
+		members[i] = plannedMember{id: fmt.Sprintf("%s-%03d", id, i+1), az: chosen[i]}
+	}
+	if pid := deref(in.PrimaryClusterId); pid != "" {
+		members[0].id = strings.ToLower(pid)
+	}
+
+	if err := s.applyReplicationGroupOptions(rg, in, g); err != nil {
+		return nil, nil, err
+	}
+	return g, members, nil
+}
+
+// applyReplicationGroupOptions validates and records the optional settings shared with cache clusters.
+func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) error {
+	// The cache-cluster rules apply unchanged: reuse them on an equivalent request.
+	cc := &api.CreateCacheClusterMessage{
+		PreferredMaintenanceWindow: in.PreferredMaintenanceWindow, SnapshotWindow: in.SnapshotWindow,
+		SnapshotRetentionLimit: in.SnapshotRetentionLimit, Port: in.Port, TransitEncryptionEnabled: in.TransitEncryptionEnabled,
+		AuthToken: in.AuthToken, SnapshotArns: in.SnapshotArns, SnapshotName: in.SnapshotName, NotificationTopicArn: in.NotificationTopicArn,
+		LogDeliveryConfigurations: in.LogDeliveryConfigurations, Tags: in.Tags, NetworkType: in.NetworkType, IpDiscovery: in.IpDiscovery,
+		CacheSecurityGroupNames: in.CacheSecurityGroupNames, SecurityGroupIds: in.SecurityGroupIds, CacheSubnetGroupName: in.CacheSubnetGroupName,
+	}
+	c := &resource.Cluster{Region: rg, Engine: g.Engine, EngineVersion: g.EngineVersion}
+	if err := s.applyCreateOptions(rg, cc, c, false); err != nil {
+		return err
+	}
+	if in.ServerlessCacheSnapshotName != nil {
+		return api.InvalidParameterValueException("Serverless cache snapshot %s not found.", *in.ServerlessCacheSnapshotName)
+	}
+	if mode := deref(in.TransitEncryptionMode); mode == "preferred" {
+		return api.InvalidParameterCombinationException("TransitEncryptionMode preferred is not available on this ecache host: a node serves either TLS or plain connections.")
+	}
+	if len(in.UserGroupIds) > 0 {
+		return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIds[0])
+	}
+	if deref(in.DataTieringEnabled) {
+		return api.InvalidParameterCombinationException("Data tiering requires r6gd node types, which this ecache host does not run.")
+	}
+	switch deref(in.Durability) {
+	case "", "default", "disabled":
+		g.Durability = deref(in.Durability)
+		if g.Durability == "" {
+			g.Durability = "default"
+		}
+	default:
+		return api.InvalidParameterCombinationException("Durability %s needs the Multi-AZ transaction log, which this ecache host does not provide yet.", *in.Durability)
+	}
+	g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
+	g.NotificationTopicARN, g.Tags = c.NotificationTopicARN, c.Tags
+	g.TransitEncryption, g.AuthToken, g.AuthTokenUpdatedAt = c.TransitEncryption, c.AuthToken, c.AuthTokenUpdatedAt
+	g.SubnetGroup, g.SecurityGroupIDs = c.SubnetGroup, c.SecurityGroupIDs
+	g.AtRestEncryption = g.Engine == engine.EngineValkey
+	if in.AtRestEncryptionEnabled != nil {
+		g.AtRestEncryption = *in.AtRestEncryptionEnabled
+	}
+	if in.KmsKeyId != nil {
+		if !g.AtRestEncryption {
+			return api.InvalidParameterCombinationException("KmsKeyId requires AtRestEncryptionEnabled.")
+		}
+		g.KMSKeyID = *in.KmsKeyId
+	}
+	return nil
+}
+
+// adoptPrimary checks the cluster named by PrimaryClusterId: available, Valkey or Redis OSS, in no group.
+func (s *Service) adoptPrimary(all []*resource.Cluster, rg, id string, g *resource.ReplicationGroup) (*resource.Cluster, error) {
+	i := slices.IndexFunc(all, func(c *resource.Cluster) bool { return c.Region == rg && c.ID == id })
+	if i < 0 {
+		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
+	}
+	c := all[i]
+	switch {
+	case c.Status != resource.StatusAvailable:
+		return nil, api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+	case c.Engine == engine.EngineMemcached:
+		return nil, api.InvalidParameterCombinationException("A Memcached cluster cannot be the primary of a replication group.")
+	case c.ReplicationGroupID != "":
+		return nil, api.InvalidParameterCombinationException("Cache cluster %s already belongs to replication group %s.", c.ID, c.ReplicationGroupID)
+	}
+	g.Engine, g.EngineVersion, g.NodeType = c.Engine, c.EngineVersion, c.NodeType
+	if g.ParameterGroup == "" {
+		g.ParameterGroup = c.ParameterGroup
+	}
+	return c, nil
+}
+
+// memberCluster is a new member cache cluster of one node.
+func memberCluster(g *resource.ReplicationGroup, id, az string, v engine.Version, port int, now time.Time) *resource.Cluster {
+	return &resource.Cluster{
+		Region: g.Region, ID: id, UID: newUID(), Engine: g.Engine, EngineVersion: v.EngineVersion, NodeType: g.NodeType,
+		Status: resource.StatusCreating, CreatedAt: now, ParameterGroup: g.ParameterGroup, ParameterApplyStatus: "in-sync",
+		SubnetGroup: g.SubnetGroup, SecurityGroupIDs: g.SecurityGroupIDs, PreferredAZ: az,
+		MaintenanceWindow: g.MaintenanceWindow, SnapshotWindow: g.SnapshotWindow, SnapshotRetentionLimit: g.SnapshotRetentionLimit,
+		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, AtRestEncryption: g.AtRestEncryption,
+		AuthToken: g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
+		Tags: g.Tags, ReplicationGroupID: g.ID,
+		Nodes: []resource.Node{{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: port, AZ: az}},
+	}
+}
+
+func putCluster(tx store.Tx, c *resource.Cluster) error {
+	obj, err := tx.Get(resource.KindCluster, resource.Key(c.Region, c.ID))
+	if err != nil {
+		return err
+	}
+	_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
+	return err
+}
+
+// DescribeReplicationGroups lists the region's replication groups with Marker pagination.
+func (s *Service) DescribeReplicationGroups(ctx context.Context, in *api.DescribeReplicationGroupsMessage) (*api.ReplicationGroupMessage, error) {
+	rg := region(ctx)
+	max, err := maxRecords(in.MaxRecords)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.store.List(ctx, resource.KindReplicationGroup)
+	if err != nil {
+		return nil, internal("describe replication groups", err)
+	}
+	id := strings.ToLower(deref(in.ReplicationGroupId))
+	var list []*resource.ReplicationGroup
+	for _, o := range objs {
+		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
+		if err != nil {
+			return nil, internal("describe replication groups", err)
+		}
+		if g.Region == rg && (id == "" || g.ID == id) {
+			list = append(list, g)
+		}
+	}
+	if id != "" && len(list) == 0 {
+		return nil, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+	}
+	page, marker := paginate(list, func(g *resource.ReplicationGroup) string { return g.ID }, deref(in.Marker), max)
+	out := &api.ReplicationGroupMessage{ReplicationGroups: []api.ReplicationGroup{}, Marker: marker}
+	for _, g := range page {
+		out.ReplicationGroups = append(out.ReplicationGroups, *s.renderReplicationGroup(ctx, g))
+	}
+	return out, nil
+}
+
+// DeleteReplicationGroup deletes the group and its member clusters; RetainPrimaryCluster keeps the primary
+// as a standalone cluster.
+func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteReplicationGroupMessage) (*api.DeleteReplicationGroupResult, error) {
+	rg := region(ctx)
+	id := strings.ToLower(deref(in.ReplicationGroupId))
+	var out *resource.ReplicationGroup
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+		} else if err != nil {
+			return err
+		}
+		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		if err != nil {
+			return err
+		}
+		if g.Status != resource.StatusAvailable {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+		}
+		if in.FinalSnapshotIdentifier != nil {
+			return api.InvalidParameterCombinationException("FinalSnapshotIdentifier: snapshots are not available on this ecache host yet; delete without a final snapshot.")
+		}
+		retain := deref(in.RetainPrimaryCluster)
+		primary := g.NodeGroups[0].Primary()
+		for _, mid := range g.MemberIDs() {
+			cobj, err := tx.Get(resource.KindCluster, resource.Key(rg, mid))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			c, err := resource.Unmarshal[resource.Cluster](cobj.Value)
+			if err != nil {
+				return err
+			}
+			if retain && mid == primary {
+				c.ReplicationGroupID = ""
+			} else {
+				c.Status = resource.StatusDeleting
+				for i := range c.Nodes {
+					c.Nodes[i].Status = resource.NodeDeleting
+				}
+			}
+			if _, err := tx.Put(resource.KindCluster, cobj.Key, resource.Marshal(c), cobj.Revision); err != nil {
+				return err
+			}
+		}
+		g.Status = resource.StatusDeleting
+		out = g
+		_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
+		return err
+	})
+	if err != nil {
+		if isFault(err) {
+			return nil, err
+		}
+		return nil, internal("delete replication group", err)
+	}
+	return &api.DeleteReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
+}
+
+// renderReplicationGroup builds the ReplicationGroup shape, reading member clusters for node endpoints.
+func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.ReplicationGroup) *api.ReplicationGroup {
+	failover := "disabled"
+	if g.AutomaticFailover {
+		failover = "enabled"
+	}
+	multiAZ := "disabled"
+	if g.MultiAZ {
+		multiAZ = "enabled"
+	}
+	storage := "none"
+	if g.AtRestEncryption {
+		storage = "sse-elasticache"
+		if g.KMSKeyID != "" {
+			storage = "sse-kms"
+		}
+	}
+	out := &api.ReplicationGroup{
+		ARN:                        ptr(s.arn(g.Region, "replicationgroup", g.ID)),
+		ReplicationGroupId:         ptr(g.ID),
+		Description:                ptr(g.Description),
+		Status:                     ptr(g.Status),
+		Engine:                     ptr(g.Engine),
+		CacheNodeType:              ptr(g.NodeType),
+		AutomaticFailover:          ptr(failover),
+		MultiAZ:                    ptr(multiAZ),
+		ClusterEnabled:             ptr(false),
+		ClusterMode:                ptr(g.ClusterMode),
+		SnapshotRetentionLimit:     ptr(g.SnapshotRetentionLimit),
+		SnapshotWindow:             ptr(g.SnapshotWindow),
+		AuthTokenEnabled:           ptr(g.AuthToken != ""),
+		AuthTokenLastModifiedDate:  g.AuthTokenUpdatedAt,
+		TransitEncryptionEnabled:   ptr(g.TransitEncryption),
+		AtRestEncryptionEnabled:    ptr(g.AtRestEncryption),
+		StorageEncryptionType:      ptr(storage),
+		ReplicationGroupCreateTime: ptr(g.CreatedAt),
+		DataTiering:                ptr("disabled"),
+		AutoMinorVersionUpgrade:    ptr(g.AutoMinorVersionUpgrade),
+		NetworkType:                ptr(g.NetworkType),
+		IpDiscovery:                ptr(g.IPDiscovery),
+		Durability:                 ptr(g.Durability),
+		EffectiveDurability:        ptr("disabled"),
+		MemberClusters:             g.MemberIDs(),
+		MemberClustersOutpostArns:  []string{},
+		UserGroupIds:               []string{},
+		LogDeliveryConfigurations:  []api.LogDeliveryConfiguration{},
+		PendingModifiedValues:      &api.ReplicationGroupPendingModifiedValues{},
+	}
+	if g.KMSKeyID != "" {
+		out.KmsKeyId = ptr(g.KMSKeyID)
+	}
+	if g.TransitEncryption {
+		out.TransitEncryptionMode = ptr("required")
+	}
+	host := s.cfg.NodeHost
+	for _, ng := range g.NodeGroups {
+		node := api.NodeGroup{
+			NodeGroupId:      ptr(ng.ID),
+			Status:           ptr(ng.Status),
+			PrimaryEndpoint:  &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.PrimaryPort))},
+			ReaderEndpoint:   &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ReaderPort))},
+			NodeGroupMembers: []api.NodeGroupMember{},
+		}
+		for _, m := range ng.Members {
+			member := api.NodeGroupMember{CacheClusterId: ptr(m.ClusterID), CacheNodeId: ptr("0001"), CurrentRole: ptr(m.Role)}
+			if obj, err := s.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, m.ClusterID)); err == nil {
+				if c, err := resource.Unmarshal[resource.Cluster](obj.Value); err == nil && len(c.Nodes) > 0 {
+					member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
+					if c.Nodes[0].Status != resource.NodeCreating {
+						member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
+					}
+				}
+			}
+			node.NodeGroupMembers = append(node.NodeGroupMembers, member)
+		}
+		out.NodeGroups = append(out.NodeGroups, node)
+	}
+	if g.Failover != nil && g.Failover.Target != "" {
+		out.PendingModifiedValues.PrimaryClusterId = ptr(g.Failover.Target)
+	}
+	return out
+}
