@@ -187,7 +187,12 @@ func (c *Controller) work(ctx context.Context) {
 		}
 		c.queue.done(item)
 		if retry && ctx.Err() == nil {
-			c.queue.addAfter(item, time.Second)
+			// Waiting for engines to settle (replicas syncing) is checked again soon; errors back off.
+			delay := 100 * time.Millisecond
+			if err != nil {
+				delay = time.Second
+			}
+			c.queue.addAfter(item, delay)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -133,7 +134,11 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 
 	// A dead primary with automatic failover: promote the most up-to-date replica first.
 	if g.AutomaticFailover && !primary.running && primary.cluster.Status != resource.StatusCreating {
-		return true, c.failover(ctx, key, g, primary, replicas)
+		return true, c.failover(ctx, key, g, primary, replicas, "")
+	}
+	// A requested failover (TestFailover): a planned promotion, the old primary stays alive.
+	if g.Failover != nil {
+		return true, c.failover(ctx, key, g, primary, replicas, g.Failover.Target)
 	}
 
 	// Replication: every running replica follows the primary.
@@ -161,6 +166,11 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 			continue
 		}
 		readers = append(readers, r.node.Addr)
+		if slices.Contains(g.Recovering, r.cluster.ID) {
+			if err := c.finishRecovery(ctx, key, r.cluster.ID); err != nil {
+				return true, err
+			}
+		}
 	}
 	c.pointForwarders(key, primary.node.Addr, readers, false)
 	if !ready {
@@ -227,19 +237,21 @@ func (c *Controller) closeForwarders(key string) {
 	}
 }
 
-// failover promotes the most up-to-date running replica in place of a failed primary.
-func (c *Controller) failover(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, replicas []*member) error {
+// failover moves the primary role to target, or to the most up-to-date running replica. With the old
+// primary alive it is a planned promotion (writes paused until the replica caught up); without, the old
+// primary failed and the best replica takes over.
+func (c *Controller) failover(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) error {
 	start := time.Now()
 	var candidates []replication.Node
 	var running []*member
 	for _, r := range replicas {
-		if r.running {
+		if r.running && (target == "" || r.cluster.ID == target) {
 			candidates = append(candidates, r.node)
 			running = append(running, r)
 		}
 	}
 	if len(candidates) == 0 {
-		return fmt.Errorf("replication group %s: primary %s failed and no replica is running", g.ID, primary.cluster.ID)
+		return fmt.Errorf("replication group %s: no running replica to promote in place of %s", g.ID, primary.cluster.ID)
 	}
 	i, _, err := replication.MostUpToDate(ctx, candidates)
 	if err != nil {
@@ -247,24 +259,25 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 	}
 	chosen := running[i]
 	var others []replication.Node
-	for j, r := range running {
-		if j != i {
-			others = append(others, r.node)
-		}
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := replication.Promote(pctx, chosen.node, nil, others); err != nil {
-		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
-	}
 	var readers []string
-	for j, r := range running {
-		if j != i {
+	for _, r := range replicas {
+		if r != chosen && r.running {
+			others = append(others, r.node)
 			readers = append(readers, r.node.Addr)
 		}
 	}
+	var old *replication.Node
+	if primary.running {
+		old = &primary.node
+		readers = append(readers, primary.node.Addr)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := replication.Promote(pctx, chosen.node, old, others); err != nil {
+		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
+	}
 	c.pointForwarders(key, chosen.node.Addr, readers, true)
-	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "took", time.Since(start))
+	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "planned", old != nil, "took", time.Since(start))
 	now := c.cfg.Now().UTC()
 	return c.store.Update(ctx, func(tx store.Tx) error {
 		obj, err := tx.Get(resource.KindReplicationGroup, key)
@@ -275,27 +288,57 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 		if err != nil {
 			return err
 		}
-		ng := &cur.NodeGroups[0]
-		for k := range ng.Members {
-			switch ng.Members[k].ClusterID {
-			case chosen.cluster.ID:
-				ng.Members[k].Role = resource.RolePrimary
-			case primary.cluster.ID:
-				ng.Members[k].Role = resource.RoleReplica
+		for n := range cur.NodeGroups {
+			ng := &cur.NodeGroups[n]
+			for k := range ng.Members {
+				switch ng.Members[k].ClusterID {
+				case chosen.cluster.ID:
+					ng.Members[k].Role = resource.RolePrimary
+				case primary.cluster.ID:
+					ng.Members[k].Role = resource.RoleReplica
+				}
 			}
 		}
 		cur.Failover = nil
-		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", primary.cluster.ID+"-0001", chosen.cluster.ID+"-0001")
-		if err := groupEvent(tx, now, 1, cur, msg); err != nil {
+		if !slices.Contains(cur.Recovering, primary.cluster.ID) {
+			cur.Recovering = append(cur.Recovering, primary.cluster.ID)
+		}
+		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", primary.cluster.ID, chosen.cluster.ID)
+		if err := clusterEvent(tx, now, 1, cur.Region, chosen.cluster.ID, msg); err != nil {
 			return err
 		}
-		if err := clusterEvent(tx, now, 2, cur.Region, chosen.cluster.ID, msg); err != nil {
+		if err := groupEvent(tx, now, 2, cur, msg); err != nil {
 			return err
 		}
 		if err := clusterEvent(tx, now, 3, cur.Region, primary.cluster.ID, "Recovering cache nodes 0001"); err != nil {
 			return err
 		}
 		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(cur), obj.Revision)
+		return err
+	})
+}
+
+// finishRecovery records that a former primary is back as a synced replica.
+func (c *Controller) finishRecovery(ctx context.Context, key, clusterID string) error {
+	now := c.cfg.Now().UTC()
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, key)
+		if err != nil {
+			return err
+		}
+		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		if err != nil {
+			return err
+		}
+		i := slices.Index(g.Recovering, clusterID)
+		if i < 0 {
+			return nil
+		}
+		g.Recovering = slices.Delete(g.Recovering, i, i+1)
+		if err := clusterEvent(tx, now, 1, g.Region, clusterID, "Finished recovery for cache nodes 0001"); err != nil {
+			return err
+		}
+		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(g), obj.Revision)
 		return err
 	})
 }

@@ -47,7 +47,9 @@ func TestReplicationGroupRules(t *testing.T) {
 			return err
 		}, badValue, 400},
 		{"id 41 characters", func() error {
-			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("a" + strings.Repeat("b", 40)) }))
+			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) {
+				in.ReplicationGroupId = aws.String("a" + strings.Repeat("b", 40))
+			}))
 			return err
 		}, badValue, 400},
 		{"id exists", func() error {
@@ -77,11 +79,15 @@ func TestReplicationGroupRules(t *testing.T) {
 			return err
 		}, badCombo, 400},
 		{"six replicas per node group", func() error {
-			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.NumCacheClusters, in.ReplicasPerNodeGroup = nil, aws.Int32(6) }))
+			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) {
+				in.NumCacheClusters, in.ReplicasPerNodeGroup = nil, aws.Int32(6)
+			}))
 			return err
 		}, badValue, 400},
 		{"AZ list of the wrong length", func() error {
-			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.PreferredCacheClusterAZs = []string{"us-east-1a"} }))
+			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) {
+				in.PreferredCacheClusterAZs = []string{"us-east-1a"}
+			}))
 			return err
 		}, badValue, 400},
 		{"durability sync", func() error {
@@ -109,7 +115,9 @@ func TestReplicationGroupRules(t *testing.T) {
 			return err
 		}, "CacheParameterGroupNotFound", 404},
 		{"maintenance window malformed", func() error {
-			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.PreferredMaintenanceWindow = aws.String("sometime") }))
+			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) {
+				in.PreferredMaintenanceWindow = aws.String("sometime")
+			}))
 			return err
 		}, badValue, 400},
 		{"51 tags", func() error {

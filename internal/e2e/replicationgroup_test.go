@@ -184,3 +184,114 @@ func TestReplicationGroupFailover(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestTestFailover moves the primary role with TestFailover while a client keeps writing through the
+// PrimaryEndpoint: no acknowledged write is lost and the events come in AWS's order.
+func TestTestFailover(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("tf"), ReplicationGroupDescription: aws.String("tf"), Engine: aws.String("redis"),
+		CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "tf")
+	before := aws.ToString(primaryMember(g).CacheClusterId)
+	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint), MaxRetries: -1, DialTimeout: 500 * time.Millisecond})
+	defer primary.Close()
+
+	stop := make(chan struct{})
+	acked := make(chan int, 100000)
+	go func() {
+		defer close(acked)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := primary.Set(ctx, fmt.Sprintf("w%d", i), i, 0).Err(); err == nil {
+				acked <- i
+			} else {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	out, err := c.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("tf"), NodeGroupId: aws.String("0001")})
+	if err != nil {
+		t.Fatalf("TestFailover: %v", err)
+	}
+	if got := aws.ToString(out.ReplicationGroup.Status); got != "modifying" {
+		t.Errorf("status after TestFailover = %q, want modifying", got)
+	}
+	_, err = c.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("tf"), NodeGroupId: aws.String("0001")})
+	if err == nil || !strings.Contains(err.Error(), "InvalidReplicationGroupState") {
+		t.Errorf("second TestFailover during the first: %v, want InvalidReplicationGroupState", err)
+	}
+	g = waitGroupAvailable(t, c, "tf")
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	var keys []int
+	for i := range acked {
+		keys = append(keys, i)
+	}
+	after := aws.ToString(primaryMember(g).CacheClusterId)
+	if after == before {
+		t.Fatalf("primary still %s after TestFailover", before)
+	}
+	for _, i := range keys {
+		if v, err := primary.Get(ctx, fmt.Sprintf("w%d", i)).Result(); err != nil || v != fmt.Sprint(i) {
+			t.Fatalf("acknowledged write w%d lost across the failover: %q, %v", i, v, err)
+		}
+	}
+	t.Logf("%d writes acknowledged during the test, none lost", len(keys))
+
+	var msgs []string
+	eventually(t, 10*time.Second, "failover events", func() error {
+		ev, err := c.DescribeEvents(ctx, &elasticache.DescribeEventsInput{})
+		if err != nil {
+			return err
+		}
+		msgs = msgs[:0]
+		for _, e := range ev.Events {
+			msgs = append([]string{aws.ToString(e.SourceIdentifier) + ": " + aws.ToString(e.Message)}, msgs...) // oldest first
+		}
+		if !contains(msgs, before+": Finished recovery for cache nodes 0001") {
+			return fmt.Errorf("no recovery event yet: %q", msgs)
+		}
+		return nil
+	})
+	want := []string{
+		"tf: Test Failover API called for node group 0001",
+		after + ": Failover from primary node " + before + " to replica node " + after + " completed",
+		"tf: Failover from primary node " + before + " to replica node " + after + " completed",
+		before + ": Recovering cache nodes 0001",
+		before + ": Finished recovery for cache nodes 0001",
+	}
+	pos := -1
+	for _, w := range want {
+		i := indexOf(msgs, w)
+		if i <= pos {
+			t.Errorf("event %q missing or out of order in %q", w, msgs)
+			break
+		}
+		pos = i
+	}
+	_, err = c.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("tf"), NodeGroupId: aws.String("0002")})
+	if err == nil || !strings.Contains(err.Error(), "NodeGroupNotFoundFault") {
+		t.Errorf("unknown node group: %v, want NodeGroupNotFoundFault", err)
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}

@@ -51,6 +51,8 @@ type ReplicationGroup struct {
 
 	// Failover records an automatic or requested failover in progress (see Failover).
 	Failover *Failover `json:"failover,omitempty"`
+	// Recovering lists member clusters that lost the primary role and are being recovered as replicas.
+	Recovering []string `json:"recovering,omitempty"`
 	// TestFailovers are the times of TestFailover calls, kept for the rolling 24-hour limit.
 	TestFailovers []time.Time `json:"testFailovers,omitempty"`
 }

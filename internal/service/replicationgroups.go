@@ -510,3 +510,68 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	}
 	return out
 }
+
+// testFailoversPerDay is how many node groups TestFailover may fail over in a rolling 24 hours.
+const testFailoversPerDay = 15
+
+// TestFailover asks the controller to move a node group's primary role to a replica, as a failure would:
+// the most up-to-date replica is promoted and the old primary is recovered as a replica.
+func (s *Service) TestFailover(ctx context.Context, in *api.TestFailoverMessage) (*api.TestFailoverResult, error) {
+	rg := region(ctx)
+	id := strings.ToLower(deref(in.ReplicationGroupId))
+	ngID := deref(in.NodeGroupId)
+	var out *resource.ReplicationGroup
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+		} else if err != nil {
+			return err
+		}
+		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(g.NodeGroups, func(ng resource.NodeGroup) bool { return ng.ID == ngID })
+		if i < 0 {
+			return api.NodeGroupNotFoundFault("NodeGroup %s not found in replication group %s.", ngID, g.ID)
+		}
+		if g.Status != resource.StatusAvailable || g.Failover != nil {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+		}
+		if !g.AutomaticFailover {
+			return api.InvalidReplicationGroupStateFault("Test failover requires automatic failover to be enabled on replication group %s.", g.ID)
+		}
+		ng := g.NodeGroups[i]
+		if len(ng.Members) < 2 {
+			return api.InvalidReplicationGroupStateFault("Node group %s of replication group %s has no replica to fail over to.", ngID, g.ID)
+		}
+		now := s.now().UTC()
+		var recent []time.Time
+		for _, t := range g.TestFailovers {
+			if now.Sub(t) < 24*time.Hour {
+				recent = append(recent, t)
+			}
+		}
+		if len(recent) >= testFailoversPerDay {
+			return api.TestFailoverNotAvailableFault("TestFailover can be called for at most %d node groups in a rolling 24-hour period.", testFailoversPerDay)
+		}
+		g.TestFailovers = append(recent, now)
+		g.Failover = &resource.Failover{NodeGroupID: ngID, From: ng.Primary(), Test: true, StartedAt: now}
+		g.Status = resource.StatusModifying
+		g.NodeGroups[i].Status = resource.StatusModifying
+		if err := recordEvent(tx, now, 0, g.Region, "replication-group", g.ID, "Test Failover API called for node group "+ngID); err != nil {
+			return err
+		}
+		out = g
+		_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
+		return err
+	})
+	if err != nil {
+		if isFault(err) {
+			return nil, err
+		}
+		return nil, internal("test failover", err)
+	}
+	return &api.TestFailoverResult{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
+}

@@ -1,0 +1,284 @@
+// Command failover measures replication groups on real engines: time to available for a three-node group,
+// time from SIGKILL of the primary engine to the first successful write at the PrimaryEndpoint (over many
+// runs, the group healing in between), and redis-benchmark throughput through the PrimaryEndpoint against
+// the primary node directly, in one run.
+//
+//	go run ./bench/failover [-runs 20] [-engine valkey]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+)
+
+func main() {
+	runs := flag.Int("runs", 20, "failovers to measure")
+	eng := flag.String("engine", "valkey", "valkey or redis")
+	flag.Parse()
+	if err := run(*runs, *eng); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type server struct {
+	cmd           *exec.Cmd
+	addr, dir     string
+	keyID, secret string
+}
+
+func start() (*server, error) {
+	dir, err := os.MkdirTemp("", "ecache-failover-bench")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "ecache")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	}
+	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", freePort()), dir: dir}
+	s.cmd = exec.Command(bin, "serve", "--listen", s.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "47000-47099", "--log-level", "warn")
+	s.cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
+	stdout, _ := s.cmd.StdoutPipe()
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && (s.keyID == "" || s.secret == "") {
+		line := strings.TrimSpace(sc.Text())
+		if v, ok := strings.CutPrefix(line, "AWS_ACCESS_KEY_ID="); ok {
+			s.keyID = v
+		}
+		if v, ok := strings.CutPrefix(line, "AWS_SECRET_ACCESS_KEY="); ok {
+			s.secret = v
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	for range 200 {
+		if c, err := net.Dial("tcp", s.addr); err == nil {
+			c.Close()
+			return s, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("ecache did not start")
+}
+
+// stop ends ecache and every engine it started.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+	for _, pid := range s.enginePIDs() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// enginePIDs maps node directory names to live engine pids.
+func (s *server) enginePIDs() map[string]int {
+	out := map[string]int{}
+	files, _ := filepath.Glob(filepath.Join(s.dir, "data", "nodes", "*", "node.json"))
+	for _, f := range files {
+		var rec struct {
+			PID int `json:"pid"`
+		}
+		b, _ := os.ReadFile(f)
+		if json.Unmarshal(b, &rec) == nil && rec.PID > 0 && syscall.Kill(rec.PID, 0) == nil {
+			out[filepath.Base(filepath.Dir(f))] = rec.PID
+		}
+	}
+	return out
+}
+
+// resp sends one command over a fresh connection and returns the first reply line.
+func resp(addr string, timeout time.Duration, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+func describe(ctx context.Context, c *elasticache.Client) (types.ReplicationGroup, error) {
+	out, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("bench")})
+	if err != nil {
+		return types.ReplicationGroup{}, err
+	}
+	return out.ReplicationGroups[0], nil
+}
+
+// healthy reports whether the group is available with all three members and both replicas acknowledging.
+func healthy(ctx context.Context, c *elasticache.Client, primaryEP string) bool {
+	g, err := describe(ctx, c)
+	if err != nil || aws.ToString(g.Status) != "available" {
+		return false
+	}
+	reply, err := resp(primaryEP, time.Second, "WAIT", "2", "500")
+	return err == nil && reply == ":2"
+}
+
+func summary(ds []time.Duration) string {
+	slices.Sort(ds)
+	return fmt.Sprintf("min %v  median %v  max %v", ds[0].Round(100*time.Microsecond), ds[len(ds)/2].Round(100*time.Microsecond), ds[len(ds)-1].Round(100*time.Microsecond))
+}
+
+func run(runs int, eng string) error {
+	ctx := context.Background()
+	s, err := start()
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	c := elasticache.New(elasticache.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + s.addr),
+		Credentials: credentials.NewStaticCredentialsProvider(s.keyID, s.secret, "")})
+
+	begin := time.Now()
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("bench"), ReplicationGroupDescription: aws.String("bench"), Engine: aws.String(eng),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(3), AutomaticFailoverEnabled: aws.Bool(true),
+	}); err != nil {
+		return err
+	}
+	var g types.ReplicationGroup
+	for {
+		if g, err = describe(ctx, c); err != nil {
+			return err
+		}
+		if aws.ToString(g.Status) == "available" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Printf("CreateReplicationGroup (%s, 3 nodes) -> available: %v\n", eng, time.Since(begin).Round(100*time.Microsecond))
+	primaryEP := net.JoinHostPort(aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), strconv.Itoa(int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port))))
+
+	var ds []time.Duration
+	for i := range runs {
+		deadline := time.Now().Add(time.Minute)
+		for !healthy(ctx, c, primaryEP) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("run %d: the group did not heal", i)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if g, err = describe(ctx, c); err != nil {
+			return err
+		}
+		var primary string
+		for _, m := range g.NodeGroups[0].NodeGroupMembers {
+			if aws.ToString(m.CurrentRole) == "primary" {
+				primary = aws.ToString(m.CacheClusterId)
+			}
+		}
+		pid := 0
+		for id, p := range s.enginePIDs() {
+			if strings.HasPrefix(id, primary+"-") {
+				pid = p
+			}
+		}
+		if pid == 0 {
+			return fmt.Errorf("run %d: no engine for primary %s", i, primary)
+		}
+		killed := time.Now()
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for {
+			if reply, err := resp(primaryEP, 200*time.Millisecond, "SET", "bench", strconv.Itoa(i)); err == nil && reply == "+OK" {
+				break
+			}
+			if time.Since(killed) > 30*time.Second {
+				return fmt.Errorf("run %d: no successful write 30s after the kill", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		ds = append(ds, time.Since(killed))
+	}
+	fmt.Printf("SIGKILL of the primary engine -> first successful write at PrimaryEndpoint (%d runs): %s\n", runs, summary(ds))
+
+	// Throughput through the PrimaryEndpoint against the primary node directly.
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		fmt.Println("redis-benchmark not installed: throughput comparison skipped")
+		return nil
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !healthy(ctx, c, primaryEP) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	g, _ = describe(ctx, c)
+	var direct string
+	for _, m := range g.NodeGroups[0].NodeGroupMembers {
+		if aws.ToString(m.CurrentRole) == "primary" {
+			direct = strconv.Itoa(int(aws.ToInt32(m.ReadEndpoint.Port)))
+		}
+	}
+	bench := func(port string) (float64, error) {
+		out, err := exec.Command("redis-benchmark", "-h", "127.0.0.1", "-p", port, "-t", "set,get", "-n", "100000", "-c", "50", "-q").Output()
+		if err != nil {
+			return 0, err
+		}
+		total := 0.0
+		for _, line := range strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if strings.Contains(line, "rps=") {
+				continue // a progress line
+			}
+			if _, rest, ok := strings.Cut(line, ": "); ok {
+				f := strings.Fields(rest)
+				if len(f) > 0 {
+					v, _ := strconv.ParseFloat(f[0], 64)
+					total += v
+				}
+			}
+		}
+		return total / 2, nil
+	}
+	_, epPort, _ := net.SplitHostPort(primaryEP)
+	d1, err := bench(direct)
+	if err != nil {
+		return err
+	}
+	p1, err := bench(epPort)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("redis-benchmark SET+GET, 50 clients, 100k requests each (mean of the two):\n  primary node directly: %.0f req/s\n  through PrimaryEndpoint: %.0f req/s\n  ratio endpoint/direct: %.2f\n", d1, p1, p1/d1)
+	return nil
+}
