@@ -31,6 +31,9 @@ type clusterSpec struct {
 // CreateCacheCluster validates the request, reserves ports and records a cluster in "creating";
 // the controller starts its engines.
 func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClusterMessage) (*api.CreateCacheClusterResult, error) {
+	if in.ReplicationGroupId != nil {
+		return s.addReplicaCluster(ctx, in)
+	}
 	rg := region(ctx)
 	spec, err := s.validateCreateCluster(rg, in)
 	if err != nil {
@@ -94,12 +97,6 @@ func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMes
 	id := strings.ToLower(deref(in.CacheClusterId))
 	if err := validIdentifier("CacheClusterIdentifier", id, maxClusterIDLen); err != nil {
 		return nil, err
-	}
-	if in.ReplicationGroupId != nil {
-		if strings.EqualFold(deref(in.Engine), engine.EngineMemcached) {
-			return nil, api.InvalidParameterCombinationException("ReplicationGroupId is only valid for the redis and valkey engines.")
-		}
-		return nil, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", strings.ToLower(*in.ReplicationGroupId))
 	}
 	eng := strings.ToLower(deref(in.Engine))
 	if eng == "" {

@@ -1,0 +1,261 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ecache/ecache/internal/api"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// updateGroup runs fn on a stored replication group that must be available, inside one transaction.
+func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error) (*resource.ReplicationGroup, error) {
+	var out *resource.ReplicationGroup
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+		} else if err != nil {
+			return err
+		}
+		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		if err != nil {
+			return err
+		}
+		if g.Status != resource.StatusAvailable {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+		}
+		all, err := loadClusters(tx)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, g, all); err != nil {
+			return err
+		}
+		out = g
+		_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
+		return err
+	})
+	if err != nil && !isFault(err) {
+		return nil, internal("update replication group", err)
+	}
+	return out, err
+}
+
+// wantedReplicas reads the new replica count from NewReplicaCount or the ReplicaConfiguration of node group 0001.
+func wantedReplicas(count *int32, shards []api.ConfigureShard) (int, []string, error) {
+	if count != nil {
+		return int(*count), nil, nil
+	}
+	for _, sh := range shards {
+		if deref(sh.NodeGroupId) != "0001" {
+			return 0, nil, api.NodeGroupNotFoundFault("NodeGroup %s not found.", deref(sh.NodeGroupId))
+		}
+		if sh.NewReplicaCount == nil {
+			return 0, nil, api.InvalidParameterValueException("ReplicaConfiguration needs NewReplicaCount.")
+		}
+		return int(*sh.NewReplicaCount), sh.PreferredAvailabilityZones, nil
+	}
+	return -1, nil, nil
+}
+
+// nextMemberID is the next unused <group>-NNN member cluster id.
+func nextMemberID(g *resource.ReplicationGroup, all []*resource.Cluster) string {
+	for n := 1; ; n++ {
+		id := fmt.Sprintf("%s-%03d", g.ID, n)
+		taken := slices.Contains(g.MemberIDs(), id) || slices.ContainsFunc(all, func(c *resource.Cluster) bool { return c.Region == g.Region && c.ID == id })
+		if !taken {
+			return id
+		}
+	}
+}
+
+// addReplicas creates n replica member clusters in the group's node group.
+func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster, ids, azs []string) error {
+	if err := s.checkQuotas(all, g.Region, len(ids)); err != nil {
+		return err
+	}
+	ports, err := s.allocatePorts(all, len(ids))
+	if err != nil {
+		return err
+	}
+	version, err := s.resolveVersion(g.Engine, g.EngineVersion)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	for i, id := range ids {
+		az := g.Region + "a"
+		if i < len(azs) {
+			az = azs[i]
+		} else if g.MultiAZ {
+			az = fmt.Sprintf("%s%c", g.Region, 'a'+(len(g.NodeGroups[0].Members)+i)%3)
+		}
+		c := memberCluster(g, id, az, version, ports[i], now)
+		if _, err := tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c)); err != nil {
+			return err
+		}
+		g.NodeGroups[0].Members = append(g.NodeGroups[0].Members, resource.Member{ClusterID: id, Role: resource.RoleReplica})
+	}
+	g.Status, g.NodeGroups[0].Status = resource.StatusModifying, resource.StatusModifying
+	return nil
+}
+
+// IncreaseReplicaCount adds replicas to the group's node group online.
+func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseReplicaCountMessage) (*api.IncreaseReplicaCountResult, error) {
+	if !deref(in.ApplyImmediately) {
+		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are added immediately.")
+	}
+	want, azs, err := wantedReplicas(in.NewReplicaCount, in.ReplicaConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	if want < 0 {
+		return nil, api.InvalidParameterValueException("Either NewReplicaCount or ReplicaConfiguration is required.")
+	}
+	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		current := len(g.NodeGroups[0].Members) - 1
+		if want <= current || want > maxNodesPerShard-1 {
+			return api.InvalidParameterValueException("NewReplicaCount must be more than the current %d replicas and at most 5.", current)
+		}
+		var ids []string
+		for range want - current {
+			id := nextMemberID(g, all)
+			ids = append(ids, id)
+			all = append(all, &resource.Cluster{Region: g.Region, ID: id})
+		}
+		return s.addReplicas(tx, g, all[:len(all)-len(ids)], ids, azs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.IncreaseReplicaCountResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+// DecreaseReplicaCount removes replicas (the highest-numbered ones, or ReplicasToRemove) online.
+func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseReplicaCountMessage) (*api.DecreaseReplicaCountResult, error) {
+	if !deref(in.ApplyImmediately) {
+		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are removed immediately.")
+	}
+	want, _, err := wantedReplicas(in.NewReplicaCount, in.ReplicaConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	if want < 0 && len(in.ReplicasToRemove) == 0 {
+		return nil, api.InvalidParameterValueException("One of NewReplicaCount, ReplicaConfiguration or ReplicasToRemove is required.")
+	}
+	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		ng := &g.NodeGroups[0]
+		primary := ng.Primary()
+		var replicas []string
+		for _, m := range ng.Members {
+			if m.Role == resource.RoleReplica {
+				replicas = append(replicas, m.ClusterID)
+			}
+		}
+		remove := lowerAll(in.ReplicasToRemove)
+		for _, id := range remove {
+			if id == primary {
+				return api.InvalidParameterValueException("Cache cluster %s is the primary of replication group %s and cannot be removed.", id, g.ID)
+			}
+			if !slices.Contains(replicas, id) {
+				return api.InvalidParameterValueException("Cache cluster %s is not a replica of replication group %s.", id, g.ID)
+			}
+		}
+		if want < 0 {
+			want = len(replicas) - len(remove)
+		} else if remove == nil {
+			slices.SortFunc(replicas, func(a, b string) int { return memberNumber(b) - memberNumber(a) })
+			if want < len(replicas) {
+				remove = replicas[:len(replicas)-want]
+			}
+		}
+		switch {
+		case want < 0 || want >= len(replicas) || len(remove) != len(replicas)-want:
+			return api.InvalidParameterValueException("NewReplicaCount must be less than the current %d replicas and match ReplicasToRemove.", len(replicas))
+		case g.AutomaticFailover && want < 1:
+			return api.InvalidParameterCombinationException("A replication group with automatic failover needs at least one replica.")
+		}
+		for _, id := range remove {
+			obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, id))
+			if err != nil {
+				return err
+			}
+			c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+			if err != nil {
+				return err
+			}
+			c.Status = resource.StatusDeleting
+			for i := range c.Nodes {
+				c.Nodes[i].Status = resource.NodeDeleting
+			}
+			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
+				return err
+			}
+			ng.Members = slices.DeleteFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == id })
+		}
+		g.Status, ng.Status = resource.StatusModifying, resource.StatusModifying
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.DecreaseReplicaCountResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+func memberNumber(id string) int {
+	i := strings.LastIndexByte(id, '-')
+	n, _ := strconv.Atoi(id[i+1:])
+	return n
+}
+
+// addReplicaCluster is CreateCacheCluster with a ReplicationGroupId: the new cluster joins the group as a
+// replica and takes the group's engine, version, node type and settings.
+func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClusterMessage) (*api.CreateCacheClusterResult, error) {
+	id := strings.ToLower(deref(in.CacheClusterId))
+	if err := validIdentifier("CacheClusterIdentifier", id, maxClusterIDLen); err != nil {
+		return nil, err
+	}
+	if strings.EqualFold(deref(in.Engine), "memcached") {
+		return nil, api.InvalidParameterCombinationException("ReplicationGroupId is only valid for the redis and valkey engines.")
+	}
+	rg := region(ctx)
+	var created *resource.Cluster
+	_, err := s.updateGroup(ctx, rg, strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if in.CacheNodeType != nil || in.EngineVersion != nil || in.CacheParameterGroupName != nil || deref(in.NumCacheNodes) > 1 ||
+			in.SnapshotArns != nil || in.SnapshotName != nil || in.AuthToken != nil || in.TransitEncryptionEnabled != nil || in.AZMode != nil {
+			return api.InvalidParameterCombinationException("Cannot specify additional cache cluster parameters when creating a replica cluster")
+		}
+		if in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine) {
+			return api.InvalidParameterCombinationException("Engine %s does not match replication group %s (%s).", *in.Engine, g.ID, g.Engine)
+		}
+		if slices.ContainsFunc(all, func(c *resource.Cluster) bool { return c.Region == rg && c.ID == id }) {
+			return api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", id)
+		}
+		if len(g.NodeGroups[0].Members) >= maxNodesPerShard {
+			return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each node group can have at most %d nodes.", maxNodesPerShard)
+		}
+		var azs []string
+		if in.PreferredAvailabilityZone != nil {
+			azs = []string{*in.PreferredAvailabilityZone}
+		}
+		if err := s.addReplicas(tx, g, all, []string{id}, azs); err != nil {
+			return err
+		}
+		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, id))
+		if err != nil {
+			return err
+		}
+		created, err = resource.Unmarshal[resource.Cluster](obj.Value)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.CreateCacheClusterResult{CacheCluster: s.renderCluster(created, true)}, nil
+}
