@@ -226,3 +226,71 @@ func TestReplicaScaling(t *testing.T) {
 		t.Errorf("replica with its own node type: %v", err)
 	}
 }
+
+// TestModifyReplicationGroup moves the primary role to a chosen member, changes the node type of every
+// member in place and refuses what the rules forbid.
+func TestModifyReplicationGroup(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	g := createGroup(t, c, "mod", 3, true)
+	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint), MaxRetries: -1})
+	defer primary.Close()
+	writeKeys(t, primary, 100)
+
+	out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mod"),
+		PrimaryClusterId: aws.String("mod-003"), ReplicationGroupDescription: aws.String("moved"), ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("modify primary: %v", err)
+	}
+	if got := aws.ToString(out.ReplicationGroup.PendingModifiedValues.PrimaryClusterId); got != "mod-003" {
+		t.Errorf("pending PrimaryClusterId = %q, want mod-003", got)
+	}
+	eventually(t, 20*time.Second, "mod-003 primary", func() error {
+		g = waitGroupAvailable(t, c, "mod")
+		if p := aws.ToString(primaryMember(g).CacheClusterId); p != "mod-003" {
+			return fmt.Errorf("primary is %s", p)
+		}
+		return nil
+	})
+	if got := aws.ToString(g.Description); got != "moved" {
+		t.Errorf("description = %q", got)
+	}
+	if err := checkKeys(primary, 100); err != nil {
+		t.Errorf("data after the planned promotion: %v", err)
+	}
+	if role, _ := primary.Do(ctx, "ROLE").Slice(); len(role) == 0 || role[0] != "master" {
+		t.Errorf("PrimaryEndpoint reaches %v, want the new primary", role)
+	}
+
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mod"),
+		CacheNodeType: aws.String("cache.m5.large"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatalf("modify node type: %v", err)
+	}
+	g = waitGroupAvailable(t, c, "mod")
+	if got := aws.ToString(g.CacheNodeType); got != "cache.m5.large" {
+		t.Errorf("node type = %q", got)
+	}
+	for _, m := range g.NodeGroups[0].NodeGroupMembers {
+		rdb := redis.NewClient(&redis.Options{Addr: addr(m.ReadEndpoint)})
+		mm, _ := rdb.ConfigGet(ctx, "maxmemory").Result()
+		rdb.Close()
+		if mm["maxmemory"] != "5140907059" {
+			t.Errorf("member %s maxmemory = %v, want 5140907059", aws.ToString(m.CacheClusterId), mm)
+		}
+	}
+	if err := checkKeys(primary, 100); err != nil {
+		t.Errorf("data after the node type change: %v", err)
+	}
+
+	for _, bad := range []*elasticache.ModifyReplicationGroupInput{
+		{ReplicationGroupId: aws.String("mod"), AutomaticFailoverEnabled: aws.Bool(false), MultiAZEnabled: aws.Bool(true)},
+		{ReplicationGroupId: aws.String("mod"), EngineVersion: aws.String("6.2"), ApplyImmediately: aws.Bool(true)},
+		{ReplicationGroupId: aws.String("mod"), Durability: types.DurabilitySync},
+	} {
+		if _, err := c.ModifyReplicationGroup(ctx, bad); err == nil {
+			t.Errorf("modify %+v succeeded", bad)
+		}
+	}
+}

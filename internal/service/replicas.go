@@ -259,3 +259,97 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 	}
 	return &api.CreateCacheClusterResult{CacheCluster: s.renderCluster(created, true)}, nil
 }
+
+// ModifyReplicationGroup changes a cluster-mode-disabled group: group settings (description, automatic
+// failover, Multi-AZ, primary, durability) directly, node settings (node type, engine version, parameter
+// group, AUTH token, windows …) on every member cluster with the cache-cluster rules, all in one transaction.
+func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyReplicationGroupMessage) (*api.ModifyReplicationGroupResult, error) {
+	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		switch {
+		case in.ClusterMode != nil && *in.ClusterMode != g.ClusterMode:
+			return api.InvalidParameterCombinationException("Changing ClusterMode is not available on this ecache host yet.")
+		case in.TransitEncryptionEnabled != nil && *in.TransitEncryptionEnabled != g.TransitEncryption, in.TransitEncryptionMode != nil:
+			return api.InvalidParameterCombinationException("Changing in-transit encryption of an existing replication group is not available on this ecache host yet.")
+		case len(in.UserGroupIdsToAdd) > 0:
+			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToAdd[0])
+		case in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine):
+			return api.InvalidParameterCombinationException("Changing the engine of replication group %s from %s to %s is not supported.", g.ID, g.Engine, *in.Engine)
+		}
+		ng := &g.NodeGroups[0]
+		if in.ReplicationGroupDescription != nil {
+			if strings.TrimSpace(*in.ReplicationGroupDescription) == "" {
+				return api.InvalidParameterValueException("ReplicationGroupDescription must not be blank.")
+			}
+			g.Description = *in.ReplicationGroupDescription
+		}
+		failover, multiAZ := g.AutomaticFailover, g.MultiAZ
+		if in.AutomaticFailoverEnabled != nil {
+			failover = *in.AutomaticFailoverEnabled
+		}
+		if in.MultiAZEnabled != nil {
+			multiAZ = *in.MultiAZEnabled
+		}
+		switch {
+		case multiAZ && !failover:
+			return api.InvalidParameterCombinationException("Multi-AZ requires automatic failover to be enabled.")
+		case failover && len(ng.Members) < 2:
+			return api.InvalidParameterCombinationException("Automatic failover requires at least two cache clusters: a primary and a replica.")
+		}
+		g.AutomaticFailover, g.MultiAZ = failover, multiAZ
+		if d := deref(in.Durability); d != "" {
+			if d != "default" && d != "disabled" {
+				return api.InvalidParameterCombinationException("Durability %s needs the Multi-AZ transaction log, which this ecache host does not provide yet.", d)
+			}
+			g.Durability = d
+		}
+		if pid := strings.ToLower(deref(in.PrimaryClusterId)); pid != "" && pid != ng.Primary() {
+			if !slices.Contains(g.MemberIDs(), pid) {
+				return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", pid, g.ID)
+			}
+			g.Failover = &resource.Failover{NodeGroupID: ng.ID, From: ng.Primary(), Target: pid, StartedAt: s.now().UTC()}
+			g.Status = resource.StatusModifying
+		}
+		if id := strings.ToLower(deref(in.SnapshottingClusterId)); id != "" && !slices.Contains(g.MemberIDs(), id) {
+			return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", id, g.ID)
+		}
+		// Node settings go to every member with the cache-cluster rules.
+		mod := &api.ModifyCacheClusterMessage{
+			ApplyImmediately: in.ApplyImmediately, AuthToken: in.AuthToken, AuthTokenUpdateStrategy: in.AuthTokenUpdateStrategy,
+			AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade, CacheNodeType: in.CacheNodeType, CacheParameterGroupName: in.CacheParameterGroupName,
+			EngineVersion: in.EngineVersion, NotificationTopicArn: in.NotificationTopicArn, NotificationTopicStatus: in.NotificationTopicStatus,
+			PreferredMaintenanceWindow: in.PreferredMaintenanceWindow, SecurityGroupIds: in.SecurityGroupIds,
+			SnapshotRetentionLimit: in.SnapshotRetentionLimit, SnapshotWindow: in.SnapshotWindow, LogDeliveryConfigurations: in.LogDeliveryConfigurations,
+		}
+		for _, id := range g.MemberIDs() {
+			obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, id))
+			if err != nil {
+				return err
+			}
+			c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+			if err != nil {
+				return err
+			}
+			if c.Status != resource.StatusAvailable {
+				return api.InvalidCacheClusterStateFault("Cache cluster %s of replication group %s is not in available state (it is %s).", c.ID, g.ID, c.Status)
+			}
+			if err := s.modifyCluster(tx, c, mod); err != nil {
+				return err
+			}
+			if c.Status == resource.StatusModifying {
+				g.Status = resource.StatusModifying
+			}
+			g.NodeType, g.EngineVersion, g.ParameterGroup = c.NodeType, c.EngineVersion, c.ParameterGroup
+			g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
+			g.AuthToken, g.AuthTokenUpdatedAt, g.AutoMinorVersionUpgrade = c.AuthToken, c.AuthTokenUpdatedAt, c.AutoMinorVersionUpgrade
+			g.NotificationTopicARN, g.SecurityGroupIDs = c.NotificationTopicARN, c.SecurityGroupIDs
+			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.ModifyReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
