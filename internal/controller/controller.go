@@ -86,6 +86,11 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.work(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.monitor(ctx)
+	}()
 	ticker := time.NewTicker(c.cfg.Resync)
 	defer ticker.Stop()
 	gcEvery := 0

@@ -279,3 +279,6 @@ func killPID(t *testing.T, pid int) {
 		t.Fatalf("kill %d: %v", pid, err)
 	}
 }
+
+// syscallStop freezes a process as a hung engine would be.
+func syscallStop(pid int) error { return syscall.Kill(pid, syscall.SIGSTOP) }

@@ -294,3 +294,36 @@ func TestModifyReplicationGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestHungPrimaryFailsOver freezes the primary engine (SIGSTOP): the health monitor notices it no longer
+// answers and fails over; writes resume at the same PrimaryEndpoint.
+func TestHungPrimaryFailsOver(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	g := createGroup(t, c, "hung", 2, true)
+	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint), MaxRetries: -1,
+		DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	defer primary.Close()
+	writeKeys(t, primary, 100)
+	if n, err := primary.Wait(context.Background(), 1, time.Second).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 = %d, %v", n, err)
+	}
+	old := aws.ToString(primaryMember(g).CacheClusterId)
+	pid := engineOf(t, srv, old)
+	if err := syscallStop(pid); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	eventually(t, 20*time.Second, "writes after the hung primary was replaced", func() error {
+		return primary.Set(context.Background(), "after", "1", 0).Err()
+	})
+	t.Logf("writes resumed %v after the primary hung", time.Since(start))
+	if err := checkKeys(primary, 100); err != nil {
+		t.Errorf("acknowledged data lost: %v", err)
+	}
+	g = waitGroupAvailable(t, c, "hung")
+	if p := aws.ToString(primaryMember(g).CacheClusterId); p == old {
+		t.Errorf("the hung member %s is still primary", p)
+	}
+}
