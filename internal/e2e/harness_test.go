@@ -38,7 +38,11 @@ func ecacheBinary(t *testing.T) string {
 			return
 		}
 		binary = filepath.Join(dir, "ecache")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/ecache/ecache/cmd/ecache").CombinedOutput()
+		args := []string{"build", "-o", binary}
+		if os.Getenv("ECACHE_E2E_RACE") != "" {
+			args = append(args, "-race") // the served binary reports data races to its log
+		}
+		out, err := exec.Command("go", append(args, "github.com/ecache/ecache/cmd/ecache")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -110,7 +114,9 @@ func startServer(t *testing.T) *ecacheProcess {
 	s.listen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.start()
 	t.Cleanup(func() {
-		if t.Failed() {
+		if strings.Contains(s.logs(), "WARNING: DATA RACE") {
+			t.Errorf("ecache reported a data race:\n%s", s.logs())
+		} else if t.Failed() {
 			t.Logf("ecache log:\n%s", s.logs())
 		}
 		s.kill()
