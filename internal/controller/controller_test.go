@@ -59,6 +59,10 @@ func (f *fakeDriver) Status(_ context.Context, id string) (driver.NodeStatus, er
 	return driver.NodeStatus{ID: id, State: driver.StateRunning, Spec: spec}, nil
 }
 
+func (f *fakeDriver) Peek(ctx context.Context, id string) (driver.NodeStatus, error) {
+	return f.Status(ctx, id)
+}
+
 func (f *fakeDriver) List(context.Context) ([]driver.NodeStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

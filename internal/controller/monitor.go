@@ -63,7 +63,7 @@ func (c *Controller) primaryAnswers(ctx context.Context, g *resource.Replication
 	if cl == nil || len(cl.Nodes) == 0 {
 		return true
 	}
-	st, err := c.driver.Status(ctx, cl.DriverID(cl.Nodes[0].ID))
+	st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 	if err != nil || st.State != driver.StateRunning {
 		return true
 	}
@@ -115,7 +115,7 @@ func (c *Controller) killHungPrimary(ctx context.Context, g *resource.Replicatio
 	if cl == nil {
 		return
 	}
-	st, err := c.driver.Status(ctx, cl.DriverID(cl.Nodes[0].ID))
+	st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 	if err != nil || st.PID == 0 {
 		return
 	}

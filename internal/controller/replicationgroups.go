@@ -72,7 +72,7 @@ func (c *Controller) members(ctx context.Context, key string, g *resource.Replic
 			if err != nil {
 				return nil, err
 			}
-			st, err := c.driver.Status(ctx, cl.DriverID(cl.Nodes[0].ID))
+			st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 			running := err == nil && st.State == driver.StateRunning
 			out = append(out, member{cluster: cl, role: m.Role, node: node, running: running})
 		}
@@ -93,7 +93,7 @@ func (c *Controller) holdForFailover(ctx context.Context, cl *resource.Cluster) 
 	}
 	for _, ng := range g.NodeGroups {
 		if ng.Primary() == cl.ID && len(ng.Members) > 1 {
-			st, err := c.driver.Status(ctx, cl.DriverID(cl.Nodes[0].ID))
+			st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 			return err == nil && st.State != driver.StateRunning
 		}
 	}

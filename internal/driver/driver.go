@@ -82,6 +82,8 @@ type Driver interface {
 	Remove(ctx context.Context, id string) error
 	// Status returns ErrUnknownNode if the node was never ensured or has been removed.
 	Status(ctx context.Context, id string) (NodeStatus, error)
+	// Peek is Status without asking the engine: the process state only, at no cost.
+	Peek(ctx context.Context, id string) (NodeStatus, error)
 	// List returns every node with a directory, including dead ones.
 	List(ctx context.Context) ([]NodeStatus, error)
 	// Exits delivers the id of a node whose process ended without Remove/Restart asking it to (crash, kill -9).

@@ -116,7 +116,7 @@ func startServer(t *testing.T) *ecacheProcess {
 	t.Cleanup(func() {
 		if strings.Contains(s.logs(), "WARNING: DATA RACE") {
 			t.Errorf("ecache reported a data race:\n%s", s.logs())
-		} else if t.Failed() {
+		} else if t.Failed() || os.Getenv("ECACHE_E2E_LOGS") != "" {
 			t.Logf("ecache log:\n%s", s.logs())
 		}
 		s.kill()

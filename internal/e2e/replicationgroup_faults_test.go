@@ -318,7 +318,7 @@ func TestHungPrimaryFailsOver(t *testing.T) {
 	eventually(t, 20*time.Second, "writes after the hung primary was replaced", func() error {
 		return primary.Set(context.Background(), "after", "1", 0).Err()
 	})
-	t.Logf("writes resumed %v after the primary hung", time.Since(start))
+	t.Logf("writes resumed %v after the primary hung (stopped at %s)", time.Since(start), start.UTC().Format("15:04:05.000"))
 	if err := checkKeys(primary, 100); err != nil {
 		t.Errorf("acknowledged data lost: %v", err)
 	}

@@ -449,6 +449,17 @@ func (d *Driver) Status(ctx context.Context, id string) (driver.NodeStatus, erro
 	return d.status(ctx, n, true), nil
 }
 
+// Peek reports one node's process state without probing the engine.
+func (d *Driver) Peek(ctx context.Context, id string) (driver.NodeStatus, error) {
+	d.mu.Lock()
+	n := d.nodes[id]
+	d.mu.Unlock()
+	if n == nil {
+		return driver.NodeStatus{}, fmt.Errorf("%w: %s", driver.ErrUnknownNode, id)
+	}
+	return d.status(ctx, n, false), nil
+}
+
 // List reports every node with a directory, sorted by id.
 func (d *Driver) List(ctx context.Context) ([]driver.NodeStatus, error) {
 	d.mu.Lock()
