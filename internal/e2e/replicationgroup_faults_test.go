@@ -125,9 +125,7 @@ func TestKillEcacheWithPrimary(t *testing.T) {
 	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint), MaxRetries: -1, DialTimeout: 500 * time.Millisecond})
 	defer primary.Close()
 	writeKeys(t, primary, 300)
-	if n, err := primary.Wait(context.Background(), 2, 2*time.Second).Result(); err != nil || n != 2 {
-		t.Fatalf("WAIT 2 = %d, %v", n, err)
-	}
+	waitReplicas(t, primary, 2)
 	old := aws.ToString(primaryMember(g).CacheClusterId)
 	pid := engineOf(t, srv, old)
 	srv.kill()
@@ -306,9 +304,7 @@ func TestHungPrimaryFailsOver(t *testing.T) {
 		DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
 	defer primary.Close()
 	writeKeys(t, primary, 100)
-	if n, err := primary.Wait(context.Background(), 1, time.Second).Result(); err != nil || n != 1 {
-		t.Fatalf("WAIT 1 = %d, %v", n, err)
-	}
+	waitReplicas(t, primary, 1)
 	old := aws.ToString(primaryMember(g).CacheClusterId)
 	pid := engineOf(t, srv, old)
 	if err := syscallStop(pid); err != nil {
@@ -326,4 +322,17 @@ func TestHungPrimaryFailsOver(t *testing.T) {
 	if p := aws.ToString(primaryMember(g).CacheClusterId); p == old {
 		t.Errorf("the hung member %s is still primary", p)
 	}
+}
+
+// waitReplicas retries WAIT until n replicas acknowledged every write so far: a replica that has just joined
+// can take a moment to acknowledge on a loaded machine.
+func waitReplicas(t *testing.T, rdb *redis.Client, n int64) {
+	t.Helper()
+	eventually(t, 20*time.Second, fmt.Sprintf("WAIT %d", n), func() error {
+		got, err := rdb.Wait(context.Background(), int(n), time.Second).Result()
+		if err != nil || got < n {
+			return fmt.Errorf("WAIT %d = %d, %v", n, got, err)
+		}
+		return nil
+	})
 }

@@ -85,9 +85,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 			t.Fatalf("SET through PrimaryEndpoint: %v", err)
 		}
 	}
-	if n, err := primary.Wait(ctx, 2, 2*time.Second).Result(); err != nil || n != 2 {
-		t.Fatalf("WAIT 2 = %d, %v: the two replicas should acknowledge", n, err)
-	}
+	waitReplicas(t, primary, 2)
 	eventually(t, 5*time.Second, "reads through ReaderEndpoint", func() error {
 		v, err := reader.Get(ctx, "k199").Result()
 		if err != nil || v != "199" {
