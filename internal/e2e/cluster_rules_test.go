@@ -68,12 +68,7 @@ func TestClusterOperationRules(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rows := []struct {
-		name       string
-		call       func() error
-		wantCode   string
-		wantStatus int
-	}{
+	rows := []rule{
 		{"describe unknown", func() error {
 			_, err := p.client.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String("nope")})
 			return err
@@ -197,22 +192,7 @@ func TestClusterOperationRules(t *testing.T) {
 			return err
 		}, "InvalidParameterCombination", 400},
 	}
-	for _, r := range rows {
-		t.Run(r.name, func(t *testing.T) {
-			before, _ := p.store.Revision(ctx)
-			err := r.call()
-			if err == nil {
-				t.Fatalf("request succeeded, want %s", r.wantCode)
-			}
-			code, status := apiError(t, err)
-			if code != r.wantCode || status != r.wantStatus {
-				t.Errorf("got %s (HTTP %d), want %s (HTTP %d): %v", code, status, r.wantCode, r.wantStatus, err)
-			}
-			if after, _ := p.store.Revision(ctx); after != before {
-				t.Errorf("store revision moved from %d to %d", before, after)
-			}
-		})
-	}
+	runRules(t, p.store, rows)
 
 	// The rejected tag requests left the 49 tags as they were.
 	tags, err := p.client.ListTagsForResource(ctx, &elasticache.ListTagsForResourceInput{ResourceName: aws.String(arn + "r71")})

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -96,4 +97,34 @@ func apiError(t *testing.T, err error) (code string, status int) {
 		status = re.HTTPStatusCode()
 	}
 	return ae.ErrorCode(), status
+}
+
+// rule is one bad request of a rules table: call must fail with wantCode and HTTP wantStatus.
+type rule struct {
+	name       string
+	call       func() error
+	wantCode   string
+	wantStatus int
+}
+
+// runRules sends every rule's request and checks the modelled error and that the store did not change.
+func runRules(t *testing.T, st store.Store, rules []rule) {
+	t.Helper()
+	ctx := context.Background()
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			before, _ := st.Revision(ctx)
+			err := r.call()
+			if err == nil {
+				t.Fatalf("request succeeded, want %s", r.wantCode)
+			}
+			code, status := apiError(t, err)
+			if code != r.wantCode || status != r.wantStatus {
+				t.Errorf("got %s (HTTP %d), want %s (HTTP %d): %v", code, status, r.wantCode, r.wantStatus, err)
+			}
+			if after, _ := st.Revision(ctx); after != before {
+				t.Errorf("store revision moved from %d to %d", before, after)
+			}
+		})
+	}
 }

@@ -36,12 +36,7 @@ func TestReplicationGroupRules(t *testing.T) {
 	}
 	markAvailable(t, p.store, "existing-001", "existing-002")
 	const badValue, badCombo = "InvalidParameterValue", "InvalidParameterCombination"
-	rows := []struct {
-		name       string
-		call       func() error
-		wantCode   string
-		wantStatus int
-	}{
+	rows := []rule{
 		{"id with underscore", func() error {
 			_, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("a_b") }))
 			return err
@@ -149,22 +144,7 @@ func TestReplicationGroupRules(t *testing.T) {
 			return err
 		}, "InvalidCacheClusterState", 400},
 	}
-	for _, r := range rows {
-		t.Run(r.name, func(t *testing.T) {
-			before, _ := p.store.Revision(ctx)
-			err := r.call()
-			if err == nil {
-				t.Fatalf("request succeeded, want %s", r.wantCode)
-			}
-			code, status := apiError(t, err)
-			if code != r.wantCode || status != r.wantStatus {
-				t.Errorf("got %s (HTTP %d), want %s (HTTP %d): %v", code, status, r.wantCode, r.wantStatus, err)
-			}
-			if after, _ := p.store.Revision(ctx); after != before {
-				t.Errorf("store revision moved from %d to %d", before, after)
-			}
-		})
-	}
+	runRules(t, p.store, rows)
 	out, err := p.client.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{})
 	if err != nil || len(out.ReplicationGroups) != 1 {
 		t.Errorf("replication groups after the rejected requests: %v (%v), want only existing", out, err)

@@ -17,13 +17,7 @@ import (
 func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error) (*resource.ReplicationGroup, error) {
 	var out *resource.ReplicationGroup
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
-		if errors.Is(err, store.ErrNotFound) {
-			return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
-		} else if err != nil {
-			return err
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		g, obj, err := getGroup(tx, rg, id)
 		if err != nil {
 			return err
 		}
@@ -45,6 +39,18 @@ func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx sto
 		return nil, internal("update replication group", err)
 	}
 	return out, err
+}
+
+// getGroup reads a replication group inside a transaction; a missing one is ReplicationGroupNotFoundFault.
+func getGroup(tx store.Tx, rg, id string) (*resource.ReplicationGroup, store.Object, error) {
+	obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, obj, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+	} else if err != nil {
+		return nil, obj, err
+	}
+	g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+	return g, obj, err
 }
 
 // wantedReplicas reads the new replica count from NewReplicaCount or the ReplicaConfiguration of node group 0001.

@@ -373,13 +373,7 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 	id := strings.ToLower(deref(in.ReplicationGroupId))
 	var out *resource.ReplicationGroup
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
-		if errors.Is(err, store.ErrNotFound) {
-			return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
-		} else if err != nil {
-			return err
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		g, obj, err := getGroup(tx, rg, id)
 		if err != nil {
 			return err
 		}
@@ -522,13 +516,7 @@ func (s *Service) TestFailover(ctx context.Context, in *api.TestFailoverMessage)
 	ngID := deref(in.NodeGroupId)
 	var out *resource.ReplicationGroup
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
-		if errors.Is(err, store.ErrNotFound) {
-			return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
-		} else if err != nil {
-			return err
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
+		g, obj, err := getGroup(tx, rg, id)
 		if err != nil {
 			return err
 		}
