@@ -83,7 +83,7 @@ func startEcache() (*ecacheProc, error) {
 		return nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
 	p := &ecacheProc{addr: fmt.Sprintf("127.0.0.1:%d", freePort()), dir: dir}
-	p.cmd = exec.Command(bin, "serve", "--listen", p.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "46000-46999", "--log-level", "warn")
+	p.cmd = exec.Command(bin, "serve", "--listen", p.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "30000-30999", "--log-level", "warn")
 	p.cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
 	stdout, _ := p.cmd.StdoutPipe()
 	if err := p.cmd.Start(); err != nil {

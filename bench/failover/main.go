@@ -63,7 +63,7 @@ func start() (*server, error) {
 		return nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
 	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", freePort()), dir: dir}
-	s.cmd = exec.Command(bin, "serve", "--listen", s.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "47000-47099", "--log-level", "warn")
+	s.cmd = exec.Command(bin, "serve", "--listen", s.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "30000-30099", "--log-level", "warn")
 	s.cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
 	stdout, _ := s.cmd.StdoutPipe()
 	if err := s.cmd.Start(); err != nil {

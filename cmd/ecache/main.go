@@ -106,6 +106,10 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer drv.Close()
+	if lo, hi, ok := ephemeralPorts(); ok && cfg.portLow <= hi && cfg.portHigh >= lo {
+		logger.Warn("--node-ports overlaps the system's ephemeral port range: any outgoing connection may take a node's port",
+			"node_ports", cfg.NodePorts, "ephemeral", fmt.Sprintf("%d-%d", lo, hi))
+	}
 	host := engine.DefaultHost()
 	for _, b := range host.Binaries() {
 		logger.Info("engine available", "engine", b.Engine, "binary", b.Path, "version", b.Version)
@@ -166,4 +170,16 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
+}
+
+// ephemeralPorts reads the range the kernel hands out for outgoing connections and port-0 listeners.
+func ephemeralPorts() (lo, hi int, ok bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0, false
+	}
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+		return 0, 0, false
+	}
+	return lo, hi, true
 }

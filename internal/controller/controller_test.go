@@ -117,7 +117,7 @@ func start(t *testing.T) *harness {
 	host := engine.NewHost(engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"},
 		engine.Binary{Engine: "memcached", Path: "/usr/bin/memcached", Version: "1.6.18"})
 	ctl := New(h.st, h.drv, host, Config{NodeHost: "127.0.0.1", Resync: 50 * time.Millisecond, Now: h.clock.Now,
-		Ports: resource.Ports{Low: 45000, High: 45099}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		Ports: resource.Ports{Low: 29000, High: 29099}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -224,14 +224,14 @@ func contains(list []string, s string) bool {
 
 func TestCreateRebootDelete(t *testing.T) {
 	h := start(t)
-	h.put(t, newRedis("a", 45000))
+	h.put(t, newRedis("a", 29000))
 	c := h.waitStatus(t, "a", resource.StatusAvailable)
 	spec, ok := h.drv.running()[c.DriverID("0001")]
 	if !ok {
 		t.Fatalf("no engine for node 0001: %v", h.drv.running())
 	}
-	if spec.MaxMemoryBytes != 402653184 || spec.Port != 45000 || spec.Config["maxmemory-policy"] != "volatile-lru" {
-		t.Errorf("engine spec = %+v, want maxmemory 402653184, port 45000, maxmemory-policy volatile-lru", spec)
+	if spec.MaxMemoryBytes != 402653184 || spec.Port != 29000 || spec.Config["maxmemory-policy"] != "volatile-lru" {
+		t.Errorf("engine spec = %+v, want maxmemory 402653184, port 29000, maxmemory-policy volatile-lru", spec)
 	}
 	for _, want := range []string{"Cache cluster created", "Added cache node 0001 in availability zone us-east-1a"} {
 		if !contains(h.events(t), want) {
@@ -265,8 +265,8 @@ func TestCreateRebootDelete(t *testing.T) {
 
 func TestPendingWaitsForMaintenanceWindow(t *testing.T) {
 	h := start(t)
-	c := newRedis("m", 45000)
-	c.Engine, c.EngineVersion, c.ParameterGroup, c.ConfigPort = "memcached", "1.6.22", "default.memcached1.6", 45099
+	c := newRedis("m", 29000)
+	c.Engine, c.EngineVersion, c.ParameterGroup, c.ConfigPort = "memcached", "1.6.22", "default.memcached1.6", 29099
 	h.put(t, c)
 	h.waitStatus(t, "m", resource.StatusAvailable)
 	three := int32(3)
@@ -288,7 +288,7 @@ func TestPendingWaitsForMaintenanceWindow(t *testing.T) {
 		t.Errorf("%d engines running, want 3", n)
 	}
 	c = h.get(t, "m")
-	if c.Nodes[1].Port == c.Nodes[2].Port || c.Nodes[1].Port == 45000 {
+	if c.Nodes[1].Port == c.Nodes[2].Port || c.Nodes[1].Port == 29000 {
 		t.Errorf("new nodes got ports %d and %d", c.Nodes[1].Port, c.Nodes[2].Port)
 	}
 	if !contains(h.events(t), "Finished modifying number of nodes from 1 to 3") {

@@ -45,7 +45,7 @@ func markAvailable(t *testing.T, st store.Store, ids ...string) {
 // TestClusterOperationRules sends bad requests to the other cluster operations and checks the modelled
 // error, its HTTP status, and that nothing changed.
 func TestClusterOperationRules(t *testing.T) {
-	p := newInProcess(t, service.DefaultQuotas(), 40000, 40099)
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
 	ctx := context.Background()
 	for _, in := range []*elasticache.CreateCacheClusterInput{
 		redisReq(func(in *elasticache.CreateCacheClusterInput) {

@@ -202,7 +202,7 @@ func TestCreateCacheClusterRejects(t *testing.T) {
 			if ports == 0 {
 				ports = 100
 			}
-			p := newInProcess(t, q, 40000, 40000+ports-1)
+			p := newInProcess(t, q, 29100, 29100+ports-1)
 			ctx := context.Background()
 			// One existing cluster, so duplicates and quotas have something to count.
 			if _, err := p.client.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("existing") })); err != nil {

@@ -29,7 +29,7 @@ type errorResponse struct {
 
 // TestProtocolErrors sends raw requests, signed or not, and checks each AWS error document.
 func TestProtocolErrors(t *testing.T) {
-	p := newInProcess(t, service.DefaultQuotas(), 40000, 40099)
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
 	endpoint := p.endpoint
 	sign := func(req *http.Request, body []byte, key, secret string, at time.Time) {
 		sum := sha256.Sum256(body)
@@ -149,7 +149,7 @@ func TestProtocolErrors(t *testing.T) {
 
 // TestResourcesArePerRegion creates a cluster in one region: other regions do not see it.
 func TestResourcesArePerRegion(t *testing.T) {
-	p := newInProcess(t, service.DefaultQuotas(), 40000, 40099)
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
 	ctx := context.Background()
 	if _, err := p.client.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("east") })); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestResourcesArePerRegion(t *testing.T) {
 
 // TestDescribePagination pages through 45 clusters 20 at a time.
 func TestDescribePagination(t *testing.T) {
-	p := newInProcess(t, service.DefaultQuotas(), 40000, 40099)
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
 	ctx := context.Background()
 	for i := range 45 {
 		id := aws.String(fmt.Sprintf("c%02d", i))

@@ -26,7 +26,7 @@ func rgReq(mod func(*elasticache.CreateReplicationGroupInput)) *elasticache.Crea
 // TestReplicationGroupRules sends bad CreateReplicationGroup/DeleteReplicationGroup requests and bad
 // requests against member clusters; each gets its modelled error and changes nothing.
 func TestReplicationGroupRules(t *testing.T) {
-	p := newInProcess(t, service.DefaultQuotas(), 40000, 40099)
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
 	ctx := context.Background()
 	if _, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("existing") })); err != nil {
 		t.Fatal(err)

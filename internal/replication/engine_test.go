@@ -28,8 +28,8 @@ import (
 
 // Engines started by tests listen on a free port in [portLow, portHigh).
 const (
-	portLow  = 47000
-	portHigh = 48000
+	portLow  = 27000
+	portHigh = 28000
 )
 
 // engines returns the engine binaries to run real-process tests against: redis-server (the test is skipped

@@ -49,20 +49,20 @@ var (
 	portsUsed = map[int]bool{}
 )
 
-// freePort hands out a free port in 40000-40999 that no other test of this package got.
+// freePort hands out a free port in 26000-26999 that no other test of this package got.
 func freePort(t *testing.T) int {
 	t.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
 	off := rand.IntN(1000)
 	for i := range 1000 {
-		p := 40000 + (off+i)%1000
+		p := 26000 + (off+i)%1000
 		if !portsUsed[p] && PortFree(p) {
 			portsUsed[p] = true
 			return p
 		}
 	}
-	t.Fatal("no free port in 40000-40999")
+	t.Fatal("no free port in 26000-26999")
 	return 0
 }
 
