@@ -168,7 +168,7 @@ func TestInspect(t *testing.T) {
 					acked++
 				}
 			}
-			if acked == 2 {
+			if acked == 2 && ps.Offset > 0 {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
