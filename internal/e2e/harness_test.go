@@ -78,18 +78,18 @@ var portBlock struct {
 	next int
 }
 
-// nodePortRange hands each server its own block of 100 ports for engines, in 20000-25999.
+// nodePortRange hands each server its own block of 100 ports for engines, in 20000-23999.
 func nodePortRange() (int, int) {
 	portBlock.Lock()
 	defer portBlock.Unlock()
 	// Below Linux's ephemeral range (32768-60999): a port the system may hand to any socket would
 	// sooner or later be taken while an engine wants it.
 	if portBlock.next == 0 {
-		portBlock.next = 20000 + (os.Getpid()%60)*100
+		portBlock.next = 20000 + (os.Getpid()%40)*100
 	}
 	lo := portBlock.next
 	portBlock.next += 100
-	if portBlock.next > 25900 {
+	if portBlock.next > 23900 {
 		portBlock.next = 20000
 	}
 	return lo, lo + 99

@@ -1,0 +1,748 @@
+package clustermode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ShardSpec is one shard to form: its primary, its replicas and the slots the primary serves.
+type ShardSpec struct {
+	Primary  Node
+	Replicas []Node
+	Slots    []SlotRange
+}
+
+// ShardState is one shard as the cluster reports it. Slots are sorted and merged; Replicas are addresses,
+// sorted.
+type ShardState struct {
+	PrimaryAddr string
+	PrimaryID   string
+	Replicas    []string
+	Slots       []SlotRange
+}
+
+// member is one node of a cluster being formed or changed.
+type member struct {
+	node    Node
+	id      string
+	primary string // primary id for replicas, "" for primaries
+	self    clusterNode
+	view    clusterView
+}
+
+// identify reads a node's id and own view, failing when the node is not in cluster mode.
+func identify(ctx context.Context, p *pool, n Node) (member, error) {
+	if n.Addr == "" {
+		return member{}, errors.New("node without an address")
+	}
+	me, v, err := selfOf(ctx, p.get(n))
+	if err != nil {
+		return member{}, err
+	}
+	return member{node: n, id: me.ID, self: me, view: v}, nil
+}
+
+// NodeID returns the cluster node id of n (CLUSTER MYID).
+func NodeID(ctx context.Context, n Node) (string, error) {
+	c := dial(n)
+	defer c.Close()
+	id, err := doString(ctx, c, "CLUSTER", "MYID")
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Create forms a cluster from empty cluster-mode nodes: it gives every node a distinct config epoch, assigns
+// each primary its slots (CLUSTER ADDSLOTSRANGE), introduces every node to the first primary (CLUSTER MEET),
+// attaches the replicas (CLUSTER REPLICATE) and waits until every node reports cluster_state:ok, all nodes see
+// the same nodes, roles, primaries, primary config epochs and slots, and every replica's link is up.
+//
+// Create may be run again on the same nodes after a partial run: slots a primary already holds, nodes already
+// met and replicas already attached are left as they are. A node that knows nodes outside shards is an error.
+func Create(ctx context.Context, shards []ShardSpec) error {
+	if len(shards) == 0 {
+		return errors.New("create cluster: no shards")
+	}
+	var allSlots []SlotRange
+	seen := map[string]bool{}
+	for i, s := range shards {
+		for _, r := range s.Slots {
+			if !r.valid() {
+				return fmt.Errorf("create cluster: shard %d: invalid slot range %d-%d", i, r.Start, r.End)
+			}
+		}
+		allSlots = append(allSlots, s.Slots...)
+		for _, n := range append([]Node{s.Primary}, s.Replicas...) {
+			if seen[n.Addr] {
+				return fmt.Errorf("create cluster: node %s listed twice", n.Addr)
+			}
+			seen[n.Addr] = true
+		}
+	}
+	if err := checkOverlap(allSlots); err != nil {
+		return fmt.Errorf("create cluster: %w", err)
+	}
+
+	p := newPool()
+	defer p.close()
+
+	// Identify every node; a replica's primary is the primary of its shard.
+	var members []member
+	primaryID := make([]string, len(shards))
+	ids := map[string]bool{}
+	for i, s := range shards {
+		for j, n := range append([]Node{s.Primary}, s.Replicas...) {
+			m, err := identify(ctx, p, n)
+			if err != nil {
+				return fmt.Errorf("create cluster: %w", err)
+			}
+			if ids[m.id] {
+				return fmt.Errorf("create cluster: node id %s appears twice (%s)", m.id, n.Addr)
+			}
+			ids[m.id] = true
+			if j == 0 {
+				primaryID[i] = m.id
+			} else {
+				m.primary = primaryID[i]
+			}
+			members = append(members, m)
+		}
+	}
+	for _, m := range members {
+		for _, n := range m.view {
+			if !ids[n.ID] && !n.Flags["handshake"] {
+				return fmt.Errorf("create cluster: node %s already knows node %s (%s), which is not part of this cluster", m.node.Addr, n.ID, n.Addr)
+			}
+		}
+	}
+
+	// Distinct config epochs for the primaries before the nodes meet, so that no epoch collision has to be
+	// resolved by gossip. A node that already knows others or has an epoch keeps it (the engine refuses then,
+	// which is fine).
+	for i, m := range members {
+		if len(m.view) == 1 && m.self.Epoch == 0 && m.primary == "" {
+			_, err := do(ctx, p.get(m.node), "CLUSTER", "SET-CONFIG-EPOCH", i+1)
+			if err != nil && ctx.Err() != nil {
+				return fmt.Errorf("create cluster: %w", err)
+			}
+		}
+	}
+
+	// Slots.
+	for i, s := range shards {
+		m := members[indexOfID(members, primaryID[i])]
+		var add []int
+		for _, r := range normalize(s.Slots) {
+			for slot := r.Start; slot <= r.End; slot++ {
+				switch owner := m.view.owner(slot); owner {
+				case m.id:
+				case "":
+					add = append(add, slot)
+				default:
+					return fmt.Errorf("create cluster: slot %d of shard %d is already held by node %s", slot, i, owner)
+				}
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		args := []any{"CLUSTER", "ADDSLOTSRANGE"}
+		for _, r := range rangesOf(add) {
+			args = append(args, r.Start, r.End)
+		}
+		if _, err := do(ctx, p.get(m.node), args...); err != nil {
+			return fmt.Errorf("create cluster: shard %d: %w", i, err)
+		}
+	}
+
+	// Meet: every node meets the first primary.
+	first := members[0]
+	firstIP, firstPort, err := resolveAddr(ctx, first.node.Addr)
+	if err != nil {
+		return fmt.Errorf("create cluster: %w", err)
+	}
+	for _, m := range members[1:] {
+		if _, known := m.view.byID(first.id); known {
+			continue
+		}
+		if err := meet(ctx, p.get(m.node), firstIP, firstPort, first.self.BusPort); err != nil {
+			return fmt.Errorf("create cluster: %w", err)
+		}
+	}
+	nodes := make([]Node, len(members))
+	idList := make([]string, len(members))
+	for i, m := range members {
+		nodes[i], idList[i] = m.node, m.id
+	}
+	if err := waitFor(ctx, "all nodes to know each other", knowAll(p, nodes, idList)); err != nil {
+		return fmt.Errorf("create cluster: %w", err)
+	}
+
+	// Replicas.
+	for _, m := range members {
+		if m.primary == "" {
+			continue
+		}
+		if err := replicate(ctx, p.get(m.node), m.primary); err != nil {
+			return fmt.Errorf("create cluster: %w", err)
+		}
+	}
+
+	if err := waitFor(ctx, "the cluster to converge", converged(p, nodes)); err != nil {
+		return fmt.Errorf("create cluster: %w", err)
+	}
+	return nil
+}
+
+func indexOfID(ms []member, id string) int {
+	for i, m := range ms {
+		if m.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// meet sends CLUSTER MEET ip port busport.
+func meet(ctx context.Context, c *redis.Client, ip string, port, bus int) error {
+	args := []any{"CLUSTER", "MEET", ip, port}
+	if bus > 0 {
+		args = append(args, bus)
+	}
+	_, err := do(ctx, c, args...)
+	return err
+}
+
+// replicate makes the node a replica of primaryID unless it already is one.
+func replicate(ctx context.Context, c *redis.Client, primaryID string) error {
+	me, _, err := selfOf(ctx, c)
+	if err != nil {
+		return err
+	}
+	if me.replica() && me.MasterID == primaryID {
+		return nil
+	}
+	_, err = do(ctx, c, "CLUSTER", "REPLICATE", primaryID)
+	return err
+}
+
+// knowAll checks that every node in nodes knows every id in ids as a full member (no handshake).
+func knowAll(p *pool, nodes []Node, ids []string) func(context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		for _, n := range nodes {
+			v, err := nodesOf(ctx, p.get(n))
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			for _, id := range ids {
+				k, ok := v.byID(id)
+				if !ok || k.Flags["handshake"] {
+					return false, fmt.Sprintf("%s does not know node %s yet", n.Addr, id), nil
+				}
+			}
+		}
+		return true, "", nil
+	}
+}
+
+// converged checks that every node answers with cluster_state:ok, that all of them describe the same cluster
+// (node ids, roles, primaries, primary config epochs and slot ownership) and that every replica's link to its
+// primary is up.
+func converged(p *pool, nodes []Node) func(context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		var want string
+		for i, n := range nodes {
+			c := p.get(n)
+			info, err := clusterInfo(ctx, c)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			if st := info["cluster_state"]; st != "ok" {
+				return false, fmt.Sprintf("%s: cluster_state:%s", n.Addr, st), nil
+			}
+			v, err := nodesOf(ctx, c)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			sig := signature(v)
+			if i == 0 {
+				want = sig
+			} else if sig != want {
+				return false, fmt.Sprintf("%s and %s disagree: %s", nodes[0].Addr, n.Addr, firstDifference(want, sig)), nil
+			}
+			if why, err := shardsAgree(ctx, c, v); err != nil || why != "" {
+				if err != nil {
+					why = err.Error()
+				}
+				return false, fmt.Sprintf("%s: %s", n.Addr, why), nil
+			}
+			if me, _ := v.self(); me.replica() {
+				text, err := doString(ctx, c, "INFO", "replication")
+				if err != nil {
+					return false, err.Error(), nil
+				}
+				if st := infoFields(text)["master_link_status"]; st != "up" {
+					return false, fmt.Sprintf("%s: master_link_status:%s", n.Addr, st), nil
+				}
+			}
+		}
+		return true, "", nil
+	}
+}
+
+// shardsAgree checks that the node's CLUSTER SHARDS puts every replica in the shard of its primary, as its
+// CLUSTER NODES says. Valkey groups by a shard id that reaches the other nodes by gossip some time after
+// CLUSTER REPLICATE; until then a replica shows up as a shard of its own. Engines without CLUSTER SHARDS
+// agree trivially.
+func shardsAgree(ctx context.Context, c *redis.Client, v clusterView) (string, error) {
+	shards, err := c.ClusterShards(ctx).Result()
+	if err != nil {
+		if errorHas(err, "unknown") {
+			return "", nil
+		}
+		return "", fmt.Errorf("%s: cluster shards: %w", c.Options().Addr, err)
+	}
+	for _, sh := range shards {
+		ids := map[string]bool{}
+		for _, n := range sh.Nodes {
+			ids[n.ID] = true
+		}
+		for _, n := range sh.Nodes {
+			if n.Role == "master" {
+				continue
+			}
+			if k, ok := v.byID(n.ID); ok && k.replica() && !ids[k.MasterID] {
+				return fmt.Sprintf("cluster shards does not show replica %s beside its primary %s yet", n.ID, k.MasterID), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// signature renders what all nodes must agree on.
+func signature(v clusterView) string {
+	lines := make([]string, 0, len(v))
+	for _, n := range v {
+		if n.Flags["handshake"] {
+			continue
+		}
+		if n.master() {
+			lines = append(lines, fmt.Sprintf("%s master epoch=%d slots=%s", n.ID, n.Epoch, FormatSlots(n.Slots)))
+		} else {
+			lines = append(lines, fmt.Sprintf("%s replica-of=%s", n.ID, n.MasterID))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// firstDifference names the first line of signature a missing from b, or else of b missing from a.
+func firstDifference(a, b string) string {
+	in := func(lines []string, l string) bool { return slices.Contains(lines, l) }
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for _, l := range la {
+		if !in(lb, l) {
+			return fmt.Sprintf("%q only in the first", l)
+		}
+	}
+	for _, l := range lb {
+		if !in(la, l) {
+			return fmt.Sprintf("%q only in the second", l)
+		}
+	}
+	return "order"
+}
+
+// clusterMembers lists the reachable-looking nodes of seed's cluster (those not flagged failed), with seed's
+// credentials; seed itself comes first under its own address.
+func clusterMembers(ctx context.Context, p *pool, seed Node) ([]Node, clusterView, error) {
+	me, v, err := selfOf(ctx, p.get(seed))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := []Node{seed}
+	for _, n := range v {
+		if n.ID == me.ID || n.failed() {
+			continue
+		}
+		out = append(out, peer(seed, n.Addr))
+	}
+	return out, v, nil
+}
+
+// Inspect describes the cluster that node any belongs to, one entry per primary, ordered by first slot (shards
+// without slots last, by address). It reads CLUSTER SHARDS and falls back to CLUSTER NODES on engines without
+// it. A dead primary whose replica took over is not listed (Redis shows it as a shard without slots, Valkey
+// beside the new primary in the same shard).
+func Inspect(ctx context.Context, any Node) ([]ShardState, error) {
+	c := dial(any)
+	defer c.Close()
+	shards, err := c.ClusterShards(ctx).Result()
+	if err != nil {
+		if ctx.Err() != nil || !errorHas(err, "unknown") {
+			return nil, fmt.Errorf("%s: cluster shards: %w", any.Addr, err)
+		}
+		v, err := nodesOf(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return statesFromNodes(v, any), nil
+	}
+	var out []ShardState
+	for _, sh := range shards {
+		if !hasPrimary(sh) {
+			// A replica whose shard id has not reached this node yet: CLUSTER NODES knows better.
+			v, err := nodesOf(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			return statesFromNodes(v, any), nil
+		}
+		var st ShardState
+		primaryFailed := false
+		for _, n := range sh.Nodes {
+			addr := shardNodeAddr(n, any)
+			failed := n.Health == "fail" || n.Health == "failed"
+			switch {
+			case n.Role != "master":
+				st.Replicas = append(st.Replicas, addr)
+			case st.PrimaryID == "" || (primaryFailed && !failed):
+				// Valkey keeps a dead primary in its shard, beside the replica that took over: the live one
+				// is the primary.
+				st.PrimaryAddr, st.PrimaryID, primaryFailed = addr, n.ID, failed
+			}
+		}
+		for _, r := range sh.Slots {
+			st.Slots = append(st.Slots, SlotRange{Start: int(r.Start), End: int(r.End)})
+		}
+		st.Slots = normalize(st.Slots)
+		if st.PrimaryID == "" || (primaryFailed && len(st.Slots) == 0) {
+			continue
+		}
+		sort.Strings(st.Replicas)
+		out = append(out, st)
+	}
+	sortShards(out)
+	return out, nil
+}
+
+func hasPrimary(sh redis.ClusterShard) bool {
+	for _, n := range sh.Nodes {
+		if n.Role == "master" {
+			return true
+		}
+	}
+	return false
+}
+
+func shardNodeAddr(n redis.Node, like Node) string {
+	host := n.IP
+	if host == "" {
+		host = n.Endpoint
+	}
+	port := n.Port
+	if (like.TLS != nil && n.TLSPort != 0) || port == 0 {
+		port = n.TLSPort
+	}
+	return net.JoinHostPort(host, strconv.FormatInt(port, 10))
+}
+
+func statesFromNodes(v clusterView, any Node) []ShardState {
+	var out []ShardState
+	for _, n := range v {
+		if !n.master() || n.Flags["handshake"] || (n.Flags["fail"] && len(n.Slots) == 0) {
+			continue
+		}
+		addr := n.Addr
+		if n.myself() && addr == "" {
+			addr = any.Addr
+		}
+		st := ShardState{PrimaryAddr: addr, PrimaryID: n.ID, Slots: n.Slots}
+		for _, r := range v {
+			if r.replica() && r.MasterID == n.ID {
+				st.Replicas = append(st.Replicas, r.Addr)
+			}
+		}
+		sort.Strings(st.Replicas)
+		out = append(out, st)
+	}
+	sortShards(out)
+	return out
+}
+
+func sortShards(s []ShardState) {
+	sort.SliceStable(s, func(i, j int) bool {
+		a, b := s[i], s[j]
+		if (len(a.Slots) == 0) != (len(b.Slots) == 0) {
+			return len(a.Slots) > 0
+		}
+		if len(a.Slots) > 0 && a.Slots[0].Start != b.Slots[0].Start {
+			return a.Slots[0].Start < b.Slots[0].Start
+		}
+		return a.PrimaryAddr < b.PrimaryAddr
+	})
+}
+
+// AddShard adds an empty shard to seed's cluster: the new primary and its replicas meet the cluster, the
+// replicas attach to the primary, and AddShard waits until every node knows the new ones and the cluster has
+// converged. The shard gets no slots (shard.Slots must be empty); move slots to it with MoveSlots. Nodes
+// already in the cluster are left as they are, so AddShard may be run again after a partial run.
+func AddShard(ctx context.Context, seed Node, shard ShardSpec) error {
+	if len(shard.Slots) > 0 {
+		return errors.New("add shard: a new shard starts without slots; move slots to it with MoveSlots")
+	}
+	p := newPool()
+	defer p.close()
+	members, view, err := clusterMembers(ctx, p, seed)
+	if err != nil {
+		return fmt.Errorf("add shard: %w", err)
+	}
+	seedSelf, _ := view.self()
+	seedIP, seedPort, err := resolveAddr(ctx, seed.Addr)
+	if err != nil {
+		return fmt.Errorf("add shard: %w", err)
+	}
+	known := map[string]bool{}
+	for _, n := range view {
+		known[n.ID] = true
+	}
+
+	var added []member
+	addedIDs := map[string]bool{}
+	for i, n := range append([]Node{shard.Primary}, shard.Replicas...) {
+		m, err := identify(ctx, p, n)
+		if err != nil {
+			return fmt.Errorf("add shard: %w", err)
+		}
+		if i == 0 {
+			if !m.self.master() || len(m.self.Slots) > 0 {
+				return fmt.Errorf("add shard: new primary %s must be a primary without slots", n.Addr)
+			}
+		} else {
+			m.primary = added[0].id
+		}
+		if m.id == seedSelf.ID {
+			return fmt.Errorf("add shard: node %s is the seed", n.Addr)
+		}
+		added = append(added, m)
+		addedIDs[m.id] = true
+	}
+	for _, m := range added {
+		for _, k := range m.view {
+			if !known[k.ID] && !addedIDs[k.ID] && !k.Flags["handshake"] {
+				return fmt.Errorf("add shard: node %s already knows node %s (%s), which is not part of this cluster", m.node.Addr, k.ID, k.Addr)
+			}
+		}
+	}
+	for _, m := range added {
+		if known[m.id] {
+			continue
+		}
+		if err := meet(ctx, p.get(m.node), seedIP, seedPort, seedSelf.BusPort); err != nil {
+			return fmt.Errorf("add shard: %w", err)
+		}
+	}
+	all := append([]Node(nil), members...)
+	var ids []string
+	for _, n := range view {
+		if !n.failed() || n.myself() {
+			ids = append(ids, n.ID)
+		}
+	}
+	for _, m := range added {
+		all = append(all, m.node)
+		ids = append(ids, m.id)
+	}
+	if err := waitFor(ctx, "all nodes to know the new shard", knowAll(p, all, ids)); err != nil {
+		return fmt.Errorf("add shard: %w", err)
+	}
+	for _, m := range added[1:] {
+		if err := replicate(ctx, p.get(m.node), m.primary); err != nil {
+			return fmt.Errorf("add shard: %w", err)
+		}
+	}
+	if err := waitFor(ctx, "the cluster to converge", converged(p, all)); err != nil {
+		return fmt.Errorf("add shard: %w", err)
+	}
+	return nil
+}
+
+// RemoveShard removes an empty shard (a primary without slots, and its replicas) from seed's cluster: every
+// other node forgets the shard's nodes (CLUSTER FORGET, which also keeps them from being re-learned through
+// gossip for a minute), then the removed nodes are reset (CLUSTER RESET HARD: they forget the cluster, drop
+// their data and take new ids), and RemoveShard waits until the remaining cluster has converged. replicas must
+// list every replica of the shard. Move the shard's slots away first with MoveSlots. shard is the shard's
+// primary; seed is any node of another shard.
+//
+// A primary that gave away its last slot may already have turned into a replica of the node that took it,
+// its replicas following (engines with cluster-allow-replica-migration yes, the default, do that); such a
+// shard is removed all the same, as long as none of its nodes holds slots.
+func RemoveShard(ctx context.Context, seed Node, shard Node, replicas []Node) error {
+	p := newPool()
+	defer p.close()
+	members, view, err := clusterMembers(ctx, p, seed)
+	if err != nil {
+		return fmt.Errorf("remove shard: %w", err)
+	}
+	seedSelf, _ := view.self()
+	prim, err := identify(ctx, p, shard)
+	if err != nil {
+		return fmt.Errorf("remove shard: %w", err)
+	}
+	removed := map[string]bool{prim.id: true}
+	var reps []member
+	for _, r := range replicas {
+		m, err := identify(ctx, p, r)
+		if err != nil {
+			return fmt.Errorf("remove shard: %w", err)
+		}
+		removed[m.id] = true
+		reps = append(reps, m)
+	}
+	if removed[seedSelf.ID] {
+		return fmt.Errorf("remove shard: the seed %s is one of the removed nodes; pick a seed in another shard", seed.Addr)
+	}
+	for _, m := range append([]member{prim}, reps...) {
+		if n := SlotCount(m.self.Slots); n > 0 {
+			return fmt.Errorf("remove shard: %s still holds %d slots (%s)", m.node.Addr, n, FormatSlots(m.self.Slots))
+		}
+		if n, ok := view.byID(m.id); ok && len(n.Slots) > 0 {
+			return fmt.Errorf("remove shard: the cluster still sees %s holding slots %s", m.node.Addr, FormatSlots(n.Slots))
+		}
+	}
+	for _, r := range reps {
+		if r.self.replica() && !removed[r.self.MasterID] && r.self.MasterID != prim.self.MasterID {
+			return fmt.Errorf("remove shard: %s is a replica of %s, not of %s", r.node.Addr, r.self.MasterID, shard.Addr)
+		}
+	}
+	for _, n := range view {
+		if n.replica() && removed[n.MasterID] && !removed[n.ID] {
+			return fmt.Errorf("remove shard: %s (%s) replicates a removed node but is not listed for removal", n.Addr, n.ID)
+		}
+	}
+
+	// Forget on every remaining node.
+	var remaining []Node
+	for _, m := range members {
+		id := seedSelf.ID
+		if m.Addr != seed.Addr {
+			id = idAt(view, m.Addr)
+		}
+		if removed[id] {
+			continue
+		}
+		remaining = append(remaining, m)
+		for rid := range removed {
+			if _, err := do(ctx, p.get(m), "CLUSTER", "FORGET", rid); err != nil && !errorHas(err, "Unknown node") {
+				return fmt.Errorf("remove shard: %w", err)
+			}
+		}
+	}
+	// Reset the removed nodes, replicas first.
+	for _, m := range append(reps, prim) {
+		if _, err := do(ctx, p.get(m.node), "CLUSTER", "RESET", "HARD"); err != nil {
+			return fmt.Errorf("remove shard: %w", err)
+		}
+	}
+	forgotten := func(ctx context.Context) (bool, string, error) {
+		for _, n := range remaining {
+			v, err := nodesOf(ctx, p.get(n))
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			for rid := range removed {
+				if _, ok := v.byID(rid); ok {
+					return false, fmt.Sprintf("%s still knows %s", n.Addr, rid), nil
+				}
+			}
+		}
+		return converged(p, remaining)(ctx)
+	}
+	if err := waitFor(ctx, "the remaining cluster to converge", forgotten); err != nil {
+		return fmt.Errorf("remove shard: %w", err)
+	}
+	return nil
+}
+
+func idAt(v clusterView, addr string) string {
+	for _, n := range v {
+		if n.Addr == addr {
+			return n.ID
+		}
+	}
+	return ""
+}
+
+// Failover promotes replica to primary of its shard with CLUSTER FAILOVER and waits until the replica reports
+// itself primary. Without force it is the coordinated failover: the primary stops writes, the replica catches
+// up, then takes over, so no acknowledged write is lost; it needs the primary to be reachable. With force it
+// is CLUSTER FAILOVER FORCE (no handshake with the primary, for a dead primary; still elected by the other
+// primaries), escalated to CLUSTER FAILOVER TAKEOVER (no election) when the replica has not taken over after
+// forceEscalateAfter, e.g. because most primaries are down. A replica that is already a primary is left alone.
+func Failover(ctx context.Context, replica Node, force bool) error {
+	c := dial(replica)
+	defer c.Close()
+	me, _, err := selfOf(ctx, c)
+	if err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	if me.master() {
+		return nil
+	}
+	if !me.replica() {
+		return fmt.Errorf("failover: %s is neither primary nor replica", replica.Addr)
+	}
+	mode := ""
+	if force {
+		mode = "FORCE"
+	}
+	issue := func(mode string) error {
+		args := []any{"CLUSTER", "FAILOVER"}
+		if mode != "" {
+			args = append(args, mode)
+		}
+		_, err := do(ctx, c, args...)
+		return err
+	}
+	if err := issue(mode); err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	issued := time.Now()
+	check := func(ctx context.Context) (bool, string, error) {
+		me, _, err := selfOf(ctx, c)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if me.master() {
+			return true, "", nil
+		}
+		if time.Since(issued) >= forceEscalateAfter {
+			if force {
+				mode = "TAKEOVER"
+			}
+			if err := issue(mode); err != nil {
+				return false, "", fmt.Errorf("failover: %w", err)
+			}
+			issued = time.Now()
+		}
+		return false, fmt.Sprintf("%s is still a replica of %s", replica.Addr, me.MasterID), nil
+	}
+	if err := waitFor(ctx, "the replica to become primary", check); err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	return nil
+}
+
+// forceEscalateAfter is how long a FAILOVER or FAILOVER FORCE may take before it is issued again (plain) or
+// escalated to TAKEOVER (forced); the engines give up a manual failover after 5 s.
+const forceEscalateAfter = 6 * time.Second
