@@ -158,6 +158,10 @@ func TestInspect(t *testing.T) {
 			}
 		}
 
+		// Writes made before a replica's first sync travel in its snapshot and do not move the replication
+		// offset; a few after it do.
+		writeKeys(t, p.client(), "after-sync", 10)
+
 		// The primary learns replica offsets from their acknowledgements, sent once a second, and with diskless
 		// sync only marks a replica online at its first one.
 		ps := inspectT(t, p)
