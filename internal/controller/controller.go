@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,6 +333,12 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	c.owners[id] = key
 	c.mu.Unlock()
 	if _, err := c.driver.Ensure(ctx, spec); err != nil {
+		if errors.Is(err, driver.ErrPortInUse) && n.Status == resource.NodeCreating {
+			// A node nobody connects to yet moves to a free port; a serving node keeps its endpoint.
+			if merr := c.movePort(ctx, key, n.ID, n.Port); merr != nil {
+				return nodeResult{}, errors.Join(err, merr)
+			}
+		}
 		return nodeResult{}, err
 	}
 	if n.Reboot {
@@ -466,6 +473,37 @@ func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource
 			return err
 		}
 		return event(tx, now, 0, cur, "Cache cluster deleted")
+	})
+}
+
+// movePort gives a node that is still being created a new port from the range, when another program took
+// the one it was given.
+func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int) error {
+	return c.store.Update(ctx, func(tx store.Tx) error {
+		obj, err := tx.Get(resource.KindCluster, key)
+		if err != nil {
+			return err
+		}
+		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(cl.Nodes, func(n resource.Node) bool { return n.ID == nodeID })
+		if i < 0 || cl.Nodes[i].Port != taken || cl.Nodes[i].Status != resource.NodeCreating {
+			return nil
+		}
+		all, err := clusters(tx)
+		if err != nil {
+			return err
+		}
+		ports, ok := c.cfg.Ports.Allocate(all, 1)
+		if !ok {
+			return fmt.Errorf("no free port in the node range for %s node %s", cl.ID, nodeID)
+		}
+		c.logger.Warn("node port taken by another program; moving the node", "cluster", cl.ID, "node", nodeID, "from", taken, "to", ports[0])
+		cl.Nodes[i].Port = ports[0]
+		_, err = tx.Put(resource.KindCluster, key, resource.Marshal(cl), obj.Revision)
+		return err
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 // fakeDriver records what the controller asks of it; nodes "run" as entries in a map.
 type fakeDriver struct {
 	mu       sync.Mutex
+	taken    map[int]bool // ports another program holds
 	nodes    map[string]driver.NodeSpec
 	restarts map[string]int
 	exits    chan string
@@ -31,6 +32,9 @@ func newFakeDriver() *fakeDriver {
 func (f *fakeDriver) Ensure(_ context.Context, spec driver.NodeSpec) (driver.NodeStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.taken[spec.Port] {
+		return driver.NodeStatus{}, fmt.Errorf("%w: port %d", driver.ErrPortInUse, spec.Port)
+	}
 	f.nodes[spec.ID] = spec
 	return driver.NodeStatus{ID: spec.ID, Port: spec.Port, State: driver.StateRunning, Healthy: true, Spec: spec}, nil
 }
@@ -330,5 +334,21 @@ func TestPruneEvents(t *testing.T) {
 	got := h.events(t)
 	if len(got) != 2 || contains(got, "age 360h0m0s") {
 		t.Errorf("events after pruning = %q, want the two younger than 14 days", got)
+	}
+}
+
+func TestNodeMovesOffATakenPort(t *testing.T) {
+	h := start(t)
+	h.drv.mu.Lock()
+	h.drv.taken = map[int]bool{29000: true}
+	h.drv.mu.Unlock()
+	h.put(t, newRedis("p", 29000))
+	c := h.waitStatus(t, "p", resource.StatusAvailable)
+	if got := c.Nodes[0].Port; got == 29000 || got < 29000 || got > 29099 {
+		t.Errorf("node port = %d, want a free port of the range other than the taken 29000", got)
+	}
+	spec, ok := h.drv.running()[c.DriverID("0001")]
+	if !ok || spec.Port != c.Nodes[0].Port {
+		t.Errorf("engine runs on %d (running %v), want the node's new port %d", spec.Port, ok, c.Nodes[0].Port)
 	}
 }

@@ -95,6 +95,9 @@ type Driver interface {
 // ErrUnknownNode is returned for a node that was never ensured or has been removed.
 var ErrUnknownNode = errors.New("driver: unknown node")
 
+// ErrPortInUse is returned by Ensure when another program holds the node's port.
+var ErrPortInUse = errors.New("port already in use")
+
 // TLSFiles are the PEM files a TLS node serves with.
 type TLSFiles struct {
 	CertFile string // server certificate chain

@@ -506,7 +506,7 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 		return fail(err)
 	}
 	if d.checkPort && !PortFree(spec.Port) {
-		return fail(fmt.Errorf("port %d is already in use on 127.0.0.1", spec.Port))
+		return fail(fmt.Errorf("%w: port %d on 127.0.0.1", driver.ErrPortInUse, spec.Port))
 	}
 	args, file := commandLine(spec, n.dir)
 	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached} {

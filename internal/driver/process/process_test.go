@@ -352,8 +352,8 @@ func TestPortInUse(t *testing.T) {
 		checkPort bool   // driver refuses before launching
 		wantErr   string // in the error message
 	}{
-		{"redis/checked", driver.EngineRedis, true, "port %d is already in use"},
-		{"memcached/checked", driver.EngineMemcached, true, "port %d is already in use"},
+		{"redis/checked", driver.EngineRedis, true, "port already in use: port %d"},
+		{"memcached/checked", driver.EngineMemcached, true, "port already in use: port %d"},
 		// Without the check the engine itself fails to bind; the error carries engine.log's tail.
 		{"redis/engine", driver.EngineRedis, false, "Address already in use"},
 		{"valkey/engine", driver.EngineValkey, false, "Address already in use"},
@@ -380,6 +380,9 @@ func TestPortInUse(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("Ensure on a taken port: err = %v, want it to mention %q", err, want)
+			}
+			if tt.checkPort && !errors.Is(err, driver.ErrPortInUse) {
+				t.Errorf("err = %v, want errors.Is driver.ErrPortInUse", err)
 			}
 			t.Logf("error: %v", err)
 			if st.State != driver.StateStopped || st.PID != 0 {
