@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
-
-// EventRetention is how long events are kept: DescribeEvents returns at most 14 days of them.
-const EventRetention = 14 * 24 * time.Hour
 
 // applyDuePending applies the modifications that were requested without ApplyImmediately once the
 // cluster's maintenance window has come; the cluster then converges like after an immediate change.
@@ -88,9 +84,9 @@ func clusters(tx store.Tx) ([]*resource.Cluster, error) {
 	return out, nil
 }
 
-// pruneEvents deletes events older than EventRetention.
+// pruneEvents deletes events older than resource.EventRetention.
 func (c *Controller) pruneEvents(ctx context.Context) error {
-	cutoff := c.cfg.Now().Add(-EventRetention)
+	cutoff := c.cfg.Now().Add(-resource.EventRetention)
 	objs, err := c.store.List(ctx, resource.KindEvent)
 	if err != nil {
 		return err

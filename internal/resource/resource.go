@@ -157,6 +157,9 @@ type Event struct {
 	Date       time.Time `json:"date"`
 }
 
+// EventRetention is how long events are kept: DescribeEvents returns at most 14 days of them.
+const EventRetention = 14 * 24 * time.Hour
+
 // EventKey orders events by time within a region; seq orders the events of one commit, and a random
 // suffix keeps events written at the same instant by different commits apart.
 func EventKey(region string, t time.Time, seq int) string {

@@ -9,9 +9,6 @@ import (
 	"github.com/ecache/ecache/internal/resource"
 )
 
-// EventRetention is how long events are kept: AWS returns up to 14 days of them.
-const EventRetention = 14 * 24 * time.Hour
-
 // DescribeEvents lists the region's events newest first; by default only the last hour's.
 func (s *Service) DescribeEvents(ctx context.Context, in *api.DescribeEventsMessage) (*api.EventsMessage, error) {
 	rg := region(ctx)
@@ -34,8 +31,8 @@ func (s *Service) DescribeEvents(ctx context.Context, in *api.DescribeEventsMess
 	case in.Duration != nil:
 		start = end.Add(-time.Duration(*in.Duration) * time.Minute)
 	}
-	if in.Duration != nil && (*in.Duration < 0 || time.Duration(*in.Duration)*time.Minute > EventRetention) {
-		return nil, api.InvalidParameterValueException("Duration must be between 0 and %d minutes.", int(EventRetention/time.Minute))
+	if in.Duration != nil && (*in.Duration < 0 || time.Duration(*in.Duration)*time.Minute > resource.EventRetention) {
+		return nil, api.InvalidParameterValueException("Duration must be between 0 and %d minutes.", int(resource.EventRetention/time.Minute))
 	}
 	if end.Before(start) {
 		return nil, api.InvalidParameterCombinationException("EndTime must not be earlier than StartTime.")
