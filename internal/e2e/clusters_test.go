@@ -407,6 +407,7 @@ func TestModifyRedisCluster(t *testing.T) {
 	ctx := ctxT(t)
 	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 		CacheClusterId: aws.String("m"), Engine: aws.String("redis"), EngineVersion: aws.String("7.0"), CacheNodeType: aws.String("cache.t3.micro"),
+		PreferredMaintenanceWindow: aws.String(windowAwayFromNow()),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -546,4 +547,11 @@ func TestGracefulShutdownKeepsEngines(t *testing.T) {
 	if after := enginePIDs(srv.dataDir); fmt.Sprint(after) != fmt.Sprint(pids) {
 		t.Errorf("engines %v after restart, want the same processes %v adopted", after, pids)
 	}
+}
+
+// windowAwayFromNow is a maintenance window three days from today, so that pending changes stay pending
+// during the test (the controller applies them inside the window).
+func windowAwayFromNow() string {
+	day := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[(int(time.Now().UTC().Weekday())+3)%7]
+	return day + ":03:00-" + day + ":04:00"
 }
