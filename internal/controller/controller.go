@@ -455,55 +455,36 @@ func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource
 		return err
 	}
 	now := c.cfg.Now().UTC()
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindCluster, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		cur, err := resource.Unmarshal[resource.Cluster](obj.Value)
-		if err != nil {
-			return err
-		}
+	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cur *resource.Cluster, rev int64) (bool, error) {
 		if cur.Status != resource.StatusDeleting || cur.UID != cl.UID {
-			return nil
+			return false, nil
 		}
-		if err := tx.Delete(resource.KindCluster, key, obj.Revision); err != nil {
-			return err
+		if err := tx.Delete(resource.KindCluster, key, rev); err != nil {
+			return false, err
 		}
-		return event(tx, now, 0, cur, "Cache cluster deleted")
+		return false, event(tx, now, 0, cur, "Cache cluster deleted")
 	})
 }
 
 // movePort gives a node that is still being created a new port from the range, when another program took
 // the one it was given.
 func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int) error {
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindCluster, key)
-		if err != nil {
-			return err
-		}
-		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
-		if err != nil {
-			return err
-		}
+	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 		i := slices.IndexFunc(cl.Nodes, func(n resource.Node) bool { return n.ID == nodeID })
 		if i < 0 || cl.Nodes[i].Port != taken || cl.Nodes[i].Status != resource.NodeCreating {
-			return nil
+			return false, nil
 		}
-		all, err := clusters(tx)
+		all, err := resource.List[resource.Cluster](tx, resource.KindCluster)
 		if err != nil {
-			return err
+			return false, err
 		}
 		ports, ok := c.cfg.Ports.Allocate(all, 1)
 		if !ok {
-			return fmt.Errorf("no free port in the node range for %s node %s", cl.ID, nodeID)
+			return false, fmt.Errorf("no free port in the node range for %s node %s", cl.ID, nodeID)
 		}
 		c.logger.Warn("node port taken by another program; moving the node", "cluster", cl.ID, "node", nodeID, "from", taken, "to", ports[0])
 		cl.Nodes[i].Port = ports[0]
-		_, err = tx.Put(resource.KindCluster, key, resource.Marshal(cl), obj.Revision)
-		return err
+		return true, nil
 	})
 }
 
@@ -512,19 +493,9 @@ func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int
 // are recorded but the cluster keeps its status until a pass has seen the change through.
 func (c *Controller) writeStatus(ctx context.Context, key string, observed int64, results map[string]nodeResult) error {
 	now := c.cfg.Now().UTC()
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindCluster, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
-		if err != nil {
-			return err
-		}
+	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, rev int64) (bool, error) {
 		if cl.Status == resource.StatusDeleting {
-			return nil
+			return false, nil
 		}
 		changed := false
 		seq := 0
@@ -553,23 +524,23 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 			case seen && r.removed && n.Remove:
 				changed = true
 				if err := emit("Removed cache node " + n.ID); err != nil {
-					return err
+					return false, err
 				}
 				continue
 			case seen && r.rebooted && n.Reboot:
 				n.Reboot, n.Status, changed = false, resource.NodeAvailable, true
 				if err := emit("Cache node " + n.ID + " shutdown"); err != nil {
-					return err
+					return false, err
 				}
 				if err := emit("Cache node " + n.ID + " restarted"); err != nil {
-					return err
+					return false, err
 				}
 			case seen && r.ready && !n.Reboot && !n.Remove && n.Status != resource.NodeAvailable:
 				wasCreating := n.Status == resource.NodeCreating
 				n.Status, changed = resource.NodeAvailable, true
 				if wasCreating && cl.Status != resource.StatusCreating {
 					if err := emit(fmt.Sprintf("Added cache node %s in availability zone %s", n.ID, n.AZ)); err != nil {
-						return err
+						return false, err
 					}
 				}
 			}
@@ -583,26 +554,26 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 		if cl.ParameterApplyStatus != applyStatus {
 			cl.ParameterApplyStatus, changed = applyStatus, true
 		}
-		if settled(cl) && cl.Status != resource.StatusAvailable && obj.Revision == observed {
+		if settled(cl) && cl.Status != resource.StatusAvailable && rev == observed {
 			switch cl.Status {
 			case resource.StatusCreating:
 				if err := emit("Cache cluster created"); err != nil {
-					return err
+					return false, err
 				}
 				for _, n := range cl.Nodes {
 					if err := emit(fmt.Sprintf("Added cache node %s in availability zone %s", n.ID, n.AZ)); err != nil {
-						return err
+						return false, err
 					}
 				}
 			case resource.StatusModifying:
 				if cl.Pending.NumNodes != nil {
 					if err := emit(fmt.Sprintf("Finished modifying number of nodes from %d to %d", cl.Pending.FromNodes, len(cl.Nodes))); err != nil {
-						return err
+						return false, err
 					}
 				}
 				for _, msg := range cl.Pending.Completion {
 					if err := emit(msg); err != nil {
-						return err
+						return false, err
 					}
 				}
 				cl.Pending.NumNodes, cl.Pending.NodeIDsToRemove, cl.Pending.FromNodes = nil, nil, 0
@@ -610,11 +581,7 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 			}
 			cl.Status, changed = resource.StatusAvailable, true
 		}
-		if !changed {
-			return nil
-		}
-		_, err = tx.Put(resource.KindCluster, key, resource.Marshal(cl), obj.Revision)
-		return err
+		return changed, nil
 	})
 }
 

@@ -13,32 +13,22 @@ import (
 // cluster's maintenance window has come; the cluster then converges like after an immediate change.
 func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 	now := c.cfg.Now().UTC()
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindCluster, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
-		if err != nil {
-			return err
-		}
+	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 		if cl.Status != resource.StatusAvailable || cl.Pending.Empty() || !cl.InMaintenanceWindow(now) {
-			return nil
+			return false, nil
 		}
 		p := cl.Pending
 		var ports []int
 		if p.NumNodes != nil {
 			if add := int(*p.NumNodes) - len(cl.Nodes); add > 0 {
-				all, err := clusters(tx)
+				all, err := resource.List[resource.Cluster](tx, resource.KindCluster)
 				if err != nil {
-					return err
+					return false, err
 				}
 				var ok bool
 				if ports, ok = c.cfg.Ports.Allocate(all, add); !ok {
 					c.logger.Warn("pending scale-out waits for free node ports", "cluster", cl.ID, "nodes", add)
-					return nil
+					return false, nil
 				}
 			}
 		}
@@ -59,29 +49,12 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 			}
 			seq++
 			if err := event(tx, now, seq, cl, msg); err != nil {
-				return err
+				return false, err
 			}
 			cl.BeginScale(int(*p.NumNodes), p.NodeIDsToRemove, ports, now)
 		}
-		_, err = tx.Put(resource.KindCluster, key, resource.Marshal(cl), obj.Revision)
-		return err
+		return true, nil
 	})
-}
-
-func clusters(tx store.Tx) ([]*resource.Cluster, error) {
-	objs, err := tx.List(resource.KindCluster)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*resource.Cluster, 0, len(objs))
-	for _, o := range objs {
-		cl, err := resource.Unmarshal[resource.Cluster](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cl)
-	}
-	return out, nil
 }
 
 // pruneEvents deletes events older than resource.EventRetention.

@@ -279,15 +279,7 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 	c.pointForwarders(key, chosen.node.Addr, readers, true)
 	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "planned", old != nil, "took", time.Since(start))
 	now := c.cfg.Now().UTC()
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, key)
-		if err != nil {
-			return err
-		}
-		cur, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
-		if err != nil {
-			return err
-		}
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		for n := range cur.NodeGroups {
 			ng := &cur.NodeGroups[n]
 			for k := range ng.Members {
@@ -305,67 +297,45 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 		}
 		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", primary.cluster.ID, chosen.cluster.ID)
 		if err := clusterEvent(tx, now, 1, cur.Region, chosen.cluster.ID, msg); err != nil {
-			return err
+			return false, err
 		}
 		if err := groupEvent(tx, now, 2, cur, msg); err != nil {
-			return err
+			return false, err
 		}
-		if err := clusterEvent(tx, now, 3, cur.Region, primary.cluster.ID, "Recovering cache nodes 0001"); err != nil {
-			return err
-		}
-		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(cur), obj.Revision)
-		return err
+		return true, clusterEvent(tx, now, 3, cur.Region, primary.cluster.ID, "Recovering cache nodes 0001")
 	})
 }
 
 // finishRecovery records that a former primary is back as a synced replica.
 func (c *Controller) finishRecovery(ctx context.Context, key, clusterID string) error {
 	now := c.cfg.Now().UTC()
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, key)
-		if err != nil {
-			return err
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
-		if err != nil {
-			return err
-		}
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
 		i := slices.Index(g.Recovering, clusterID)
 		if i < 0 {
-			return nil
+			return false, nil
 		}
 		g.Recovering = slices.Delete(g.Recovering, i, i+1)
-		if err := clusterEvent(tx, now, 1, g.Region, clusterID, "Finished recovery for cache nodes 0001"); err != nil {
-			return err
-		}
-		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(g), obj.Revision)
-		return err
+		return true, clusterEvent(tx, now, 1, g.Region, clusterID, "Finished recovery for cache nodes 0001")
 	})
 }
 
 // markGroupAvailable moves a settled group to available, unless it changed since the reconcile read it.
 func (c *Controller) markGroupAvailable(ctx context.Context, key string, observed int64) error {
 	now := c.cfg.Now().UTC()
-	return c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, key)
-		if err != nil || obj.Revision != observed {
-			return nil
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
-		if err != nil || g.Status == resource.StatusAvailable && g.NodeGroups[0].Status == resource.StatusAvailable {
-			return err
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, rev int64) (bool, error) {
+		if rev != observed || g.Status == resource.StatusAvailable && g.NodeGroups[0].Status == resource.StatusAvailable {
+			return false, nil
 		}
 		if g.Status == resource.StatusCreating {
 			if err := groupEvent(tx, now, 1, g, "Replication group "+g.ID+" created"); err != nil {
-				return err
+				return false, err
 			}
 		}
 		g.Status = resource.StatusAvailable
 		for i := range g.NodeGroups {
 			g.NodeGroups[i].Status = resource.StatusAvailable
 		}
-		_, err = tx.Put(resource.KindReplicationGroup, key, resource.Marshal(g), obj.Revision)
-		return err
+		return true, nil
 	})
 }
 
@@ -389,17 +359,11 @@ func (c *Controller) finishGroupDeletion(ctx context.Context, key string, g *res
 	}
 	c.closeForwarders(key)
 	now := c.cfg.Now().UTC()
-	return false, c.store.Update(ctx, func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
+	return false, edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, _ *resource.ReplicationGroup, rev int64) (bool, error) {
+		if err := tx.Delete(resource.KindReplicationGroup, key, rev); err != nil {
+			return false, err
 		}
-		if err := tx.Delete(resource.KindReplicationGroup, key, obj.Revision); err != nil {
-			return err
-		}
-		return groupEvent(tx, now, 1, g, "Replication group "+g.ID+" deleted")
+		return false, groupEvent(tx, now, 1, g, "Replication group "+g.ID+" deleted")
 	})
 }
 

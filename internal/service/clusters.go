@@ -481,19 +481,7 @@ func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v
 }
 
 func loadClusters(tx store.Tx) ([]*resource.Cluster, error) {
-	objs, err := tx.List(resource.KindCluster)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*resource.Cluster, 0, len(objs))
-	for _, o := range objs {
-		c, err := resource.Unmarshal[resource.Cluster](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return resource.List[resource.Cluster](tx, resource.KindCluster)
 }
 
 func (s *Service) checkQuotas(all []*resource.Cluster, rg string, newNodes int) error {
