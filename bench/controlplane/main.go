@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,22 +15,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/ecache/ecache/bench/internal/benchkit"
 )
 
 func main() {
@@ -44,89 +39,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitListening(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 50*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not start listening", addr)
-}
-
-type ecacheProc struct {
-	cmd           *exec.Cmd
-	addr, dir     string
-	keyID, secret string
-}
-
-func startEcache() (*ecacheProc, error) {
-	dir, err := os.MkdirTemp("", "ecache-bench")
-	if err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(dir, "ecache")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build: %v\n%s", err, out)
-	}
-	p := &ecacheProc{addr: fmt.Sprintf("127.0.0.1:%d", freePort()), dir: dir}
-	p.cmd = exec.Command(bin, "serve", "--listen", p.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "30000-30999", "--log-level", "warn")
-	p.cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
-	stdout, _ := p.cmd.StdoutPipe()
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && (p.keyID == "" || p.secret == "") {
-		line := strings.TrimSpace(sc.Text())
-		if v, ok := strings.CutPrefix(line, "AWS_ACCESS_KEY_ID="); ok {
-			p.keyID = v
-		}
-		if v, ok := strings.CutPrefix(line, "AWS_SECRET_ACCESS_KEY="); ok {
-			p.secret = v
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	return p, waitListening(p.addr, 10*time.Second)
-}
-
-// stop ends ecache and the engines it started, printing what ecache logged at warn level or above.
-func (p *ecacheProc) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	_ = p.cmd.Wait()
-	if b, _ := os.ReadFile(filepath.Join(p.dir, "ecache.log")); len(b) > 0 {
-		fmt.Printf("ecache log:\n%s", b)
-	}
-	files, _ := filepath.Glob(filepath.Join(p.dir, "data", "nodes", "*", "*.pid"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	out, _ := exec.Command("pgrep", "-f", p.dir).Output()
-	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	_ = os.RemoveAll(p.dir)
 }
 
 func rssKiB(pid int) int {
@@ -144,10 +56,7 @@ func rssKiB(pid int) int {
 }
 
 func client(addr, key, secret string) *elasticache.Client {
-	return elasticache.New(elasticache.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""),
-	})
+	return (&benchkit.Server{Addr: addr, KeyID: key, Secret: secret}).Client()
 }
 
 // timeToAvailable creates a cluster, polls until it is available and deletes it.
@@ -173,44 +82,15 @@ func timeToAvailable(ctx context.Context, c *elasticache.Client, in *elasticache
 	}
 }
 
-func summary(ds []time.Duration) string {
-	slices.Sort(ds)
-	return fmt.Sprintf("min %v  median %v  max %v", ds[0].Round(100*time.Microsecond), ds[len(ds)/2].Round(100*time.Microsecond), ds[len(ds)-1].Round(100*time.Microsecond))
-}
-
-// describeLoad sends n DescribeCacheClusters requests over conc clients; it returns throughput and latencies.
+// describeLoad sends n DescribeCacheClusters requests over conc clients.
 func describeLoad(ctx context.Context, c *elasticache.Client, n, conc int) (float64, []time.Duration, error) {
-	var mu sync.Mutex
-	var lat []time.Duration
-	var firstErr error
-	next := make(chan struct{}, n)
-	for range n {
-		next <- struct{}{}
-	}
-	close(next)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range next {
-				t := time.Now()
-				out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
-				d := time.Since(t)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				} else if err == nil && len(out.CacheClusters) == 0 {
-					firstErr = errors.New("describe returned no clusters")
-				}
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds(), lat, firstErr
+	return benchkit.Load(n, conc, func() error {
+		out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+		if err == nil && len(out.CacheClusters) == 0 {
+			err = errors.New("describe returned no clusters")
+		}
+		return err
+	})
 }
 
 // signedDescribe returns one SigV4-signed DescribeCacheClusters request, to be replayed as is.
@@ -227,75 +107,58 @@ func signedDescribe(addr, key, secret string) (http.Header, []byte, error) {
 // rawLoad replays one signed request n times over conc connections, reading each response in full.
 func rawLoad(addr string, header http.Header, body []byte, n, conc int) (float64, []time.Duration, error) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
-	var mu sync.Mutex
-	var lat []time.Duration
-	var firstErr error
-	next := make(chan struct{}, n)
-	for range n {
-		next <- struct{}{}
-	}
-	close(next)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range next {
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(body))
-				req.Header = header.Clone()
-				t := time.Now()
-				resp, err := hc.Do(req)
-				var size int64
-				if err == nil {
-					size, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("HTTP %d", resp.StatusCode)
-					}
-				}
-				d := time.Since(t)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				} else if err == nil && size < 1000 {
-					firstErr = fmt.Errorf("response of %d bytes", size)
-				}
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds(), lat, firstErr
+	return benchkit.Load(n, conc, func() error {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(body))
+		req.Header = header.Clone()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		size, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		case size < 1000:
+			return fmt.Errorf("response of %d bytes", size)
+		}
+		return nil
+	})
 }
 
-func pct(ds []time.Duration, p float64) time.Duration {
-	slices.Sort(ds)
-	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
+// compare prints the two servers' throughput and latency side by side.
+func compare(title string, eThr float64, eLat []time.Duration, mThr float64, mLat []time.Duration) {
+	p := func(ds []time.Duration, q float64) time.Duration {
+		return benchkit.Percentile(ds, q).Round(10 * time.Microsecond)
+	}
+	fmt.Println(title)
+	fmt.Printf("  ecache:      %8.0f req/s  p50 %v  p99 %v\n", eThr, p(eLat, 0.50), p(eLat, 0.99))
+	fmt.Printf("  moto_server: %8.0f req/s  p50 %v  p99 %v\n", mThr, p(mLat, 0.50), p(mLat, 0.99))
+	fmt.Printf("  ratio ecache/moto: throughput %.1fx, p99 latency %.2fx\n", eThr/mThr,
+		float64(benchkit.Percentile(eLat, 0.99))/float64(benchkit.Percentile(mLat, 0.99)))
 }
 
 func run(runs, requests, conc, clusters int) error {
 	ctx := context.Background()
-	ec, err := startEcache()
+	ec, err := benchkit.Start("30000-30999")
 	if err != nil {
 		return err
 	}
-	defer ec.stop()
-	motoPort := freePort()
+	defer ec.Stop()
+	motoPort := benchkit.FreePort()
 	moto := exec.Command("moto_server", "-p", strconv.Itoa(motoPort))
 	if err := moto.Start(); err != nil {
 		return fmt.Errorf("moto_server: %w", err)
 	}
 	defer func() { _ = moto.Process.Kill(); _ = moto.Wait() }()
 	motoAddr := fmt.Sprintf("127.0.0.1:%d", motoPort)
-	if err := waitListening(motoAddr, 20*time.Second); err != nil {
+	if err := benchkit.WaitListening(motoAddr, 20*time.Second); err != nil {
 		return err
 	}
-	ecc := client(ec.addr, ec.keyID, ec.secret)
+	ecc := ec.Client()
 	mc := client(motoAddr, "AKIDMOTO", "secret")
 
-	fmt.Printf("ecache RSS, 0 clusters: %d KiB\n", rssKiB(ec.cmd.Process.Pid))
+	fmt.Printf("ecache RSS, 0 clusters: %d KiB\n", rssKiB(ec.Cmd.Process.Pid))
 
 	for _, tc := range []struct {
 		name string
@@ -316,7 +179,7 @@ func run(runs, requests, conc, clusters int) error {
 			}
 			ds = append(ds, d)
 		}
-		fmt.Printf("CreateCacheCluster -> available, %s (%d runs): %s\n", tc.name, runs, summary(ds))
+		fmt.Printf("CreateCacheCluster -> available, %s (%d runs): %s\n", tc.name, runs, benchkit.Summary(ds))
 	}
 	time.Sleep(3 * time.Second) // let the deletions finish
 
@@ -351,7 +214,7 @@ func run(runs, requests, conc, clusters int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	fmt.Printf("ecache RSS, %d clusters: %d KiB (engines are separate processes)\n", clusters, rssKiB(ec.cmd.Process.Pid))
+	fmt.Printf("ecache RSS, %d clusters: %d KiB (engines are separate processes)\n", clusters, rssKiB(ec.Cmd.Process.Pid))
 
 	// Warm up both, then measure each in turn.
 	_, _, _ = describeLoad(ctx, ecc, 100, conc)
@@ -364,12 +227,9 @@ func run(runs, requests, conc, clusters int) error {
 	if err != nil {
 		return fmt.Errorf("moto describe: %w", err)
 	}
-	fmt.Printf("DescribeCacheClusters, %d clusters, %d requests, %d clients:\n", clusters, requests, conc)
-	fmt.Printf("  ecache:      %8.0f req/s  p50 %v  p99 %v\n", eThr, pct(eLat, 0.50).Round(10*time.Microsecond), pct(eLat, 0.99).Round(10*time.Microsecond))
-	fmt.Printf("  moto_server: %8.0f req/s  p50 %v  p99 %v\n", mThr, pct(mLat, 0.50).Round(10*time.Microsecond), pct(mLat, 0.99).Round(10*time.Microsecond))
-	fmt.Printf("  ratio ecache/moto: throughput %.1fx, p99 latency %.2fx\n", eThr/mThr, float64(pct(eLat, 0.99))/float64(pct(mLat, 0.99)))
+	compare(fmt.Sprintf("DescribeCacheClusters, %d clusters, %d requests, %d clients:", clusters, requests, conc), eThr, eLat, mThr, mLat)
 
-	eh, eb, err := signedDescribe(ec.addr, ec.keyID, ec.secret)
+	eh, eb, err := signedDescribe(ec.Addr, ec.KeyID, ec.Secret)
 	if err != nil {
 		return err
 	}
@@ -377,7 +237,7 @@ func run(runs, requests, conc, clusters int) error {
 	if err != nil {
 		return err
 	}
-	eThr, eLat, err = rawLoad(ec.addr, eh, eb, requests, conc)
+	eThr, eLat, err = rawLoad(ec.Addr, eh, eb, requests, conc)
 	if err != nil {
 		return fmt.Errorf("ecache raw describe: %w", err)
 	}
@@ -385,10 +245,7 @@ func run(runs, requests, conc, clusters int) error {
 	if err != nil {
 		return fmt.Errorf("moto raw describe: %w", err)
 	}
-	fmt.Printf("Same signed DescribeCacheClusters request replayed over HTTP (no SDK parsing), %d requests, %d clients:\n", requests, conc)
-	fmt.Printf("  ecache:      %8.0f req/s  p50 %v  p99 %v\n", eThr, pct(eLat, 0.50).Round(10*time.Microsecond), pct(eLat, 0.99).Round(10*time.Microsecond))
-	fmt.Printf("  moto_server: %8.0f req/s  p50 %v  p99 %v\n", mThr, pct(mLat, 0.50).Round(10*time.Microsecond), pct(mLat, 0.99).Round(10*time.Microsecond))
-	fmt.Printf("  ratio ecache/moto: throughput %.1fx, p99 latency %.2fx\n", eThr/mThr, float64(pct(eLat, 0.99))/float64(pct(mLat, 0.99)))
+	compare(fmt.Sprintf("Same signed DescribeCacheClusters request replayed over HTTP (no SDK parsing), %d requests, %d clients:", requests, conc), eThr, eLat, mThr, mLat)
 	fmt.Printf("moto_server RSS, %d clusters: %d KiB\n", clusters, rssKiB(moto.Process.Pid))
 	return nil
 }

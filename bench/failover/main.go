@@ -9,23 +9,21 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+
+	"github.com/ecache/ecache/bench/internal/benchkit"
 )
 
 func main() {
@@ -36,87 +34,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type server struct {
-	cmd           *exec.Cmd
-	addr, dir     string
-	keyID, secret string
-}
-
-func start() (*server, error) {
-	dir, err := os.MkdirTemp("", "ecache-failover-bench")
-	if err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(dir, "ecache")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build: %v\n%s", err, out)
-	}
-	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", freePort()), dir: dir}
-	s.cmd = exec.Command(bin, "serve", "--listen", s.addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", "30000-30099", "--log-level", "warn")
-	s.cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
-	stdout, _ := s.cmd.StdoutPipe()
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && (s.keyID == "" || s.secret == "") {
-		line := strings.TrimSpace(sc.Text())
-		if v, ok := strings.CutPrefix(line, "AWS_ACCESS_KEY_ID="); ok {
-			s.keyID = v
-		}
-		if v, ok := strings.CutPrefix(line, "AWS_SECRET_ACCESS_KEY="); ok {
-			s.secret = v
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	for range 200 {
-		if c, err := net.Dial("tcp", s.addr); err == nil {
-			c.Close()
-			return s, nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("ecache did not start")
-}
-
-// stop ends ecache and every engine it started.
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	_ = s.cmd.Wait()
-	for _, pid := range s.enginePIDs() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	_ = os.RemoveAll(s.dir)
-}
-
-// enginePIDs maps node directory names to live engine pids.
-func (s *server) enginePIDs() map[string]int {
-	out := map[string]int{}
-	files, _ := filepath.Glob(filepath.Join(s.dir, "data", "nodes", "*", "node.json"))
-	for _, f := range files {
-		var rec struct {
-			PID int `json:"pid"`
-		}
-		b, _ := os.ReadFile(f)
-		if json.Unmarshal(b, &rec) == nil && rec.PID > 0 && syscall.Kill(rec.PID, 0) == nil {
-			out[filepath.Base(filepath.Dir(f))] = rec.PID
-		}
-	}
-	return out
 }
 
 // resp sends one command over a fresh connection and returns the first reply line.
@@ -157,20 +74,14 @@ func healthy(ctx context.Context, c *elasticache.Client, primaryEP string) bool 
 	return err == nil && reply == ":2"
 }
 
-func summary(ds []time.Duration) string {
-	slices.Sort(ds)
-	return fmt.Sprintf("min %v  median %v  max %v", ds[0].Round(100*time.Microsecond), ds[len(ds)/2].Round(100*time.Microsecond), ds[len(ds)-1].Round(100*time.Microsecond))
-}
-
 func run(runs int, eng string) error {
 	ctx := context.Background()
-	s, err := start()
+	s, err := benchkit.Start("30000-30099")
 	if err != nil {
 		return err
 	}
-	defer s.stop()
-	c := elasticache.New(elasticache.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + s.addr),
-		Credentials: credentials.NewStaticCredentialsProvider(s.keyID, s.secret, "")})
+	defer s.Stop()
+	c := s.Client()
 
 	begin := time.Now()
 	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
@@ -211,7 +122,7 @@ func run(runs int, eng string) error {
 			}
 		}
 		pid := 0
-		for id, p := range s.enginePIDs() {
+		for id, p := range s.EnginePIDs() {
 			if strings.HasPrefix(id, primary+"-") {
 				pid = p
 			}
@@ -232,7 +143,7 @@ func run(runs int, eng string) error {
 		}
 		ds = append(ds, time.Since(killed))
 	}
-	fmt.Printf("SIGKILL of the primary engine -> first successful write at PrimaryEndpoint (%d runs): %s\n", runs, summary(ds))
+	fmt.Printf("SIGKILL of the primary engine -> first successful write at PrimaryEndpoint (%d runs): %s\n", runs, benchkit.Summary(ds))
 
 	// Throughput through the PrimaryEndpoint against the primary node directly.
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
