@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ecache/ecache/internal/hashslot"
 	"net"
 	"slices"
 	"sort"
@@ -18,7 +19,7 @@ import (
 type ShardSpec struct {
 	Primary  Node
 	Replicas []Node
-	Slots    []SlotRange
+	Slots    []hashslot.Range
 }
 
 // ShardState is one shard as the cluster reports it. Slots are sorted and merged; Replicas are addresses,
@@ -27,7 +28,7 @@ type ShardState struct {
 	PrimaryAddr string
 	PrimaryID   string
 	Replicas    []string
-	Slots       []SlotRange
+	Slots       []hashslot.Range
 }
 
 // member is one node of a cluster being formed or changed.
@@ -73,11 +74,11 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 	if len(shards) == 0 {
 		return errors.New("create cluster: no shards")
 	}
-	var allSlots []SlotRange
+	var allSlots []hashslot.Range
 	seen := map[string]bool{}
 	for i, s := range shards {
 		for _, r := range s.Slots {
-			if !r.valid() {
+			if !r.Valid() {
 				return fmt.Errorf("create cluster: shard %d: invalid slot range %d-%d", i, r.Start, r.End)
 			}
 		}
@@ -89,7 +90,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 			seen[n.Addr] = true
 		}
 	}
-	if err := checkOverlap(allSlots); err != nil {
+	if err := hashslot.CheckOverlap(allSlots); err != nil {
 		return fmt.Errorf("create cluster: %w", err)
 	}
 
@@ -142,7 +143,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 	for i, s := range shards {
 		m := members[indexOfID(members, primaryID[i])]
 		var add []int
-		for _, r := range normalize(s.Slots) {
+		for _, r := range hashslot.Normalize(s.Slots) {
 			for slot := r.Start; slot <= r.End; slot++ {
 				switch owner := m.view.owner(slot); owner {
 				case m.id:
@@ -157,7 +158,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 			continue
 		}
 		args := []any{"CLUSTER", "ADDSLOTSRANGE"}
-		for _, r := range rangesOf(add) {
+		for _, r := range hashslot.Ranges(add) {
 			args = append(args, r.Start, r.End)
 		}
 		if _, err := do(ctx, p.get(m.node), args...); err != nil {
@@ -337,7 +338,7 @@ func signature(v clusterView) string {
 			continue
 		}
 		if n.master() {
-			lines = append(lines, fmt.Sprintf("%s master epoch=%d slots=%s", n.ID, n.Epoch, FormatSlots(n.Slots)))
+			lines = append(lines, fmt.Sprintf("%s master epoch=%d slots=%s", n.ID, n.Epoch, hashslot.Format(n.Slots)))
 		} else {
 			lines = append(lines, fmt.Sprintf("%s replica-of=%s", n.ID, n.MasterID))
 		}
@@ -423,9 +424,9 @@ func Inspect(ctx context.Context, any Node) ([]ShardState, error) {
 			}
 		}
 		for _, r := range sh.Slots {
-			st.Slots = append(st.Slots, SlotRange{Start: int(r.Start), End: int(r.End)})
+			st.Slots = append(st.Slots, hashslot.Range{Start: int(r.Start), End: int(r.End)})
 		}
-		st.Slots = normalize(st.Slots)
+		st.Slots = hashslot.Normalize(st.Slots)
 		if st.PrimaryID == "" || (primaryFailed && len(st.Slots) == 0) {
 			continue
 		}
@@ -577,6 +578,71 @@ func AddShard(ctx context.Context, seed Node, shard ShardSpec) error {
 	return nil
 }
 
+// AddReplica makes replica a replica of primary in seed's cluster: a node that is not part of the cluster
+// yet (new, or restarted without its cluster state) meets the cluster first; a member following another
+// primary is re-pointed. AddReplica waits until the cluster has converged with the replica's link up, and
+// may be run again after a partial run. The replica must hold no slots.
+func AddReplica(ctx context.Context, seed, primary, replica Node) error {
+	p := newPool()
+	defer p.close()
+	members, view, err := clusterMembers(ctx, p, seed)
+	if err != nil {
+		return fmt.Errorf("add replica: %w", err)
+	}
+	prim, err := identify(ctx, p, primary)
+	if err != nil {
+		return fmt.Errorf("add replica: %w", err)
+	}
+	if _, ok := view.byID(prim.id); !ok {
+		return fmt.Errorf("add replica: %s is not part of the cluster of %s", primary.Addr, seed.Addr)
+	}
+	rep, err := identify(ctx, p, replica)
+	if err != nil {
+		return fmt.Errorf("add replica: %w", err)
+	}
+	if n := hashslot.Count(rep.self.Slots); n > 0 {
+		return fmt.Errorf("add replica: %s holds %d slots", replica.Addr, n)
+	}
+	if _, known := view.byID(rep.id); !known {
+		for _, k := range rep.view {
+			if _, ok := view.byID(k.ID); !ok && k.ID != rep.id && !k.Flags["handshake"] {
+				return fmt.Errorf("add replica: node %s already knows node %s (%s), which is not part of this cluster", replica.Addr, k.ID, k.Addr)
+			}
+		}
+		seedSelf, _ := view.self()
+		seedIP, seedPort, err := resolveAddr(ctx, seed.Addr)
+		if err != nil {
+			return fmt.Errorf("add replica: %w", err)
+		}
+		if err := meet(ctx, p.get(replica), seedIP, seedPort, seedSelf.BusPort); err != nil {
+			return fmt.Errorf("add replica: %w", err)
+		}
+	}
+	all := append([]Node(nil), members...)
+	if !slices.ContainsFunc(all, func(n Node) bool { return n.Addr == replica.Addr }) {
+		all = append(all, replica)
+	}
+	var ids []string
+	for _, n := range view {
+		if !n.failed() || n.myself() {
+			ids = append(ids, n.ID)
+		}
+	}
+	if !slices.Contains(ids, rep.id) {
+		ids = append(ids, rep.id)
+	}
+	if err := waitFor(ctx, "all nodes to know the replica", knowAll(p, all, ids)); err != nil {
+		return fmt.Errorf("add replica: %w", err)
+	}
+	if err := replicate(ctx, p.get(replica), prim.id); err != nil {
+		return fmt.Errorf("add replica: %w", err)
+	}
+	if err := waitFor(ctx, "the cluster to converge", converged(p, all)); err != nil {
+		return fmt.Errorf("add replica: %w", err)
+	}
+	return nil
+}
+
 // RemoveShard removes an empty shard (a primary without slots, and its replicas) from seed's cluster: every
 // other node forgets the shard's nodes (CLUSTER FORGET, which also keeps them from being re-learned through
 // gossip for a minute), then the removed nodes are reset (CLUSTER RESET HARD: they forget the cluster, drop
@@ -613,11 +679,11 @@ func RemoveShard(ctx context.Context, seed Node, shard Node, replicas []Node) er
 		return fmt.Errorf("remove shard: the seed %s is one of the removed nodes; pick a seed in another shard", seed.Addr)
 	}
 	for _, m := range append([]member{prim}, reps...) {
-		if n := SlotCount(m.self.Slots); n > 0 {
-			return fmt.Errorf("remove shard: %s still holds %d slots (%s)", m.node.Addr, n, FormatSlots(m.self.Slots))
+		if n := hashslot.Count(m.self.Slots); n > 0 {
+			return fmt.Errorf("remove shard: %s still holds %d slots (%s)", m.node.Addr, n, hashslot.Format(m.self.Slots))
 		}
 		if n, ok := view.byID(m.id); ok && len(n.Slots) > 0 {
-			return fmt.Errorf("remove shard: the cluster still sees %s holding slots %s", m.node.Addr, FormatSlots(n.Slots))
+			return fmt.Errorf("remove shard: the cluster still sees %s holding slots %s", m.node.Addr, hashslot.Format(n.Slots))
 		}
 	}
 	for _, r := range reps {
@@ -683,13 +749,25 @@ func idAt(v clusterView, addr string) string {
 	return ""
 }
 
-// Failover promotes replica to primary of its shard with CLUSTER FAILOVER and waits until the replica reports
-// itself primary. Without force it is the coordinated failover: the primary stops writes, the replica catches
-// up, then takes over, so no acknowledged write is lost; it needs the primary to be reachable. With force it
-// is CLUSTER FAILOVER FORCE (no handshake with the primary, for a dead primary; still elected by the other
-// primaries), escalated to CLUSTER FAILOVER TAKEOVER (no election) when the replica has not taken over after
-// forceEscalateAfter, e.g. because most primaries are down. A replica that is already a primary is left alone.
-func Failover(ctx context.Context, replica Node, force bool) error {
+// FailoverMode chooses how Failover promotes a replica.
+type FailoverMode int
+
+const (
+	// Coordinated is CLUSTER FAILOVER: the primary stops writes, the replica catches up, then takes over, so
+	// no acknowledged write is lost. The primary must be reachable.
+	Coordinated FailoverMode = iota
+	// Forced is CLUSTER FAILOVER FORCE, for a dead primary: no handshake with it, but the other primaries
+	// still elect the replica. It escalates to TAKEOVER when the replica has not taken over after
+	// forceEscalateAfter, e.g. because most primaries are down.
+	Forced
+	// Takeover is CLUSTER FAILOVER TAKEOVER at once: no election, for a dead primary in a cluster where no
+	// majority of primaries is left to vote (a single shard, or half of the shards down).
+	Takeover
+)
+
+// Failover promotes replica to primary of its shard and waits until the replica reports itself primary. A
+// replica that is already a primary is left alone.
+func Failover(ctx context.Context, replica Node, mode FailoverMode) error {
 	c := dial(replica)
 	defer c.Close()
 	me, _, err := selfOf(ctx, c)
@@ -702,19 +780,16 @@ func Failover(ctx context.Context, replica Node, force bool) error {
 	if !me.replica() {
 		return fmt.Errorf("failover: %s is neither primary nor replica", replica.Addr)
 	}
-	mode := ""
-	if force {
-		mode = "FORCE"
-	}
-	issue := func(mode string) error {
+	option := map[FailoverMode]string{Coordinated: "", Forced: "FORCE", Takeover: "TAKEOVER"}[mode]
+	issue := func(option string) error {
 		args := []any{"CLUSTER", "FAILOVER"}
-		if mode != "" {
-			args = append(args, mode)
+		if option != "" {
+			args = append(args, option)
 		}
 		_, err := do(ctx, c, args...)
 		return err
 	}
-	if err := issue(mode); err != nil {
+	if err := issue(option); err != nil {
 		return fmt.Errorf("failover: %w", err)
 	}
 	issued := time.Now()
@@ -727,10 +802,10 @@ func Failover(ctx context.Context, replica Node, force bool) error {
 			return true, "", nil
 		}
 		if time.Since(issued) >= forceEscalateAfter {
-			if force {
-				mode = "TAKEOVER"
+			if mode != Coordinated {
+				option = "TAKEOVER"
 			}
-			if err := issue(mode); err != nil {
+			if err := issue(option); err != nil {
 				return false, "", fmt.Errorf("failover: %w", err)
 			}
 			issued = time.Now()

@@ -3,6 +3,7 @@ package clustermode
 import (
 	"context"
 	"fmt"
+	"github.com/ecache/ecache/internal/hashslot"
 	"net"
 	"reflect"
 	"strconv"
@@ -11,9 +12,9 @@ import (
 	"time"
 )
 
-// assignment turns Inspect's answer into the [][]SlotRange the plan helpers take, with nodes per index.
-func assignment(states []ShardState) [][]SlotRange {
-	out := make([][]SlotRange, len(states))
+// assignment turns Inspect's answer into the [][]hashslot.Range the plan helpers take, with nodes per index.
+func assignment(states []ShardState) [][]hashslot.Range {
+	out := make([][]hashslot.Range, len(states))
 	for i, s := range states {
 		out[i] = s.Slots
 	}
@@ -64,7 +65,7 @@ func viewOf(ctx context.Context, t *testing.T, n Node) clusterView {
 }
 
 // moveAll runs a plan with MoveSlots and returns the slots moved and the time taken.
-func moveAll(ctx context.Context, t *testing.T, seed Node, states []ShardState, plan []Move, password string) (int, time.Duration) {
+func moveAll(ctx context.Context, t *testing.T, seed Node, states []ShardState, plan []hashslot.Move, password string) (int, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	total := 0
@@ -161,8 +162,8 @@ func TestReshardOnline(t *testing.T) {
 		if want := []string{newShard.Replicas[0].Addr}; !reflect.DeepEqual(states[3].Replicas, want) {
 			t.Errorf("new shard replicas = %v, want %v", states[3].Replicas, want)
 		}
-		target := Balance(assignment(states), 4)
-		plan := PlanMoves(assignment(states), target)
+		target := hashslot.Balance(assignment(states), 4)
+		plan := hashslot.PlanMoves(assignment(states), target)
 		t.Logf("plan: %v", plan)
 		moved, took := moveAll(ctx, t, c.seed(), states, plan, "")
 		if moved != 4096 {
@@ -193,7 +194,7 @@ func TestReshardOnline(t *testing.T) {
 
 // checkShards compares Inspect's answer with the planned target: the primary of before[i] must hold exactly
 // target[i] and keep one replica.
-func checkShards(t *testing.T, got, before []ShardState, target [][]SlotRange) {
+func checkShards(t *testing.T, got, before []ShardState, target [][]hashslot.Range) {
 	t.Helper()
 	byAddr := map[string]ShardState{}
 	for _, st := range got {
@@ -205,8 +206,8 @@ func checkShards(t *testing.T, got, before []ShardState, target [][]SlotRange) {
 			t.Errorf("shard %d (%s) is missing from %+v", i, b.PrimaryAddr, got)
 			continue
 		}
-		if !reflect.DeepEqual(st.Slots, normalize(target[i])) {
-			t.Errorf("shard %d (%s) slots = %s, want %s", i, b.PrimaryAddr, FormatSlots(st.Slots), FormatSlots(target[i]))
+		if !reflect.DeepEqual(st.Slots, hashslot.Normalize(target[i])) {
+			t.Errorf("shard %d (%s) slots = %s, want %s", i, b.PrimaryAddr, hashslot.Format(st.Slots), hashslot.Format(target[i]))
 		}
 		if !reflect.DeepEqual(st.Replicas, b.Replicas) {
 			t.Errorf("shard %d (%s) replicas = %v, want %v", i, b.PrimaryAddr, st.Replicas, b.Replicas)
@@ -234,7 +235,7 @@ func TestMoveSlotsResume(t *testing.T) {
 		cc := clusterClient(t, c.addrs(), "")
 		keys := writeKeys(ctx, t, cc, "resume", 5000)
 		from, to := c.specs[0].Primary, c.specs[1].Primary
-		r := SlotRange{Start: 0, End: 2047}
+		r := hashslot.Range{Start: 0, End: 2047}
 
 		cut, cancel := context.WithCancel(ctx)
 		err := MoveSlots(cut, c.seed(), from, to, r, func(done int) {
@@ -300,7 +301,7 @@ func TestMoveSlotsResume(t *testing.T) {
 		}
 		for _, st := range inspect(ctx, t, c.seed()) {
 			want := map[string]string{from.Addr: "2048-8191", to.Addr: "0-2047,8192-16383"}[st.PrimaryAddr]
-			if got := FormatSlots(st.Slots); got != want {
+			if got := hashslot.Format(st.Slots); got != want {
 				t.Errorf("%s slots = %s, want %s", st.PrimaryAddr, got, want)
 			}
 		}
@@ -326,8 +327,8 @@ func TestScaleIn(t *testing.T) {
 		if len(states) != 4 {
 			t.Fatalf("Inspect: %d shards, want 4", len(states))
 		}
-		target := Balance(assignment(states), 3)
-		plan := PlanMoves(assignment(states), target)
+		target := hashslot.Balance(assignment(states), 3)
+		plan := hashslot.PlanMoves(assignment(states), target)
 		for _, m := range plan {
 			if m.From != 3 {
 				t.Errorf("move %v does not drain shard 3", m)
@@ -401,7 +402,7 @@ func TestFailover(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 			replica, primary := c.specs[0].Replicas[0], c.specs[0].Primary
 			start := time.Now()
-			if err := Failover(ctx, replica, false); err != nil {
+			if err := Failover(ctx, replica, Coordinated); err != nil {
 				t.Fatalf("Failover: %v", err)
 			}
 			t.Logf("%s: failover took %v", e.name, time.Since(start).Round(time.Millisecond))
@@ -432,7 +433,7 @@ func TestFailover(t *testing.T) {
 				t.Errorf("shard 0 after failover = %+v, want primary %s, replica %s", states[0], replica.Addr, primary.Addr)
 			}
 			// Idempotent on a primary.
-			if err := Failover(ctx, replica, false); err != nil {
+			if err := Failover(ctx, replica, Coordinated); err != nil {
 				t.Errorf("Failover of a primary: %v", err)
 			}
 		})
@@ -447,7 +448,7 @@ func TestFailover(t *testing.T) {
 			pc.Close()
 			c.server(primary.Addr).stop()
 			start := time.Now()
-			if err := Failover(ctx, replica, true); err != nil {
+			if err := Failover(ctx, replica, Forced); err != nil {
 				t.Fatalf("Failover force: %v", err)
 			}
 			t.Logf("%s: forced failover took %v", e.name, time.Since(start).Round(time.Millisecond))
@@ -493,13 +494,13 @@ func TestPasswords(t *testing.T) {
 
 		// MIGRATE needs AUTH on the target.
 		from, to := c.specs[0].Primary, c.specs[1].Primary
-		if err := MoveSlots(ctx, c.seed(), from, to, SlotRange{Start: 0, End: 199}, nil); err != nil {
+		if err := MoveSlots(ctx, c.seed(), from, to, hashslot.Range{Start: 0, End: 199}, nil); err != nil {
 			t.Fatalf("MoveSlots with password: %v", err)
 		}
 		checkKeys(ctx, t, cc, keys)
 		for _, st := range inspect(ctx, t, c.seed()) {
 			want := map[string]string{from.Addr: "200-8191", to.Addr: "0-199,8192-16383"}[st.PrimaryAddr]
-			if got := FormatSlots(st.Slots); got != want {
+			if got := hashslot.Format(st.Slots); got != want {
 				t.Errorf("%s slots = %s, want %s", st.PrimaryAddr, got, want)
 			}
 		}
@@ -513,10 +514,10 @@ func TestPasswords(t *testing.T) {
 			{"NodeID wrong password", func(ctx context.Context) error { _, err := NodeID(ctx, wrong); return err }},
 			{"Inspect no password", func(ctx context.Context) error { _, err := Inspect(ctx, none); return err }},
 			{"MoveSlots no password on target", func(ctx context.Context) error {
-				return MoveSlots(ctx, c.seed(), from, Node{Addr: to.Addr}, SlotRange{Start: 200, End: 210}, nil)
+				return MoveSlots(ctx, c.seed(), from, Node{Addr: to.Addr}, hashslot.Range{Start: 200, End: 210}, nil)
 			}},
 			{"Failover wrong password", func(ctx context.Context) error {
-				return Failover(ctx, Node{Addr: c.specs[0].Replicas[0].Addr, Password: "wrong"}, false)
+				return Failover(ctx, Node{Addr: c.specs[0].Replicas[0].Addr, Password: "wrong"}, Coordinated)
 			}},
 		}
 		for _, tt := range tests {
@@ -571,12 +572,14 @@ func TestUnreachable(t *testing.T) {
 		{"NodeID", func(ctx context.Context, n Node) error { _, err := NodeID(ctx, n); return err }},
 		{"Inspect", func(ctx context.Context, n Node) error { _, err := Inspect(ctx, n); return err }},
 		{"Create", func(ctx context.Context, n Node) error {
-			return Create(ctx, []ShardSpec{{Primary: n, Slots: []SlotRange{{0, NumSlots - 1}}}})
+			return Create(ctx, []ShardSpec{{Primary: n, Slots: []hashslot.Range{{Start: 0, End: hashslot.NumSlots - 1}}}})
 		}},
 		{"AddShard", func(ctx context.Context, n Node) error { return AddShard(ctx, n, ShardSpec{Primary: closed}) }},
-		{"MoveSlots", func(ctx context.Context, n Node) error { return MoveSlots(ctx, n, n, closed, SlotRange{0, 10}, nil) }},
+		{"MoveSlots", func(ctx context.Context, n Node) error {
+			return MoveSlots(ctx, n, n, closed, hashslot.Range{Start: 0, End: 10}, nil)
+		}},
 		{"RemoveShard", func(ctx context.Context, n Node) error { return RemoveShard(ctx, n, closed, nil) }},
-		{"Failover", func(ctx context.Context, n Node) error { return Failover(ctx, n, true) }},
+		{"Failover", func(ctx context.Context, n Node) error { return Failover(ctx, n, Forced) }},
 	}
 	for _, target := range []struct {
 		name  string
@@ -617,10 +620,10 @@ func TestUnreachable(t *testing.T) {
 		ctx := testCtx(t, time.Second)
 		for name, err := range map[string]error{
 			"Create no shards":         Create(ctx, nil),
-			"Create overlapping":       Create(ctx, []ShardSpec{{Primary: closed, Slots: []SlotRange{{0, 10}}}, {Primary: silent, Slots: []SlotRange{{5, 20}}}}),
-			"Create bad range":         Create(ctx, []ShardSpec{{Primary: closed, Slots: []SlotRange{{0, NumSlots}}}}),
-			"MoveSlots bad range":      MoveSlots(ctx, closed, closed, silent, SlotRange{10, 5}, nil),
-			"AddShard with slots":      AddShard(ctx, closed, ShardSpec{Primary: silent, Slots: []SlotRange{{0, 1}}}),
+			"Create overlapping":       Create(ctx, []ShardSpec{{Primary: closed, Slots: []hashslot.Range{{Start: 0, End: 10}}}, {Primary: silent, Slots: []hashslot.Range{{Start: 5, End: 20}}}}),
+			"Create bad range":         Create(ctx, []ShardSpec{{Primary: closed, Slots: []hashslot.Range{{Start: 0, End: hashslot.NumSlots}}}}),
+			"MoveSlots bad range":      MoveSlots(ctx, closed, closed, silent, hashslot.Range{Start: 10, End: 5}, nil),
+			"AddShard with slots":      AddShard(ctx, closed, ShardSpec{Primary: silent, Slots: []hashslot.Range{{Start: 0, End: 1}}}),
 			"Create node listed twice": Create(ctx, []ShardSpec{{Primary: closed}, {Primary: closed}}),
 		} {
 			if err == nil {

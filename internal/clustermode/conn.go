@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/ecache/ecache/internal/hashslot"
 	"net"
 	"strconv"
 	"strings"
@@ -201,7 +202,7 @@ type clusterNode struct {
 	Flags    map[string]bool
 	MasterID string // "" for masters
 	Epoch    int64
-	Slots    []SlotRange
+	Slots    []hashslot.Range
 	// Only on the myself line: slots this node is migrating to / importing from another node id.
 	Migrating map[int]string
 	Importing map[int]string
@@ -314,9 +315,9 @@ func parseNodes(text string) (clusterView, error) {
 					return nil, fmt.Errorf("cluster nodes: bad slot %q", s)
 				}
 			}
-			n.Slots = append(n.Slots, SlotRange{Start: a, End: b})
+			n.Slots = append(n.Slots, hashslot.Range{Start: a, End: b})
 		}
-		n.Slots = normalize(n.Slots)
+		n.Slots = hashslot.Normalize(n.Slots)
 		out = append(out, n)
 	}
 	return out, nil

@@ -9,13 +9,10 @@
 // with every replica's link up; Failover returns once the replica reports itself primary. All of them can be
 // run again after a partial run (a control plane killed mid-operation) and pick up where the cluster is.
 //
-// The plan helpers are pure functions: EvenSlots (ElastiCache's even split), ParseSlots and FormatSlots (the
-// NodeGroupConfiguration.Slots syntax), Balance (the even assignment closest to the current one) and PlanMoves
-// (the moves from one assignment to another).
-//
-// A scale-out is AddShard, then MoveSlots for each move of PlanMoves(current, Balance(current, n+1)); a
-// scale-in is MoveSlots for each move of PlanMoves(current, Balance(current, n-1)), then RemoveShard of the
-// drained shard.
+// Slot plans come from internal/hashslot. A scale-out is AddShard, then MoveSlots for each move of
+// hashslot.PlanMoves(current, hashslot.Balance(current, n+1)); a scale-in is MoveSlots for each move of
+// hashslot.PlanMoves(current, hashslot.Balance(current, n-1)), then RemoveShard of the drained shard. A lost
+// or new replica joins its shard with AddReplica.
 //
 // Imported by internal/controller.
 package clustermode

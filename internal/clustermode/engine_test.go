@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ecache/ecache/internal/hashslot"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -217,12 +218,12 @@ func (c *testCluster) server(addr string) *server {
 	return nil
 }
 
-// newCluster starts shards*(1+replicas)+spare engines and forms shards shards with EvenSlots.
+// newCluster starts shards*(1+replicas)+spare engines and forms shards shards with hashslot.Even.
 func newCluster(t *testing.T, e engine, shards, replicas, spare int, password string) *testCluster {
 	t.Helper()
 	servers := startServers(t, e, shards*(1+replicas)+spare, password)
 	c := &testCluster{servers: servers}
-	slots := EvenSlots(shards)
+	slots := hashslot.Even(shards)
 	next := 0
 	for i := range shards {
 		spec := ShardSpec{Primary: servers[next].node, Slots: slots[i]}

@@ -3,6 +3,7 @@ package clustermode
 import (
 	"context"
 	"fmt"
+	"github.com/ecache/ecache/internal/hashslot"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -37,8 +38,8 @@ const (
 // slots may be left in MIGRATING/IMPORTING state, which the cluster serves correctly (ASK); running MoveSlots
 // again with the same arguments finishes the job: slots that to already holds are only confirmed. MoveSlots
 // returns once every reachable node agrees on the result and reports cluster_state:ok.
-func MoveSlots(ctx context.Context, seed Node, from, to Node, slots SlotRange, progress func(done int)) error {
-	if !slots.valid() {
+func MoveSlots(ctx context.Context, seed Node, from, to Node, slots hashslot.Range, progress func(done int)) error {
+	if !slots.Valid() {
 		return fmt.Errorf("move slots: invalid slot range %d-%d", slots.Start, slots.End)
 	}
 	p := newPool()

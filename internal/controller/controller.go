@@ -474,11 +474,10 @@ func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int
 		if i < 0 || cl.Nodes[i].Port != taken || cl.Nodes[i].Status != resource.NodeCreating {
 			return false, nil
 		}
-		all, err := resource.List[resource.Cluster](tx, resource.KindCluster)
+		ports, ok, err := c.cfg.Ports.Allocate(tx, 1)
 		if err != nil {
 			return false, err
 		}
-		ports, ok := c.cfg.Ports.Allocate(all, 1)
 		if !ok {
 			return false, fmt.Errorf("no free port in the node range for %s node %s", cl.ID, nodeID)
 		}

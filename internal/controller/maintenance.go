@@ -21,12 +21,11 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 		var ports []int
 		if p.NumNodes != nil {
 			if add := int(*p.NumNodes) - len(cl.Nodes); add > 0 {
-				all, err := resource.List[resource.Cluster](tx, resource.KindCluster)
-				if err != nil {
-					return false, err
-				}
 				var ok bool
-				if ports, ok = c.cfg.Ports.Allocate(all, add); !ok {
+				var err error
+				if ports, ok, err = c.cfg.Ports.Allocate(tx, add); err != nil {
+					return false, err
+				} else if !ok {
 					c.logger.Warn("pending scale-out waits for free node ports", "cluster", cl.ID, "nodes", add)
 					return false, nil
 				}

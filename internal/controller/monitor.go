@@ -38,19 +38,35 @@ func (c *Controller) monitor(ctx context.Context) {
 		if err != nil {
 			continue
 		}
+		seen := map[string]bool{}
 		for _, o := range objs {
 			g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
 			if err != nil || !g.AutomaticFailover || (g.Status != resource.StatusAvailable && g.Status != resource.StatusModifying) {
-				delete(missed, o.Key)
 				continue
 			}
-			if c.primaryAnswers(ctx, g) {
-				delete(missed, o.Key)
-				continue
+			for _, ng := range g.NodeGroups {
+				if len(ng.Members) < 2 {
+					continue // nothing to fail over to
+				}
+				cl := c.memberCluster(ctx, g.Region, ng.Primary())
+				if cl == nil {
+					continue
+				}
+				id := cl.DriverID(cl.Nodes[0].ID)
+				seen[id] = true
+				if c.primaryAnswers(ctx, g, cl) {
+					delete(missed, id)
+					continue
+				}
+				if missed[id]++; missed[id] >= maxMissedPings {
+					delete(missed, id)
+					c.killHungPrimary(ctx, g, cl)
+				}
 			}
-			if missed[o.Key]++; missed[o.Key] >= maxMissedPings {
-				delete(missed, o.Key)
-				c.killHungPrimary(ctx, g)
+		}
+		for id := range missed {
+			if !seen[id] {
+				delete(missed, id)
 			}
 		}
 	}
@@ -58,11 +74,7 @@ func (c *Controller) monitor(ctx context.Context) {
 
 // primaryAnswers pings the group's primary engine; any reply (even an AUTH error) means it is alive.
 // A primary that is not running counts as answering: the driver already reported it.
-func (c *Controller) primaryAnswers(ctx context.Context, g *resource.ReplicationGroup) bool {
-	cl := c.primaryCluster(ctx, g)
-	if cl == nil || len(cl.Nodes) == 0 {
-		return true
-	}
+func (c *Controller) primaryAnswers(ctx context.Context, g *resource.ReplicationGroup, cl *resource.Cluster) bool {
 	st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 	if err != nil || st.State != driver.StateRunning {
 		return true
@@ -93,28 +105,21 @@ func (c *Controller) primaryAnswers(ctx context.Context, g *resource.Replication
 	return err == nil
 }
 
-func (c *Controller) primaryCluster(ctx context.Context, g *resource.ReplicationGroup) *resource.Cluster {
-	if len(g.NodeGroups) == 0 {
-		return nil
-	}
-	id := g.NodeGroups[0].Primary()
-	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, id))
+// memberCluster reads a member cluster with at least one node, or nil.
+func (c *Controller) memberCluster(ctx context.Context, region, id string) *resource.Cluster {
+	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(region, id))
 	if err != nil {
 		return nil
 	}
 	cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
-	if err != nil {
+	if err != nil || len(cl.Nodes) == 0 {
 		return nil
 	}
 	return cl
 }
 
 // killHungPrimary ends a primary engine that stopped answering; the driver then reports its exit.
-func (c *Controller) killHungPrimary(ctx context.Context, g *resource.ReplicationGroup) {
-	cl := c.primaryCluster(ctx, g)
-	if cl == nil {
-		return
-	}
+func (c *Controller) killHungPrimary(ctx context.Context, g *resource.ReplicationGroup, cl *resource.Cluster) {
 	st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 	if err != nil || st.PID == 0 {
 		return

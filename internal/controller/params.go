@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/ecache/ecache/internal/driver"
@@ -92,6 +93,9 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 	// (ElastiCache has no parameter for it).
 	spec.Config = map[string]string{"repl-diskless-sync-delay": "0"}
 	for _, s := range settings {
+		if s.Directive == "cluster-enabled" {
+			continue // set from the cluster's mode below: the default groups carry no values
+		}
 		switch s.Directive {
 		case "maxmemory":
 			fmt.Sscan(s.Args[0], &spec.MaxMemoryBytes)
@@ -107,6 +111,16 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 			spec.Config[s.Directive] = args
 		default:
 			spec.Config[s.Directive] = strings.TrimPrefix(s.ConfLine(), s.Directive+" ")
+		}
+	}
+	if cl.ClusterMode {
+		spec.Config["cluster-enabled"] = "yes"
+		spec.Config["cluster-port"] = strconv.Itoa(n.BusPort)
+		// A shard drained by a scale-in stays a primary without slots until it is removed, instead of
+		// joining another shard as a replica.
+		spec.Config["cluster-allow-replica-migration"] = "no"
+		if cl.TransitEncryption {
+			spec.Config["tls-cluster"] = "yes" // the cluster bus speaks TLS and nodes announce their TLS port
 		}
 	}
 	return spec, nil

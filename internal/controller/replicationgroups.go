@@ -18,10 +18,11 @@ import (
 
 // member is a replication group member as the reconciler sees it.
 type member struct {
-	cluster *resource.Cluster
-	role    string
-	node    replication.Node
-	running bool // the engine process runs
+	cluster   *resource.Cluster
+	nodeGroup string
+	role      string
+	node      replication.Node
+	running   bool // the engine process runs
 }
 
 func (c *Controller) loadGroup(ctx context.Context, key string) (*resource.ReplicationGroup, int64, error) {
@@ -74,7 +75,7 @@ func (c *Controller) members(ctx context.Context, key string, g *resource.Replic
 			}
 			st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 			running := err == nil && st.State == driver.StateRunning
-			out = append(out, member{cluster: cl, role: m.Role, node: node, running: running})
+			out = append(out, member{cluster: cl, nodeGroup: ng.ID, role: m.Role, node: node, running: running})
 		}
 	}
 	return out, nil
@@ -88,7 +89,7 @@ func (c *Controller) holdForFailover(ctx context.Context, cl *resource.Cluster) 
 		return false
 	}
 	g, _, err := c.loadGroup(ctx, resource.Key(cl.Region, cl.ReplicationGroupID))
-	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting {
+	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting || g.ClusterEnabled && !g.Formed {
 		return false
 	}
 	for _, ng := range g.NodeGroups {
@@ -112,11 +113,14 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if g.Status == resource.StatusDeleting {
 		return c.finishGroupDeletion(ctx, key, g)
 	}
-	members, err := c.members(ctx, key, g)
-	if err != nil {
+	if err := c.ensureForwarders(key, g); err != nil {
 		return true, err
 	}
-	if err := c.ensureForwarders(key, g); err != nil {
+	if g.ClusterEnabled {
+		return c.reconcileShardedGroup(ctx, key, g, rev)
+	}
+	members, err := c.members(ctx, key, g)
+	if err != nil {
 		return true, err
 	}
 	var primary *member
@@ -179,21 +183,26 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	return false, c.markGroupAvailable(ctx, key, rev)
 }
 
+// groupEndpoints are a group's stable endpoints: primary and reader, or the configuration endpoint.
+func groupEndpoints(g *resource.ReplicationGroup) map[string]int {
+	if g.ClusterEnabled {
+		return map[string]int{"/config": g.ConfigPort}
+	}
+	return map[string]int{"/primary": g.PrimaryPort, "/reader": g.ReaderPort}
+}
+
 func (c *Controller) ensureForwarders(key string, g *resource.ReplicationGroup) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, ep := range []struct {
-		name string
-		port int
-	}{{"/primary", g.PrimaryPort}, {"/reader", g.ReaderPort}} {
-		if c.forwarders[key+ep.name] != nil {
+	for name, port := range groupEndpoints(g) {
+		if c.forwarders[key+name] != nil {
 			continue
 		}
-		fw, err := endpoint.Listen(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(ep.port)), c.logger)
+		fw, err := endpoint.Listen(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(port)), c.logger)
 		if err != nil {
 			return fmt.Errorf("endpoint of %s: %w", g.ID, err)
 		}
-		c.forwarders[key+ep.name] = fw
+		c.forwarders[key+name] = fw
 	}
 	return nil
 }
@@ -229,7 +238,7 @@ func sameAddrs(a, b []string) bool {
 func (c *Controller) closeForwarders(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, name := range []string{"/primary", "/reader"} {
+	for _, name := range []string{"/primary", "/reader", "/config"} {
 		if fw := c.forwarders[key+name]; fw != nil {
 			_ = fw.Close()
 			delete(c.forwarders, key+name)
@@ -278,31 +287,39 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 	}
 	c.pointForwarders(key, chosen.node.Addr, readers, true)
 	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "planned", old != nil, "took", time.Since(start))
+	return c.recordFailover(ctx, key, primary.cluster.ID, chosen.cluster.ID)
+}
+
+// recordFailover records in the group that the primary role moved from one member to another: roles,
+// the old primary to recover, and ElastiCache's failover events.
+func (c *Controller) recordFailover(ctx context.Context, key, from, to string) error {
 	now := c.cfg.Now().UTC()
 	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		for n := range cur.NodeGroups {
 			ng := &cur.NodeGroups[n]
 			for k := range ng.Members {
 				switch ng.Members[k].ClusterID {
-				case chosen.cluster.ID:
+				case to:
 					ng.Members[k].Role = resource.RolePrimary
-				case primary.cluster.ID:
+					if cur.Failover != nil && cur.Failover.NodeGroupID == ng.ID {
+						cur.Failover = nil
+					}
+				case from:
 					ng.Members[k].Role = resource.RoleReplica
 				}
 			}
 		}
-		cur.Failover = nil
-		if !slices.Contains(cur.Recovering, primary.cluster.ID) {
-			cur.Recovering = append(cur.Recovering, primary.cluster.ID)
+		if !slices.Contains(cur.Recovering, from) {
+			cur.Recovering = append(cur.Recovering, from)
 		}
-		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", primary.cluster.ID, chosen.cluster.ID)
-		if err := clusterEvent(tx, now, 1, cur.Region, chosen.cluster.ID, msg); err != nil {
+		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", from, to)
+		if err := clusterEvent(tx, now, 1, cur.Region, to, msg); err != nil {
 			return false, err
 		}
 		if err := groupEvent(tx, now, 2, cur, msg); err != nil {
 			return false, err
 		}
-		return true, clusterEvent(tx, now, 3, cur.Region, primary.cluster.ID, "Recovering cache nodes 0001")
+		return true, clusterEvent(tx, now, 3, cur.Region, from, "Recovering cache nodes 0001")
 	})
 }
 

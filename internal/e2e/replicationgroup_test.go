@@ -26,6 +26,20 @@ func waitGroupAvailable(t *testing.T, c *elasticache.Client, id string) types.Re
 	return out.ReplicationGroups[0]
 }
 
+// deleteGroup deletes a replication group and waits until it is gone.
+func deleteGroup(t *testing.T, c *elasticache.Client, id string) {
+	t.Helper()
+	if _, err := c.DeleteReplicationGroup(ctxT(t), &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	w := elasticache.NewReplicationGroupDeletedWaiter(c, func(o *elasticache.ReplicationGroupDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctxT(t), &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)}, time.Minute); err != nil {
+		t.Fatalf("waiting for the deletion of %s: %v", id, err)
+	}
+}
+
 func primaryMember(g types.ReplicationGroup) types.NodeGroupMember {
 	for _, m := range g.NodeGroups[0].NodeGroupMembers {
 		if aws.ToString(m.CurrentRole) == "primary" {
@@ -165,15 +179,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 	}
 
 	// Delete: members and engines go, the endpoints close.
-	if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("app")}); err != nil {
-		t.Fatal(err)
-	}
-	w := elasticache.NewReplicationGroupDeletedWaiter(c, func(o *elasticache.ReplicationGroupDeletedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
-	})
-	if err := w.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("app")}, time.Minute); err != nil {
-		t.Fatalf("waiting for deletion: %v", err)
-	}
+	deleteGroup(t, c, "app")
 	if procs := srv.engineProcesses(); len(procs) != 0 {
 		t.Errorf("engines left after deleting the group: %v", procs)
 	}

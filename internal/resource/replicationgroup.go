@@ -5,9 +5,10 @@ import "time"
 // KindReplicationGroup is the store kind of replication groups.
 const KindReplicationGroup = "replication-group"
 
-// ReplicationGroup is a Valkey or Redis OSS replication group (cluster mode disabled: one node group).
-// Its member clusters are ordinary cache-cluster records with ReplicationGroupID set; the group holds the
-// roles, the stable endpoints and the failover settings.
+// ReplicationGroup is a Valkey or Redis OSS replication group: one node group with cluster mode disabled,
+// one node group per shard with it enabled. Its member clusters are ordinary cache-cluster records with
+// ReplicationGroupID set; the group holds the roles, the slots, the stable endpoints and the failover
+// settings.
 type ReplicationGroup struct {
 	Region      string    `json:"region"`
 	ID          string    `json:"id"`
@@ -45,9 +46,19 @@ type ReplicationGroup struct {
 
 	NodeGroups []NodeGroup `json:"nodeGroups"`
 
-	// PrimaryPort and ReaderPort are the ports of the stable primary and reader endpoints.
-	PrimaryPort int `json:"primaryPort"`
-	ReaderPort  int `json:"readerPort"`
+	// PrimaryPort and ReaderPort are the ports of the stable primary and reader endpoints (cluster mode
+	// disabled).
+	PrimaryPort int `json:"primaryPort,omitempty"`
+	ReaderPort  int `json:"readerPort,omitempty"`
+
+	// ClusterEnabled groups run their engines in cluster mode, one shard per node group; clients find the
+	// shards through the configuration endpoint on ConfigPort.
+	ClusterEnabled bool `json:"clusterEnabled,omitempty"`
+	ConfigPort     int  `json:"configPort,omitempty"`
+	// Formed is set once the engines have been joined into one cluster with every slot assigned.
+	Formed bool `json:"formed,omitempty"`
+	// Resharding records an online resharding in progress (see Resharding).
+	Resharding *Resharding `json:"resharding,omitempty"`
 
 	// Failover records an automatic or requested failover in progress (see Failover).
 	Failover *Failover `json:"failover,omitempty"`
@@ -62,6 +73,8 @@ type NodeGroup struct {
 	ID      string   `json:"id"` // 0001
 	Status  string   `json:"status"`
 	Members []Member `json:"members"`
+	// Slots are the hash slots the shard serves, as NodeGroupConfiguration.Slots writes them (cluster mode).
+	Slots string `json:"slots,omitempty"`
 }
 
 // Member is one member cluster of a node group.
@@ -105,4 +118,36 @@ type Failover struct {
 	Target      string    `json:"target,omitempty"` // the member to promote; empty: the most up-to-date replica
 	Test        bool      `json:"test,omitempty"`   // started by TestFailover
 	StartedAt   time.Time `json:"startedAt"`
+}
+
+// Resharding is ModifyReplicationGroupShardConfiguration in progress: slots move until every node group
+// serves its Target slots, then the node groups in Remove (left without slots) are taken out of the cluster
+// and deleted. New node groups are already in NodeGroups. MovedSlots of TotalSlots is the progress.
+type Resharding struct {
+	Target     map[string]string `json:"target"` // node group id -> slots
+	Remove     []string          `json:"remove,omitempty"`
+	TotalSlots int               `json:"totalSlots"`
+	MovedSlots int               `json:"movedSlots"`
+	StartedAt  time.Time         `json:"startedAt"`
+}
+
+// NodeGroup returns the node group with the given id, or nil.
+func (rg *ReplicationGroup) NodeGroup(id string) *NodeGroup {
+	for i := range rg.NodeGroups {
+		if rg.NodeGroups[i].ID == id {
+			return &rg.NodeGroups[i]
+		}
+	}
+	return nil
+}
+
+// Ports lists the ports of the group's stable endpoints.
+func (rg *ReplicationGroup) Ports() []int {
+	var out []int
+	for _, p := range []int{rg.PrimaryPort, rg.ReaderPort, rg.ConfigPort} {
+		if p != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -81,6 +81,8 @@ type Cluster struct {
 	Tags               []Tag         `json:"tags,omitempty"`
 
 	ReplicationGroupID string `json:"replicationGroupId,omitempty"`
+	// ClusterMode members of cluster-mode-enabled groups run their engine with cluster-enabled yes.
+	ClusterMode bool `json:"clusterMode,omitempty"`
 
 	Nodes   []Node  `json:"nodes"`
 	Pending Pending `json:"pending"`
@@ -99,7 +101,9 @@ type Node struct {
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"createdAt"`
 	Port      int       `json:"port"`
-	AZ        string    `json:"az"`
+	// BusPort is the cluster bus port of a cluster-mode engine.
+	BusPort int    `json:"busPort,omitempty"`
+	AZ      string `json:"az"`
 	// Reboot asks the controller to restart the engine; it clears the flag when done.
 	Reboot bool `json:"reboot,omitempty"`
 	// Remove asks the controller to delete the node (scale in, cluster deletion).

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"github.com/ecache/ecache/internal/store"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,16 +16,28 @@ type Ports struct {
 	Free func(port int) bool
 }
 
-// Allocate picks n ports of the range that no cluster holds and that are free on the host;
-// ok is false when the range has fewer left.
-func (p Ports) Allocate(all []*Cluster, n int) (ports []int, ok bool) {
+// Allocate picks n ports of the range that no cluster node, cluster bus or endpoint stored in tx holds
+// and that are free on the host; ok is false when the range has fewer left.
+func (p Ports) Allocate(tx store.Tx, n int) (ports []int, ok bool, err error) {
+	all, err := List[Cluster](tx, KindCluster)
+	if err != nil {
+		return nil, false, err
+	}
+	groups, err := List[ReplicationGroup](tx, KindReplicationGroup)
+	if err != nil {
+		return nil, false, err
+	}
 	used := map[int]bool{}
 	for _, c := range all {
 		for _, node := range c.Nodes {
 			used[node.Port] = true
+			used[node.BusPort] = true
 		}
-		if c.ConfigPort != 0 {
-			used[c.ConfigPort] = true
+		used[c.ConfigPort] = true
+	}
+	for _, g := range groups {
+		for _, port := range g.Ports() {
+			used[port] = true
 		}
 	}
 	for port := p.Low; port <= p.High && len(ports) < n; port++ {
@@ -32,7 +45,7 @@ func (p Ports) Allocate(all []*Cluster, n int) (ports []int, ok bool) {
 			ports = append(ports, port)
 		}
 	}
-	return ports, len(ports) == n
+	return ports, len(ports) == n, nil
 }
 
 // BeginScale moves the cluster to want nodes: new nodes (one port each) are added in creating, nodes

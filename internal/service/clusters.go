@@ -56,7 +56,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		if err := s.checkQuotas(all, rg, spec.nodes); err != nil {
 			return err
 		}
-		ports, err := s.allocatePorts(all, spec.nodes+boolInt(c.Engine == engine.EngineMemcached))
+		ports, err := s.allocatePorts(tx, spec.nodes+boolInt(c.Engine == engine.EngineMemcached))
 		if err != nil {
 			return err
 		}
@@ -447,6 +447,9 @@ func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v
 	c.CacheParameterGroupHint = ""
 	if name == "" {
 		c.ParameterGroup = v.DefaultParameterGroup
+		if c.ClusterMode {
+			c.ParameterGroup += ".cluster.on"
+		}
 	} else {
 		pg, err := lookupParameterGroup(tx, rg, name)
 		if err != nil {
@@ -455,8 +458,11 @@ func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v
 		if pg.Family != family {
 			return api.InvalidParameterCombinationException("The parameter group %s has family %s, which does not match engine %s %s (family %s).", pg.Name, pg.Family, c.Engine, v.EngineVersion, family)
 		}
-		if pg.ClusterEnabled {
+		if pg.ClusterEnabled && !c.ClusterMode {
 			return api.InvalidParameterCombinationException("The parameter group %s has cluster-enabled set to yes; it cannot be used to create a cache cluster.", pg.Name)
+		}
+		if !pg.ClusterEnabled && c.ClusterMode {
+			return api.InvalidParameterCombinationException("The parameter group %s has cluster-enabled set to no; a cluster mode enabled replication group needs yes.", pg.Name)
 		}
 		c.ParameterGroup = pg.Name
 	}
@@ -502,8 +508,11 @@ func (s *Service) checkQuotas(all []*resource.Cluster, rg string, newNodes int) 
 }
 
 // allocatePorts picks n ports of the node range that no cluster holds and that are free on this host.
-func (s *Service) allocatePorts(all []*resource.Cluster, n int) ([]int, error) {
-	ports, ok := resource.Ports{Low: s.cfg.PortLow, High: s.cfg.PortHigh, Free: s.cfg.PortFree}.Allocate(all, n)
+func (s *Service) allocatePorts(tx store.Tx, n int) ([]int, error) {
+	ports, ok, err := resource.Ports{Low: s.cfg.PortLow, High: s.cfg.PortHigh, Free: s.cfg.PortFree}.Allocate(tx, n)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, api.InsufficientCacheClusterCapacityFault("There is not enough capacity for %d more cache nodes: the node port range %d-%d is exhausted.", n, s.cfg.PortLow, s.cfg.PortHigh)
 	}
@@ -652,6 +661,9 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		}
 		if target.Family != engine.Family(c.Engine, c.EngineVersion) && in.CacheParameterGroupName == nil {
 			c.ParameterGroup = target.DefaultParameterGroup
+			if c.ClusterMode {
+				c.ParameterGroup += ".cluster.on"
+			}
 		}
 		if target.EngineVersion != c.EngineVersion {
 			// The controller restarts a node only when the upgrade needs another binary.
@@ -710,6 +722,9 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		}
 		if g.Family != engine.Family(c.Engine, c.EngineVersion) {
 			return api.InvalidParameterCombinationException("The parameter group %s has family %s, which does not match the cluster's engine version %s.", g.Name, g.Family, c.EngineVersion)
+		}
+		if g.ClusterEnabled != c.ClusterMode {
+			return api.InvalidParameterCombinationException("The parameter group %s has cluster-enabled %s, which does not match the cluster mode of %s.", g.Name, yesNo(g.ClusterEnabled), c.ID)
 		}
 		c.ParameterGroup = g.Name
 	}
@@ -841,18 +856,18 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 	if err := recordEvent(tx, s.now().UTC(), 0, c.Region, "cache-cluster", c.ID, msg); err != nil {
 		return err
 	}
-	return s.scaleNodes(all, c, int(want), remove)
+	return s.scaleNodes(tx, all, c, int(want), remove)
 }
 
 // scaleNodes adds nodes (with fresh ports) or marks nodes for removal, and puts the cluster in modifying.
-func (s *Service) scaleNodes(all []*resource.Cluster, c *resource.Cluster, want int, remove []string) error {
+func (s *Service) scaleNodes(tx store.Tx, all []*resource.Cluster, c *resource.Cluster, want int, remove []string) error {
 	var ports []int
 	if add := want - len(c.Nodes); add > 0 {
 		if err := s.checkNodeQuota(all, c.Region, add); err != nil {
 			return err
 		}
 		var err error
-		if ports, err = s.allocatePorts(all, add); err != nil {
+		if ports, err = s.allocatePorts(tx, add); err != nil {
 			return err
 		}
 	}
@@ -963,4 +978,11 @@ func isGroupPrimary(tx store.Tx, c *resource.Cluster) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

@@ -86,7 +86,7 @@ func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*
 	if err := s.checkQuotas(all, g.Region, len(ids)); err != nil {
 		return err
 	}
-	ports, err := s.allocatePorts(all, len(ids))
+	ports, err := s.allocatePorts(tx, len(ids))
 	if err != nil {
 		return err
 	}
@@ -125,6 +125,9 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseRepl
 		return nil, api.InvalidParameterValueException("Either NewReplicaCount or ReplicaConfiguration is required.")
 	}
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if g.ClusterEnabled {
+			return errReplicaCountClusterMode(g)
+		}
 		current := len(g.NodeGroups[0].Members) - 1
 		if want <= current || want > maxNodesPerShard-1 {
 			return api.InvalidParameterValueException("NewReplicaCount must be more than the current %d replicas and at most 5.", current)
@@ -156,6 +159,9 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseRepl
 		return nil, api.InvalidParameterValueException("One of NewReplicaCount, ReplicaConfiguration or ReplicasToRemove is required.")
 	}
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if g.ClusterEnabled {
+			return errReplicaCountClusterMode(g)
+		}
 		ng := &g.NodeGroups[0]
 		primary := ng.Primary()
 		var replicas []string
@@ -240,6 +246,9 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 		if in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine) {
 			return api.InvalidParameterCombinationException("Engine %s does not match replication group %s (%s).", *in.Engine, g.ID, g.Engine)
 		}
+		if g.ClusterEnabled {
+			return api.InvalidParameterCombinationException("Replication group %s has cluster mode enabled: a cache cluster cannot join one of its shards.", g.ID)
+		}
 		if slices.ContainsFunc(all, func(c *resource.Cluster) bool { return c.Region == rg && c.ID == id }) {
 			return api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", id)
 		}
@@ -280,6 +289,10 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToAdd[0])
 		case in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine):
 			return api.InvalidParameterCombinationException("Changing the engine of replication group %s from %s to %s is not supported.", g.ID, g.Engine, *in.Engine)
+		case g.ClusterEnabled && in.PrimaryClusterId != nil:
+			return api.InvalidParameterCombinationException("PrimaryClusterId applies to cluster mode disabled replication groups; use TestFailover for a shard of %s.", g.ID)
+		case g.ClusterEnabled && in.AutomaticFailoverEnabled != nil && !*in.AutomaticFailoverEnabled:
+			return api.InvalidParameterCombinationException("AutomaticFailoverEnabled must be enabled for Valkey or Redis OSS (cluster mode enabled) replication groups.")
 		}
 		ng := &g.NodeGroups[0]
 		if in.ReplicationGroupDescription != nil {
@@ -298,7 +311,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 		switch {
 		case multiAZ && !failover:
 			return api.InvalidParameterCombinationException("Multi-AZ requires automatic failover to be enabled.")
-		case failover && len(ng.Members) < 2:
+		case failover && len(ng.Members) < 2 && !g.ClusterEnabled:
 			return api.InvalidParameterCombinationException("Automatic failover requires at least two cache clusters: a primary and a replica.")
 		}
 		g.AutomaticFailover, g.MultiAZ = failover, multiAZ
@@ -358,4 +371,10 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 		return nil, err
 	}
 	return &api.ModifyReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+// errReplicaCountClusterMode refuses replica changes of cluster mode enabled groups, which this host does
+// not do yet.
+func errReplicaCountClusterMode(g *resource.ReplicationGroup) error {
+	return api.InvalidParameterCombinationException("Changing the replica count of cluster mode enabled replication group %s is not available on this ecache host yet.", g.ID)
 }

@@ -24,7 +24,7 @@ const (
 // cache cluster of one node; the controller starts them and sets up replication.
 func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateReplicationGroupMessage) (*api.CreateReplicationGroupResult, error) {
 	rg := region(ctx)
-	g, members, err := s.validateCreateReplicationGroup(rg, in)
+	g, err := s.validateCreateReplicationGroup(rg, in)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +38,13 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err != nil {
 			return err
 		}
+		if err := s.resolveClusterMode(tx, rg, g); err != nil {
+			return err
+		}
+		shards, err := s.planShards(rg, in, g)
+		if err != nil {
+			return err
+		}
 		var primary *resource.Cluster
 		if pid := strings.ToLower(deref(in.PrimaryClusterId)); pid != "" {
 			if primary, err = s.adoptPrimary(all, rg, pid, g); err != nil {
@@ -48,21 +55,18 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err != nil {
 			return err
 		}
-		proto := &resource.Cluster{CacheParameterGroupHint: g.ParameterGroup, SubnetGroup: g.SubnetGroup, Engine: g.Engine}
+		proto := &resource.Cluster{CacheParameterGroupHint: g.ParameterGroup, SubnetGroup: g.SubnetGroup, Engine: g.Engine, ClusterMode: g.ClusterEnabled}
 		if err := s.checkReferences(tx, rg, proto, version); err != nil {
 			return err
 		}
 		g.ParameterGroup = proto.ParameterGroup
-		pg, err := lookupParameterGroup(tx, rg, g.ParameterGroup)
-		if err != nil {
-			return err
-		}
-		if pg.ClusterEnabled {
-			return api.InvalidParameterCombinationException("Cluster mode enabled replication groups (parameter group %s has cluster-enabled yes) are not available on this ecache host yet.", pg.Name)
-		}
-		newMembers := members
-		if primary != nil {
-			newMembers = members[1:]
+		var newMembers []plannedMember
+		for _, sh := range shards {
+			for _, m := range sh.members {
+				if primary == nil || m.id != primary.ID {
+					newMembers = append(newMembers, m)
+				}
+			}
 		}
 		for _, m := range newMembers {
 			if _, err := tx.Get(resource.KindCluster, resource.Key(rg, m.id)); err == nil {
@@ -72,22 +76,34 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.checkQuotas(all, rg, len(newMembers)); err != nil {
 			return err
 		}
-		ports, err := s.allocatePorts(all, len(newMembers)+2)
+		// A node needs one port, a cluster-mode node a second for its cluster bus; the group's endpoints one
+		// each: primary and reader, or the configuration endpoint.
+		perNode, endpoints := 1, 2
+		if g.ClusterEnabled {
+			perNode, endpoints = 2, 1
+		}
+		ports, err := s.allocatePorts(tx, perNode*len(newMembers)+endpoints)
 		if err != nil {
 			return err
 		}
 		now := s.now().UTC()
 		g.CreatedAt = now
-		g.PrimaryPort, g.ReaderPort = ports[len(ports)-2], ports[len(ports)-1]
-		group := resource.NodeGroup{ID: "0001", Status: resource.StatusCreating}
-		for i, m := range members {
-			role := resource.RoleReplica
-			if i == 0 {
-				role = resource.RolePrimary
-			}
-			group.Members = append(group.Members, resource.Member{ClusterID: m.id, Role: role})
+		if g.ClusterEnabled {
+			g.ConfigPort = ports[len(ports)-1]
+		} else {
+			g.PrimaryPort, g.ReaderPort = ports[len(ports)-2], ports[len(ports)-1]
 		}
-		g.NodeGroups = []resource.NodeGroup{group}
+		for _, sh := range shards {
+			group := resource.NodeGroup{ID: sh.id, Status: resource.StatusCreating, Slots: sh.slots}
+			for i, m := range sh.members {
+				role := resource.RoleReplica
+				if i == 0 {
+					role = resource.RolePrimary
+				}
+				group.Members = append(group.Members, resource.Member{ClusterID: m.id, Role: role})
+			}
+			g.NodeGroups = append(g.NodeGroups, group)
+		}
 		if primary != nil {
 			primary.ReplicationGroupID = g.ID
 			if err := putCluster(tx, primary); err != nil {
@@ -95,7 +111,10 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			}
 		}
 		for i, m := range newMembers {
-			c := memberCluster(g, m.id, m.az, version, ports[i], now)
+			c := memberCluster(g, m.id, m.az, version, ports[perNode*i], now)
+			if g.ClusterEnabled {
+				c.Nodes[0].BusPort = ports[perNode*i+1]
+			}
 			if _, err := tx.Create(resource.KindCluster, resource.Key(rg, c.ID), resource.Marshal(c)); err != nil {
 				return err
 			}
@@ -114,25 +133,38 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 
 type plannedMember struct{ id, az string }
 
+// plannedShard is one node group to create: its id, its slots (cluster mode) and its members, primary first.
+type plannedShard struct {
+	id, slots string
+	members   []plannedMember
+}
+
 // validateCreateReplicationGroup checks everything that needs no stored state.
-func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplicationGroupMessage) (*resource.ReplicationGroup, []plannedMember, error) {
+func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplicationGroupMessage) (*resource.ReplicationGroup, error) {
 	id := strings.ToLower(deref(in.ReplicationGroupId))
 	if err := validIdentifier("ReplicationGroupId", id, maxReplicationGroupIDLen); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if strings.TrimSpace(deref(in.ReplicationGroupDescription)) == "" {
-		return nil, nil, api.InvalidParameterValueException("The parameter ReplicationGroupDescription must be provided and must not be blank.")
+		return nil, api.InvalidParameterValueException("The parameter ReplicationGroupDescription must be provided and must not be blank.")
 	}
 	if in.GlobalReplicationGroupId != nil {
-		return nil, nil, api.GlobalReplicationGroupNotFoundFault("Global replication group %s not found.", *in.GlobalReplicationGroupId)
+		return nil, api.GlobalReplicationGroupNotFoundFault("Global replication group %s not found.", *in.GlobalReplicationGroupId)
 	}
-	clusterMode := deref(in.ClusterMode)
-	if clusterMode == "enabled" || clusterMode == "compatible" || deref(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1 {
-		return nil, nil, api.InvalidParameterCombinationException("Cluster mode enabled replication groups are not available on this ecache host yet; use cluster mode disabled (one node group).")
+	clusterMode := strings.ToLower(deref(in.ClusterMode))
+	multiShard := deref(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1
+	switch {
+	case clusterMode == "compatible":
+		return nil, api.InvalidParameterCombinationException("ClusterMode compatible is reached from disabled with ModifyReplicationGroup; create the group with cluster mode enabled or disabled.")
+	case clusterMode != "" && clusterMode != "enabled" && clusterMode != "disabled":
+		return nil, api.InvalidParameterValueException("Invalid value %q for ClusterMode: use enabled, disabled or compatible.", deref(in.ClusterMode))
+	case clusterMode == "disabled" && multiShard:
+		return nil, api.InvalidParameterCombinationException("A cluster mode disabled replication group has one node group; NumNodeGroups and NodeGroupConfiguration ask for more.")
 	}
 	g := &resource.ReplicationGroup{
 		Region: rg, ID: id, UID: newUID(), Description: deref(in.ReplicationGroupDescription), Status: resource.StatusCreating,
-		ClusterMode: "disabled", AutomaticFailover: deref(in.AutomaticFailoverEnabled), MultiAZ: deref(in.MultiAZEnabled),
+		ClusterMode: clusterMode, ClusterEnabled: clusterMode == "enabled" || multiShard,
+		AutomaticFailover: deref(in.AutomaticFailoverEnabled), MultiAZ: deref(in.MultiAZEnabled),
 		AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
 		NetworkType:             "ipv4", IPDiscovery: "ipv4", ParameterGroup: strings.ToLower(deref(in.CacheParameterGroupName)),
 	}
@@ -142,28 +174,72 @@ func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplic
 			g.Engine = engine.EngineRedis
 		}
 		if g.Engine != engine.EngineRedis && g.Engine != engine.EngineValkey {
-			return nil, nil, api.InvalidParameterValueException("Invalid value %q for Engine: a replication group runs valkey or redis.", deref(in.Engine))
+			return nil, api.InvalidParameterValueException("Invalid value %q for Engine: a replication group runs valkey or redis.", deref(in.Engine))
 		}
 		version, err := s.resolveVersion(g.Engine, deref(in.EngineVersion))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		g.EngineVersion = version.EngineVersion
 		g.NodeType = deref(in.CacheNodeType)
 		if g.NodeType == "" {
-			return nil, nil, api.InvalidParameterValueException("The parameter CacheNodeType must be provided.")
+			return nil, api.InvalidParameterValueException("The parameter CacheNodeType must be provided.")
 		}
 		nt, ok := engine.NodeType(g.NodeType)
 		switch {
 		case !ok:
-			return nil, nil, api.InvalidParameterValueException("Invalid CacheNodeType: %s.", g.NodeType)
+			return nil, api.InvalidParameterValueException("Invalid CacheNodeType: %s.", g.NodeType)
 		case nt.Generation != engine.GenerationCurrent:
-			return nil, nil, api.InvalidParameterValueException("CacheNodeType %s is a previous generation node type; creating new clusters with it is not supported.", g.NodeType)
+			return nil, api.InvalidParameterValueException("CacheNodeType %s is a previous generation node type; creating new clusters with it is not supported.", g.NodeType)
 		case !nt.SupportsEngine(g.Engine, g.EngineVersion):
-			return nil, nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", g.NodeType, g.Engine, g.EngineVersion)
+			return nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", g.NodeType, g.Engine, g.EngineVersion)
 		}
 	}
 
+	if err := s.applyReplicationGroupOptions(rg, in, g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// resolveClusterMode settles whether the group runs in cluster mode: as the request asked, or as its
+// parameter group's cluster-enabled says; the two must agree.
+func (s *Service) resolveClusterMode(tx store.Tx, rg string, g *resource.ReplicationGroup) error {
+	if g.ParameterGroup != "" {
+		pg, err := lookupParameterGroup(tx, rg, g.ParameterGroup)
+		if err != nil {
+			return err
+		}
+		switch {
+		case pg.ClusterEnabled && g.ClusterMode == "disabled":
+			return api.InvalidParameterCombinationException("The parameter group %s has cluster-enabled yes, which a cluster mode disabled replication group cannot use.", pg.Name)
+		case !pg.ClusterEnabled && g.ClusterEnabled:
+			return api.InvalidParameterCombinationException("A cluster mode enabled replication group needs a parameter group with cluster-enabled yes; %s has no.", pg.Name)
+		}
+		g.ClusterEnabled = pg.ClusterEnabled
+	}
+	g.ClusterMode = "disabled"
+	if g.ClusterEnabled {
+		g.ClusterMode = "enabled"
+	}
+	return nil
+}
+
+// planShards lays out the node groups and member clusters the request asks for.
+func (s *Service) planShards(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
+	if g.ClusterEnabled {
+		return planClusterShards(rg, in, g)
+	}
+	members, err := planSingleShard(rg, in, g)
+	if err != nil {
+		return nil, err
+	}
+	return []plannedShard{{id: "0001", members: members}}, nil
+}
+
+// planSingleShard lays out the one node group of a cluster mode disabled group.
+func planSingleShard(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedMember, error) {
+	id := g.ID
 	// Node count: NumCacheClusters, or one node group of 1 + ReplicasPerNodeGroup, or its configuration.
 	count := 1
 	var azs []string
@@ -171,69 +247,59 @@ func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplic
 	case in.NumCacheClusters != nil:
 		count = int(*in.NumCacheClusters)
 		if in.ReplicasPerNodeGroup != nil || len(in.NodeGroupConfiguration) > 0 {
-			return nil, nil, api.InvalidParameterCombinationException("NumCacheClusters cannot be combined with ReplicasPerNodeGroup or NodeGroupConfiguration.")
+			return nil, api.InvalidParameterCombinationException("NumCacheClusters cannot be combined with ReplicasPerNodeGroup or NodeGroupConfiguration.")
 		}
 		azs = in.PreferredCacheClusterAZs
-	case in.ReplicasPerNodeGroup != nil:
-		count = int(*in.ReplicasPerNodeGroup) + 1
-		if *in.ReplicasPerNodeGroup < 0 || *in.ReplicasPerNodeGroup > 5 {
-			return nil, nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
-		}
 	case len(in.NodeGroupConfiguration) == 1:
 		ngc := in.NodeGroupConfiguration[0]
-		count = int(deref(ngc.ReplicaCount)) + 1
-		if deref(ngc.ReplicaCount) < 0 || deref(ngc.ReplicaCount) > 5 {
-			return nil, nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
+		replicas := ngc.ReplicaCount
+		if replicas == nil {
+			replicas = in.ReplicasPerNodeGroup
+		}
+		count = int(deref(replicas)) + 1
+		if deref(replicas) < 0 || deref(replicas) > 5 {
+			return nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
 		}
 		if ngc.PrimaryAvailabilityZone != nil {
 			azs = append([]string{*ngc.PrimaryAvailabilityZone}, ngc.ReplicaAvailabilityZones...)
+		}
+	case in.ReplicasPerNodeGroup != nil:
+		count = int(*in.ReplicasPerNodeGroup) + 1
+		if *in.ReplicasPerNodeGroup < 0 || *in.ReplicasPerNodeGroup > 5 {
+			return nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
 		}
 	}
 	if in.PrimaryClusterId != nil && in.NumCacheClusters == nil && in.ReplicasPerNodeGroup == nil {
 		count = 1
 	}
 	if count < 1 || count > maxNodesPerShard {
-		return nil, nil, api.InvalidParameterValueException("NumCacheClusters must be between 1 and %d (a primary and up to five replicas).", maxNodesPerShard)
+		return nil, api.InvalidParameterValueException("NumCacheClusters must be between 1 and %d (a primary and up to five replicas).", maxNodesPerShard)
 	}
 	if g.AutomaticFailover && count < 2 {
-		return nil, nil, api.InvalidParameterCombinationException("Automatic failover requires at least two cache clusters: a primary and a replica.")
+		return nil, api.InvalidParameterCombinationException("Automatic failover requires at least two cache clusters: a primary and a replica.")
 	}
 	if g.MultiAZ && !g.AutomaticFailover {
-		return nil, nil, api.InvalidParameterCombinationException("Multi-AZ requires automatic failover to be enabled.")
+		return nil, api.InvalidParameterCombinationException("Multi-AZ requires automatic failover to be enabled.")
 	}
 	if g.AutomaticFailover && g.NodeType == "cache.t1.micro" {
-		return nil, nil, api.InvalidParameterCombinationException("Automatic failover is not supported on cache.t1.micro.")
+		return nil, api.InvalidParameterCombinationException("Automatic failover is not supported on cache.t1.micro.")
 	}
 	if azs != nil && len(azs) != count {
-		return nil, nil, api.InvalidParameterValueException("The number of Availability Zones (%d) must equal the number of cache clusters (%d).", len(azs), count)
-	}
-	chosen := make([]string, count)
-	for i := range count {
-		switch {
-		case azs != nil:
-			az := azs[i]
-			if len(az) != len(rg)+1 || !strings.HasPrefix(az, rg) || az[len(rg)] < 'a' || az[len(rg)] > 'f' {
-				return nil, nil, api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
-			}
-			chosen[i] = az
-		case g.MultiAZ:
-			chosen[i] = fmt.Sprintf("%s%c", rg, 'a'+i%3)
-		default:
-			chosen[i] = rg + "a"
-		}
+		return nil, api.InvalidParameterValueException("The number of Availability Zones (%d) must equal the number of cache clusters (%d).", len(azs), count)
 	}
 	members := make([]plannedMember, count)
 	for i := range count {
-		members[i] = plannedMember{id: fmt.Sprintf("%s-%03d", id, i+1), az: chosen[i]}
+		az, err := memberAZ(rg, azs, i, g.MultiAZ)
+		if err != nil {
+			return nil, err
+		}
+		members[i] = plannedMember{id: fmt.Sprintf("%s-%03d", id, i+1), az: az}
 	}
 	if pid := deref(in.PrimaryClusterId); pid != "" {
 		members[0].id = strings.ToLower(pid)
 	}
 
-	if err := s.applyReplicationGroupOptions(rg, in, g); err != nil {
-		return nil, nil, err
-	}
-	return g, members, nil
+	return members, nil
 }
 
 // applyReplicationGroupOptions validates and records the optional settings shared with cache clusters.
@@ -319,7 +385,7 @@ func memberCluster(g *resource.ReplicationGroup, id, az string, v engine.Version
 		MaintenanceWindow: g.MaintenanceWindow, SnapshotWindow: g.SnapshotWindow, SnapshotRetentionLimit: g.SnapshotRetentionLimit,
 		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, AtRestEncryption: g.AtRestEncryption,
 		AuthToken: g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		Tags: g.Tags, ReplicationGroupID: g.ID,
+		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled,
 		Nodes: []resource.Node{{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: port, AZ: az}},
 	}
 }
@@ -384,6 +450,9 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 			return api.InvalidParameterCombinationException("FinalSnapshotIdentifier: snapshots are not available on this ecache host yet; delete without a final snapshot.")
 		}
 		retain := deref(in.RetainPrimaryCluster)
+		if retain && g.ClusterEnabled {
+			return api.InvalidParameterCombinationException("RetainPrimaryCluster is not supported for cluster mode enabled replication groups.")
+		}
 		primary := g.NodeGroups[0].Primary()
 		for _, mid := range g.MemberIDs() {
 			cobj, err := tx.Get(resource.KindCluster, resource.Key(rg, mid))
@@ -448,7 +517,7 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		CacheNodeType:              ptr(g.NodeType),
 		AutomaticFailover:          ptr(failover),
 		MultiAZ:                    ptr(multiAZ),
-		ClusterEnabled:             ptr(false),
+		ClusterEnabled:             ptr(g.ClusterEnabled),
 		ClusterMode:                ptr(g.ClusterMode),
 		SnapshotRetentionLimit:     ptr(g.SnapshotRetentionLimit),
 		SnapshotWindow:             ptr(g.SnapshotWindow),
@@ -477,20 +546,34 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		out.TransitEncryptionMode = ptr("required")
 	}
 	host := s.cfg.NodeHost
+	if g.ClusterEnabled {
+		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ConfigPort))}
+	}
 	for _, ng := range g.NodeGroups {
 		node := api.NodeGroup{
 			NodeGroupId:      ptr(ng.ID),
 			Status:           ptr(ng.Status),
-			PrimaryEndpoint:  &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.PrimaryPort))},
-			ReaderEndpoint:   &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ReaderPort))},
 			NodeGroupMembers: []api.NodeGroupMember{},
 		}
+		if g.ClusterEnabled {
+			// Cluster-aware clients find the shards through the configuration endpoint; like ElastiCache,
+			// a shard shows its slots but no endpoints or roles of its own.
+			if ng.Slots != "" {
+				node.Slots = ptr(ng.Slots)
+			}
+		} else {
+			node.PrimaryEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.PrimaryPort))}
+			node.ReaderEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ReaderPort))}
+		}
 		for _, m := range ng.Members {
-			member := api.NodeGroupMember{CacheClusterId: ptr(m.ClusterID), CacheNodeId: ptr("0001"), CurrentRole: ptr(m.Role)}
+			member := api.NodeGroupMember{CacheClusterId: ptr(m.ClusterID), CacheNodeId: ptr("0001")}
+			if !g.ClusterEnabled {
+				member.CurrentRole = ptr(m.Role)
+			}
 			if obj, err := s.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, m.ClusterID)); err == nil {
 				if c, err := resource.Unmarshal[resource.Cluster](obj.Value); err == nil && len(c.Nodes) > 0 {
 					member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
-					if c.Nodes[0].Status != resource.NodeCreating {
+					if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
 						member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
 					}
 				}
@@ -498,6 +581,10 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 			node.NodeGroupMembers = append(node.NodeGroupMembers, member)
 		}
 		out.NodeGroups = append(out.NodeGroups, node)
+	}
+	if r := g.Resharding; r != nil && r.TotalSlots > 0 {
+		pct := 100 * float64(r.MovedSlots) / float64(r.TotalSlots)
+		out.PendingModifiedValues.Resharding = &api.ReshardingStatus{SlotMigration: &api.SlotMigration{ProgressPercentage: &pct}}
 	}
 	if g.Failover != nil && g.Failover.Target != "" {
 		out.PendingModifiedValues.PrimaryClusterId = ptr(g.Failover.Target)

@@ -1,4 +1,7 @@
-package clustermode
+// Package hashslot is the arithmetic of Redis Cluster hash slots: ranges, ElastiCache's even split, the
+// NodeGroupConfiguration.Slots syntax and resharding plans. Pure functions, used by internal/service to plan
+// shards and by internal/clustermode to drive engines.
+package hashslot
 
 import (
 	"fmt"
@@ -10,60 +13,60 @@ import (
 // NumSlots is the number of hash slots of a Redis Cluster.
 const NumSlots = 16384
 
-// SlotRange is an inclusive range of hash slots, 0..16383.
-type SlotRange struct {
+// Range is an inclusive range of hash slots, 0..16383.
+type Range struct {
 	Start, End int
 }
 
 // Len is the number of slots in r (0 for an invalid range).
-func (r SlotRange) Len() int {
+func (r Range) Len() int {
 	if r.End < r.Start {
 		return 0
 	}
 	return r.End - r.Start + 1
 }
 
-func (r SlotRange) String() string {
+func (r Range) String() string {
 	if r.Start == r.End {
 		return strconv.Itoa(r.Start)
 	}
 	return strconv.Itoa(r.Start) + "-" + strconv.Itoa(r.End)
 }
 
-func (r SlotRange) valid() bool {
+func (r Range) Valid() bool {
 	return r.Start >= 0 && r.End < NumSlots && r.Start <= r.End
 }
 
-// EvenSlots splits the 16384 slots into shards contiguous ranges the way ElastiCache does: shard i gets one
+// Even splits the 16384 slots into shards contiguous ranges the way ElastiCache does: shard i gets one
 // range, the first 16384%shards shards one slot more (3 shards: 0-5461, 5462-10922, 10923-16383). It returns nil
 // when shards is not in 1..16384.
-func EvenSlots(shards int) [][]SlotRange {
+func Even(shards int) [][]Range {
 	if shards < 1 || shards > NumSlots {
 		return nil
 	}
 	q, r := NumSlots/shards, NumSlots%shards
-	out := make([][]SlotRange, shards)
+	out := make([][]Range, shards)
 	start := 0
 	for i := range out {
 		n := q
 		if i < r {
 			n++
 		}
-		out[i] = []SlotRange{{Start: start, End: start + n - 1}}
+		out[i] = []Range{{Start: start, End: start + n - 1}}
 		start += n
 	}
 	return out
 }
 
-// ParseSlots parses a slot list in the NodeGroupConfiguration.Slots style: comma-separated ranges "a-b" or single
+// Parse parses a slot list in the NodeGroupConfiguration.Slots style: comma-separated ranges "a-b" or single
 // slots "a", e.g. "0-5460,5461". Ranges keep their order; out-of-range, reversed or overlapping ranges are
 // errors. An empty string is an empty list.
-func ParseSlots(s string) ([]SlotRange, error) {
+func Parse(s string) ([]Range, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
 	}
-	var out []SlotRange
+	var out []Range
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
@@ -80,9 +83,9 @@ func ParseSlots(s string) ([]SlotRange, error) {
 		if b < a {
 			return nil, fmt.Errorf("slot range %q: end before start", part)
 		}
-		out = append(out, SlotRange{Start: a, End: b})
+		out = append(out, Range{Start: a, End: b})
 	}
-	if err := checkOverlap(out); err != nil {
+	if err := CheckOverlap(out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -97,8 +100,8 @@ func parseSlot(s string) (int, error) {
 	return n, nil
 }
 
-func checkOverlap(rs []SlotRange) error {
-	sorted := append([]SlotRange(nil), rs...)
+func CheckOverlap(rs []Range) error {
+	sorted := append([]Range(nil), rs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Start < sorted[j].Start })
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].Start <= sorted[i-1].End {
@@ -108,8 +111,8 @@ func checkOverlap(rs []SlotRange) error {
 	return nil
 }
 
-// FormatSlots is the inverse of ParseSlots: "0-5460,5461".
-func FormatSlots(rs []SlotRange) string {
+// Format is the inverse of Parse: "0-5460,5461".
+func Format(rs []Range) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = r.String()
@@ -117,8 +120,8 @@ func FormatSlots(rs []SlotRange) string {
 	return strings.Join(parts, ",")
 }
 
-// SlotCount is the number of slots in rs (overlaps counted twice).
-func SlotCount(rs []SlotRange) int {
+// Count is the number of slots in rs (overlaps counted twice).
+func Count(rs []Range) int {
 	n := 0
 	for _, r := range rs {
 		n += r.Len()
@@ -126,14 +129,14 @@ func SlotCount(rs []SlotRange) int {
 	return n
 }
 
-// normalize sorts rs and merges overlapping and adjacent ranges.
-func normalize(rs []SlotRange) []SlotRange {
+// Normalize sorts rs and merges overlapping and adjacent ranges.
+func Normalize(rs []Range) []Range {
 	if len(rs) == 0 {
 		return nil
 	}
-	sorted := append([]SlotRange(nil), rs...)
+	sorted := append([]Range(nil), rs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Start < sorted[j].Start })
-	out := []SlotRange{sorted[0]}
+	out := []Range{sorted[0]}
 	for _, r := range sorted[1:] {
 		last := &out[len(out)-1]
 		if r.Start <= last.End+1 {
@@ -145,22 +148,22 @@ func normalize(rs []SlotRange) []SlotRange {
 	return out
 }
 
-// rangesOf turns a sorted list of slots into ranges.
-func rangesOf(slots []int) []SlotRange {
-	var out []SlotRange
+// Ranges turns a sorted list of slots into ranges.
+func Ranges(slots []int) []Range {
+	var out []Range
 	for _, s := range slots {
 		if n := len(out); n > 0 && out[n-1].End == s-1 {
 			out[n-1].End = s
 			continue
 		}
-		out = append(out, SlotRange{Start: s, End: s})
+		out = append(out, Range{Start: s, End: s})
 	}
 	return out
 }
 
 // owners maps every slot to the index of the shard that holds it in assignment (-1: nobody). Slots out of
 // range are ignored; a slot listed by two shards goes to the later one.
-func owners(assignment [][]SlotRange) []int {
+func owners(assignment [][]Range) []int {
 	own := make([]int, NumSlots)
 	for i := range own {
 		own[i] = -1
@@ -178,7 +181,7 @@ func owners(assignment [][]SlotRange) []int {
 // Move is one step of a resharding plan: the slots in Slots go from shard From to shard To (indexes into the
 // assignments given to PlanMoves).
 type Move struct {
-	Slots    SlotRange
+	Slots    Range
 	From, To int
 }
 
@@ -189,7 +192,7 @@ func (m Move) String() string { return fmt.Sprintf("%s: %d -> %d", m.Slots, m.Fr
 // differs move, each once and straight to its final owner, so the plan moves the fewest slots possible for that
 // target; slots unassigned on either side are left alone. Moves come in slot order, consecutive slots with the
 // same source and destination merged into one range.
-func PlanMoves(current, target [][]SlotRange) []Move {
+func PlanMoves(current, target [][]Range) []Move {
 	cur, tgt := owners(current), owners(target)
 	var out []Move
 	for s := 0; s < NumSlots; s++ {
@@ -201,7 +204,7 @@ func PlanMoves(current, target [][]SlotRange) []Move {
 			out[n-1].Slots.End = s
 			continue
 		}
-		out = append(out, Move{Slots: SlotRange{Start: s, End: s}, From: from, To: to})
+		out = append(out, Move{Slots: Range{Start: s, End: s}, From: from, To: to})
 	}
 	return out
 }
@@ -213,9 +216,9 @@ func PlanMoves(current, target [][]SlotRange) []Move {
 // shard first. Slots current leaves unassigned stay unassigned. It returns nil when shards < 1.
 //
 // Balance is the usual target for scaling out (Balance(current, n+1)) and in (Balance(current, n-1), then
-// RemoveShard of the drained shard): it moves only what must move, where EvenSlots as a target also slides
+// RemoveShard of the drained shard): it moves only what must move, where Even as a target also slides
 // the boundaries of the shards that stay.
-func Balance(current [][]SlotRange, shards int) [][]SlotRange {
+func Balance(current [][]Range, shards int) [][]Range {
 	if shards < 1 {
 		return nil
 	}
@@ -258,9 +261,9 @@ func Balance(current [][]SlotRange, shards int) [][]SlotRange {
 		pool = pool[need:]
 		sort.Ints(held[i])
 	}
-	out := make([][]SlotRange, shards)
+	out := make([][]Range, shards)
 	for i := range out {
-		out[i] = rangesOf(held[i])
+		out[i] = Ranges(held[i])
 	}
 	return out
 }

@@ -1,0 +1,445 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ecache/ecache/internal/clustermode"
+	"github.com/ecache/ecache/internal/hashslot"
+	"github.com/ecache/ecache/internal/replication"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+const (
+	// clusterOpTimeout bounds one cluster-mode operation (forming, adding a shard or a replica, a failover).
+	clusterOpTimeout = time.Minute
+	// reshardChunk is how many slots one reconcile pass moves, so that failovers and progress reports come
+	// between chunks of a long resharding.
+	reshardChunk = 512
+)
+
+// shard is one node group's members as the reconciler sees them.
+type shard struct {
+	id       string
+	primary  *member
+	replicas []*member
+}
+
+// shardsOf groups the members by node group, in the group's order.
+func shardsOf(g *resource.ReplicationGroup, members []member) []shard {
+	out := make([]shard, len(g.NodeGroups))
+	for i, ng := range g.NodeGroups {
+		out[i].id = ng.ID
+		for k := range members {
+			m := &members[k]
+			if m.nodeGroup != ng.ID {
+				continue
+			}
+			if m.role == resource.RolePrimary {
+				out[i].primary = m
+			} else {
+				out[i].replicas = append(out[i].replicas, m)
+			}
+		}
+	}
+	return out
+}
+
+func clusterNode(m *member) clustermode.Node { return clustermode.Node(m.node) }
+
+// reconcileShardedGroup converges a cluster mode enabled group: failovers first, then forming the cluster,
+// keeping every member in its shard, resharding, the configuration endpoint and the status.
+func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *resource.ReplicationGroup, rev int64) (bool, error) {
+	members, err := c.members(ctx, key, g)
+	if err != nil {
+		return true, err
+	}
+	shards := shardsOf(g, members)
+	c.pointConfigEndpoint(key, members)
+
+	// A dead primary with a running replica: promote the replica before anything else.
+	for _, sh := range shards {
+		p := sh.primary
+		if g.Formed && p != nil && !p.running && p.cluster.Status != resource.StatusCreating && slices.ContainsFunc(sh.replicas, func(r *member) bool { return r.running }) {
+			return true, c.shardFailover(ctx, key, g, sh, "")
+		}
+	}
+	if f := g.Failover; f != nil && g.Formed {
+		i := slices.IndexFunc(shards, func(sh shard) bool { return sh.id == f.NodeGroupID })
+		if i < 0 || shards[i].primary == nil {
+			return true, fmt.Errorf("replication group %s: failover of unknown node group %s", g.ID, f.NodeGroupID)
+		}
+		return true, c.shardFailover(ctx, key, g, shards[i], f.Target)
+	}
+	if !g.Formed {
+		return true, c.formCluster(ctx, key, g, shards)
+	}
+
+	seed := seedOf(g, shards)
+	if seed == nil {
+		return true, nil // no primary runs: wait for the engines to restart
+	}
+	states, err := clustermode.Inspect(ctx, clusterNode(seed))
+	if err != nil {
+		return true, err
+	}
+	ready := true
+	for _, sh := range shards {
+		ok, err := c.checkShard(ctx, key, g, sh, states, seed)
+		if err != nil {
+			return true, err
+		}
+		ready = ready && ok
+	}
+	if err := c.recordSlots(ctx, key, shards, states); err != nil {
+		return true, err
+	}
+	if g.Resharding != nil {
+		if !ready {
+			return true, nil // members still starting or syncing
+		}
+		done, err := c.reshardStep(ctx, key, g, shards, states, seed)
+		if err != nil || !done {
+			return true, err
+		}
+		return true, nil // the next pass sees the finished group
+	}
+	if !ready {
+		return true, nil
+	}
+	return false, c.markGroupAvailable(ctx, key, rev)
+}
+
+// seedOf picks a running primary to ask about the cluster, outside the shards being removed.
+func seedOf(g *resource.ReplicationGroup, shards []shard) *member {
+	for _, sh := range shards {
+		if sh.primary != nil && sh.primary.running && (g.Resharding == nil || !slices.Contains(g.Resharding.Remove, sh.id)) {
+			if ng := g.NodeGroup(sh.id); ng != nil && ng.Slots != "" {
+				return sh.primary
+			}
+		}
+	}
+	return nil
+}
+
+// pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first.
+func (c *Controller) pointConfigEndpoint(key string, members []member) {
+	var addrs, replicas []string
+	for _, m := range members {
+		switch {
+		case !m.running || m.cluster.Status == resource.StatusCreating:
+		case m.role == resource.RolePrimary:
+			addrs = append(addrs, m.node.Addr)
+		default:
+			replicas = append(replicas, m.node.Addr)
+		}
+	}
+	addrs = append(addrs, replicas...)
+	c.mu.Lock()
+	fw := c.forwarders[key+"/config"]
+	c.mu.Unlock()
+	if fw != nil && len(addrs) > 0 && !sameAddrs(fw.Backends(), addrs) {
+		fw.SetBackends(addrs, false)
+	}
+}
+
+// formCluster joins the members of a new group into one cluster once all of them run: each primary gets
+// its node group's slots and the replicas follow their primaries.
+func (c *Controller) formCluster(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard) error {
+	var specs []clustermode.ShardSpec
+	for i, sh := range shards {
+		if sh.primary == nil || !sh.primary.running {
+			return nil
+		}
+		slots, err := hashslot.Parse(g.NodeGroups[i].Slots)
+		if err != nil {
+			return fmt.Errorf("replication group %s node group %s: %w", g.ID, sh.id, err)
+		}
+		spec := clustermode.ShardSpec{Primary: clusterNode(sh.primary), Slots: slots}
+		for _, r := range sh.replicas {
+			if !r.running {
+				return nil
+			}
+			spec.Replicas = append(spec.Replicas, clusterNode(r))
+		}
+		specs = append(specs, spec)
+	}
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+	defer cancel()
+	if err := clustermode.Create(cctx, specs); err != nil {
+		return fmt.Errorf("forming the cluster of %s: %w", g.ID, err)
+	}
+	c.logger.Info("cluster formed", "group", g.ID, "shards", len(specs), "took", time.Since(start))
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		cur.Formed = true
+		return true, nil
+	})
+}
+
+// checkShard keeps one node group's members in its shard: it records a primary the engines elected on
+// their own, brings replicas that follow no one or someone else back to their primary, and reports whether
+// every member runs and every replica is in sync. A node group that is not in the cluster yet (added by a
+// scale-out) is left to reshardStep.
+func (c *Controller) checkShard(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, states []clustermode.ShardState, seed *member) (bool, error) {
+	all := append([]*member{sh.primary}, sh.replicas...)
+	// The engine primary is the member the cluster lists as a primary; one serving slots wins over one
+	// without (an old primary back from a crash claims nothing until it follows the new one).
+	var enginePrimary *member
+	var state clustermode.ShardState
+	for _, m := range all {
+		if m == nil || !m.running {
+			continue
+		}
+		i := slices.IndexFunc(states, func(st clustermode.ShardState) bool { return st.PrimaryAddr == m.node.Addr })
+		if i >= 0 && (enginePrimary == nil || len(state.Slots) == 0 && len(states[i].Slots) > 0) {
+			enginePrimary, state = m, states[i]
+		}
+	}
+	if enginePrimary == nil {
+		// Not in the cluster: a node group added by a resharding, which reshardStep adds once all of its
+		// members run.
+		ng := g.NodeGroup(sh.id)
+		if g.Resharding == nil || ng == nil || ng.Slots != "" {
+			return false, nil
+		}
+		for _, m := range all {
+			if m == nil || !m.running || m.cluster.Status != resource.StatusAvailable {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	if sh.primary == nil || enginePrimary != sh.primary {
+		// Only a primary that became a replica (or stopped) has lost its role: an old primary back from a
+		// crash also calls itself primary for a moment, until it hears of the new one.
+		if sh.primary != nil && sh.primary.running {
+			if st, err := replication.Inspect(ctx, sh.primary.node); err != nil || st.Role != replication.RoleReplica {
+				return false, nil
+			}
+		}
+		from := ""
+		if sh.primary != nil {
+			from = sh.primary.cluster.ID
+		}
+		c.logger.Info("the engines promoted a replica", "group", g.ID, "nodeGroup", sh.id, "from", from, "to", enginePrimary.cluster.ID)
+		return false, c.recordFailover(ctx, key, from, enginePrimary.cluster.ID)
+	}
+	ready := sh.primary.cluster.Status == resource.StatusAvailable
+	for _, r := range sh.replicas {
+		if !r.running {
+			ready = false
+			continue
+		}
+		if !slices.Contains(state.Replicas, r.node.Addr) {
+			c.logger.Info("attaching replica to its shard", "group", g.ID, "nodeGroup", sh.id, "replica", r.cluster.ID)
+			cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+			err := clustermode.AddReplica(cctx, clusterNode(seed), clusterNode(sh.primary), clusterNode(r))
+			cancel()
+			if err != nil {
+				c.logger.Warn("attaching replica", "group", g.ID, "replica", r.cluster.ID, "err", err)
+			}
+			ready = false
+			continue
+		}
+		st, err := replication.Inspect(ctx, r.node)
+		if err != nil || !st.LinkUp || st.SyncInProgress || r.cluster.Status != resource.StatusAvailable {
+			ready = false
+			continue
+		}
+		if slices.Contains(g.Recovering, r.cluster.ID) {
+			if err := c.finishRecovery(ctx, key, r.cluster.ID); err != nil {
+				return false, err
+			}
+		}
+	}
+	return ready, nil
+}
+
+// recordSlots writes the slots each node group's primary serves into the group, where they differ.
+func (c *Controller) recordSlots(ctx context.Context, key string, shards []shard, states []clustermode.ShardState) error {
+	served := map[string]string{}
+	for _, sh := range shards {
+		for _, st := range states {
+			if sh.primary != nil && st.PrimaryAddr == sh.primary.node.Addr {
+				served[sh.id] = hashslot.Format(st.Slots)
+			}
+		}
+	}
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+		changed := false
+		for i := range g.NodeGroups {
+			ng := &g.NodeGroups[i]
+			if slots, ok := served[ng.ID]; ok && slots != ng.Slots {
+				ng.Slots, changed = slots, true
+			}
+		}
+		return changed, nil
+	})
+}
+
+// shardFailover moves a node group's primary role to target, or to its most up-to-date running replica:
+// a coordinated CLUSTER FAILOVER when the primary still runs (no acknowledged write lost), a takeover when
+// it died.
+func (c *Controller) shardFailover(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, target string) error {
+	start := time.Now()
+	var candidates []replication.Node
+	var running []*member
+	for _, r := range sh.replicas {
+		if r.running && (target == "" || r.cluster.ID == target) {
+			candidates = append(candidates, r.node)
+			running = append(running, r)
+		}
+	}
+	if len(candidates) == 0 {
+		return fmt.Errorf("replication group %s node group %s: no running replica to promote in place of %s", g.ID, sh.id, sh.primary.cluster.ID)
+	}
+	i, _, err := replication.MostUpToDate(ctx, candidates)
+	if err != nil {
+		return fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
+	}
+	chosen := running[i]
+	// A dead primary is known dead here (its process exited, or the monitor killed it when it hung), so the
+	// replica takes over without an election: elections wait out the engines' vote lock (two node
+	// timeouts per failed primary) and need a majority of primaries alive.
+	mode := clustermode.Coordinated
+	if !sh.primary.running {
+		mode = clustermode.Takeover
+	}
+	fctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+	defer cancel()
+	if err := clustermode.Failover(fctx, clusterNode(chosen), mode); err != nil {
+		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
+	}
+	c.logger.Info("shard failover completed", "group", g.ID, "nodeGroup", sh.id, "from", sh.primary.cluster.ID, "to", chosen.cluster.ID, "mode", mode, "took", time.Since(start))
+	return c.recordFailover(ctx, key, sh.primary.cluster.ID, chosen.cluster.ID)
+}
+
+// reshardStep does one step of an online resharding and reports whether it is finished: add the new
+// shards to the cluster, move up to reshardChunk slots with their keys, take the drained shards out, then
+// close the resharding.
+func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard, states []clustermode.ShardState, seed *member) (bool, error) {
+	r := g.Resharding
+	inCluster := func(sh shard) bool {
+		return sh.primary != nil && slices.ContainsFunc(states, func(st clustermode.ShardState) bool { return st.PrimaryAddr == sh.primary.node.Addr })
+	}
+	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+	defer cancel()
+
+	// New shards join without slots.
+	for _, sh := range shards {
+		if inCluster(sh) || slices.Contains(r.Remove, sh.id) {
+			continue
+		}
+		spec := clustermode.ShardSpec{Primary: clusterNode(sh.primary)}
+		for _, rep := range sh.replicas {
+			spec.Replicas = append(spec.Replicas, clusterNode(rep))
+		}
+		c.logger.Info("adding shard", "group", g.ID, "nodeGroup", sh.id)
+		if err := clustermode.AddShard(cctx, clusterNode(seed), spec); err != nil {
+			return false, fmt.Errorf("adding node group %s to %s: %w", sh.id, g.ID, err)
+		}
+		return false, nil
+	}
+
+	// Slots move, a chunk per pass.
+	current := make([][]hashslot.Range, len(shards))
+	target := make([][]hashslot.Range, len(shards))
+	for i, sh := range shards {
+		for _, st := range states {
+			if sh.primary != nil && st.PrimaryAddr == sh.primary.node.Addr {
+				current[i] = st.Slots
+			}
+		}
+		t, err := hashslot.Parse(r.Target[sh.id])
+		if err != nil {
+			return false, fmt.Errorf("resharding %s: target of node group %s: %w", g.ID, sh.id, err)
+		}
+		target[i] = t
+	}
+	if moves := hashslot.PlanMoves(current, target); len(moves) > 0 {
+		m := moves[0]
+		slots := m.Slots
+		if slots.Len() > reshardChunk {
+			slots.End = slots.Start + reshardChunk - 1
+		}
+		from, to := shards[m.From].primary, shards[m.To].primary
+		start := time.Now()
+		if err := clustermode.MoveSlots(cctx, clusterNode(seed), clusterNode(from), clusterNode(to), slots, nil); err != nil {
+			return false, fmt.Errorf("resharding %s: moving slots %s from %s to %s: %w", g.ID, slots, shards[m.From].id, shards[m.To].id, err)
+		}
+		c.logger.Info("slots moved", "group", g.ID, "slots", slots.String(), "from", shards[m.From].id, "to", shards[m.To].id, "took", time.Since(start))
+		return false, edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+			if cur.Resharding == nil {
+				return false, nil
+			}
+			cur.Resharding.MovedSlots = min(cur.Resharding.MovedSlots+slots.Len(), cur.Resharding.TotalSlots)
+			return true, nil
+		})
+	}
+
+	// Drained shards leave the cluster; their member clusters are deleted.
+	for _, sh := range shards {
+		if !slices.Contains(r.Remove, sh.id) {
+			continue
+		}
+		if inCluster(sh) {
+			var reps []clustermode.Node
+			for _, rep := range sh.replicas {
+				reps = append(reps, clusterNode(rep))
+			}
+			c.logger.Info("removing shard", "group", g.ID, "nodeGroup", sh.id)
+			if err := clustermode.RemoveShard(cctx, clusterNode(seed), clusterNode(sh.primary), reps); err != nil {
+				return false, fmt.Errorf("removing node group %s from %s: %w", sh.id, g.ID, err)
+			}
+		}
+		return false, c.dropNodeGroup(ctx, key, sh.id)
+	}
+
+	now := c.cfg.Now().UTC()
+	return true, edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		if cur.Resharding == nil {
+			return false, nil
+		}
+		cur.Resharding = nil
+		return true, groupEvent(tx, now, 1, cur, fmt.Sprintf("Completed online resharding of replication group %s: %d node groups", cur.ID, len(cur.NodeGroups)))
+	})
+}
+
+// dropNodeGroup deletes a removed node group's member clusters and takes it out of the group.
+func (c *Controller) dropNodeGroup(ctx context.Context, key, id string) error {
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+		ng := g.NodeGroup(id)
+		if ng == nil {
+			return false, nil
+		}
+		for _, m := range ng.Members {
+			obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, m.ClusterID))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return false, err
+			}
+			cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+			if err != nil {
+				return false, err
+			}
+			cl.Status = resource.StatusDeleting
+			for i := range cl.Nodes {
+				cl.Nodes[i].Status = resource.NodeDeleting
+			}
+			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(cl), obj.Revision); err != nil {
+				return false, err
+			}
+		}
+		g.NodeGroups = slices.DeleteFunc(g.NodeGroups, func(n resource.NodeGroup) bool { return n.ID == id })
+		if g.Resharding != nil {
+			g.Resharding.Remove = slices.DeleteFunc(g.Resharding.Remove, func(s string) bool { return s == id })
+		}
+		return true, nil
+	})
+}
