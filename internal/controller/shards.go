@@ -339,10 +339,11 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 		for _, rep := range sh.replicas {
 			spec.Replicas = append(spec.Replicas, clusterNode(rep))
 		}
-		c.logger.Info("adding shard", "group", g.ID, "nodeGroup", sh.id)
+		start := time.Now()
 		if err := clustermode.AddShard(cctx, clusterNode(seed), spec); err != nil {
 			return false, fmt.Errorf("adding node group %s to %s: %w", sh.id, g.ID, err)
 		}
+		c.logger.Info("shard added", "group", g.ID, "nodeGroup", sh.id, "took", time.Since(start))
 		return false, nil
 	}
 
