@@ -56,17 +56,9 @@ func resp(addr string, timeout time.Duration, args ...string) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
-func describe(ctx context.Context, c *elasticache.Client) (types.ReplicationGroup, error) {
-	out, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("bench")})
-	if err != nil {
-		return types.ReplicationGroup{}, err
-	}
-	return out.ReplicationGroups[0], nil
-}
-
 // healthy reports whether the group is available with all three members and both replicas acknowledging.
 func healthy(ctx context.Context, c *elasticache.Client, primaryEP string) bool {
-	g, err := describe(ctx, c)
+	g, err := benchkit.Group(ctx, c, "bench")
 	if err != nil || aws.ToString(g.Status) != "available" {
 		return false
 	}
@@ -92,7 +84,7 @@ func run(runs int, eng string) error {
 	}
 	var g types.ReplicationGroup
 	for {
-		if g, err = describe(ctx, c); err != nil {
+		if g, err = benchkit.Group(ctx, c, "bench"); err != nil {
 			return err
 		}
 		if aws.ToString(g.Status) == "available" {
@@ -112,7 +104,7 @@ func run(runs int, eng string) error {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if g, err = describe(ctx, c); err != nil {
+		if g, err = benchkit.Group(ctx, c, "bench"); err != nil {
 			return err
 		}
 		var primary string
@@ -154,7 +146,7 @@ func run(runs int, eng string) error {
 	for !healthy(ctx, c, primaryEP) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	g, _ = describe(ctx, c)
+	g, _ = benchkit.Group(ctx, c, "bench")
 	var direct string
 	for _, m := range g.NodeGroups[0].NodeGroupMembers {
 		if aws.ToString(m.CurrentRole) == "primary" {

@@ -1,13 +1,12 @@
 // Command resharding measures cluster mode on real engines, side by side in one run:
 //
-//   - time to available of a 3-shard group with one replica per shard (CreateReplicationGroup through the
-//     SDK, polling DescribeReplicationGroups);
-//   - online resharding from 3 to 4 shards with N keys (default 1M): ecache's
-//     ModifyReplicationGroupShardConfiguration until available, against the same engines formed by hand
-//     and resharded by `redis-cli --cluster rebalance --cluster-use-empty-masters`, the usual tool. Both
-//     report keys moved per second (keys on the new shard over the wall time).
-//
 //	go run ./bench/resharding [-keys 1000000] [-engine valkey]
+//
+// It times a 3-shard group with one replica per shard until available (CreateReplicationGroup through the
+// SDK, polling DescribeReplicationGroups), then an online resharding from 3 to 4 shards with N keys:
+// ecache's ModifyReplicationGroupShardConfiguration until available, against the same engines formed by
+// hand and resharded by `redis-cli --cluster rebalance --cluster-use-empty-masters`, the usual tool. Both
+// report keys moved per second (keys on the new shard over the wall time).
 package main
 
 import (
@@ -41,18 +40,10 @@ func main() {
 	}
 }
 
-func describe(ctx context.Context, c *elasticache.Client) (types.ReplicationGroup, error) {
-	out, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("bench")})
-	if err != nil {
-		return types.ReplicationGroup{}, err
-	}
-	return out.ReplicationGroups[0], nil
-}
-
 func waitAvailable(ctx context.Context, c *elasticache.Client) (types.ReplicationGroup, error) {
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		g, err := describe(ctx, c)
+		g, err := benchkit.Group(ctx, c, "bench")
 		if err != nil {
 			return g, err
 		}
@@ -139,7 +130,6 @@ func run(keys int, eng string) error {
 			fmt.Sscanf(aws.ToString(ng.Slots), "%d", &first)
 		}
 	}
-	rdb.ReloadState(ctx)
 	moved, err := newShardKeys(ctx, rdb, first)
 	if err != nil {
 		return err

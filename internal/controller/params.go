@@ -93,10 +93,9 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 	// (ElastiCache has no parameter for it).
 	spec.Config = map[string]string{"repl-diskless-sync-delay": "0"}
 	for _, s := range settings {
-		if s.Directive == "cluster-enabled" {
-			continue // set from the cluster's mode below: the default groups carry no values
-		}
 		switch s.Directive {
+		case "cluster-enabled":
+			// Set from the cluster's mode below: the default groups carry no values.
 		case "maxmemory":
 			fmt.Sscan(s.Args[0], &spec.MaxMemoryBytes)
 		case "rename-command":

@@ -251,22 +251,10 @@ func (c *Controller) closeForwarders(key string) {
 // primary failed and the best replica takes over.
 func (c *Controller) failover(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) error {
 	start := time.Now()
-	var candidates []replication.Node
-	var running []*member
-	for _, r := range replicas {
-		if r.running && (target == "" || r.cluster.ID == target) {
-			candidates = append(candidates, r.node)
-			running = append(running, r)
-		}
-	}
-	if len(candidates) == 0 {
-		return fmt.Errorf("replication group %s: no running replica to promote in place of %s", g.ID, primary.cluster.ID)
-	}
-	i, _, err := replication.MostUpToDate(ctx, candidates)
+	chosen, err := pickReplica(ctx, g, primary, replicas, target)
 	if err != nil {
-		return fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
+		return err
 	}
-	chosen := running[i]
 	var others []replication.Node
 	var readers []string
 	for _, r := range replicas {
@@ -288,6 +276,27 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 	c.pointForwarders(key, chosen.node.Addr, readers, true)
 	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "planned", old != nil, "took", time.Since(start))
 	return c.recordFailover(ctx, key, primary.cluster.ID, chosen.cluster.ID)
+}
+
+// pickReplica chooses the replica to promote in place of primary: target, or the most up-to-date running
+// replica.
+func pickReplica(ctx context.Context, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) (*member, error) {
+	var candidates []replication.Node
+	var running []*member
+	for _, r := range replicas {
+		if r.running && (target == "" || r.cluster.ID == target) {
+			candidates = append(candidates, r.node)
+			running = append(running, r)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, fmt.Errorf("replication group %s: no running replica to promote in place of %s", g.ID, primary.cluster.ID)
+	}
+	i, _, err := replication.MostUpToDate(ctx, candidates)
+	if err != nil {
+		return nil, fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
+	}
+	return running[i], nil
 }
 
 // recordFailover records in the group that the primary role moved from one member to another: roles,

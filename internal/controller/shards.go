@@ -51,6 +51,18 @@ func shardsOf(g *resource.ReplicationGroup, members []member) []shard {
 
 func clusterNode(m *member) clustermode.Node { return clustermode.Node(m.node) }
 
+// stateOf finds the shard the cluster reports with m as its primary.
+func stateOf(states []clustermode.ShardState, m *member) (clustermode.ShardState, bool) {
+	if m == nil {
+		return clustermode.ShardState{}, false
+	}
+	i := slices.IndexFunc(states, func(st clustermode.ShardState) bool { return st.PrimaryAddr == m.node.Addr })
+	if i < 0 {
+		return clustermode.ShardState{}, false
+	}
+	return states[i], true
+}
+
 // reconcileShardedGroup converges a cluster mode enabled group: failovers first, then forming the cluster,
 // keeping every member in its shard, resharding, the configuration endpoint and the status.
 func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *resource.ReplicationGroup, rev int64) (bool, error) {
@@ -95,21 +107,14 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 		}
 		ready = ready && ok
 	}
-	if err := c.recordSlots(ctx, key, shards, states); err != nil {
+	if err := c.recordSlots(ctx, key, g, shards, states); err != nil {
 		return true, err
 	}
-	if g.Resharding != nil {
-		if !ready {
-			return true, nil // members still starting or syncing
-		}
-		done, err := c.reshardStep(ctx, key, g, shards, states, seed)
-		if err != nil || !done {
-			return true, err
-		}
-		return true, nil // the next pass sees the finished group
-	}
 	if !ready {
-		return true, nil
+		return true, nil // members still starting or syncing
+	}
+	if g.Resharding != nil {
+		return true, c.reshardStep(ctx, key, g, shards, states, seed) // the next pass takes the next step
 	}
 	return false, c.markGroupAvailable(ctx, key, rev)
 }
@@ -195,9 +200,8 @@ func (c *Controller) checkShard(ctx context.Context, key string, g *resource.Rep
 		if m == nil || !m.running {
 			continue
 		}
-		i := slices.IndexFunc(states, func(st clustermode.ShardState) bool { return st.PrimaryAddr == m.node.Addr })
-		if i >= 0 && (enginePrimary == nil || len(state.Slots) == 0 && len(states[i].Slots) > 0) {
-			enginePrimary, state = m, states[i]
+		if st, ok := stateOf(states, m); ok && (enginePrimary == nil || len(state.Slots) == 0 && len(st.Slots) > 0) {
+			enginePrimary, state = m, st
 		}
 	}
 	if enginePrimary == nil {
@@ -214,20 +218,19 @@ func (c *Controller) checkShard(ctx context.Context, key string, g *resource.Rep
 		}
 		return true, nil
 	}
-	if sh.primary == nil || enginePrimary != sh.primary {
+	if sh.primary == nil {
+		return false, nil // the primary's member cluster is not readable
+	}
+	if enginePrimary != sh.primary {
 		// Only a primary that became a replica (or stopped) has lost its role: an old primary back from a
 		// crash also calls itself primary for a moment, until it hears of the new one.
-		if sh.primary != nil && sh.primary.running {
+		if sh.primary.running {
 			if st, err := replication.Inspect(ctx, sh.primary.node); err != nil || st.Role != replication.RoleReplica {
 				return false, nil
 			}
 		}
-		from := ""
-		if sh.primary != nil {
-			from = sh.primary.cluster.ID
-		}
-		c.logger.Info("the engines promoted a replica", "group", g.ID, "nodeGroup", sh.id, "from", from, "to", enginePrimary.cluster.ID)
-		return false, c.recordFailover(ctx, key, from, enginePrimary.cluster.ID)
+		c.logger.Info("the engines promoted a replica", "group", g.ID, "nodeGroup", sh.id, "from", sh.primary.cluster.ID, "to", enginePrimary.cluster.ID)
+		return false, c.recordFailover(ctx, key, sh.primary.cluster.ID, enginePrimary.cluster.ID)
 	}
 	ready := sh.primary.cluster.Status == resource.StatusAvailable
 	for _, r := range sh.replicas {
@@ -260,20 +263,24 @@ func (c *Controller) checkShard(ctx context.Context, key string, g *resource.Rep
 	return ready, nil
 }
 
-// recordSlots writes the slots each node group's primary serves into the group, where they differ.
-func (c *Controller) recordSlots(ctx context.Context, key string, shards []shard, states []clustermode.ShardState) error {
+// recordSlots writes the slots each node group's primary serves into the group, when they differ from
+// what g records.
+func (c *Controller) recordSlots(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard, states []clustermode.ShardState) error {
 	served := map[string]string{}
 	for _, sh := range shards {
-		for _, st := range states {
-			if sh.primary != nil && st.PrimaryAddr == sh.primary.node.Addr {
-				served[sh.id] = hashslot.Format(st.Slots)
+		if st, ok := stateOf(states, sh.primary); ok {
+			if slots := hashslot.Format(st.Slots); slots != g.NodeGroup(sh.id).Slots {
+				served[sh.id] = slots
 			}
 		}
 	}
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+	if len(served) == 0 {
+		return nil
+	}
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		changed := false
-		for i := range g.NodeGroups {
-			ng := &g.NodeGroups[i]
+		for i := range cur.NodeGroups {
+			ng := &cur.NodeGroups[i]
 			if slots, ok := served[ng.ID]; ok && slots != ng.Slots {
 				ng.Slots, changed = slots, true
 			}
@@ -287,22 +294,10 @@ func (c *Controller) recordSlots(ctx context.Context, key string, shards []shard
 // it died.
 func (c *Controller) shardFailover(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, target string) error {
 	start := time.Now()
-	var candidates []replication.Node
-	var running []*member
-	for _, r := range sh.replicas {
-		if r.running && (target == "" || r.cluster.ID == target) {
-			candidates = append(candidates, r.node)
-			running = append(running, r)
-		}
-	}
-	if len(candidates) == 0 {
-		return fmt.Errorf("replication group %s node group %s: no running replica to promote in place of %s", g.ID, sh.id, sh.primary.cluster.ID)
-	}
-	i, _, err := replication.MostUpToDate(ctx, candidates)
+	chosen, err := pickReplica(ctx, g, sh.primary, sh.replicas, target)
 	if err != nil {
-		return fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
+		return err
 	}
-	chosen := running[i]
 	// A dead primary is known dead here (its process exited, or the monitor killed it when it hung), so the
 	// replica takes over without an election: elections wait out the engines' vote lock (two node
 	// timeouts per failed primary) and need a majority of primaries alive.
@@ -319,13 +314,13 @@ func (c *Controller) shardFailover(ctx context.Context, key string, g *resource.
 	return c.recordFailover(ctx, key, sh.primary.cluster.ID, chosen.cluster.ID)
 }
 
-// reshardStep does one step of an online resharding and reports whether it is finished: add the new
-// shards to the cluster, move up to reshardChunk slots with their keys, take the drained shards out, then
-// close the resharding.
-func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard, states []clustermode.ShardState, seed *member) (bool, error) {
+// reshardStep does one step of an online resharding: add a new shard to the cluster, or move up to
+// reshardChunk slots with their keys, or take a drained shard out, or close the resharding.
+func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard, states []clustermode.ShardState, seed *member) error {
 	r := g.Resharding
 	inCluster := func(sh shard) bool {
-		return sh.primary != nil && slices.ContainsFunc(states, func(st clustermode.ShardState) bool { return st.PrimaryAddr == sh.primary.node.Addr })
+		_, ok := stateOf(states, sh.primary)
+		return ok
 	}
 	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
 	defer cancel()
@@ -341,24 +336,22 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 		}
 		start := time.Now()
 		if err := clustermode.AddShard(cctx, clusterNode(seed), spec); err != nil {
-			return false, fmt.Errorf("adding node group %s to %s: %w", sh.id, g.ID, err)
+			return fmt.Errorf("adding node group %s to %s: %w", sh.id, g.ID, err)
 		}
 		c.logger.Info("shard added", "group", g.ID, "nodeGroup", sh.id, "took", time.Since(start))
-		return false, nil
+		return nil
 	}
 
 	// Slots move, a chunk per pass.
 	current := make([][]hashslot.Range, len(shards))
 	target := make([][]hashslot.Range, len(shards))
 	for i, sh := range shards {
-		for _, st := range states {
-			if sh.primary != nil && st.PrimaryAddr == sh.primary.node.Addr {
-				current[i] = st.Slots
-			}
+		if st, ok := stateOf(states, sh.primary); ok {
+			current[i] = st.Slots
 		}
 		t, err := hashslot.Parse(r.Target[sh.id])
 		if err != nil {
-			return false, fmt.Errorf("resharding %s: target of node group %s: %w", g.ID, sh.id, err)
+			return fmt.Errorf("resharding %s: target of node group %s: %w", g.ID, sh.id, err)
 		}
 		target[i] = t
 	}
@@ -371,10 +364,10 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 		from, to := shards[m.From].primary, shards[m.To].primary
 		start := time.Now()
 		if err := clustermode.MoveSlots(cctx, clusterNode(seed), clusterNode(from), clusterNode(to), slots, nil); err != nil {
-			return false, fmt.Errorf("resharding %s: moving slots %s from %s to %s: %w", g.ID, slots, shards[m.From].id, shards[m.To].id, err)
+			return fmt.Errorf("resharding %s: moving slots %s from %s to %s: %w", g.ID, slots, shards[m.From].id, shards[m.To].id, err)
 		}
 		c.logger.Info("slots moved", "group", g.ID, "slots", slots.String(), "from", shards[m.From].id, "to", shards[m.To].id, "took", time.Since(start))
-		return false, edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 			if cur.Resharding == nil {
 				return false, nil
 			}
@@ -395,14 +388,14 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 			}
 			c.logger.Info("removing shard", "group", g.ID, "nodeGroup", sh.id)
 			if err := clustermode.RemoveShard(cctx, clusterNode(seed), clusterNode(sh.primary), reps); err != nil {
-				return false, fmt.Errorf("removing node group %s from %s: %w", sh.id, g.ID, err)
+				return fmt.Errorf("removing node group %s from %s: %w", sh.id, g.ID, err)
 			}
 		}
-		return false, c.dropNodeGroup(ctx, key, sh.id)
+		return c.dropNodeGroup(ctx, key, sh.id)
 	}
 
 	now := c.cfg.Now().UTC()
-	return true, edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		if cur.Resharding == nil {
 			return false, nil
 		}

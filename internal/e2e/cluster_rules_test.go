@@ -14,24 +14,21 @@ import (
 	"github.com/ecache/ecache/internal/store"
 )
 
-// markAvailable plays the controller's part for clusters whose id is listed.
-func markAvailable(t *testing.T, st store.Store, ids ...string) {
+// editRecord changes the stored records of kind named by ids (in us-east-1) with fn, in one transaction.
+func editRecord[T any](t *testing.T, st store.Store, kind string, fn func(*T), ids ...string) {
 	t.Helper()
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		for _, id := range ids {
-			obj, err := tx.Get(resource.KindCluster, resource.Key("us-east-1", id))
+			obj, err := tx.Get(kind, resource.Key("us-east-1", id))
 			if err != nil {
 				return err
 			}
-			c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+			v, err := resource.Unmarshal[T](obj.Value)
 			if err != nil {
 				return err
 			}
-			c.Status = resource.StatusAvailable
-			for i := range c.Nodes {
-				c.Nodes[i].Status = resource.NodeAvailable
-			}
-			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
+			fn(v)
+			if _, err := tx.Put(kind, obj.Key, resource.Marshal(v), obj.Revision); err != nil {
 				return err
 			}
 		}
@@ -40,6 +37,17 @@ func markAvailable(t *testing.T, st store.Store, ids ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// markAvailable plays the controller's part for clusters whose id is listed.
+func markAvailable(t *testing.T, st store.Store, ids ...string) {
+	t.Helper()
+	editRecord(t, st, resource.KindCluster, func(c *resource.Cluster) {
+		c.Status = resource.StatusAvailable
+		for i := range c.Nodes {
+			c.Nodes[i].Status = resource.NodeAvailable
+		}
+	}, ids...)
 }
 
 // TestClusterOperationRules sends bad requests to the other cluster operations and checks the modelled

@@ -32,25 +32,12 @@ func ngc(slots string, replicas int32) types.NodeGroupConfiguration {
 // markGroupAvailable sets a stored group and its node groups available, as the controller would.
 func markGroupAvailable(t *testing.T, st store.Store, id string) {
 	t.Helper()
-	err := st.Update(context.Background(), func(tx store.Tx) error {
-		obj, err := tx.Get(resource.KindReplicationGroup, resource.Key("us-east-1", id))
-		if err != nil {
-			return err
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
-		if err != nil {
-			return err
-		}
+	editRecord(t, st, resource.KindReplicationGroup, func(g *resource.ReplicationGroup) {
 		g.Status = resource.StatusAvailable
 		for i := range g.NodeGroups {
 			g.NodeGroups[i].Status = resource.StatusAvailable
 		}
-		_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, id)
 }
 
 // TestClusterModeRules sends bad cluster mode requests (creation, resharding and the operations a cluster

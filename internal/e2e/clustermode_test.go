@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ecache/ecache/internal/hashslot"
 )
 
 // clusterWriter keeps writing distinct keys through a cluster client and remembers the acknowledged ones.
@@ -112,21 +114,18 @@ func checkClusterKeys(rdb *redis.ClusterClient, prefix string, n int) error {
 func slotsOf(t *testing.T, g types.ReplicationGroup) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	total := 0
+	var all []hashslot.Range
 	for _, ng := range g.NodeGroups {
 		s := aws.ToString(ng.Slots)
 		out[aws.ToString(ng.NodeGroupId)] = s
-		for _, r := range strings.Split(s, ",") {
-			var a, b int
-			if n, _ := fmt.Sscanf(r, "%d-%d", &a, &b); n == 2 {
-				total += b - a + 1
-			} else if n == 1 {
-				total++
-			}
+		rs, err := hashslot.Parse(s)
+		if err != nil {
+			t.Errorf("node group %s slots %q: %v", aws.ToString(ng.NodeGroupId), s, err)
 		}
+		all = append(all, rs...)
 	}
-	if total != 16384 {
-		t.Errorf("node groups serve %d slots, want 16384: %v", total, out)
+	if err := hashslot.CheckOverlap(all); err != nil || hashslot.Count(all) != hashslot.NumSlots {
+		t.Errorf("node groups serve %d slots (%v), want 16384 once: %v", hashslot.Count(all), err, out)
 	}
 	return out
 }

@@ -178,11 +178,13 @@ func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMes
 	return &clusterSpec{c: c, version: version, nodes: nodes, azs: azs}, nil
 }
 
+// validAZ reports whether az names an Availability Zone of region rg: the region plus a letter a-f.
+func validAZ(rg, az string) bool {
+	return len(az) == len(rg)+1 && strings.HasPrefix(az, rg) && az[len(rg)] >= 'a' && az[len(rg)] <= 'f'
+}
+
 // placeNodes assigns an Availability Zone to every node (AZ names are the region plus a letter).
 func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []string, mode, preferred string, err error) {
-	valid := func(az string) bool {
-		return len(az) == len(rg)+1 && strings.HasPrefix(az, rg) && az[len(rg)] >= 'a' && az[len(rg)] <= 'f'
-	}
 	if in.PreferredAvailabilityZone != nil && in.PreferredAvailabilityZones != nil {
 		return nil, "", "", api.InvalidParameterCombinationException("Specify either PreferredAvailabilityZone or PreferredAvailabilityZones, not both.")
 	}
@@ -192,7 +194,7 @@ func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []
 			return nil, "", "", api.InvalidParameterValueException("The number of PreferredAvailabilityZones (%d) must equal NumCacheNodes (%d).", len(in.PreferredAvailabilityZones), nodes)
 		}
 		for _, az := range in.PreferredAvailabilityZones {
-			if !valid(az) {
+			if !validAZ(rg, az) {
 				return nil, "", "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
 			}
 		}
@@ -201,7 +203,7 @@ func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []
 		az := deref(in.PreferredAvailabilityZone)
 		if az == "" {
 			az = rg + "a"
-		} else if !valid(az) {
+		} else if !validAZ(rg, az) {
 			return nil, "", "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
 		}
 		for i := range nodes {

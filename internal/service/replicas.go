@@ -86,7 +86,7 @@ func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*
 	if err := s.checkQuotas(all, g.Region, len(ids)); err != nil {
 		return err
 	}
-	ports, err := s.allocatePorts(tx, len(ids))
+	ports, err := s.allocatePorts(tx, portsPerMember(g)*len(ids))
 	if err != nil {
 		return err
 	}
@@ -102,8 +102,7 @@ func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*
 		} else if g.MultiAZ {
 			az = fmt.Sprintf("%s%c", g.Region, 'a'+(len(g.NodeGroups[0].Members)+i)%3)
 		}
-		c := memberCluster(g, id, az, version, ports[i], now)
-		if _, err := tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c)); err != nil {
+		if ports, err = createMember(tx, g, id, az, version, ports, now); err != nil {
 			return err
 		}
 		g.NodeGroups[0].Members = append(g.NodeGroups[0].Members, resource.Member{ClusterID: id, Role: resource.RoleReplica})

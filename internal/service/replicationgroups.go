@@ -76,13 +76,12 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.checkQuotas(all, rg, len(newMembers)); err != nil {
 			return err
 		}
-		// A node needs one port, a cluster-mode node a second for its cluster bus; the group's endpoints one
-		// each: primary and reader, or the configuration endpoint.
-		perNode, endpoints := 1, 2
+		// The group's endpoints take a port each: primary and reader, or the configuration endpoint.
+		endpoints := 2
 		if g.ClusterEnabled {
-			perNode, endpoints = 2, 1
+			endpoints = 1
 		}
-		ports, err := s.allocatePorts(tx, perNode*len(newMembers)+endpoints)
+		ports, err := s.allocatePorts(tx, portsPerMember(g)*len(newMembers)+endpoints)
 		if err != nil {
 			return err
 		}
@@ -110,12 +109,8 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 				return err
 			}
 		}
-		for i, m := range newMembers {
-			c := memberCluster(g, m.id, m.az, version, ports[perNode*i], now)
-			if g.ClusterEnabled {
-				c.Nodes[0].BusPort = ports[perNode*i+1]
-			}
-			if _, err := tx.Create(resource.KindCluster, resource.Key(rg, c.ID), resource.Marshal(c)); err != nil {
+		for _, m := range newMembers {
+			if ports, err = createMember(tx, g, m.id, m.az, version, ports, now); err != nil {
 				return err
 			}
 		}
@@ -376,9 +371,23 @@ func (s *Service) adoptPrimary(all []*resource.Cluster, rg, id string, g *resour
 	return c, nil
 }
 
-// memberCluster is a new member cache cluster of one node.
-func memberCluster(g *resource.ReplicationGroup, id, az string, v engine.Version, port int, now time.Time) *resource.Cluster {
-	return &resource.Cluster{
+// portsPerMember is how many node-range ports a member takes: its client port and, with cluster mode, its
+// cluster bus port.
+func portsPerMember(g *resource.ReplicationGroup) int {
+	if g.ClusterEnabled {
+		return 2
+	}
+	return 1
+}
+
+// createMember stores a new member cache cluster of one node on the first ports of ports and returns the
+// ports left.
+func createMember(tx store.Tx, g *resource.ReplicationGroup, id, az string, v engine.Version, ports []int, now time.Time) ([]int, error) {
+	node := resource.Node{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: ports[0], AZ: az}
+	if g.ClusterEnabled {
+		node.BusPort = ports[1]
+	}
+	c := &resource.Cluster{
 		Region: g.Region, ID: id, UID: newUID(), Engine: g.Engine, EngineVersion: v.EngineVersion, NodeType: g.NodeType,
 		Status: resource.StatusCreating, CreatedAt: now, ParameterGroup: g.ParameterGroup, ParameterApplyStatus: "in-sync",
 		SubnetGroup: g.SubnetGroup, SecurityGroupIDs: g.SecurityGroupIDs, PreferredAZ: az,
@@ -386,8 +395,10 @@ func memberCluster(g *resource.ReplicationGroup, id, az string, v engine.Version
 		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, AtRestEncryption: g.AtRestEncryption,
 		AuthToken: g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
 		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled,
-		Nodes: []resource.Node{{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: port, AZ: az}},
+		Nodes: []resource.Node{node},
 	}
+	_, err := tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c))
+	return ports[portsPerMember(g):], err
 }
 
 func putCluster(tx store.Tx, c *resource.Cluster) error {

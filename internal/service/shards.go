@@ -143,11 +143,10 @@ func plannedSlots(configs []api.NodeGroupConfiguration, count int) ([][]hashslot
 func memberAZ(rg string, given []string, i int, multiAZ bool) (string, error) {
 	switch {
 	case given != nil:
-		az := given[i]
-		if len(az) != len(rg)+1 || !strings.HasPrefix(az, rg) || az[len(rg)] < 'a' || az[len(rg)] > 'f' {
-			return "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, rg)
+		if !validAZ(rg, given[i]) {
+			return "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", given[i], rg)
 		}
-		return az, nil
+		return given[i], nil
 	case multiAZ:
 		return fmt.Sprintf("%s%c", rg, 'a'+i%3), nil
 	default:
@@ -246,7 +245,7 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 	if n == 0 {
 		return nil
 	}
-	ports, err := s.allocatePorts(tx, 2*n*(replicas+1))
+	ports, err := s.allocatePorts(tx, portsPerMember(g)*n*(replicas+1))
 	if err != nil {
 		return err
 	}
@@ -280,10 +279,7 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 			if _, err := tx.Get(resource.KindCluster, resource.Key(g.Region, mid)); err == nil {
 				return api.InvalidParameterValueException("Cache cluster %s already exists.", mid)
 			}
-			c := memberCluster(g, mid, az, version, ports[0], now)
-			c.Nodes[0].BusPort = ports[1]
-			ports = ports[2:]
-			if _, err := tx.Create(resource.KindCluster, resource.Key(g.Region, mid), resource.Marshal(c)); err != nil {
+			if ports, err = createMember(tx, g, mid, az, version, ports, now); err != nil {
 				return err
 			}
 			role := resource.RoleReplica

@@ -4,6 +4,7 @@ package benchkit
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 )
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -90,6 +92,15 @@ func Start(nodePorts string) (*Server, error) {
 func (s *Server) Client() *elasticache.Client {
 	return elasticache.New(elasticache.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + s.Addr),
 		Credentials: credentials.NewStaticCredentialsProvider(s.KeyID, s.Secret, "")})
+}
+
+// Group describes the replication group id.
+func Group(ctx context.Context, c *elasticache.Client, id string) (types.ReplicationGroup, error) {
+	out, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
+	if err != nil {
+		return types.ReplicationGroup{}, err
+	}
+	return out.ReplicationGroups[0], nil
 }
 
 // EnginePIDs maps node directory names to the pids of live engines.
