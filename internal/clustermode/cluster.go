@@ -821,3 +821,72 @@ func Failover(ctx context.Context, replica Node, mode FailoverMode) error {
 // forceEscalateAfter is how long a FAILOVER or FAILOVER FORCE may take before it is issued again (plain) or
 // escalated to TAKEOVER (forced); the engines give up a manual failover after 5 s.
 const forceEscalateAfter = 6 * time.Second
+
+// Forget takes out of the cluster every node that the kept nodes know but that is at none of their
+// addresses: a replica removed from its shard, or one left behind by an interrupted removal. A stranger that
+// still answers with its own node id is reset first, so that it stops gossiping; then every reachable kept
+// node forgets it. Nodes that hold slots, are still handshaking, or have a kept node replicating them are left
+// alone. Kept nodes that do not answer are skipped: a later call forgets the strangers they still know.
+// Forget returns the ids it forgot.
+func Forget(ctx context.Context, keep []Node) ([]string, error) {
+	p := newPool()
+	defer p.close()
+	kept := map[string]bool{}
+	for _, n := range keep {
+		ip, port, err := resolveAddr(ctx, n.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("forget: %w", err)
+		}
+		kept[net.JoinHostPort(ip, strconv.Itoa(port))] = true
+	}
+	views := map[string]clusterView{}
+	strangers := map[string]clusterNode{}
+	for _, n := range keep {
+		v, err := nodesOf(ctx, p.get(n))
+		if err != nil {
+			continue // down or restarting
+		}
+		views[n.Addr] = v
+		for _, sn := range v {
+			replicated := slices.ContainsFunc(v, func(o clusterNode) bool { return o.MasterID == sn.ID && kept[o.Addr] })
+			if sn.myself() || kept[sn.Addr] || sn.Flags["handshake"] || len(sn.Slots) > 0 || replicated {
+				continue
+			}
+			strangers[sn.ID] = sn
+		}
+	}
+	if len(strangers) == 0 {
+		return nil, nil
+	}
+	for id, sn := range strangers {
+		if sn.Addr == "" {
+			continue
+		}
+		// Only the node itself is reset: another engine may have taken the address since.
+		like := keep[0]
+		c := p.get(peer(like, sn.Addr))
+		if got, err := doString(ctx, c, "CLUSTER", "MYID"); err == nil && got == id {
+			if _, err := do(ctx, c, "CLUSTER", "RESET", "HARD"); err != nil {
+				return nil, fmt.Errorf("forget: %w", err)
+			}
+		}
+	}
+	var forgotten []string
+	for id := range strangers {
+		forgotten = append(forgotten, id)
+		for _, n := range keep {
+			v, ok := views[n.Addr]
+			if !ok {
+				continue
+			}
+			if _, known := v.byID(id); !known {
+				continue
+			}
+			if _, err := do(ctx, p.get(n), "CLUSTER", "FORGET", id); err != nil && !errorHas(err, "Unknown node") {
+				return forgotten, fmt.Errorf("forget: %w", err)
+			}
+		}
+	}
+	slices.Sort(forgotten)
+	return forgotten, nil
+}

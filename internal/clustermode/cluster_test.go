@@ -6,6 +6,7 @@ import (
 	"github.com/ecache/ecache/internal/hashslot"
 	"net"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -642,4 +643,57 @@ func unusedPort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	return port
+}
+
+func TestForget(t *testing.T) {
+	forEngine(t, func(t *testing.T, e engine) {
+		c := newCluster(t, e, 2, 2, 0, "")
+		ctx := testCtx(t, time.Minute)
+		running, stopped := c.specs[0].Replicas[0], c.specs[1].Replicas[0]
+		keptDown := c.specs[1].Replicas[1]
+		var gone []string
+		for _, n := range []Node{running, stopped} {
+			id, err := NodeID(ctx, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gone = append(gone, id)
+		}
+		slices.Sort(gone)
+		c.server(stopped.Addr).stop()
+		c.server(keptDown.Addr).stop()
+		keep := []Node{c.specs[0].Primary, c.specs[0].Replicas[1], c.specs[1].Primary, keptDown}
+
+		forgotten, err := Forget(ctx, keep)
+		if err != nil {
+			t.Fatalf("Forget: %v", err)
+		}
+		if !slices.Equal(forgotten, gone) {
+			t.Fatalf("Forget forgot %v, want %v", forgotten, gone)
+		}
+		// Nothing comes back by gossip, the stopped kept node is still known, and the running stranger was
+		// reset to know only itself.
+		time.Sleep(time.Second)
+		for _, n := range keep[:3] {
+			v := viewOf(ctx, t, n)
+			for _, id := range gone {
+				if _, ok := v.byID(id); ok {
+					t.Errorf("%s still knows forgotten node %s", n.Addr, id)
+				}
+			}
+			if len(v) != 4 {
+				t.Errorf("%s knows %d nodes, want 4 (the stopped kept replica included)", n.Addr, len(v))
+			}
+			if st := clusterInfoOf(ctx, t, n)["cluster_state"]; st != "ok" {
+				t.Errorf("%s: cluster_state %s", n.Addr, st)
+			}
+		}
+		if got := clusterInfoOf(ctx, t, running)["cluster_known_nodes"]; got != "1" {
+			t.Errorf("the reset stranger knows %s nodes, want 1", got)
+		}
+		again, err := Forget(ctx, keep)
+		if err != nil || len(again) != 0 {
+			t.Errorf("second Forget: %v, %v; want nothing to forget", again, err)
+		}
+	})
 }

@@ -99,7 +99,10 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 	if err != nil {
 		return true, err
 	}
-	ready := true
+	ready, err := c.forgetStrangers(ctx, g, members)
+	if err != nil {
+		return true, err
+	}
 	for _, sh := range shards {
 		ok, err := c.checkShard(ctx, key, g, sh, states, seed)
 		if err != nil {
@@ -129,6 +132,25 @@ func seedOf(g *resource.ReplicationGroup, shards []shard) *member {
 		}
 	}
 	return nil
+}
+
+// forgetStrangers takes nodes that are no longer members (replicas removed by DecreaseReplicaCount) out of
+// the cluster, and reports whether there were none.
+func (c *Controller) forgetStrangers(ctx context.Context, g *resource.ReplicationGroup, members []member) (bool, error) {
+	keep := make([]clustermode.Node, len(members))
+	for i := range members {
+		keep[i] = clusterNode(&members[i])
+	}
+	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+	defer cancel()
+	forgotten, err := clustermode.Forget(cctx, keep)
+	if err != nil {
+		return false, fmt.Errorf("replication group %s: %w", g.ID, err)
+	}
+	if len(forgotten) > 0 {
+		c.logger.Info("removed nodes forgotten by the cluster", "group", g.ID, "nodes", forgotten)
+	}
+	return len(forgotten) == 0, nil
 }
 
 // pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first.

@@ -297,20 +297,27 @@ func TestClusterModeGroup(t *testing.T) {
 	})
 }
 
-// TestKillEcacheMidReshard kills ecache while a scale-out moves slots; after a restart the resharding
-// finishes and every key is still there.
-func TestKillEcacheMidReshard(t *testing.T) {
-	requireBinary(t, "redis-server")
+// startShardedGroup starts ecache and creates a cluster mode enabled group of shards × (1 + replicas) nodes
+// of engine, and waits until it is available.
+func startShardedGroup(t *testing.T, engine, id string, shards, replicas int32) (*ecacheProcess, *elasticache.Client, types.ReplicationGroup) {
+	t.Helper()
+	requireBinary(t, engine+"-server")
 	srv := startServer(t)
 	c := srv.client("us-east-1")
-	ctx := ctxT(t)
-	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
-		ReplicationGroupId: aws.String("big"), ReplicationGroupDescription: aws.String("big"), Engine: aws.String("redis"),
-		CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(0),
+	if _, err := c.CreateReplicationGroup(ctxT(t), &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String(engine),
+		CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(shards), ReplicasPerNodeGroup: aws.Int32(replicas),
 	}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	g := waitGroupAvailable(t, c, "big")
+	return srv, c, waitGroupAvailable(t, c, id)
+}
+
+// TestKillEcacheMidReshard kills ecache while a scale-out moves slots; after a restart the resharding
+// finishes and every key is still there.
+func TestKillEcacheMidReshard(t *testing.T) {
+	srv, c, g := startShardedGroup(t, "redis", "big", 2, 0)
+	ctx := ctxT(t)
 	rdb := clusterClient(addr(g.ConfigurationEndpoint))
 	defer rdb.Close()
 	const keys = 30000

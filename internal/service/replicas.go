@@ -53,27 +53,72 @@ func getGroup(tx store.Tx, rg, id string) (*resource.ReplicationGroup, store.Obj
 	return g, obj, err
 }
 
-// wantedReplicas reads the new replica count from NewReplicaCount or the ReplicaConfiguration of node group 0001.
-func wantedReplicas(count *int32, shards []api.ConfigureShard) (int, []string, error) {
-	if count != nil {
-		return int(*count), nil, nil
-	}
-	for _, sh := range shards {
-		if deref(sh.NodeGroupId) != "0001" {
-			return 0, nil, api.NodeGroupNotFoundFault("NodeGroup %s not found.", deref(sh.NodeGroupId))
-		}
-		if sh.NewReplicaCount == nil {
-			return 0, nil, api.InvalidParameterValueException("ReplicaConfiguration needs NewReplicaCount.")
-		}
-		return int(*sh.NewReplicaCount), sh.PreferredAvailabilityZones, nil
-	}
-	return -1, nil, nil
+// replicaChange is the replica count one node group should end with, and the Availability Zones of all of
+// its nodes (primary first) when the request gives them.
+type replicaChange struct {
+	nodeGroup string
+	want      int
+	azs       []string
 }
 
-// nextMemberID is the next unused <group>-NNN member cluster id.
-func nextMemberID(g *resource.ReplicationGroup, all []*resource.Cluster) string {
+// replicaChanges reads NewReplicaCount (every node group) or ReplicaConfiguration (the node groups listed).
+func replicaChanges(g *resource.ReplicationGroup, count *int32, shards []api.ConfigureShard) ([]replicaChange, error) {
+	if count != nil && len(shards) > 0 {
+		return nil, api.InvalidParameterCombinationException("Specify either NewReplicaCount or ReplicaConfiguration, not both.")
+	}
+	var out []replicaChange
+	if count != nil {
+		for _, ng := range g.NodeGroups {
+			out = append(out, replicaChange{nodeGroup: ng.ID, want: int(*count)})
+		}
+	}
+	for _, sh := range shards {
+		id := deref(sh.NodeGroupId)
+		if g.NodeGroup(id) == nil {
+			return nil, api.NodeGroupNotFoundFault("NodeGroup %s not found in replication group %s.", id, g.ID)
+		}
+		if slices.ContainsFunc(out, func(ch replicaChange) bool { return ch.nodeGroup == id }) {
+			return nil, api.InvalidParameterValueException("Node group %s is listed more than once in ReplicaConfiguration.", id)
+		}
+		ch := replicaChange{nodeGroup: id, want: int(deref(sh.NewReplicaCount)), azs: sh.PreferredAvailabilityZones}
+		if len(ch.azs) > 0 && len(ch.azs) != ch.want+1 {
+			return nil, api.InvalidParameterValueException("ReplicaConfiguration for node group %s needs %d PreferredAvailabilityZones: one per replica and one for the primary.", id, ch.want+1)
+		}
+		for _, az := range ch.azs {
+			if !validAZ(g.Region, az) {
+				return nil, api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", az, g.Region)
+			}
+		}
+		out = append(out, ch)
+	}
+	for _, ch := range out {
+		if ch.want < 0 || ch.want > maxNodesPerShard-1 {
+			return nil, api.InvalidParameterValueException("NewReplicaCount must be between 0 and %d, got %d.", maxNodesPerShard-1, ch.want)
+		}
+	}
+	return out, nil
+}
+
+// replicasOf lists a node group's replica member clusters.
+func replicasOf(ng *resource.NodeGroup) []string {
+	var out []string
+	for _, m := range ng.Members {
+		if m.Role == resource.RoleReplica {
+			out = append(out, m.ClusterID)
+		}
+	}
+	return out
+}
+
+// nextMemberID is the next unused member cluster id of a node group: <group>-NNN with cluster mode disabled,
+// <group>-<node group>-NNN with it enabled.
+func nextMemberID(g *resource.ReplicationGroup, nodeGroup string, all []*resource.Cluster) string {
+	prefix := g.ID
+	if g.ClusterEnabled {
+		prefix += "-" + nodeGroup
+	}
 	for n := 1; ; n++ {
-		id := fmt.Sprintf("%s-%03d", g.ID, n)
+		id := fmt.Sprintf("%s-%03d", prefix, n)
 		taken := slices.Contains(g.MemberIDs(), id) || slices.ContainsFunc(all, func(c *resource.Cluster) bool { return c.Region == g.Region && c.ID == id })
 		if !taken {
 			return id
@@ -81,12 +126,16 @@ func nextMemberID(g *resource.ReplicationGroup, all []*resource.Cluster) string 
 	}
 }
 
-// addReplicas creates n replica member clusters in the group's node group.
-func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster, ids, azs []string) error {
-	if err := s.checkQuotas(all, g.Region, len(ids)); err != nil {
+// newReplica is a replica member cluster to create in a node group.
+type newReplica struct{ nodeGroup, id, az string }
+
+// addReplicas creates replica member clusters in their node groups; the group turns modifying and the
+// controller brings each one into its shard.
+func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster, adds []newReplica) error {
+	if err := s.checkQuotas(all, g.Region, len(adds)); err != nil {
 		return err
 	}
-	ports, err := s.allocatePorts(tx, portsPerMember(g)*len(ids))
+	ports, err := s.allocatePorts(tx, portsPerMember(g)*len(adds))
 	if err != nil {
 		return err
 	}
@@ -95,49 +144,62 @@ func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*
 		return err
 	}
 	now := s.now().UTC()
-	for i, id := range ids {
-		az := g.Region + "a"
-		if i < len(azs) {
-			az = azs[i]
-		} else if g.MultiAZ {
-			az = fmt.Sprintf("%s%c", g.Region, 'a'+(len(g.NodeGroups[0].Members)+i)%3)
-		}
-		if ports, err = createMember(tx, g, id, az, version, ports, now); err != nil {
+	for _, a := range adds {
+		if ports, err = createMember(tx, g, a.id, a.az, version, ports, now); err != nil {
 			return err
 		}
-		g.NodeGroups[0].Members = append(g.NodeGroups[0].Members, resource.Member{ClusterID: id, Role: resource.RoleReplica})
+		ng := g.NodeGroup(a.nodeGroup)
+		ng.Members = append(ng.Members, resource.Member{ClusterID: a.id, Role: resource.RoleReplica})
+		ng.Status = resource.StatusModifying
 	}
-	g.Status, g.NodeGroups[0].Status = resource.StatusModifying, resource.StatusModifying
+	g.Status = resource.StatusModifying
 	return nil
 }
 
-// IncreaseReplicaCount adds replicas to the group's node group online.
+// errNoReplicaChange is ElastiCache's answer to a replica count that is already the current one.
+func errNoReplicaChange() error {
+	return api.NoOperationFault("Requested new replica count already matches current number of replicas.")
+}
+
+// IncreaseReplicaCount adds replicas online: to the one node group of a cluster mode disabled group, to
+// every node group (NewReplicaCount) or to the listed ones (ReplicaConfiguration) of a cluster mode
+// enabled group.
 func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseReplicaCountMessage) (*api.IncreaseReplicaCountResult, error) {
 	if !deref(in.ApplyImmediately) {
 		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are added immediately.")
 	}
-	want, azs, err := wantedReplicas(in.NewReplicaCount, in.ReplicaConfiguration)
-	if err != nil {
-		return nil, err
-	}
-	if want < 0 {
+	if in.NewReplicaCount == nil && len(in.ReplicaConfiguration) == 0 {
 		return nil, api.InvalidParameterValueException("Either NewReplicaCount or ReplicaConfiguration is required.")
 	}
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
-		if g.ClusterEnabled {
-			return errReplicaCountClusterMode(g)
+		changes, err := replicaChanges(g, in.NewReplicaCount, in.ReplicaConfiguration)
+		if err != nil {
+			return err
 		}
-		current := len(g.NodeGroups[0].Members) - 1
-		if want <= current || want > maxNodesPerShard-1 {
-			return api.InvalidParameterValueException("NewReplicaCount must be more than the current %d replicas and at most 5.", current)
+		var adds []newReplica
+		for _, ch := range changes {
+			ng := g.NodeGroup(ch.nodeGroup)
+			current := len(replicasOf(ng))
+			if ch.want < current {
+				return api.InvalidParameterValueException("NewReplicaCount %d for node group %s is less than its current %d replicas; use DecreaseReplicaCount.", ch.want, ng.ID, current)
+			}
+			for i := current; i < ch.want; i++ {
+				id := nextMemberID(g, ng.ID, all)
+				all = append(all, &resource.Cluster{Region: g.Region, ID: id})
+				az, err := memberAZ(g.Region, ch.azs, 1+i, g.MultiAZ)
+				if err != nil {
+					return err
+				}
+				adds = append(adds, newReplica{nodeGroup: ng.ID, id: id, az: az})
+			}
 		}
-		var ids []string
-		for range want - current {
-			id := nextMemberID(g, all)
-			ids = append(ids, id)
-			all = append(all, &resource.Cluster{Region: g.Region, ID: id})
+		if len(adds) == 0 {
+			return errNoReplicaChange()
 		}
-		return s.addReplicas(tx, g, all[:len(all)-len(ids)], ids, azs)
+		if nodes := len(g.MemberIDs()) + len(adds); g.ClusterEnabled && nodes > maxClusterModeNodes {
+			return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded: %d nodes would exceed the quota of %d nodes per cluster.", nodes, maxClusterModeNodes)
+		}
+		return s.addReplicas(tx, g, all[:len(all)-len(adds)], adds)
 	})
 	if err != nil {
 		return nil, err
@@ -145,78 +207,95 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseRepl
 	return &api.IncreaseReplicaCountResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
 }
 
-// DecreaseReplicaCount removes replicas (the highest-numbered ones, or ReplicasToRemove) online.
+// DecreaseReplicaCount removes replicas online: the ones named in ReplicasToRemove, or else the
+// highest-numbered ones, down to NewReplicaCount (every node group) or the counts of ReplicaConfiguration.
 func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseReplicaCountMessage) (*api.DecreaseReplicaCountResult, error) {
 	if !deref(in.ApplyImmediately) {
 		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are removed immediately.")
 	}
-	want, _, err := wantedReplicas(in.NewReplicaCount, in.ReplicaConfiguration)
-	if err != nil {
-		return nil, err
-	}
-	if want < 0 && len(in.ReplicasToRemove) == 0 {
+	if in.NewReplicaCount == nil && len(in.ReplicaConfiguration) == 0 && len(in.ReplicasToRemove) == 0 {
 		return nil, api.InvalidParameterValueException("One of NewReplicaCount, ReplicaConfiguration or ReplicasToRemove is required.")
 	}
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
-		if g.ClusterEnabled {
-			return errReplicaCountClusterMode(g)
+		changes, err := replicaChanges(g, in.NewReplicaCount, in.ReplicaConfiguration)
+		if err != nil {
+			return err
 		}
-		ng := &g.NodeGroups[0]
-		primary := ng.Primary()
-		var replicas []string
-		for _, m := range ng.Members {
-			if m.Role == resource.RoleReplica {
-				replicas = append(replicas, m.ClusterID)
-			}
-		}
-		remove := lowerAll(in.ReplicasToRemove)
-		for _, id := range remove {
-			if id == primary {
-				return api.InvalidParameterValueException("Cache cluster %s is the primary of replication group %s and cannot be removed.", id, g.ID)
-			}
-			if !slices.Contains(replicas, id) {
+		// The node group of each replica named for removal.
+		named := map[string][]string{}
+		for _, id := range lowerAll(in.ReplicasToRemove) {
+			i := slices.IndexFunc(g.NodeGroups, func(ng resource.NodeGroup) bool { return slices.Contains(replicasOf(&ng), id) })
+			switch {
+			case slices.ContainsFunc(g.NodeGroups, func(ng resource.NodeGroup) bool { return ng.Primary() == id }):
+				return api.InvalidParameterValueException("Cache cluster %s is the primary of its node group in replication group %s and cannot be removed.", id, g.ID)
+			case i < 0:
 				return api.InvalidParameterValueException("Cache cluster %s is not a replica of replication group %s.", id, g.ID)
+			case slices.Contains(named[g.NodeGroups[i].ID], id):
+				return api.InvalidParameterValueException("Cache cluster %s is listed more than once in ReplicasToRemove.", id)
+			}
+			named[g.NodeGroups[i].ID] = append(named[g.NodeGroups[i].ID], id)
+		}
+		want := map[string]int{}
+		for _, ch := range changes {
+			want[ch.nodeGroup] = ch.want
+		}
+		removed := 0
+		for i := range g.NodeGroups {
+			ng := &g.NodeGroups[i]
+			replicas := replicasOf(ng)
+			w, ok := want[ng.ID]
+			if !ok {
+				w = len(replicas) - len(named[ng.ID])
+			}
+			remove := named[ng.ID]
+			switch {
+			case w > len(replicas):
+				return api.InvalidParameterValueException("NewReplicaCount %d for node group %s is more than its current %d replicas; use IncreaseReplicaCount.", w, ng.ID, len(replicas))
+			case w < 1 && !g.ClusterEnabled && (g.AutomaticFailover || g.MultiAZ):
+				return api.InvalidParameterCombinationException("A replication group with automatic failover needs at least one replica.")
+			case len(remove) == 0:
+				slices.SortFunc(replicas, func(a, b string) int { return memberNumber(b) - memberNumber(a) })
+				remove = replicas[:len(replicas)-w]
+			case len(remove) != len(replicas)-w:
+				return api.InvalidParameterValueException("ReplicasToRemove names %d replicas of node group %s, but going from %d to %d replicas removes %d.", len(remove), ng.ID, len(replicas), w, len(replicas)-w)
+			}
+			for _, id := range remove {
+				if err := markMemberDeleting(tx, g.Region, id); err != nil {
+					return err
+				}
+				ng.Members = slices.DeleteFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == id })
+				ng.Status = resource.StatusModifying
+				removed++
 			}
 		}
-		if want < 0 {
-			want = len(replicas) - len(remove)
-		} else if remove == nil {
-			slices.SortFunc(replicas, func(a, b string) int { return memberNumber(b) - memberNumber(a) })
-			if want < len(replicas) {
-				remove = replicas[:len(replicas)-want]
-			}
+		if removed == 0 {
+			return errNoReplicaChange()
 		}
-		switch {
-		case want < 0 || want >= len(replicas) || len(remove) != len(replicas)-want:
-			return api.InvalidParameterValueException("NewReplicaCount must be less than the current %d replicas and match ReplicasToRemove.", len(replicas))
-		case g.AutomaticFailover && want < 1:
-			return api.InvalidParameterCombinationException("A replication group with automatic failover needs at least one replica.")
-		}
-		for _, id := range remove {
-			obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, id))
-			if err != nil {
-				return err
-			}
-			c, err := resource.Unmarshal[resource.Cluster](obj.Value)
-			if err != nil {
-				return err
-			}
-			c.Status = resource.StatusDeleting
-			for i := range c.Nodes {
-				c.Nodes[i].Status = resource.NodeDeleting
-			}
-			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
-				return err
-			}
-			ng.Members = slices.DeleteFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == id })
-		}
-		g.Status, ng.Status = resource.StatusModifying, resource.StatusModifying
+		g.Status = resource.StatusModifying
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &api.DecreaseReplicaCountResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+// markMemberDeleting turns a member cluster and its nodes to deleting; the controller stops its engine.
+func markMemberDeleting(tx store.Tx, rg, id string) error {
+	obj, err := tx.Get(resource.KindCluster, resource.Key(rg, id))
+	if err != nil {
+		return err
+	}
+	c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+	if err != nil {
+		return err
+	}
+	c.Status = resource.StatusDeleting
+	for i := range c.Nodes {
+		c.Nodes[i].Status = resource.NodeDeleting
+	}
+	_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
+	return err
 }
 
 func memberNumber(id string) int {
@@ -254,11 +333,15 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 		if len(g.NodeGroups[0].Members) >= maxNodesPerShard {
 			return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each node group can have at most %d nodes.", maxNodesPerShard)
 		}
-		var azs []string
+		ng := &g.NodeGroups[0]
+		az, err := memberAZ(rg, nil, len(ng.Members), g.MultiAZ)
 		if in.PreferredAvailabilityZone != nil {
-			azs = []string{*in.PreferredAvailabilityZone}
+			az, err = memberAZ(rg, []string{*in.PreferredAvailabilityZone}, 0, false)
 		}
-		if err := s.addReplicas(tx, g, all, []string{id}, azs); err != nil {
+		if err != nil {
+			return err
+		}
+		if err := s.addReplicas(tx, g, all, []newReplica{{nodeGroup: ng.ID, id: id, az: az}}); err != nil {
 			return err
 		}
 		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, id))
@@ -370,10 +453,4 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 		return nil, err
 	}
 	return &api.ModifyReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
-}
-
-// errReplicaCountClusterMode refuses replica changes of cluster mode enabled groups, which this host does
-// not do yet.
-func errReplicaCountClusterMode(g *resource.ReplicationGroup) error {
-	return api.InvalidParameterCombinationException("Changing the replica count of cluster mode enabled replication group %s is not available on this ecache host yet.", g.ID)
 }

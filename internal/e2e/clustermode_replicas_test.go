@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/redis/go-redis/v9"
+)
+
+// clusterNodesSummary counts the nodes a cluster reports: primaries, replicas and failed ones.
+func clusterNodesSummary(rdb *redis.ClusterClient) (primaries, replicas, failed int, text string, err error) {
+	text, err = rdb.ClusterNodes(context.Background()).Result()
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		switch {
+		case strings.Contains(f[2], "fail"):
+			failed++
+		case strings.Contains(f[2], "master"):
+			primaries++
+		case strings.Contains(f[2], "slave"):
+			replicas++
+		}
+	}
+	return primaries, replicas, failed, text, err
+}
+
+// TestClusterModeReplicaScaling adds a replica to every shard of a cluster mode group and then takes
+// replicas away per shard (by count and by name), with a client writing throughout: the new replicas hold
+// their shard's data, the removed ones leave the cluster and their engines stop, no key is lost.
+func TestClusterModeReplicaScaling(t *testing.T) {
+	srv, c, g := startShardedGroup(t, "valkey", "rs", 2, 1)
+	ctx := ctxT(t)
+	rdb := clusterClient(addr(g.ConfigurationEndpoint))
+	defer rdb.Close()
+	writeClusterKeys(t, rdb, "k", 2000)
+	w := startClusterWriter(rdb, "w")
+
+	// One more replica in every shard.
+	inc, err := c.IncreaseReplicaCount(ctx, &elasticache.IncreaseReplicaCountInput{ReplicationGroupId: aws.String("rs"), NewReplicaCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("IncreaseReplicaCount: %v", err)
+	}
+	if got := inc.ReplicationGroup.MemberClusters; aws.ToString(inc.ReplicationGroup.Status) != "modifying" || len(got) != 6 || !contains(got, "rs-0001-003") || !contains(got, "rs-0002-003") {
+		t.Errorf("increase response: status %s, members %v", aws.ToString(inc.ReplicationGroup.Status), got)
+	}
+	waitGroupAvailable(t, c, "rs")
+	p, r, f, text, err := clusterNodesSummary(rdb)
+	if err != nil || p != 2 || r != 4 || f != 0 {
+		t.Fatalf("after the increase: %d primaries, %d replicas, %d failed, %v\n%s", p, r, f, err, text)
+	}
+	for _, id := range []string{"rs-0001-003", "rs-0002-003"} {
+		node := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, id).CacheNodes[0].Endpoint)})
+		info, err := node.Info(ctx, "replication").Result()
+		n, derr := node.DBSize(ctx).Result()
+		node.Close()
+		if err != nil || derr != nil || !strings.Contains(info, "role:slave") || !strings.Contains(info, "master_link_status:up") || n < 900 {
+			t.Errorf("new replica %s: %d keys (%v, %v)\n%s", id, n, err, derr, info)
+		}
+	}
+
+	// Shard 0001 down to no replica (the highest-numbered go), shard 0002 down to one by naming its first
+	// replica.
+	dec, err := c.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("rs"), ApplyImmediately: aws.Bool(true),
+		ReplicaConfiguration: []types.ConfigureShard{
+			{NodeGroupId: aws.String("0001"), NewReplicaCount: aws.Int32(0)},
+			{NodeGroupId: aws.String("0002"), NewReplicaCount: aws.Int32(1)},
+		},
+		ReplicasToRemove: []string{"rs-0002-002"},
+	})
+	if err != nil {
+		t.Fatalf("DecreaseReplicaCount: %v", err)
+	}
+	if got := dec.ReplicationGroup.MemberClusters; len(got) != 3 || !contains(got, "rs-0002-003") || contains(got, "rs-0002-002") {
+		t.Errorf("decrease response: members %v", got)
+	}
+	waitGroupAvailable(t, c, "rs")
+	p, r, f, text, err = clusterNodesSummary(rdb)
+	if err != nil || p != 2 || r != 1 || f != 0 {
+		t.Errorf("after the decrease: %d primaries, %d replicas, %d failed, %v\n%s", p, r, f, err, text)
+	}
+	eventually(t, 30*time.Second, "removed members deleted", func() error {
+		out, err := c.DescribeCacheClusters(context.Background(), &elasticache.DescribeCacheClustersInput{})
+		if err != nil {
+			return err
+		}
+		if len(out.CacheClusters) != 3 {
+			return fmt.Errorf("%d member clusters, want 3", len(out.CacheClusters))
+		}
+		if pids := enginePIDs(srv.dataDir); len(pids) != 3 {
+			return fmt.Errorf("%d engines running, want 3: %v", len(pids), pids)
+		}
+		return nil
+	})
+	fresh := clusterClient(addr(g.ConfigurationEndpoint))
+	defer fresh.Close()
+	w.stop(t, fresh)
+	if err := checkClusterKeys(fresh, "k", 2000); err != nil {
+		t.Error(err)
+	}
+	deleteGroup(t, c, "rs")
+}
