@@ -89,7 +89,7 @@ func (c *Controller) holdForFailover(ctx context.Context, cl *resource.Cluster) 
 		return false
 	}
 	g, _, err := c.loadGroup(ctx, resource.Key(cl.Region, cl.ReplicationGroupID))
-	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting || g.ClusterEnabled && !g.Formed {
+	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting || (g.ClusterEnabled || compatible(g)) && !g.Formed {
 		return false
 	}
 	for _, ng := range g.NodeGroups {
@@ -122,6 +122,12 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	members, err := c.members(ctx, key, g)
 	if err != nil {
 		return true, err
+	}
+	if compatible(g) {
+		if done, err := c.toClusterMode(ctx, key, g, members); !done || err != nil {
+			return true, err
+		}
+		return c.reconcileShardedGroup(ctx, key, g, rev)
 	}
 	var primary *member
 	var replicas []*member
@@ -183,18 +189,32 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	return false, c.markGroupAvailable(ctx, key, rev)
 }
 
-// groupEndpoints are a group's stable endpoints: primary and reader, or the configuration endpoint.
+// groupEndpoints are a group's stable endpoints: primary and reader, the configuration endpoint, or all
+// three while the group is cluster mode compatible.
 func groupEndpoints(g *resource.ReplicationGroup) map[string]int {
-	if g.ClusterEnabled {
-		return map[string]int{"/config": g.ConfigPort}
+	out := map[string]int{}
+	if g.PrimaryPort != 0 {
+		out["/primary"], out["/reader"] = g.PrimaryPort, g.ReaderPort
 	}
-	return map[string]int{"/primary": g.PrimaryPort, "/reader": g.ReaderPort}
+	if g.ConfigPort != 0 {
+		out["/config"] = g.ConfigPort
+	}
+	return out
 }
 
+// ensureForwarders listens on each of the group's endpoints, and closes those it no longer has (the
+// primary and reader endpoints of a group that moved to cluster mode enabled).
 func (c *Controller) ensureForwarders(key string, g *resource.ReplicationGroup) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name, port := range groupEndpoints(g) {
+	want := groupEndpoints(g)
+	for _, name := range []string{"/primary", "/reader", "/config"} {
+		if _, ok := want[name]; !ok && c.forwarders[key+name] != nil {
+			_ = c.forwarders[key+name].Close()
+			delete(c.forwarders, key+name)
+		}
+	}
+	for name, port := range want {
 		if c.forwarders[key+name] != nil {
 			continue
 		}

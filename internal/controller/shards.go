@@ -113,6 +113,9 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 	if err := c.recordSlots(ctx, key, g, shards, states); err != nil {
 		return true, err
 	}
+	if compatible(g) {
+		c.pointCompatibleEndpoints(ctx, key, shards[0])
+	}
 	if !ready {
 		return true, nil // members still starting or syncing
 	}
@@ -151,6 +154,24 @@ func (c *Controller) forgetStrangers(ctx context.Context, g *resource.Replicatio
 		c.logger.Info("removed nodes forgotten by the cluster", "group", g.ID, "nodes", forgotten)
 	}
 	return len(forgotten) == 0, nil
+}
+
+// pointCompatibleEndpoints points the primary and reader endpoints of a cluster mode compatible group at
+// its one shard: the primary, and the replicas in sync with it.
+func (c *Controller) pointCompatibleEndpoints(ctx context.Context, key string, sh shard) {
+	if sh.primary == nil || !sh.primary.running {
+		return
+	}
+	var readers []string
+	for _, r := range sh.replicas {
+		if !r.running {
+			continue
+		}
+		if st, err := replication.Inspect(ctx, r.node); err == nil && st.Role == replication.RoleReplica && st.MasterAddr == sh.primary.node.Addr && st.LinkUp && !st.SyncInProgress {
+			readers = append(readers, r.node.Addr)
+		}
+	}
+	c.pointForwarders(key, sh.primary.node.Addr, readers, false)
 }
 
 // pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first.

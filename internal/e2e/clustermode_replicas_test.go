@@ -108,3 +108,49 @@ func TestClusterModeReplicaScaling(t *testing.T) {
 	}
 	deleteGroup(t, c, "rs")
 }
+
+// TestKillEcacheWithShardPrimary kills a shard's primary engine and ecache together: after ecache restarts,
+// the shard fails over, every key acknowledged by the replicas is still there, and the group heals.
+func TestKillEcacheWithShardPrimary(t *testing.T) {
+	srv, c, g := startShardedGroup(t, "valkey", "crashc", 2, 1)
+	ctx := ctxT(t)
+	rdb := clusterClient(addr(g.ConfigurationEndpoint))
+	defer rdb.Close()
+	writeClusterKeys(t, rdb, "k", 1000)
+	if err := rdb.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		if n, err := node.Wait(ctx, 1, 5*time.Second).Result(); err != nil || n != 1 {
+			return fmt.Errorf("WAIT 1 on %s = %d, %v", node.Options().Addr, n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	victim := primaryOfSlot(t, c, rdb, 0)
+	pid := engineOf(t, srv, victim)
+	srv.kill()
+	killPID(t, pid)
+	srv.start()
+	c = srv.client("us-east-1")
+	fresh := clusterClient(addr(g.ConfigurationEndpoint))
+	defer fresh.Close()
+	eventually(t, 30*time.Second, "slot 0 served by the replica", func() error {
+		fresh.ReloadState(context.Background())
+		if p := primaryOfSlot(t, c, fresh, 0); p == victim {
+			return fmt.Errorf("%s still serves slot 0", p)
+		}
+		return fresh.Set(context.Background(), "after", "1", 0).Err()
+	})
+	if err := checkClusterKeys(fresh, "k", 1000); err != nil {
+		t.Fatalf("acknowledged data lost: %v", err)
+	}
+	eventually(t, 30*time.Second, "the group healed", func() error {
+		if s := aws.ToString(describeGroup(t, c, "crashc").Status); s != "available" {
+			return fmt.Errorf("status %s", s)
+		}
+		p, r, f, text, err := clusterNodesSummary(fresh)
+		if err != nil || p != 2 || r != 2 || f != 0 {
+			return fmt.Errorf("%d primaries, %d replicas, %d failed, %v\n%s", p, r, f, err, text)
+		}
+		return nil
+	})
+}

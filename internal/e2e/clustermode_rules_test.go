@@ -65,6 +65,13 @@ func TestClusterModeRules(t *testing.T) {
 	if _, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("plain") })); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := p.client.CreateReplicationGroup(ctx, rgReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.NumCacheClusters, in.AutomaticFailoverEnabled = aws.String("solo"), aws.Int32(1), aws.Bool(false)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	markAvailable(t, p.store, "solo-001")
+	markGroupAvailable(t, p.store, "solo")
 	markAvailable(t, p.store, "sharded-0001-001", "sharded-0001-002", "sharded-0002-001", "sharded-0002-002", "sharded-0003-001", "sharded-0003-002", "plain-001", "plain-002")
 	markGroupAvailable(t, p.store, "sharded")
 	markGroupAvailable(t, p.store, "plain")
@@ -73,6 +80,15 @@ func TestClusterModeRules(t *testing.T) {
 	create := func(mod func(*elasticache.CreateReplicationGroupInput)) func() error {
 		return func() error {
 			_, err := p.client.CreateReplicationGroup(ctx, cmeReq(mod))
+			return err
+		}
+	}
+	modify := func(in *elasticache.ModifyReplicationGroupInput) func() error {
+		return func() error {
+			if in.ReplicationGroupId == nil {
+				in.ReplicationGroupId = aws.String("plain")
+			}
+			_, err := p.client.ModifyReplicationGroup(ctx, in)
 			return err
 		}
 	}
@@ -171,6 +187,30 @@ func TestClusterModeRules(t *testing.T) {
 			_, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("plain"), CacheParameterGroupName: aws.String("default.valkey8.cluster.on"), ApplyImmediately: aws.Bool(true)})
 			return err
 		}, badCombo, 400},
+		{"cluster mode enabled back to disabled", modify(&elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("sharded"), ClusterMode: types.ClusterModeDisabled}), badCombo, 400},
+		{"cluster mode disabled straight to enabled", modify(&elasticache.ModifyReplicationGroupInput{ClusterMode: types.ClusterModeEnabled}), badCombo, 400},
+		{"an unknown cluster mode", modify(&elasticache.ModifyReplicationGroupInput{ClusterMode: types.ClusterMode("sideways")}), badValue, 400},
+		{"cluster mode with another change", modify(&elasticache.ModifyReplicationGroupInput{ClusterMode: types.ClusterModeCompatible, CacheNodeType: aws.String("cache.t3.medium")}), badCombo, 400},
+		{"compatible with a parameter group without cluster-enabled", modify(&elasticache.ModifyReplicationGroupInput{ClusterMode: types.ClusterModeCompatible, CacheParameterGroupName: aws.String("default.valkey8")}), badCombo, 400},
+		{"compatible without automatic failover", modify(&elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("solo"), ClusterMode: types.ClusterModeCompatible}), badCombo, 400},
 	}
 	runRules(t, p.store, rows)
+
+	// A group in cluster mode compatible takes no other change until it moves on to enabled.
+	out, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("plain"), ClusterMode: types.ClusterModeCompatible, ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("to compatible: %v", err)
+	}
+	if rg := out.ReplicationGroup; rg.ClusterMode != types.ClusterModeCompatible || rg.ConfigurationEndpoint == nil || rg.NodeGroups[0].PrimaryEndpoint == nil {
+		t.Errorf("compatible: mode %q, configuration endpoint %v, primary endpoint %v", rg.ClusterMode, rg.ConfigurationEndpoint, rg.NodeGroups[0].PrimaryEndpoint)
+	}
+	markGroupAvailable(t, p.store, "plain")
+	runRules(t, p.store, []rule{
+		{"compatible back to disabled", modify(&elasticache.ModifyReplicationGroupInput{ClusterMode: types.ClusterModeDisabled}), badCombo, 400},
+		{"node type change while compatible", modify(&elasticache.ModifyReplicationGroupInput{CacheNodeType: aws.String("cache.t3.medium"), ApplyImmediately: aws.Bool(true)}), badCombo, 400},
+		{"replica added while compatible", func() error {
+			_, err := p.client.IncreaseReplicaCount(ctx, &elasticache.IncreaseReplicaCountInput{ReplicationGroupId: aws.String("plain"), NewReplicaCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)})
+			return err
+		}, badCombo, 400},
+	})
 }

@@ -17,9 +17,8 @@ import (
 	"github.com/ecache/ecache/internal/hashslot"
 )
 
-// clusterWriter keeps writing distinct keys through a cluster client and remembers the acknowledged ones.
-type clusterWriter struct {
-	rdb    *redis.ClusterClient
+// keyWriter keeps writing distinct keys (value = key) through a client and remembers the acknowledged ones.
+type keyWriter struct {
 	stopCh chan struct{}
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -27,9 +26,10 @@ type clusterWriter struct {
 	failed atomic.Int64
 }
 
-func startClusterWriter(rdb *redis.ClusterClient, prefix string) *clusterWriter {
-	w := &clusterWriter{rdb: rdb, stopCh: make(chan struct{})}
-	for g := range 2 {
+// startKeyWriter writes with workers goroutines through rdb, a plain or a cluster client.
+func startKeyWriter(rdb redis.UniversalClient, prefix string, workers int) *keyWriter {
+	w := &keyWriter{stopCh: make(chan struct{})}
+	for g := range workers {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -57,15 +57,20 @@ func startClusterWriter(rdb *redis.ClusterClient, prefix string) *clusterWriter 
 	return w
 }
 
-func (w *clusterWriter) count() int {
+func startClusterWriter(rdb *redis.ClusterClient, prefix string) *keyWriter {
+	return startKeyWriter(rdb, prefix, 2)
+}
+
+func (w *keyWriter) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.acked)
 }
 
-// stop ends the writers and checks that every acknowledged key reads back through verify (a client that
-// loaded the current topology: the writers' client may still route some slots to removed nodes).
-func (w *clusterWriter) stop(t *testing.T, verify *redis.ClusterClient) {
+// stop ends the writers and checks that every acknowledged key reads back through verify (with cluster
+// mode, a client that loaded the current topology: the writers' client may still route some slots to
+// removed nodes).
+func (w *keyWriter) stop(t *testing.T, verify redis.UniversalClient) {
 	t.Helper()
 	close(w.stopCh)
 	w.wg.Wait()
@@ -81,7 +86,7 @@ func (w *clusterWriter) stop(t *testing.T, verify *redis.ClusterClient) {
 			}
 		}
 	}
-	t.Logf("%d acknowledged writes (%d refused while the cluster changed), %d lost", len(w.acked), w.failed.Load(), lost)
+	t.Logf("%d acknowledged writes (%d refused while the group changed), %d lost", len(w.acked), w.failed.Load(), lost)
 }
 
 func clusterClient(configEndpoint string) *redis.ClusterClient {

@@ -45,7 +45,7 @@ func writeKeys(t *testing.T, rdb *redis.Client, n int) {
 	}
 }
 
-func checkKeys(rdb *redis.Client, n int) error {
+func checkKeys(rdb redis.UniversalClient, n int) error {
 	for i := range n {
 		v, err := rdb.Get(context.Background(), fmt.Sprintf("k%d", i)).Result()
 		if err != nil || v != fmt.Sprint(i) {

@@ -172,6 +172,9 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseRepl
 		return nil, api.InvalidParameterValueException("Either NewReplicaCount or ReplicaConfiguration is required.")
 	}
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if g.ClusterMode == clusterModeCompatible {
+			return errCompatible(g)
+		}
 		changes, err := replicaChanges(g, in.NewReplicaCount, in.ReplicaConfiguration)
 		if err != nil {
 			return err
@@ -217,6 +220,9 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseRepl
 		return nil, api.InvalidParameterValueException("One of NewReplicaCount, ReplicaConfiguration or ReplicasToRemove is required.")
 	}
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if g.ClusterMode == clusterModeCompatible {
+			return errCompatible(g)
+		}
 		changes, err := replicaChanges(g, in.NewReplicaCount, in.ReplicaConfiguration)
 		if err != nil {
 			return err
@@ -278,6 +284,30 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseRepl
 		return nil, err
 	}
 	return &api.DecreaseReplicaCountResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+// updateMembers runs fn on each member cluster of g, which must be available, and stores the result.
+func updateMembers(tx store.Tx, g *resource.ReplicationGroup, fn func(c *resource.Cluster) error) error {
+	for _, id := range g.MemberIDs() {
+		obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, id))
+		if err != nil {
+			return err
+		}
+		c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return err
+		}
+		if c.Status != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s of replication group %s is not in available state (it is %s).", c.ID, g.ID, c.Status)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // markMemberDeleting turns a member cluster and its nodes to deleting; the controller stops its engine.
@@ -363,8 +393,10 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyReplicationGroupMessage) (*api.ModifyReplicationGroupResult, error) {
 	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
 		switch {
-		case in.ClusterMode != nil && *in.ClusterMode != g.ClusterMode:
-			return api.InvalidParameterCombinationException("Changing ClusterMode is not available on this ecache host yet.")
+		case in.ClusterMode != nil && !strings.EqualFold(*in.ClusterMode, g.ClusterMode):
+			return s.changeClusterMode(tx, g, in)
+		case g.ClusterMode == clusterModeCompatible:
+			return errCompatible(g)
 		case in.TransitEncryptionEnabled != nil && *in.TransitEncryptionEnabled != g.TransitEncryption, in.TransitEncryptionMode != nil:
 			return api.InvalidParameterCombinationException("Changing in-transit encryption of an existing replication group is not available on this ecache host yet.")
 		case len(in.UserGroupIdsToAdd) > 0:
@@ -421,18 +453,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			PreferredMaintenanceWindow: in.PreferredMaintenanceWindow, SecurityGroupIds: in.SecurityGroupIds,
 			SnapshotRetentionLimit: in.SnapshotRetentionLimit, SnapshotWindow: in.SnapshotWindow, LogDeliveryConfigurations: in.LogDeliveryConfigurations,
 		}
-		for _, id := range g.MemberIDs() {
-			obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, id))
-			if err != nil {
-				return err
-			}
-			c, err := resource.Unmarshal[resource.Cluster](obj.Value)
-			if err != nil {
-				return err
-			}
-			if c.Status != resource.StatusAvailable {
-				return api.InvalidCacheClusterStateFault("Cache cluster %s of replication group %s is not in available state (it is %s).", c.ID, g.ID, c.Status)
-			}
+		return updateMembers(tx, g, func(c *resource.Cluster) error {
 			if err := s.modifyCluster(tx, c, mod); err != nil {
 				return err
 			}
@@ -443,11 +464,8 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
 			g.AuthToken, g.AuthTokenUpdatedAt, g.AutoMinorVersionUpgrade = c.AuthToken, c.AuthTokenUpdatedAt, c.AutoMinorVersionUpgrade
 			g.NotificationTopicARN, g.SecurityGroupIDs = c.NotificationTopicARN, c.SecurityGroupIDs
-			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

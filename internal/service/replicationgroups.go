@@ -557,7 +557,7 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		out.TransitEncryptionMode = ptr("required")
 	}
 	host := s.cfg.NodeHost
-	if g.ClusterEnabled {
+	if g.ConfigPort != 0 {
 		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ConfigPort))}
 	}
 	for _, ng := range g.NodeGroups {
