@@ -215,7 +215,10 @@ func bareRebalance(ctx context.Context, eng string, keys int) (float64, error) {
 	if err := cli("add-node", addrs[7], addrs[0], "--cluster-slave", "--cluster-master-id", nodeID(ctx, addrs[6])); err != nil {
 		return 0, err
 	}
-	time.Sleep(2 * time.Second)
+	// Rebalancing before every node agrees gets CLUSTERDOWN from the new primary.
+	if err := waitClusterOK(ctx, addrs); err != nil {
+		return 0, err
+	}
 	begin := time.Now()
 	if err := cli("rebalance", addrs[0], "--cluster-use-empty-masters"); err != nil {
 		return 0, err
@@ -230,6 +233,28 @@ func bareRebalance(ctx context.Context, eng string, keys int) (float64, error) {
 	rate := float64(moved) / took.Seconds()
 	fmt.Printf("redis-cli --cluster rebalance, same engines, 3 -> 4 primaries (1 replica each), %d keys: %v, %d keys moved, %.0f keys/s\n", keys, took.Round(time.Millisecond), moved, rate)
 	return rate, nil
+}
+
+// waitClusterOK waits until every node reports cluster_state:ok and knows all the others.
+func waitClusterOK(ctx context.Context, addrs []string) error {
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(addrs))
+	deadline := time.Now().Add(time.Minute)
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		for {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				return fmt.Errorf("bare cluster: %s not ok: %v\n%s", a, err, info)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		c.Close()
+	}
+	return nil
 }
 
 func nodeID(ctx context.Context, addr string) string {

@@ -50,7 +50,7 @@ func Ensure(dir string, hosts []string, now time.Time) (Files, error) {
 		_ = os.Remove(f.CertFile) // signed by the old CA
 	}
 	srv, _, err := load(f.CertFile, f.KeyFile)
-	if err != nil || now.Add(renewBefore).After(srv.NotAfter) || !covers(srv, hosts) || srv.CheckSignatureFrom(ca) != nil {
+	if err != nil || now.Add(renewBefore).After(srv.NotAfter) || !covers(srv, hosts) || srv.CheckSignatureFrom(ca) != nil || !slices.Contains(srv.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
 		cert, key, err := newServer(ca, caKey, hosts, now)
 		if err != nil {
 			return f, err
@@ -113,7 +113,9 @@ func newServer(ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string, no
 	tmpl := &x509.Certificate{
 		SerialNumber: sn, Subject: pkix.Name{CommonName: "ecache cache nodes", Organization: []string{"ecache"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(serverValidity),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// Engines also present it as a client: the cluster bus of Valkey and Redis OSS always asks the
+		// connecting node for a certificate and checks it is good for client authentication.
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {

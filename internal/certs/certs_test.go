@@ -15,15 +15,8 @@ func TestEnsureCreatesTrustedServerCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, pool := loadFiles(t, f)
 	caPEM, _ := os.ReadFile(f.CAFile)
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		t.Fatal("ca.pem holds no certificate")
-	}
 	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
 	if err != nil {
 		t.Fatal(err)
@@ -73,4 +66,52 @@ func TestEnsureCreatesTrustedServerCertificate(t *testing.T) {
 	if ca, _ := os.ReadFile(f.CAFile); string(ca) == string(caPEM) {
 		t.Error("expired CA kept")
 	}
+}
+
+// TestServerCertificateAuthenticatesClients: engines present the node certificate as a client too (the
+// cluster bus requires it), so a server that verifies client certificates must accept it.
+func TestServerCertificateAuthenticatesClients(t *testing.T) {
+	f, err := Ensure(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, pool := loadFiles(t, f)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			accepted <- err
+			return
+		}
+		defer c.Close()
+		accepted <- c.(*tls.Conn).Handshake()
+	}()
+	c, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{pair}})
+	if err == nil {
+		err = c.Handshake()
+		c.Close()
+	}
+	if serverErr := <-accepted; err != nil || serverErr != nil {
+		t.Fatalf("mutual TLS with the node certificate: client %v, server %v", err, serverErr)
+	}
+}
+
+// loadFiles loads the node key pair and a pool holding the CA.
+func loadFiles(t *testing.T, f Files) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(f.CAFile)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	return pair, pool
 }

@@ -281,12 +281,6 @@ func converged(p *pool, nodes []Node) func(context.Context) (bool, string, error
 			} else if sig != want {
 				return false, fmt.Sprintf("%s and %s disagree: %s", nodes[0].Addr, n.Addr, firstDifference(want, sig)), nil
 			}
-			if why, err := shardsAgree(ctx, c, v); err != nil || why != "" {
-				if err != nil {
-					why = err.Error()
-				}
-				return false, fmt.Sprintf("%s: %s", n.Addr, why), nil
-			}
 			if me, _ := v.self(); me.replica() {
 				text, err := doString(ctx, c, "INFO", "replication")
 				if err != nil {
@@ -299,35 +293,6 @@ func converged(p *pool, nodes []Node) func(context.Context) (bool, string, error
 		}
 		return true, "", nil
 	}
-}
-
-// shardsAgree checks that the node's CLUSTER SHARDS puts every replica in the shard of its primary, as its
-// CLUSTER NODES says. Valkey groups by a shard id that reaches the other nodes by gossip some time after
-// CLUSTER REPLICATE; until then a replica shows up as a shard of its own. Engines without CLUSTER SHARDS
-// agree trivially.
-func shardsAgree(ctx context.Context, c *redis.Client, v clusterView) (string, error) {
-	shards, err := c.ClusterShards(ctx).Result()
-	if err != nil {
-		if errorHas(err, "unknown") {
-			return "", nil
-		}
-		return "", fmt.Errorf("%s: cluster shards: %w", c.Options().Addr, err)
-	}
-	for _, sh := range shards {
-		ids := map[string]bool{}
-		for _, n := range sh.Nodes {
-			ids[n.ID] = true
-		}
-		for _, n := range sh.Nodes {
-			if n.Role == "master" {
-				continue
-			}
-			if k, ok := v.byID(n.ID); ok && k.replica() && !ids[k.MasterID] {
-				return fmt.Sprintf("cluster shards does not show replica %s beside its primary %s yet", n.ID, k.MasterID), nil
-			}
-		}
-	}
-	return "", nil
 }
 
 // signature renders what all nodes must agree on.

@@ -14,6 +14,9 @@ import (
 	"github.com/ecache/ecache/internal/store"
 )
 
+// clusterNodeTimeout is the engines' cluster-node-timeout in cluster mode, in milliseconds.
+const clusterNodeTimeout = 5000
+
 // maxEngineConnections caps maxclients: this host's open-file limit is far below ElastiCache's 65000.
 const maxEngineConnections = 10000
 
@@ -118,6 +121,10 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		// A shard drained by a scale-in stays a primary without slots until it is removed, instead of
 		// joining another shard as a replica.
 		spec.Config["cluster-allow-replica-migration"] = "no"
+		// Nodes ping every peer at least every half node timeout, and that pace bounds how fast a new node's
+		// role reaches the others when a shard is added. ecache finds failed nodes itself within a second,
+		// so the engines' own failure detection need not wait the default 15 s either.
+		spec.Config["cluster-node-timeout"] = strconv.Itoa(clusterNodeTimeout)
 		if cl.TransitEncryption {
 			spec.Config["tls-cluster"] = "yes" // the cluster bus speaks TLS and nodes announce their TLS port
 		}

@@ -17,6 +17,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// nodeCA is a pool holding the CA that signs the node certificates of srv.
+func nodeCA(t *testing.T, srv *ecacheProcess) *x509.CertPool {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(srv.dataDir, "tls", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	return pool
+}
+
 // TestTransitEncryptionAndAuthToken creates a Redis cluster with in-transit encryption and an AUTH token,
 // then rotates the token: both tokens work after ROTATE, only the new one after SET.
 func TestTransitEncryptionAndAuthToken(t *testing.T) {
@@ -43,12 +57,7 @@ func TestTransitEncryptionAndAuthToken(t *testing.T) {
 	cl := describeCluster(t, c, "sec")
 	address := addr(cl.CacheNodes[0].Endpoint)
 
-	caPEM, err := os.ReadFile(filepath.Join(srv.dataDir, "tls", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := nodeCA(t, srv)
 	client := func(password string) *redis.Client {
 		rc := redis.NewClient(&redis.Options{Addr: address, Password: password, MaxRetries: -1,
 			TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})

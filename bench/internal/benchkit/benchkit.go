@@ -4,6 +4,7 @@ package benchkit
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,8 +55,10 @@ type Server struct {
 	KeyID, Secret string
 }
 
-// Start builds cmd/ecache and serves it on a scratch data dir with engines on nodePorts ("LO-HI").
+// Start builds cmd/ecache and serves it on a scratch data dir with engines on nodePorts ("LO-HI"). ecache
+// logs warnings and errors, or what ECACHE_BENCH_LOG_LEVEL says (e.g. info, to see how long each step took).
 func Start(nodePorts string) (*Server, error) {
+	logLevel := cmp.Or(os.Getenv("ECACHE_BENCH_LOG_LEVEL"), "warn")
 	dir, err := os.MkdirTemp("", "ecache-bench")
 	if err != nil {
 		return nil, err
@@ -65,7 +68,7 @@ func Start(nodePorts string) (*Server, error) {
 		return nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort()), Dir: dir}
-	s.Cmd = exec.Command(bin, "serve", "--listen", s.Addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", nodePorts, "--log-level", "warn")
+	s.Cmd = exec.Command(bin, "serve", "--listen", s.Addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", nodePorts, "--log-level", logLevel)
 	s.Cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
 	stdout, _ := s.Cmd.StdoutPipe()
 	if err := s.Cmd.Start(); err != nil {

@@ -171,6 +171,11 @@ func respConfig(s driver.NodeSpec, dir string) []byte {
 		}
 		fmt.Fprintf(&b, "%s %s\n", k, v)
 	}
+	if s.Password != "" {
+		// Replicas authenticate to their primary with the same token: cluster mode engines follow a new
+		// primary on their own after a failover, so every node carries it from the start.
+		fmt.Fprintf(&b, "masteruser default\nmasterauth %s\n", quote(s.Password))
+	}
 	switch {
 	case s.Password != "" && s.SecondPassword != "":
 		// Both AUTH tokens are valid while one is rotated.

@@ -31,6 +31,8 @@ func TestRespConfig(t *testing.T) {
 		"client-output-buffer-limit pubsub 32mb 8mb 60",
 		"maxmemory-policy volatile-lru",
 		`save ""`,
+		"masteruser default",
+		`masterauth "p\"a\\ss"`,
 		`requirepass "p\"a\\ss"`,
 	}
 	if !slices.Equal(got, want) {

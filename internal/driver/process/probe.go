@@ -171,6 +171,17 @@ func configSet(ctx context.Context, port int, files *driver.TLSFiles, password s
 		if reply != "+OK" {
 			return fmt.Errorf("ACL SETUSER default: %s", reply)
 		}
+		// Replicas authenticate to their primary with the current token.
+		user, auth := "", ""
+		if len(passwords) > 0 {
+			user, auth = "default", passwords[0]
+		}
+		if reply, err = c.command("CONFIG", "SET", "masteruser", user, "masterauth", auth); err != nil {
+			return err
+		}
+		if reply != "+OK" {
+			return fmt.Errorf("CONFIG SET masterauth: %s", reply)
+		}
 	}
 	return nil
 }
