@@ -129,8 +129,9 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return fmt.Errorf("TLS certificates: %w", err)
 	}
 	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost,
-		Ports: resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
-		TLS:   &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile}}, logger)
+		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
+		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
+		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots")}, logger)
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
 		return creds.SecretAccessKey, id == creds.AccessKeyID

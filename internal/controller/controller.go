@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,8 @@ type Config struct {
 	Ports resource.Ports
 	// TLS are the files that nodes with in-transit encryption serve.
 	TLS *driver.TLSFiles
+	// SnapshotDir holds the snapshots' RDB files, a directory per snapshot.
+	SnapshotDir string
 }
 
 // Controller reconciles cache clusters.
@@ -114,6 +117,8 @@ loop:
 				}
 			case ev.Object.Kind == resource.KindReplicationGroup:
 				c.queue.add(groupItem(ev.Object.Key))
+			case ev.Object.Kind == resource.KindSnapshot:
+				c.queue.add(snapshotItem(ev.Object.Key))
 			case ev.Object.Kind == resource.KindParameterGroup:
 				c.enqueueAll(ctx)
 			}
@@ -160,7 +165,7 @@ func clusterItem(key string) string { return resource.KindCluster + "|" + key }
 func groupItem(key string) string   { return resource.KindReplicationGroup + "|" + key }
 
 func (c *Controller) enqueueAll(ctx context.Context) {
-	for _, kind := range []string{resource.KindCluster, resource.KindReplicationGroup} {
+	for _, kind := range []string{resource.KindCluster, resource.KindReplicationGroup, resource.KindSnapshot} {
 		objs, err := c.store.List(ctx, kind)
 		if err != nil {
 			c.logger.Error("listing resources", "kind", kind, "err", err)
@@ -186,6 +191,8 @@ func (c *Controller) work(ctx context.Context) {
 			retry, err = c.reconcileCluster(ctx, key)
 		case resource.KindReplicationGroup:
 			retry, err = c.reconcileReplicationGroup(ctx, key)
+		case resource.KindSnapshot:
+			retry, err = c.reconcileSnapshot(ctx, key)
 		}
 		if err != nil && ctx.Err() == nil {
 			c.logger.Error("reconcile", "kind", kind, "key", key, "err", err)
@@ -324,6 +331,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	spec, err := nodeSpec(cl, n, v, effectiveValues(v.Family, values, started), c.cfg.TLS)
 	if err != nil {
 		return nodeResult{}, err
+	}
+	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
+		spec.SeedRDB = filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot) // a restore: the first start loads it
 	}
 	res := nodeResult{ready: true, pendingReboot: !sameValues(started, groupStatic)}
 	if fresh {

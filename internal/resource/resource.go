@@ -83,6 +83,9 @@ type Cluster struct {
 	ReplicationGroupID string `json:"replicationGroupId,omitempty"`
 	// ClusterMode members of cluster-mode-enabled groups run their engine with cluster-enabled yes.
 	ClusterMode bool `json:"clusterMode,omitempty"`
+	// SeedSnapshot is the snapshot file ("<snapshot UID>/<file>") the cluster's node loads when it is
+	// first started: a restore.
+	SeedSnapshot string `json:"seedSnapshot,omitempty"`
 
 	Nodes   []Node  `json:"nodes"`
 	Pending Pending `json:"pending"`

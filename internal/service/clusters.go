@@ -49,6 +49,13 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		if err := s.checkReferences(tx, rg, c, spec.version); err != nil {
 			return err
 		}
+		if name := deref(in.SnapshotName); name != "" {
+			file, err := restoreFile(tx, rg, strings.ToLower(name), c, 1)
+			if err != nil {
+				return err
+			}
+			c.SeedSnapshot = file[0]
+		}
 		all, err := loadClusters(tx)
 		if err != nil {
 			return err
@@ -274,6 +281,9 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	if err := validTransit(in, c, memcached, c.EngineVersion, s.now().UTC()); err != nil {
 		return err
 	}
+	if in.SnapshotName != nil && in.SnapshotArns != nil {
+		return api.InvalidParameterCombinationException("Specify either SnapshotName or SnapshotArns, not both.")
+	}
 	if in.SnapshotArns != nil {
 		if len(in.SnapshotArns) != 1 {
 			return api.InvalidParameterValueException("SnapshotArns must contain exactly one Amazon S3 object ARN.")
@@ -285,11 +295,8 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 		}
 		return api.InvalidParameterValueException("Unable to fetch the RDB snapshot from %s: no S3-compatible object store is configured for this ecache.", arn)
 	}
-	if in.SnapshotName != nil {
-		if in.SnapshotArns != nil {
-			return api.InvalidParameterCombinationException("Specify either SnapshotName or SnapshotArns, not both.")
-		}
-		return api.SnapshotNotFoundFault("Snapshot %s not found.", strings.ToLower(*in.SnapshotName))
+	if in.SnapshotName != nil && memcached {
+		return api.InvalidParameterCombinationException("SnapshotName applies to the redis and valkey engines only.")
 	}
 	if nt := deref(in.NotificationTopicArn); nt != "" {
 		if !strings.HasPrefix(nt, "arn:") || strings.Count(nt, ":") < 5 || !strings.Contains(nt, ":sns:") {

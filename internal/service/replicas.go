@@ -43,14 +43,21 @@ func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx sto
 
 // getGroup reads a replication group inside a transaction; a missing one is ReplicationGroupNotFoundFault.
 func getGroup(tx store.Tx, rg, id string) (*resource.ReplicationGroup, store.Object, error) {
-	obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, id))
+	return getRecord[resource.ReplicationGroup](tx, resource.KindReplicationGroup, resource.Key(rg, id), func() error {
+		return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+	})
+}
+
+// getRecord reads a record inside a transaction; a missing one is the error notFound returns.
+func getRecord[T any](tx store.Tx, kind, key string, notFound func() error) (*T, store.Object, error) {
+	obj, err := tx.Get(kind, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, obj, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
+		return nil, obj, notFound()
 	} else if err != nil {
 		return nil, obj, err
 	}
-	g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
-	return g, obj, err
+	v, err := resource.Unmarshal[T](obj.Value)
+	return v, obj, err
 }
 
 // replicaChange is the replica count one node group should end with, and the Availability Zones of all of

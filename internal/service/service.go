@@ -89,6 +89,14 @@ func internal(op string, err error) error {
 }
 
 // isFault reports whether err is already a modelled API error.
+// faultOrInternal passes modelled faults through and wraps anything else as an internal error of op.
+func faultOrInternal(op string, err error) error {
+	if err == nil || isFault(err) {
+		return err
+	}
+	return internal(op, err)
+}
+
 func isFault(err error) bool {
 	var ae *awsquery.Error
 	return errors.As(err, &ae)

@@ -517,6 +517,13 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 	if err := writeFileAtomic(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
 		return fail(err)
 	}
+	seed := filepath.Join(n.dir, "dump.rdb")
+	if spec.SeedRDB != "" {
+		if err := copyFileAtomic(spec.SeedRDB, seed); err != nil {
+			return fail(fmt.Errorf("seeding from %s: %w", spec.SeedRDB, err))
+		}
+		defer os.Remove(seed)
+	}
 	cmd, err := d.launch(n.dir, spec.Binary, args)
 	if err != nil {
 		return fail(err)
@@ -803,4 +810,29 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	defer df.Close()
 	return df.Sync()
+}
+
+// copyFileAtomic copies src to dst through a temporary file in dst's directory.
+func copyFileAtomic(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

@@ -1,0 +1,164 @@
+package controller
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/ecache/ecache/internal/rdb"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// maxSnapshotFailures is how many copies of a shard may break in a row before the snapshot is failed.
+const maxSnapshotFailures = 3
+
+func snapshotItem(key string) string { return resource.KindSnapshot + "|" + key }
+
+// SnapshotFile is where a snapshot shard's RDB file lives under dir (the snapshot directory).
+func SnapshotFile(dir string, snap *resource.Snapshot, sh resource.SnapshotShard) string {
+	return filepath.Join(dir, snap.UID, sh.File())
+}
+
+// reconcileSnapshot copies the shards of a snapshot being created, one RDB file each, or removes a deleted
+// snapshot's files and record. A copy is written to a temporary file and renamed into place only when the whole
+// RDB arrived, so an interrupted copy (ecache killed) is simply done again.
+func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, error) {
+	obj, err := c.store.Get(ctx, resource.KindSnapshot, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return true, err
+	}
+	snap, err := resource.Unmarshal[resource.Snapshot](obj.Value)
+	if err != nil {
+		return false, err
+	}
+	switch snap.Status {
+	case resource.SnapshotDeleting:
+		if err := os.RemoveAll(filepath.Join(c.cfg.SnapshotDir, snap.UID)); err != nil {
+			return true, err
+		}
+		return false, c.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(resource.KindSnapshot, key, obj.Revision) })
+	case resource.SnapshotCreating:
+	default:
+		return false, nil
+	}
+	for i, sh := range snap.Shards {
+		if sh.Copied {
+			continue
+		}
+		start := time.Now()
+		size, err := c.copyShard(ctx, snap, sh)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			c.logger.Warn("snapshot copy failed", "snapshot", snap.Name, "nodeGroup", sh.NodeGroupID, "from", sh.CacheClusterID, "err", err)
+			return true, c.snapshotFailed(ctx, key, err)
+		}
+		c.logger.Info("snapshot shard copied", "snapshot", snap.Name, "nodeGroup", sh.NodeGroupID, "from", sh.CacheClusterID, "bytes", size, "took", time.Since(start))
+		now := c.cfg.Now().UTC()
+		err = edit(ctx, c.store, resource.KindSnapshot, key, func(_ store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+			if cur.UID != snap.UID || cur.Status != resource.SnapshotCreating {
+				return false, nil
+			}
+			cur.Shards[i].Copied, cur.Shards[i].Size, cur.Shards[i].CopiedAt, cur.Failures = true, size, now, 0
+			return true, nil
+		})
+		return true, err // the next pass copies the next shard
+	}
+	now := c.cfg.Now().UTC()
+	return false, edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+		if cur.UID != snap.UID || cur.Status != resource.SnapshotCreating {
+			return false, nil
+		}
+		cur.Status = resource.SnapshotAvailable
+		if cur.ReplicationGroupID != "" {
+			return true, clusterEvent(tx, now, 1, cur.Region, cur.Shards[0].CacheClusterID,
+				fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of replication group with ID '%s'", cur.Name, cur.ReplicationGroupID))
+		}
+		return true, clusterEvent(tx, now, 1, cur.Region, cur.CacheClusterID,
+			fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of cache cluster with ID '%s'", cur.Name, cur.CacheClusterID))
+	})
+}
+
+// snapshotFailed counts a broken copy, and fails the snapshot after maxSnapshotFailures in a row.
+func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error) error {
+	now := c.cfg.Now().UTC()
+	return edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+		if cur.Status != resource.SnapshotCreating {
+			return false, nil
+		}
+		if cur.Failures++; cur.Failures < maxSnapshotFailures {
+			return true, nil
+		}
+		cur.Status = resource.SnapshotFailed
+		source := cur.CacheClusterID
+		if source == "" {
+			source = cur.Shards[0].CacheClusterID
+		}
+		return true, clusterEvent(tx, now, 1, cur.Region, source, fmt.Sprintf("Snapshot failed for snapshot with ID '%s': %v", cur.Name, cause))
+	})
+}
+
+// copyShard copies one shard's data from its source member's engine into the snapshot's directory.
+func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh resource.SnapshotShard) (int64, error) {
+	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID))
+	if err != nil {
+		return 0, fmt.Errorf("source cluster %s: %w", sh.CacheClusterID, err)
+	}
+	cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+	if err != nil {
+		return 0, err
+	}
+	if len(cl.Nodes) == 0 {
+		return 0, fmt.Errorf("source cluster %s has no node", cl.ID)
+	}
+	node := rdb.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
+	if cl.TransitEncryption {
+		_, client, err := c.tlsConfigs()
+		if err != nil {
+			return 0, err
+		}
+		node.TLS = client
+	}
+	final := SnapshotFile(c.cfg.SnapshotDir, snap, sh)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return 0, err
+	}
+	part := final + ".part"
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(part)
+	w := bufio.NewWriterSize(f, 1<<20)
+	n, err := rdb.Fetch(ctx, node, w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := os.Rename(part, final); err != nil {
+		return 0, err
+	}
+	if d, err := os.Open(filepath.Dir(final)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return n, nil
+}

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/service"
+)
+
+// TestSnapshotRules sends bad snapshot requests and bad restores; each gets its modelled error and changes
+// nothing.
+func TestSnapshotRules(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	create := func(in *elasticache.CreateCacheClusterInput) {
+		t.Helper()
+		if _, err := p.client.CreateCacheCluster(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(redisReq(func(in *elasticache.CreateCacheClusterInput) {
+		in.CacheClusterId, in.Engine = aws.String("vk"), aws.String("valkey")
+	}))
+	create(redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("busy") }))
+	create(memcachedReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("mc") }))
+	markAvailable(t, p.store, "vk", "mc")
+	snapshot := func(name, cluster, group string) error {
+		in := &elasticache.CreateSnapshotInput{SnapshotName: aws.String(name)}
+		if cluster != "" {
+			in.CacheClusterId = aws.String(cluster)
+		}
+		if group != "" {
+			in.ReplicationGroupId = aws.String(group)
+		}
+		_, err := p.client.CreateSnapshot(ctx, in)
+		return err
+	}
+	if err := snapshot("pending", "vk", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot("ready", "vk", ""); err != nil {
+		t.Fatal(err)
+	}
+	editRecord(t, p.store, resource.KindSnapshot, func(s *resource.Snapshot) { s.Status = resource.SnapshotAvailable }, "ready")
+	restore := func(mod func(*elasticache.CreateCacheClusterInput)) func() error {
+		return func() error {
+			_, err := p.client.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) {
+				in.CacheClusterId, in.Engine = aws.String("restored"), aws.String("valkey")
+				mod(in)
+			}))
+			return err
+		}
+	}
+	const badValue, badCombo = "InvalidParameterValue", "InvalidParameterCombination"
+	runRules(t, p.store, []rule{
+		{"snapshot name taken", func() error { return snapshot("ready", "vk", "") }, "SnapshotAlreadyExistsFault", 400},
+		{"snapshot without a source", func() error { return snapshot("x", "", "") }, badCombo, 400},
+		{"snapshot of a cluster and a group", func() error { return snapshot("x", "vk", "grp") }, badCombo, 400},
+		{"snapshot of an unknown cluster", func() error { return snapshot("x", "nope", "") }, "CacheClusterNotFound", 404},
+		{"snapshot of an unknown group", func() error { return snapshot("x", "", "nope") }, "ReplicationGroupNotFoundFault", 404},
+		{"snapshot of a Memcached cluster", func() error { return snapshot("x", "mc", "") }, "SnapshotFeatureNotSupportedFault", 400},
+		{"snapshot of a cluster still creating", func() error { return snapshot("x", "busy", "") }, "InvalidCacheClusterState", 400},
+		{"snapshot with a bad name", func() error { return snapshot("9lives", "vk", "") }, badValue, 400},
+		{"describe an unknown snapshot", func() error {
+			_, err := p.client.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String("nope")})
+			return err
+		}, "SnapshotNotFoundFault", 404},
+		{"describe with MaxRecords 10", func() error {
+			_, err := p.client.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{MaxRecords: aws.Int32(10)})
+			return err
+		}, badValue, 400},
+		{"delete an unknown snapshot", func() error {
+			_, err := p.client.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("nope")})
+			return err
+		}, "SnapshotNotFoundFault", 404},
+		{"delete a snapshot being created", func() error {
+			_, err := p.client.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("pending")})
+			return err
+		}, "InvalidSnapshotState", 400},
+		{"restore an unknown snapshot", restore(func(in *elasticache.CreateCacheClusterInput) { in.SnapshotName = aws.String("nope") }), "SnapshotNotFoundFault", 404},
+		{"restore a snapshot being created", restore(func(in *elasticache.CreateCacheClusterInput) { in.SnapshotName = aws.String("pending") }), "InvalidSnapshotState", 400},
+		{"restore Valkey data into Redis OSS", restore(func(in *elasticache.CreateCacheClusterInput) {
+			in.SnapshotName, in.Engine = aws.String("ready"), aws.String("redis")
+		}), badCombo, 400},
+		{"restore into Memcached", restore(func(in *elasticache.CreateCacheClusterInput) {
+			in.SnapshotName, in.Engine = aws.String("ready"), aws.String("memcached")
+		}), badCombo, 400},
+		{"restore from a name and an ARN", restore(func(in *elasticache.CreateCacheClusterInput) {
+			in.SnapshotName, in.SnapshotArns = aws.String("ready"), []string{"arn:aws:s3:::b/k.rdb"}
+		}), badCombo, 400},
+	})
+}

@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/redis/go-redis/v9"
+)
+
+// writeDataset writes n keys of every type, a third of them with a TTL, and returns a checker that
+// compares another node's data with it.
+func writeDataset(t *testing.T, rdb *redis.Client, n int) func(*redis.Client) error {
+	t.Helper()
+	ctx := ctxT(t)
+	p := rdb.Pipeline()
+	for i := range n {
+		ttl := time.Duration(0)
+		if i%3 == 0 {
+			ttl = time.Hour
+		}
+		switch i % 5 {
+		case 0:
+			p.Set(ctx, fmt.Sprintf("str:%d", i), i, ttl)
+		case 1:
+			p.HSet(ctx, fmt.Sprintf("hash:%d", i), "a", i, "b", -i)
+		case 2:
+			p.RPush(ctx, fmt.Sprintf("list:%d", i), "x", i, "z")
+		case 3:
+			p.SAdd(ctx, fmt.Sprintf("set:%d", i), "m", i)
+		case 4:
+			p.ZAdd(ctx, fmt.Sprintf("zset:%d", i), redis.Z{Score: float64(i), Member: "s"})
+		}
+		if ttl > 0 && i%5 != 0 {
+			key := []string{"", "hash", "list", "set", "zset"}[i%5]
+			p.Expire(ctx, fmt.Sprintf("%s:%d", key, i), ttl)
+		}
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatalf("writing the dataset: %v", err)
+	}
+	return func(got *redis.Client) error {
+		ctx := context.Background()
+		if size := got.DBSize(ctx).Val(); size != int64(n) {
+			return fmt.Errorf("DBSIZE %d, want %d", size, n)
+		}
+		for i := range n {
+			var ok bool
+			var key string
+			switch i % 5 {
+			case 0:
+				key = fmt.Sprintf("str:%d", i)
+				ok = got.Get(ctx, key).Val() == fmt.Sprint(i)
+			case 1:
+				key = fmt.Sprintf("hash:%d", i)
+				h := got.HGetAll(ctx, key).Val()
+				ok = h["a"] == fmt.Sprint(i) && h["b"] == fmt.Sprint(-i)
+			case 2:
+				key = fmt.Sprintf("list:%d", i)
+				ok = strings.Join(got.LRange(ctx, key, 0, -1).Val(), ",") == fmt.Sprintf("x,%d,z", i)
+			case 3:
+				key = fmt.Sprintf("set:%d", i)
+				ok = got.SCard(ctx, key).Val() == 2 && got.SIsMember(ctx, key, fmt.Sprint(i)).Val()
+			case 4:
+				key = fmt.Sprintf("zset:%d", i)
+				ok = got.ZScore(ctx, key, "s").Val() == float64(i)
+			}
+			if !ok {
+				return fmt.Errorf("%s differs", key)
+			}
+			ttl := got.TTL(ctx, key).Val()
+			if i%3 == 0 && (ttl <= 0 || ttl > time.Hour) || i%3 != 0 && ttl != -1 {
+				return fmt.Errorf("%s has TTL %v", key, ttl)
+			}
+		}
+		return nil
+	}
+}
+
+func waitSnapshot(t *testing.T, c *elasticache.Client, name string) types.Snapshot {
+	t.Helper()
+	var snap types.Snapshot
+	eventually(t, 60*time.Second, "snapshot "+name+" available", func() error {
+		out, err := c.DescribeSnapshots(context.Background(), &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String(name)})
+		if err != nil {
+			return err
+		}
+		snap = out.Snapshots[0]
+		if s := aws.ToString(snap.SnapshotStatus); s != "available" {
+			return fmt.Errorf("status %s", s)
+		}
+		return nil
+	})
+	return snap
+}
+
+// TestSnapshotAndRestore snapshots a cache cluster and a replication group with real data, restores each
+// into a new cluster and compares every key, value and TTL; then deletes the snapshots and their files.
+func TestSnapshotAndRestore(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("src"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "src")
+	src := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "src").CacheNodes[0].Endpoint)})
+	defer src.Close()
+	check := writeDataset(t, src, 5000)
+
+	out, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("Snap1")})
+	if err != nil {
+		t.Fatalf("CreateSnapshot: %v", err)
+	}
+	if s := out.Snapshot; aws.ToString(s.SnapshotName) != "snap1" || aws.ToString(s.SnapshotStatus) != "creating" || aws.ToString(s.SnapshotSource) != "manual" || len(s.NodeSnapshots) != 1 {
+		t.Errorf("CreateSnapshot response: %+v", s)
+	}
+	snap := waitSnapshot(t, c, "snap1")
+	if size := aws.ToString(snap.NodeSnapshots[0].CacheSize); !strings.HasSuffix(size, " MB") || aws.ToString(snap.CacheClusterId) != "src" || aws.ToString(snap.Engine) != "valkey" {
+		t.Errorf("available snapshot: CacheSize %q, CacheClusterId %s, Engine %s", size, aws.ToString(snap.CacheClusterId), aws.ToString(snap.Engine))
+	}
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("snap1")}); err == nil || !strings.Contains(err.Error(), "SnapshotAlreadyExistsFault") {
+		t.Errorf("duplicate snapshot name: %v", err)
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("dst"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("snap1")}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	waitAvailable(t, c, "dst")
+	dst := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "dst").CacheNodes[0].Endpoint)})
+	defer dst.Close()
+	if err := check(dst); err != nil {
+		t.Errorf("restored cluster: %v", err)
+	}
+
+	// A replication group's snapshot is copied from its replica.
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("grp"), ReplicationGroupDescription: aws.String("grp"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "grp")
+	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint)})
+	defer primary.Close()
+	checkGroup := writeDataset(t, primary, 3000)
+	replica := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "grp-002").CacheNodes[0].Endpoint)})
+	defer replica.Close()
+	eventually(t, 10*time.Second, "the replica has the data", func() error {
+		if n := replica.DBSize(context.Background()).Val(); n != 3000 {
+			return fmt.Errorf("replica DBSIZE %d", n)
+		}
+		return nil
+	})
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("grp"), SnapshotName: aws.String("grp-snap")}); err != nil {
+		t.Fatalf("CreateSnapshot of a group: %v", err)
+	}
+	gs := waitSnapshot(t, c, "grp-snap")
+	if aws.ToString(gs.ReplicationGroupId) != "grp" || aws.ToString(gs.NodeSnapshots[0].CacheClusterId) != "grp-002" || aws.ToInt32(gs.NumNodeGroups) != 1 {
+		t.Errorf("group snapshot: group %s, copied from %s, %d node groups", aws.ToString(gs.ReplicationGroupId), aws.ToString(gs.NodeSnapshots[0].CacheClusterId), aws.ToInt32(gs.NumNodeGroups))
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("from-grp"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("grp-snap")}); err != nil {
+		t.Fatalf("restore of the group snapshot: %v", err)
+	}
+	waitAvailable(t, c, "from-grp")
+	fromGroup := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "from-grp").CacheNodes[0].Endpoint)})
+	defer fromGroup.Close()
+	if err := checkGroup(fromGroup); err != nil {
+		t.Errorf("restored from the group snapshot: %v", err)
+	}
+	list, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotSource: aws.String("user")})
+	if err != nil || len(list.Snapshots) != 2 {
+		t.Errorf("DescribeSnapshots user: %d snapshots, %v", len(list.Snapshots), err)
+	}
+
+	// Deleting frees the files.
+	for _, name := range []string{"snap1", "grp-snap"} {
+		del, err := c.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String(name)})
+		if err != nil || aws.ToString(del.Snapshot.SnapshotStatus) != "deleting" {
+			t.Fatalf("DeleteSnapshot %s: %v", name, err)
+		}
+	}
+	eventually(t, 10*time.Second, "snapshots and their files gone", func() error {
+		if out, err := c.DescribeSnapshots(context.Background(), &elasticache.DescribeSnapshotsInput{}); err != nil || len(out.Snapshots) > 0 {
+			return fmt.Errorf("%d snapshots left, %v", len(out.Snapshots), err)
+		}
+		entries, _ := os.ReadDir(filepath.Join(srv.dataDir, "snapshots"))
+		if len(entries) > 0 {
+			return fmt.Errorf("%d snapshot directories left", len(entries))
+		}
+		return nil
+	})
+}

@@ -1,0 +1,344 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecache/ecache/internal/api"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+const (
+	// maxSnapshotNameLen bounds SnapshotName.
+	maxSnapshotNameLen = 255
+	// manualSnapshotsPerDay is ElastiCache's quota of manual snapshots per cluster in a rolling 24 hours.
+	manualSnapshotsPerDay = 20
+)
+
+// CreateSnapshot records a manual snapshot of a Valkey/Redis OSS cache cluster or replication group; the
+// controller copies each node group's data (from a replica where there is one) while the source keeps serving.
+func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMessage) (*api.CreateSnapshotResult, error) {
+	rg := region(ctx)
+	name := strings.ToLower(deref(in.SnapshotName))
+	if err := validIdentifier("SnapshotName", name, maxSnapshotNameLen); err != nil {
+		return nil, err
+	}
+	clusterID, groupID := strings.ToLower(deref(in.CacheClusterId)), strings.ToLower(deref(in.ReplicationGroupId))
+	if (clusterID == "") == (groupID == "") {
+		return nil, api.InvalidParameterCombinationException("Specify exactly one of CacheClusterId and ReplicationGroupId.")
+	}
+	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
+	if err != nil {
+		return nil, err
+	}
+	var snap *resource.Snapshot
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(resource.KindSnapshot, resource.Key(rg, name)); err == nil {
+			return api.SnapshotAlreadyExistsFault("Snapshot %s already exists.", name)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		all, err := resource.List[resource.Snapshot](tx, resource.KindSnapshot)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		if groupID != "" {
+			snap, err = s.groupSnapshot(tx, rg, groupID, now)
+		} else {
+			snap, err = s.clusterSnapshot(tx, rg, clusterID, now)
+		}
+		if err != nil {
+			return err
+		}
+		recent := 0
+		for _, o := range all {
+			if o.Region == rg && o.Source == "manual" && o.CacheClusterID == snap.CacheClusterID && o.ReplicationGroupID == snap.ReplicationGroupID && now.Sub(o.CreatedAt) < 24*time.Hour {
+				recent++
+			}
+		}
+		if recent >= manualSnapshotsPerDay {
+			return api.SnapshotQuotaExceededFault("The maximum number of manual snapshots for this cluster taken within 24 hours has been reached.")
+		}
+		snap.Name, snap.UID, snap.Source, snap.Status, snap.CreatedAt = name, newUID(), "manual", resource.SnapshotCreating, now
+		snap.KMSKeyID = deref(in.KmsKeyId)
+		snap.Tags = tags
+		_, err = tx.Create(resource.KindSnapshot, resource.Key(rg, name), resource.Marshal(snap))
+		return err
+	})
+	if err != nil {
+		return nil, faultOrInternal("create snapshot", err)
+	}
+	return &api.CreateSnapshotResult{Snapshot: s.renderSnapshot(snap, false)}, nil
+}
+
+// snapshotSource checks that a cluster can be snapshotted now.
+func snapshotSource(c *resource.Cluster) error {
+	switch {
+	case c.Engine == engine.EngineMemcached:
+		return api.SnapshotFeatureNotSupportedFault("Snapshots are not supported for Memcached cache clusters.")
+	case c.NodeType == "cache.t1.micro":
+		return api.SnapshotFeatureNotSupportedFault("Snapshots are not supported for cache node type cache.t1.micro.")
+	case c.Status != resource.StatusAvailable:
+		return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+	}
+	return nil
+}
+
+// clusterSnapshot describes a snapshot of one cache cluster (standalone, or one member of a cluster mode
+// disabled group).
+func (s *Service) clusterSnapshot(tx store.Tx, rg, id string, now time.Time) (*resource.Snapshot, error) {
+	c, _, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(rg, id), func() error {
+		return api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := snapshotSource(c); err != nil {
+		return nil, err
+	}
+	if c.ClusterMode {
+		return nil, api.InvalidParameterCombinationException("Cache cluster %s is a shard member of a cluster mode enabled replication group; snapshot the replication group %s.", c.ID, c.ReplicationGroupID)
+	}
+	snap := snapshotOf(c)
+	snap.CacheClusterID, snap.SourceCreatedAt = c.ID, c.CreatedAt
+	snap.Shards = []resource.SnapshotShard{{NodeGroupID: "0001", CacheClusterID: c.ID, CacheNodeID: c.Nodes[0].ID, NodeCreatedAt: c.Nodes[0].CreatedAt, PrimaryAZ: c.Nodes[0].AZ}}
+	return snap, nil
+}
+
+// groupSnapshot describes a snapshot of a replication group: one file per node group, copied from a replica
+// where the node group has one.
+func (s *Service) groupSnapshot(tx store.Tx, rg, id string, now time.Time) (*resource.Snapshot, error) {
+	g, _, err := getGroup(tx, rg, id)
+	if err != nil {
+		return nil, err
+	}
+	if g.Status != resource.StatusAvailable {
+		return nil, api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+	}
+	var snap *resource.Snapshot
+	for _, ng := range g.NodeGroups {
+		source := ng.Primary()
+		if replicas := replicasOf(&ng); len(replicas) > 0 {
+			source = replicas[len(replicas)-1]
+		}
+		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, source))
+		if err != nil {
+			return nil, err
+		}
+		c, err := resource.Unmarshal[resource.Cluster](obj.Value)
+		if err != nil {
+			return nil, err
+		}
+		if err := snapshotSource(c); err != nil {
+			return nil, err
+		}
+		if snap == nil {
+			snap = snapshotOf(c)
+		}
+		primaryAZ := c.Nodes[0].AZ
+		if p, err := tx.Get(resource.KindCluster, resource.Key(rg, ng.Primary())); err == nil {
+			if pc, err := resource.Unmarshal[resource.Cluster](p.Value); err == nil && len(pc.Nodes) > 0 {
+				primaryAZ = pc.Nodes[0].AZ
+			}
+		}
+		snap.Shards = append(snap.Shards, resource.SnapshotShard{
+			NodeGroupID: ng.ID, CacheClusterID: c.ID, CacheNodeID: c.Nodes[0].ID, NodeCreatedAt: c.Nodes[0].CreatedAt,
+			Slots: ng.Slots, ReplicaCount: len(ng.Members) - 1, PrimaryAZ: primaryAZ,
+		})
+	}
+	snap.ReplicationGroupID, snap.ReplicationGroupDescription, snap.SourceCreatedAt = g.ID, g.Description, g.CreatedAt
+	snap.NumCacheNodes, snap.ClusterEnabled, snap.Durability = 0, g.ClusterEnabled, g.Durability
+	snap.AutomaticFailover = "disabled"
+	if g.AutomaticFailover {
+		snap.AutomaticFailover = "enabled"
+	}
+	snap.ParameterGroup, snap.NodeType, snap.EngineVersion = g.ParameterGroup, g.NodeType, g.EngineVersion
+	snap.PreferredAZ = ""
+	return snap, nil
+}
+
+// snapshotOf copies the settings a restore takes from a cluster.
+func snapshotOf(c *resource.Cluster) *resource.Snapshot {
+	return &resource.Snapshot{
+		Region: c.Region, Engine: c.Engine, EngineVersion: c.EngineVersion, NodeType: c.NodeType,
+		ParameterGroup: c.ParameterGroup, SubnetGroup: c.SubnetGroup, NumCacheNodes: len(c.Nodes), PreferredAZ: c.PreferredAZ,
+		MaintenanceWindow: c.MaintenanceWindow, SnapshotWindow: c.SnapshotWindow, SnapshotRetentionLimit: c.SnapshotRetentionLimit,
+		AutoMinorVersionUpgrade: c.AutoMinorVersionUpgrade, TopicARN: c.NotificationTopicARN,
+	}
+}
+
+// DescribeSnapshots lists the region's snapshots, by name, source cluster or group and origin, with Marker
+// pagination.
+func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapshotsMessage) (*api.DescribeSnapshotsListMessage, error) {
+	rg := region(ctx)
+	max := 50
+	if in.MaxRecords != nil {
+		if *in.MaxRecords < 20 || *in.MaxRecords > 50 {
+			return nil, api.InvalidParameterValueException("MaxRecords must be between 20 and 50.")
+		}
+		max = int(*in.MaxRecords)
+	}
+	source := ""
+	switch strings.ToLower(deref(in.SnapshotSource)) {
+	case "":
+	case "user", "manual":
+		source = "manual"
+	case "system", "automated":
+		source = "automated"
+	default:
+		return nil, api.InvalidParameterValueException("Invalid value %q for SnapshotSource: use user or system.", deref(in.SnapshotSource))
+	}
+	name := strings.ToLower(deref(in.SnapshotName))
+	clusterID, groupID := strings.ToLower(deref(in.CacheClusterId)), strings.ToLower(deref(in.ReplicationGroupId))
+	objs, err := s.store.List(ctx, resource.KindSnapshot)
+	if err != nil {
+		return nil, internal("describe snapshots", err)
+	}
+	var list []*resource.Snapshot
+	for _, o := range objs {
+		snap, err := resource.Unmarshal[resource.Snapshot](o.Value)
+		if err != nil {
+			return nil, internal("describe snapshots", err)
+		}
+		inCluster := clusterID == "" || snap.CacheClusterID == clusterID || slices.ContainsFunc(snap.Shards, func(sh resource.SnapshotShard) bool { return sh.CacheClusterID == clusterID })
+		if snap.Region != rg || (name != "" && snap.Name != name) || !inCluster || (groupID != "" && snap.ReplicationGroupID != groupID) || (source != "" && snap.Source != source) {
+			continue
+		}
+		list = append(list, snap)
+	}
+	if name != "" && len(list) == 0 {
+		return nil, api.SnapshotNotFoundFault("Snapshot %s not found.", name)
+	}
+	page, marker := paginate(list, func(s *resource.Snapshot) string { return s.Name }, deref(in.Marker), max)
+	out := &api.DescribeSnapshotsListMessage{Snapshots: []api.Snapshot{}, Marker: marker}
+	for _, snap := range page {
+		out.Snapshots = append(out.Snapshots, *s.renderSnapshot(snap, deref(in.ShowNodeGroupConfig)))
+	}
+	return out, nil
+}
+
+// DeleteSnapshot marks an available (or failed) snapshot for deletion; the controller removes its files.
+func (s *Service) DeleteSnapshot(ctx context.Context, in *api.DeleteSnapshotMessage) (*api.DeleteSnapshotResult, error) {
+	rg := region(ctx)
+	name := strings.ToLower(deref(in.SnapshotName))
+	var snap *resource.Snapshot
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		var obj store.Object
+		var err error
+		snap, obj, err = getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
+			return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
+		})
+		if err != nil {
+			return err
+		}
+		if snap.Status != resource.SnapshotAvailable && snap.Status != resource.SnapshotFailed {
+			return api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", name, snap.Status)
+		}
+		snap.Status = resource.SnapshotDeleting
+		_, err = tx.Put(resource.KindSnapshot, obj.Key, resource.Marshal(snap), obj.Revision)
+		return err
+	})
+	if err != nil {
+		return nil, faultOrInternal("delete snapshot", err)
+	}
+	return &api.DeleteSnapshotResult{Snapshot: s.renderSnapshot(snap, false)}, nil
+}
+
+// renderSnapshot is the Snapshot shape; node group configuration only when asked for.
+func (s *Service) renderSnapshot(snap *resource.Snapshot, nodeGroupConfig bool) *api.Snapshot {
+	out := &api.Snapshot{
+		ARN: ptr(s.arn(snap.Region, "snapshot", snap.Name)), SnapshotName: ptr(snap.Name), SnapshotStatus: ptr(snap.Status),
+		SnapshotSource: ptr(snap.Source), Engine: ptr(snap.Engine), EngineVersion: ptr(snap.EngineVersion),
+		CacheNodeType: ptr(snap.NodeType), CacheParameterGroupName: ptr(snap.ParameterGroup), Port: ptr(int32(6379)),
+		SnapshotRetentionLimit: ptr(snap.SnapshotRetentionLimit), SnapshotWindow: ptr(snap.SnapshotWindow),
+		PreferredMaintenanceWindow: ptr(snap.MaintenanceWindow), AutoMinorVersionUpgrade: ptr(snap.AutoMinorVersionUpgrade),
+		CacheClusterCreateTime: ptr(snap.SourceCreatedAt), DataTiering: ptr("disabled"), VpcId: ptr("vpc-ecache"),
+		NodeSnapshots: []api.NodeSnapshot{},
+	}
+	if snap.SubnetGroup != "" {
+		out.CacheSubnetGroupName = ptr(snap.SubnetGroup)
+	}
+	if snap.TopicARN != "" {
+		out.TopicArn = ptr(snap.TopicARN)
+	}
+	if snap.KMSKeyID != "" {
+		out.KmsKeyId = ptr(snap.KMSKeyID)
+	}
+	if snap.ReplicationGroupID != "" {
+		out.ReplicationGroupId, out.ReplicationGroupDescription = ptr(snap.ReplicationGroupID), ptr(snap.ReplicationGroupDescription)
+		out.NumNodeGroups, out.AutomaticFailover = ptr(int32(len(snap.Shards))), ptr(snap.AutomaticFailover)
+		durability := snap.Durability
+		if durability == "" {
+			durability = "default"
+		}
+		out.Durability = ptr(durability)
+	} else {
+		out.CacheClusterId, out.NumCacheNodes, out.PreferredAvailabilityZone = ptr(snap.CacheClusterID), ptr(int32(snap.NumCacheNodes)), ptr(snap.PreferredAZ)
+	}
+	for _, sh := range snap.Shards {
+		ns := api.NodeSnapshot{CacheClusterId: ptr(sh.CacheClusterID), CacheNodeId: ptr(sh.CacheNodeID), CacheNodeCreateTime: ptr(sh.NodeCreatedAt), CacheSize: ptr("")}
+		if sh.Copied {
+			ns.CacheSize, ns.SnapshotCreateTime = ptr(cacheSize(sh.Size)), ptr(sh.CopiedAt)
+		}
+		if snap.ReplicationGroupID != "" {
+			ns.NodeGroupId = ptr(sh.NodeGroupID)
+		}
+		if nodeGroupConfig && snap.ReplicationGroupID != "" {
+			cfg := &api.NodeGroupConfiguration{NodeGroupId: ptr(sh.NodeGroupID), ReplicaCount: ptr(int32(sh.ReplicaCount))}
+			if sh.Slots != "" {
+				cfg.Slots = ptr(sh.Slots)
+			}
+			if sh.PrimaryAZ != "" {
+				cfg.PrimaryAvailabilityZone = ptr(sh.PrimaryAZ)
+			}
+			ns.NodeGroupConfiguration = cfg
+		}
+		out.NodeSnapshots = append(out.NodeSnapshots, ns)
+	}
+	return out
+}
+
+// cacheSize renders a snapshot file's size as ElastiCache does ("3 MB").
+func cacheSize(bytes int64) string {
+	return fmt.Sprintf("%d MB", (bytes+(1<<20)-1)>>20)
+}
+
+// restoreFile finds the files of snapshot name for a restore into shards node groups of clusters like c:
+// the snapshot must be available, of a compatible engine no newer than c's, with as many node groups, and fit
+// in c's node type. It returns "<snapshot UID>/<file>" per node group.
+func restoreFile(tx store.Tx, rg, name string, c *resource.Cluster, shards int) ([]string, error) {
+	snap, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
+		return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var size int64
+	for _, sh := range snap.Shards {
+		size += sh.Size
+	}
+	switch {
+	case snap.Status != resource.SnapshotAvailable:
+		return nil, api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", name, snap.Status)
+	case snap.Engine == engine.EngineValkey && c.Engine != engine.EngineValkey:
+		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %s data, which %s cannot load.", name, snap.Engine, c.Engine)
+	case snap.Engine == c.Engine && engine.CompareVersions(c.EngineVersion, snap.EngineVersion) < 0:
+		return nil, api.InvalidParameterCombinationException("Snapshot %s was taken on %s %s; it cannot be restored into the older version %s.", name, snap.Engine, snap.EngineVersion, c.EngineVersion)
+	case len(snap.Shards) != shards:
+		return nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d is not available on this ecache host yet.", name, len(snap.Shards), shards)
+	case size > engine.MemoryLimit(c.NodeType, c.Engine, 25):
+		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %d bytes, more than node type %s can hold.", name, size, c.NodeType)
+	}
+	var out []string
+	for _, sh := range snap.Shards {
+		out = append(out, snap.UID+"/"+sh.File())
+	}
+	return out, nil
+}
