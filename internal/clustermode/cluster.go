@@ -814,7 +814,9 @@ func Forget(ctx context.Context, keep []Node) ([]string, error) {
 		views[n.Addr] = v
 		for _, sn := range v {
 			replicated := slices.ContainsFunc(v, func(o clusterNode) bool { return o.MasterID == sn.ID && kept[o.Addr] })
-			if sn.myself() || kept[sn.Addr] || sn.Flags["handshake"] || len(sn.Slots) > 0 || replicated {
+			// A failed entry whose address another, live node now has is a node that started afresh.
+			superseded := sn.failed() && slices.ContainsFunc(v, func(o clusterNode) bool { return o.ID != sn.ID && o.Addr == sn.Addr && !o.failed() })
+			if sn.myself() || (kept[sn.Addr] && !superseded) || sn.Flags["handshake"] || len(sn.Slots) > 0 || replicated {
 				continue
 			}
 			strangers[sn.ID] = sn

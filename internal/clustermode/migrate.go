@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/ecache/ecache/internal/hashslot"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -275,14 +276,23 @@ func (m *mover) handOver(ctx context.Context, slots []int, onTarget bool) error 
 // engine with cluster-allow-replica-migration (the default) turns the source into a replica of the target and
 // refuses SETSLOT from then on; the hand-over is complete all the same.
 func (m *mover) sourceGaveUp(ctx context.Context, slots []int) bool {
-	me, v, err := selfOf(ctx, m.fc)
-	if err != nil {
-		return false
-	}
-	for _, s := range slots {
-		if me.owns(s) || v.owner(s) != m.toID {
-			return false
+	// The source may refuse before the last claims reached it; give gossip a moment.
+	wctx, cancel := context.WithTimeout(ctx, gaveUpWait)
+	defer cancel()
+	err := waitFor(wctx, "the source to see the target own the slots", func(ctx context.Context) (bool, string, error) {
+		me, v, err := selfOf(ctx, m.fc)
+		if err != nil {
+			return false, err.Error(), nil
 		}
-	}
-	return true
+		for _, s := range slots {
+			if me.owns(s) || v.owner(s) != m.toID {
+				return false, fmt.Sprintf("slot %d is not with the target yet", s), nil
+			}
+		}
+		return true, "", nil
+	})
+	return err == nil
 }
+
+// gaveUpWait bounds how long sourceGaveUp waits for the source to see the hand-over.
+const gaveUpWait = 5 * time.Second

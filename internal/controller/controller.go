@@ -343,6 +343,14 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	c.owners[id] = key
 	c.mu.Unlock()
 	if _, err := c.driver.Ensure(ctx, spec); err != nil {
+		if errors.Is(err, driver.ErrClusterConfigCorrupt) && c.replicaOfFormedCluster(ctx, cl) {
+			// A replica's nodes.conf broken by a kill: it starts afresh and the group reconciler adds it back
+			// to its shard (its data comes from the primary).
+			c.logger.Warn("cluster configuration of a replica damaged; starting it afresh", "cluster", cl.ID, "node", n.ID)
+			if rerr := c.driver.Remove(ctx, id); rerr != nil {
+				return nodeResult{}, errors.Join(err, rerr)
+			}
+		}
 		if errors.Is(err, driver.ErrPortInUse) && n.Status == resource.NodeCreating {
 			// A node nobody connects to yet moves to a free port; a serving node keeps its endpoint.
 			if merr := c.movePort(ctx, key, n.ID, n.Port); merr != nil {

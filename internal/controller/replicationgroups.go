@@ -101,6 +101,24 @@ func (c *Controller) holdForFailover(ctx context.Context, cl *resource.Cluster) 
 	return false
 }
 
+// replicaOfFormedCluster reports whether cl is a replica member of a formed cluster mode group, whose data can
+// come back from its shard's primary.
+func (c *Controller) replicaOfFormedCluster(ctx context.Context, cl *resource.Cluster) bool {
+	if cl.ReplicationGroupID == "" || !cl.ClusterMode {
+		return false
+	}
+	g, _, err := c.loadGroup(ctx, resource.Key(cl.Region, cl.ReplicationGroupID))
+	if err != nil || !g.Formed {
+		return false
+	}
+	for _, ng := range g.NodeGroups {
+		if slices.ContainsFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == cl.ID && m.Role == resource.RoleReplica }) {
+			return true
+		}
+	}
+	return false
+}
+
 // reconcileReplicationGroup converges one group: stable endpoints, replication, failover, status.
 func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) (bool, error) {
 	g, rev, err := c.loadGroup(ctx, key)

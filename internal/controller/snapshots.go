@@ -45,7 +45,12 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 		if err := os.RemoveAll(filepath.Join(c.cfg.SnapshotDir, snap.UID)); err != nil {
 			return true, err
 		}
-		return false, c.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(resource.KindSnapshot, key, obj.Revision) })
+		return false, c.store.Update(ctx, func(tx store.Tx) error {
+			if err := clearSnapshotting(tx, snap); err != nil {
+				return err
+			}
+			return tx.Delete(resource.KindSnapshot, key, obj.Revision)
+		})
 	case resource.SnapshotCreating:
 	default:
 		return false, nil
@@ -80,6 +85,9 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 			return false, nil
 		}
 		cur.Status = resource.SnapshotAvailable
+		if err := clearSnapshotting(tx, cur); err != nil {
+			return false, err
+		}
 		if cur.ReplicationGroupID != "" {
 			return true, clusterEvent(tx, now, 1, cur.Region, cur.Shards[0].CacheClusterID,
 				fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of replication group with ID '%s'", cur.Name, cur.ReplicationGroupID))
@@ -100,6 +108,9 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 			return true, nil
 		}
 		cur.Status = resource.SnapshotFailed
+		if err := clearSnapshotting(tx, cur); err != nil {
+			return false, err
+		}
 		source := cur.CacheClusterID
 		if source == "" {
 			source = cur.Shards[0].CacheClusterID
@@ -161,4 +172,33 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 		d.Close()
 	}
 	return n, nil
+}
+
+// clearSnapshotting ends the snapshotting status of the snapshot's sources.
+func clearSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
+	if snap.ReplicationGroupID != "" {
+		err := editTx(tx, resource.KindReplicationGroup, resource.Key(snap.Region, snap.ReplicationGroupID), func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+			changed := g.Snapshotting == snap.Name
+			if changed {
+				g.Snapshotting = ""
+			}
+			return changed, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, sh := range snap.Shards {
+		err := editTx(tx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+			changed := cl.Snapshotting == snap.Name
+			if changed {
+				cl.Snapshotting = ""
+			}
+			return changed, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

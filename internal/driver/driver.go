@@ -99,6 +99,11 @@ type Driver interface {
 // ErrUnknownNode is returned for a node that was never ensured or has been removed.
 var ErrUnknownNode = errors.New("driver: unknown node")
 
+// ErrClusterConfigCorrupt is returned by Ensure when a cluster-mode engine refuses to start because its
+// cluster configuration file (nodes.conf) is damaged, e.g. by a kill in the middle of writing it. Remove
+// gives the node a fresh directory.
+var ErrClusterConfigCorrupt = errors.New("cluster configuration file corrupted")
+
 // ErrPortInUse is returned by Ensure when another program holds the node's port.
 var ErrPortInUse = errors.New("port already in use")
 

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,51 @@ func TestKillEcacheWithShardPrimary(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestClusterModeDamagedNodesConf: a replica whose nodes.conf was damaged (cut short, as a kill in the middle
+// of writing it leaves it) cannot start; it starts afresh, rejoins its shard, and the cluster forgets its
+// old identity.
+func TestClusterModeDamagedNodesConf(t *testing.T) {
+	srv, c, g := startShardedGroup(t, "valkey", "nc", 2, 1)
+	rdb := clusterClient(addr(g.ConfigurationEndpoint))
+	defer rdb.Close()
+	writeClusterKeys(t, rdb, "k", 1000)
+	confs, _ := filepath.Glob(filepath.Join(srv.dataDir, "nodes", "nc-0001-002-*", "nodes.conf"))
+	if len(confs) != 1 {
+		t.Fatalf("nodes.conf of nc-0001-002: %v", confs)
+	}
+	b, err := os.ReadFile(confs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(confs[0], b[:len(b)/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	replica := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "nc-0001-002").CacheNodes[0].Endpoint)})
+	defer replica.Close()
+	oldID, err := replica.Do(ctxT(t), "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killPID(t, engineOf(t, srv, "nc-0001-002"))
+	eventually(t, 60*time.Second, "the replica back in its shard under a new identity", func() error {
+		p, r, f, text, err := clusterNodesSummary(rdb)
+		if err != nil || p != 2 || r != 2 || f != 0 || strings.Contains(text, oldID) {
+			return fmt.Errorf("%d primaries, %d replicas, %d failed, %v (old id %s)\n%s", p, r, f, err, oldID, text)
+		}
+		if id, err := replica.Do(context.Background(), "CLUSTER", "MYID").Text(); err != nil || id == oldID {
+			return fmt.Errorf("replica id %s, %v", id, err)
+		}
+		if s := aws.ToString(describeGroup(t, c, "nc").Status); s != "available" {
+			return fmt.Errorf("status %s", s)
+		}
+		return nil
+	})
+	if !strings.Contains(srv.logs(), "starting it afresh") {
+		t.Error("the damaged nodes.conf was not noticed: the test did not damage what it meant to")
+	}
+	if err := checkClusterKeys(rdb, "k", 1000); err != nil {
+		t.Error(err)
+	}
 }

@@ -25,9 +25,12 @@ func TestSnapshotRules(t *testing.T) {
 	create(redisReq(func(in *elasticache.CreateCacheClusterInput) {
 		in.CacheClusterId, in.Engine = aws.String("vk"), aws.String("valkey")
 	}))
+	create(redisReq(func(in *elasticache.CreateCacheClusterInput) {
+		in.CacheClusterId, in.Engine = aws.String("vk2"), aws.String("valkey")
+	}))
 	create(redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("busy") }))
 	create(memcachedReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("mc") }))
-	markAvailable(t, p.store, "vk", "mc")
+	markAvailable(t, p.store, "vk", "vk2", "mc")
 	snapshot := func(name, cluster, group string) error {
 		in := &elasticache.CreateSnapshotInput{SnapshotName: aws.String(name)}
 		if cluster != "" {
@@ -42,10 +45,15 @@ func TestSnapshotRules(t *testing.T) {
 	if err := snapshot("pending", "vk", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := snapshot("ready", "vk", ""); err != nil {
+	if got := describeCluster(t, p.client, "vk").CacheClusterStatus; aws.ToString(got) != "snapshotting" {
+		t.Errorf("source cluster status while its snapshot is copied = %s, want snapshotting", aws.ToString(got))
+	}
+	if err := snapshot("ready", "vk2", ""); err != nil {
 		t.Fatal(err)
 	}
+	// As the controller would leave it once the copy is done.
 	editRecord(t, p.store, resource.KindSnapshot, func(s *resource.Snapshot) { s.Status = resource.SnapshotAvailable }, "ready")
+	editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { c.Snapshotting = "" }, "vk2")
 	restore := func(mod func(*elasticache.CreateCacheClusterInput)) func() error {
 		return func() error {
 			_, err := p.client.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) {
@@ -57,7 +65,8 @@ func TestSnapshotRules(t *testing.T) {
 	}
 	const badValue, badCombo = "InvalidParameterValue", "InvalidParameterCombination"
 	runRules(t, p.store, []rule{
-		{"snapshot name taken", func() error { return snapshot("ready", "vk", "") }, "SnapshotAlreadyExistsFault", 400},
+		{"snapshot name taken", func() error { return snapshot("ready", "vk2", "") }, "SnapshotAlreadyExistsFault", 400},
+		{"snapshot of a cluster already snapshotting", func() error { return snapshot("x", "vk", "") }, "InvalidCacheClusterState", 400},
 		{"snapshot without a source", func() error { return snapshot("x", "", "") }, badCombo, 400},
 		{"snapshot of a cluster and a group", func() error { return snapshot("x", "vk", "grp") }, badCombo, 400},
 		{"snapshot of an unknown cluster", func() error { return snapshot("x", "nope", "") }, "CacheClusterNotFound", 404},

@@ -127,6 +127,9 @@ func TestSnapshotAndRestore(t *testing.T) {
 	if size := aws.ToString(snap.NodeSnapshots[0].CacheSize); !strings.HasSuffix(size, " MB") || aws.ToString(snap.CacheClusterId) != "src" || aws.ToString(snap.Engine) != "valkey" {
 		t.Errorf("available snapshot: CacheSize %q, CacheClusterId %s, Engine %s", size, aws.ToString(snap.CacheClusterId), aws.ToString(snap.Engine))
 	}
+	if st := aws.ToString(describeCluster(t, c, "src").CacheClusterStatus); st != "available" {
+		t.Errorf("source cluster after the snapshot: %s, want available", st)
+	}
 	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("snap1")}); err == nil || !strings.Contains(err.Error(), "SnapshotAlreadyExistsFault") {
 		t.Errorf("duplicate snapshot name: %v", err)
 	}
@@ -164,6 +167,9 @@ func TestSnapshotAndRestore(t *testing.T) {
 		t.Fatalf("CreateSnapshot of a group: %v", err)
 	}
 	gs := waitSnapshot(t, c, "grp-snap")
+	if st := aws.ToString(describeGroup(t, c, "grp").Status); st != "available" {
+		t.Errorf("group after its snapshot: %s, want available", st)
+	}
 	if aws.ToString(gs.ReplicationGroupId) != "grp" || aws.ToString(gs.NodeSnapshots[0].CacheClusterId) != "grp-002" || aws.ToInt32(gs.NumNodeGroups) != 1 {
 		t.Errorf("group snapshot: group %s, copied from %s, %d node groups", aws.ToString(gs.ReplicationGroupId), aws.ToString(gs.NodeSnapshots[0].CacheClusterId), aws.ToInt32(gs.NumNodeGroups))
 	}
@@ -177,6 +183,17 @@ func TestSnapshotAndRestore(t *testing.T) {
 	if err := checkGroup(fromGroup); err != nil {
 		t.Errorf("restored from the group snapshot: %v", err)
 	}
+	// The same snapshot restores into a new replication group: the primary loads it, the replica syncs.
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("grp2"), ReplicationGroupDescription: aws.String("grp2"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true), SnapshotName: aws.String("grp-snap"),
+	}); err != nil {
+		t.Fatalf("restore into a group: %v", err)
+	}
+	g2 := waitGroupAvailable(t, c, "grp2")
+	reader := redis.NewClient(&redis.Options{Addr: addr(g2.NodeGroups[0].ReaderEndpoint)})
+	defer reader.Close()
+	eventually(t, 10*time.Second, "the restored group's replica has the data", func() error { return checkGroup(reader) })
 	list, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotSource: aws.String("user")})
 	if err != nil || len(list.Snapshots) != 2 {
 		t.Errorf("DescribeSnapshots user: %d snapshots, %v", len(list.Snapshots), err)
@@ -199,4 +216,128 @@ func TestSnapshotAndRestore(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestClusterModeSnapshotRestore snapshots a two-shard cluster mode group (one file per shard, with its
+// slots) and restores it into a new two-shard group: every key is served again through the new group's
+// configuration endpoint.
+func TestClusterModeSnapshotRestore(t *testing.T) {
+	srv, c, g := startShardedGroup(t, "valkey", "shards", 2, 1)
+	_ = srv
+	ctx := ctxT(t)
+	rdb := clusterClient(addr(g.ConfigurationEndpoint))
+	defer rdb.Close()
+	writeClusterKeys(t, rdb, "k", 3000)
+	eventually(t, 10*time.Second, "replicas hold every key", func() error {
+		var total int64
+		err := rdb.ForEachShard(context.Background(), func(ctx context.Context, node *redis.Client) error {
+			if role := node.Do(ctx, "ROLE").Val(); role != nil {
+				if r, ok := role.([]any); ok && len(r) > 0 && r[0] == "slave" {
+					total += node.DBSize(ctx).Val()
+				}
+			}
+			return nil
+		})
+		if err != nil || total != 3000 {
+			return fmt.Errorf("replicas hold %d keys, %v", total, err)
+		}
+		return nil
+	})
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("shards"), SnapshotName: aws.String("two")}); err != nil {
+		t.Fatalf("CreateSnapshot: %v", err)
+	}
+	waitSnapshot(t, c, "two")
+	out, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String("two"), ShowNodeGroupConfig: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := out.Snapshots[0].NodeSnapshots
+	if len(ns) != 2 || ns[0].NodeGroupConfiguration == nil || aws.ToString(ns[0].NodeGroupConfiguration.Slots) != "0-8191" || aws.ToString(ns[1].NodeGroupId) != "0002" {
+		t.Fatalf("node snapshots: %+v", ns)
+	}
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("again"), ReplicationGroupDescription: aws.String("again"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1), SnapshotName: aws.String("two"),
+	}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	again := waitGroupAvailable(t, c, "again")
+	restored := clusterClient(addr(again.ConfigurationEndpoint))
+	defer restored.Close()
+	if err := checkClusterKeys(restored, "k", 3000); err != nil {
+		t.Errorf("restored group: %v", err)
+	}
+	if slots := slotsOf(t, again); slots["0001"] != "0-8191" || slots["0002"] != "8192-16383" {
+		t.Errorf("restored slots: %v", slots)
+	}
+}
+
+// TestKillEcacheDuringSnapshot kills ecache right after CreateSnapshot, while the copy runs: after a restart
+// the snapshot ends available with every key (the copy is done again) or failed, never available with a
+// partial file.
+func TestKillEcacheDuringSnapshot(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("big"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "big")
+	rdb := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "big").CacheNodes[0].Endpoint)})
+	defer rdb.Close()
+	const keys = 200_000
+	value := strings.Repeat("v", 200)
+	p := rdb.Pipeline()
+	for i := range keys {
+		p.Set(ctx, fmt.Sprintf("k%d", i), fmt.Sprintf("%d-%s", i, value), 0)
+		if i%5000 == 4999 {
+			if _, err := p.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("big"), SnapshotName: aws.String("cut")}); err != nil {
+		t.Fatal(err)
+	}
+	srv.kill()
+	srv.start()
+	c = srv.client("us-east-1")
+	var status string
+	eventually(t, 60*time.Second, "the snapshot settled", func() error {
+		out, err := c.DescribeSnapshots(context.Background(), &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String("cut")})
+		if err != nil {
+			return err
+		}
+		if status = aws.ToString(out.Snapshots[0].SnapshotStatus); status == "creating" {
+			return fmt.Errorf("still creating")
+		}
+		return nil
+	})
+	parts, _ := filepath.Glob(filepath.Join(srv.dataDir, "snapshots", "*", "*.part"))
+	if len(parts) > 0 {
+		t.Errorf("partial files left: %v", parts)
+	}
+	if status != "available" {
+		if status != "failed" {
+			t.Fatalf("snapshot status %s, want available or failed", status)
+		}
+		return
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("back"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("cut")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "back")
+	back := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "back").CacheNodes[0].Endpoint)})
+	defer back.Close()
+	if n := back.DBSize(ctx).Val(); n != keys {
+		t.Fatalf("restored %d keys, want %d", n, keys)
+	}
+	for _, i := range []int{0, keys / 2, keys - 1} {
+		if v := back.Get(ctx, fmt.Sprintf("k%d", i)).Val(); v != fmt.Sprintf("%d-%s", i, value) {
+			t.Errorf("k%d = %.20q", i, v)
+		}
+	}
+	t.Logf("snapshot available after the restart; copy logged by the restarted ecache: %v", strings.Contains(srv.logs(), "snapshot shard copied"))
 }

@@ -60,6 +60,9 @@ type ReplicationGroup struct {
 	// Resharding records an online resharding in progress (see Resharding).
 	Resharding *Resharding `json:"resharding,omitempty"`
 
+	// Snapshotting names the snapshot being taken of this group; the group shows "snapshotting".
+	Snapshotting string `json:"snapshotting,omitempty"`
+
 	// Failover records an automatic or requested failover in progress (see Failover).
 	Failover *Failover `json:"failover,omitempty"`
 	// Recovering lists member clusters that lost the primary role and are being recovered as replicas.

@@ -83,6 +83,8 @@ type Cluster struct {
 	ReplicationGroupID string `json:"replicationGroupId,omitempty"`
 	// ClusterMode members of cluster-mode-enabled groups run their engine with cluster-enabled yes.
 	ClusterMode bool `json:"clusterMode,omitempty"`
+	// Snapshotting names the snapshot being copied from this cluster; the cluster shows "snapshotting".
+	Snapshotting string `json:"snapshotting,omitempty"`
 	// SeedSnapshot is the snapshot file ("<snapshot UID>/<file>") the cluster's node loads when it is
 	// first started: a restore.
 	SeedSnapshot string `json:"seedSnapshot,omitempty"`

@@ -67,5 +67,8 @@ type SnapshotShard struct {
 	Copied         bool      `json:"copied,omitempty"`
 }
 
+// StatusSnapshotting is how a cluster or group that a snapshot is being copied from shows.
+const StatusSnapshotting = "snapshotting"
+
 // File is the name of a shard's RDB file inside the snapshot's directory.
 func (s SnapshotShard) File() string { return s.NodeGroupID + ".rdb" }

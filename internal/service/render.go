@@ -20,7 +20,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 		AutoMinorVersionUpgrade:            ptr(c.AutoMinorVersionUpgrade),
 		CacheClusterCreateTime:             ptr(c.CreatedAt),
 		CacheClusterId:                     ptr(c.ID),
-		CacheClusterStatus:                 ptr(c.Status),
+		CacheClusterStatus:                 ptr(clusterStatus(c)),
 		CacheNodeType:                      ptr(c.NodeType),
 		ClientDownloadLandingPage:          ptr(clientDownloadLandingPage),
 		Engine:                             ptr(c.Engine),

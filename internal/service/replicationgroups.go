@@ -59,6 +59,19 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.checkReferences(tx, rg, proto, version); err != nil {
 			return err
 		}
+		var seeds []string
+		if name := strings.ToLower(deref(in.SnapshotName)); name != "" {
+			if primary != nil {
+				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or SnapshotName, not both.")
+			}
+			target := &resource.Cluster{Engine: g.Engine, EngineVersion: version.EngineVersion, NodeType: g.NodeType}
+			if seeds, err = restoreFile(tx, rg, name, target, len(shards)); err != nil {
+				return err
+			}
+			if err := restoreSlots(tx, rg, name, shards, in.NodeGroupConfiguration); err != nil {
+				return err
+			}
+		}
 		g.ParameterGroup = proto.ParameterGroup
 		var newMembers []plannedMember
 		for _, sh := range shards {
@@ -111,6 +124,19 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		}
 		for _, m := range newMembers {
 			if ports, err = createMember(tx, g, m.id, m.az, version, ports, now); err != nil {
+				return err
+			}
+		}
+		// A restore: each node group's primary starts from its file of the snapshot; replicas sync from it.
+		for i, file := range seeds {
+			c, obj, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(rg, shards[i].members[0].id), func() error {
+				return fmt.Errorf("member %s vanished", shards[i].members[0].id)
+			})
+			if err != nil {
+				return err
+			}
+			c.SeedSnapshot = file
+			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
 				return err
 			}
 		}
@@ -523,7 +549,7 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		ARN:                        ptr(s.arn(g.Region, "replicationgroup", g.ID)),
 		ReplicationGroupId:         ptr(g.ID),
 		Description:                ptr(g.Description),
-		Status:                     ptr(g.Status),
+		Status:                     ptr(groupStatus(g)),
 		Engine:                     ptr(g.Engine),
 		CacheNodeType:              ptr(g.NodeType),
 		AutomaticFailover:          ptr(failover),

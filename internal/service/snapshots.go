@@ -69,8 +69,10 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 		snap.Name, snap.UID, snap.Source, snap.Status, snap.CreatedAt = name, newUID(), "manual", resource.SnapshotCreating, now
 		snap.KMSKeyID = deref(in.KmsKeyId)
 		snap.Tags = tags
-		_, err = tx.Create(resource.KindSnapshot, resource.Key(rg, name), resource.Marshal(snap))
-		return err
+		if _, err = tx.Create(resource.KindSnapshot, resource.Key(rg, name), resource.Marshal(snap)); err != nil {
+			return err
+		}
+		return markSnapshotting(tx, snap)
 	})
 	if err != nil {
 		return nil, faultOrInternal("create snapshot", err)
@@ -87,6 +89,35 @@ func snapshotSource(c *resource.Cluster) error {
 		return api.SnapshotFeatureNotSupportedFault("Snapshots are not supported for cache node type cache.t1.micro.")
 	case c.Status != resource.StatusAvailable:
 		return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+	case c.Snapshotting != "":
+		return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is snapshotting for %s).", c.ID, c.Snapshotting)
+	}
+	return nil
+}
+
+// markSnapshotting shows the snapshot's sources as snapshotting until the controller has copied them.
+func markSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
+	if snap.ReplicationGroupID != "" {
+		g, obj, err := getGroup(tx, snap.Region, snap.ReplicationGroupID)
+		if err != nil {
+			return err
+		}
+		g.Snapshotting = snap.Name
+		if _, err := tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision); err != nil {
+			return err
+		}
+	}
+	for _, sh := range snap.Shards {
+		c, obj, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID), func() error {
+			return api.CacheClusterNotFoundFault("CacheCluster not found: %s", sh.CacheClusterID)
+		})
+		if err != nil {
+			return err
+		}
+		c.Snapshotting = snap.Name
+		if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -119,8 +150,8 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string, now time.Time) (*res
 	if err != nil {
 		return nil, err
 	}
-	if g.Status != resource.StatusAvailable {
-		return nil, api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+	if g.Status != resource.StatusAvailable || g.Snapshotting != "" {
+		return nil, api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, groupStatus(g))
 	}
 	var snap *resource.Snapshot
 	for _, ng := range g.NodeGroups {
@@ -341,4 +372,42 @@ func restoreFile(tx store.Tx, rg, name string, c *resource.Cluster, shards int) 
 		out = append(out, snap.UID+"/"+sh.File())
 	}
 	return out, nil
+}
+
+// clusterStatus is the status a cluster shows: snapshotting while a snapshot is copied from it.
+func clusterStatus(c *resource.Cluster) string {
+	if c.Status == resource.StatusAvailable && c.Snapshotting != "" {
+		return resource.StatusSnapshotting
+	}
+	return c.Status
+}
+
+// groupStatus is the status a replication group shows: snapshotting while a snapshot of it is taken.
+func groupStatus(g *resource.ReplicationGroup) string {
+	if g.Status == resource.StatusAvailable && g.Snapshotting != "" {
+		return resource.StatusSnapshotting
+	}
+	return g.Status
+}
+
+// restoreSlots gives the planned node groups of a cluster mode restore from a cluster mode snapshot the slots
+// their files hold keys for; slots the request sets must be the same.
+func restoreSlots(tx store.Tx, rg, name string, shards []plannedShard, asked []api.NodeGroupConfiguration) error {
+	snap, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
+		return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
+	})
+	if err != nil {
+		return err
+	}
+	for i := range shards {
+		want := snap.Shards[i].Slots
+		if shards[i].slots == "" || want == "" {
+			continue // cluster mode disabled on one side: one node group with every key
+		}
+		if i < len(asked) && asked[i].Slots != nil && *asked[i].Slots != want {
+			return api.InvalidParameterCombinationException("Node group %d asks for slots %s, but its file of snapshot %s holds slots %s; restoring into other slots is not available on this ecache host yet.", i+1, *asked[i].Slots, name, want)
+		}
+		shards[i].slots = want
+	}
+	return nil
 }

@@ -568,7 +568,11 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 		if how := p.exitStatus(); how != "" {
 			err = fmt.Errorf("%w (%s)", err, how)
 		}
-		return fail(fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, logTail(n.dir)))
+		tail := logTail(n.dir)
+		if strings.Contains(tail, "corrupted cluster config file") {
+			err = fmt.Errorf("%w: %w", driver.ErrClusterConfigCorrupt, err)
+		}
+		return fail(fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, tail))
 	}
 	return d.status(ctx, n, false), nil
 }
