@@ -270,6 +270,26 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 	if slots := slotsOf(t, again); slots["0001"] != "0-8191" || slots["0002"] != "8192-16383" {
 		t.Errorf("restored slots: %v", slots)
 	}
+
+	// Into another number of node groups: the keys are redistributed by slot.
+	for _, n := range []int32{3, 1} {
+		id := fmt.Sprintf("into%d", n)
+		if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+			ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"), ClusterMode: types.ClusterModeEnabled,
+			CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(n), ReplicasPerNodeGroup: aws.Int32(0), SnapshotName: aws.String("two"),
+		}); err != nil {
+			t.Fatalf("restore into %d node groups: %v", n, err)
+		}
+		rg := waitGroupAvailable(t, c, id)
+		if slots := slotsOf(t, rg); len(slots) != int(n) {
+			t.Errorf("restored into %d node groups: %v", n, slots)
+		}
+		cc := clusterClient(addr(rg.ConfigurationEndpoint))
+		if err := checkClusterKeys(cc, "k", 3000); err != nil {
+			t.Errorf("restored into %d node groups: %v", n, err)
+		}
+		cc.Close()
+	}
 }
 
 // TestKillEcacheDuringSnapshot kills ecache right after CreateSnapshot, while the copy runs: after a restart

@@ -60,9 +60,24 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			return err
 		}
 		var seeds []string
+		wantShards := len(shards)
 		if name := strings.ToLower(deref(in.SnapshotName)); name != "" {
 			if primary != nil {
 				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or SnapshotName, not both.")
+			}
+			// A cluster mode group restored into another number of node groups starts with the snapshot's
+			// and reshards online to the number asked for.
+			if n, err := snapshotShards(tx, rg, name); err != nil {
+				return err
+			} else if n != len(shards) && g.ClusterEnabled {
+				if len(in.NodeGroupConfiguration) > 0 {
+					return api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", name, n, len(shards))
+				}
+				planned := *in
+				planned.NumNodeGroups = ptr(int32(n))
+				if shards, err = s.planShards(rg, &planned, g); err != nil {
+					return err
+				}
 			}
 			target := &resource.Cluster{Engine: g.Engine, EngineVersion: version.EngineVersion, NodeType: g.NodeType}
 			if seeds, err = restoreFile(tx, rg, name, target, len(shards)); err != nil {
@@ -140,8 +155,10 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 				return err
 			}
 		}
-		_, err = tx.Create(resource.KindReplicationGroup, resource.Key(rg, g.ID), resource.Marshal(g))
-		return err
+		if _, err = tx.Create(resource.KindReplicationGroup, resource.Key(rg, g.ID), resource.Marshal(g)); err != nil || wantShards == len(shards) {
+			return err
+		}
+		return s.reshardRestore(tx, g, wantShards, now)
 	})
 	if err != nil {
 		if isFault(err) {

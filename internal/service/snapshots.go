@@ -411,3 +411,39 @@ func restoreSlots(tx store.Tx, rg, name string, shards []plannedShard, asked []a
 	}
 	return nil
 }
+
+// snapshotShards is how many node groups snapshot name holds.
+func snapshotShards(tx store.Tx, rg, name string) (int, error) {
+	snap, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
+		return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(snap.Shards), nil
+}
+
+// reshardRestore turns a group just created from a snapshot with the snapshot's node groups into one with
+// want node groups: the controller forms the cluster as the snapshot had it, then moves slots with their keys
+// to the new node groups (or drains the last ones) before the group becomes available. The group, stored in
+// tx already, is written again.
+func (s *Service) reshardRestore(tx store.Tx, g *resource.ReplicationGroup, want int, now time.Time) error {
+	obj, err := tx.Get(resource.KindReplicationGroup, resource.Key(g.Region, g.ID))
+	if err != nil {
+		return err
+	}
+	var remove []string
+	for i := want; i < len(g.NodeGroups); i++ {
+		remove = append(remove, g.NodeGroups[i].ID)
+	}
+	replicas := len(g.NodeGroups[0].Members) - 1
+	if err := s.addNodeGroups(tx, g, max(want-len(g.NodeGroups), 0), replicas, nil); err != nil {
+		return err
+	}
+	if err := beginResharding(g, want, remove, now); err != nil {
+		return err
+	}
+	g.Status = resource.StatusCreating
+	_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
+	return err
+}
