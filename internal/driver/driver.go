@@ -44,8 +44,8 @@ type NodeSpec struct {
 	// TLS, when set, makes the node accept only TLS connections on Port.
 	TLS *TLSFiles
 	// SeedRDB, when set, is an RDB file the redis/valkey engine loads when it starts (a restore from a
-	// snapshot). The driver copies it into the node's directory for the start and removes the copy once the
-	// engine answers, so a later restart does not bring the snapshot's data back.
+	// snapshot). The driver links (or copies) it into the node's directory for the start and removes it from
+	// there once the engine answers, so a later restart does not bring the snapshot's data back.
 	SeedRDB string
 	// Args are extra memcached command-line arguments, after the driver's own (a repeated flag takes
 	// the later value); redis/valkey: ignored.

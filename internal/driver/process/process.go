@@ -519,7 +519,7 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 	}
 	seed := filepath.Join(n.dir, "dump.rdb")
 	if spec.SeedRDB != "" {
-		if err := copyFileAtomic(spec.SeedRDB, seed); err != nil {
+		if err := linkOrCopy(spec.SeedRDB, seed); err != nil {
 			return fail(fmt.Errorf("seeding from %s: %w", spec.SeedRDB, err))
 		}
 		defer os.Remove(seed)
@@ -814,6 +814,16 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	defer df.Close()
 	return df.Sync()
+}
+
+// linkOrCopy puts src at dst: a hard link when both are on one file system (the engine only reads the
+// file, and writes its own files under other names that it renames into place), else a copy.
+func linkOrCopy(src, dst string) error {
+	_ = os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	return copyFileAtomic(src, dst)
 }
 
 // copyFileAtomic copies src to dst through a temporary file in dst's directory.

@@ -1,0 +1,264 @@
+// Command snapshot measures snapshots on real engines, side by side with a bare engine doing the same job:
+//
+//   - ecache: CreateSnapshot of a cache cluster holding -mb MiB (random 1 KiB values) until the snapshot is
+//     available, and CreateCacheCluster with SnapshotName until the new cluster is available;
+//
+//   - bare: the same engine binary, same data, doing BGSAVE (until rdb_bgsave_in_progress is 0), and a new
+//     process loading that RDB file (until it answers PING);
+//
+//   - the SET latency a client sees before and during the snapshot (p50, p99).
+//
+//     go run ./bench/snapshot [-mb 1024] [-engine valkey]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ecache/ecache/bench/internal/benchkit"
+)
+
+const valueSize = 1024
+
+func main() {
+	mb := flag.Int("mb", 1024, "dataset size in MiB")
+	eng := flag.String("engine", "valkey", "valkey or redis")
+	flag.Parse()
+	if err := run(*mb, *eng); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// load writes keys keys whose values are 1 KiB of random bytes, which the RDB format cannot compress, so the
+// file is as large as the data.
+func load(ctx context.Context, rdb *redis.Client, keys int) error {
+	block := make([]byte, valueSize-8)
+	for i := range block {
+		block[i] = byte(rand.IntN(256))
+	}
+	value := string(block)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			p := rdb.Pipeline()
+			for i := w; i < keys; i += 4 {
+				p.Set(ctx, "key:"+strconv.Itoa(i), fmt.Sprintf("%08d", i)+value, 0)
+				if p.Len() == 1000 {
+					if _, err := p.Exec(ctx); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			if _, err := p.Exec(ctx); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// latencies runs SETs one after another until stop closes and returns their latencies.
+func latencies(rdb *redis.Client, stop <-chan struct{}) []time.Duration {
+	var out []time.Duration
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return out
+		default:
+		}
+		t := time.Now()
+		if err := rdb.Set(context.Background(), "probe:"+strconv.Itoa(i%1000), i, 0).Err(); err == nil {
+			out = append(out, time.Since(t))
+		}
+	}
+}
+
+func waitClusterAvailable(ctx context.Context, c *elasticache.Client, id string) (string, error) {
+	for {
+		out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+		if err == nil && aws.ToString(out.CacheClusters[0].CacheClusterStatus) == "available" {
+			n := out.CacheClusters[0].CacheNodes[0]
+			return fmt.Sprintf("%s:%d", aws.ToString(n.Endpoint.Address), aws.ToInt32(n.Endpoint.Port)), nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func run(mb int, eng string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	keys := mb << 20 / valueSize
+	srv, err := benchkit.Start("30300-30349")
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	c := srv.Client()
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("src"), Engine: aws.String(eng), CacheNodeType: aws.String("cache.r7g.large")}); err != nil {
+		return err
+	}
+	srcAddr, err := waitClusterAvailable(ctx, c, "src")
+	if err != nil {
+		return err
+	}
+	src := redis.NewClient(&redis.Options{Addr: srcAddr})
+	defer src.Close()
+	fmt.Printf("loading %d keys (%d MiB of values) into %s...\n", keys, mb, eng)
+	if err := load(ctx, src, keys); err != nil {
+		return err
+	}
+	mem, _ := src.Info(ctx, "memory").Result()
+	fmt.Printf("used_memory_human: %s\n", field(mem, "used_memory_human"))
+
+	// SET latency before, then during the snapshot.
+	stop := make(chan struct{})
+	time.AfterFunc(3*time.Second, func() { close(stop) })
+	before := latencies(src, stop)
+
+	stop = make(chan struct{})
+	during := make(chan []time.Duration)
+	go func() { during <- latencies(src, stop) }()
+	start := time.Now()
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("bench")}); err != nil {
+		return err
+	}
+	var size string
+	for {
+		out, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String("bench")})
+		if err != nil {
+			return err
+		}
+		if s := aws.ToString(out.Snapshots[0].SnapshotStatus); s == "available" {
+			size = aws.ToString(out.Snapshots[0].NodeSnapshots[0].CacheSize)
+			break
+		} else if s == "failed" {
+			return fmt.Errorf("snapshot failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	snapTook := time.Since(start)
+	close(stop)
+	duringSnap := <-during
+	files, _ := filepath.Glob(filepath.Join(srv.Dir, "data", "snapshots", "*", "*.rdb"))
+	if len(files) != 1 {
+		return fmt.Errorf("snapshot files: %v", files)
+	}
+	st, err := os.Stat(files[0])
+	if err != nil {
+		return err
+	}
+	rdbMB := float64(st.Size()) / (1 << 20)
+
+	start = time.Now()
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("dst"), Engine: aws.String(eng),
+		CacheNodeType: aws.String("cache.r7g.large"), SnapshotName: aws.String("bench")}); err != nil {
+		return err
+	}
+	dstAddr, err := waitClusterAvailable(ctx, c, "dst")
+	if err != nil {
+		return err
+	}
+	restoreTook := time.Since(start)
+	dst := redis.NewClient(&redis.Options{Addr: dstAddr})
+	defer dst.Close()
+	restored := dst.DBSize(ctx).Val()
+
+	bareSave, bareLoad, err := bare(ctx, eng, files[0])
+	if err != nil {
+		return err
+	}
+
+	rate := func(d time.Duration) string {
+		return fmt.Sprintf("%.0f MB/s, %.0f keys/s", rdbMB/d.Seconds(), float64(keys)/d.Seconds())
+	}
+	fmt.Printf("RDB file: %.1f MiB (CacheSize %q); restored keys: %d of %d\n", rdbMB, size, restored, keys)
+	fmt.Printf("snapshot: ecache CreateSnapshot -> available %v (%s); bare BGSAVE %v (%s); ratio %.2f\n",
+		snapTook.Round(time.Millisecond), rate(snapTook), bareSave.Round(time.Millisecond), rate(bareSave), bareSave.Seconds()/snapTook.Seconds())
+	fmt.Printf("restore: ecache CreateCacheCluster -> available %v (%s); bare load %v (%s); ratio %.2f\n",
+		restoreTook.Round(time.Millisecond), rate(restoreTook), bareLoad.Round(time.Millisecond), rate(bareLoad), bareLoad.Seconds()/restoreTook.Seconds())
+	fmt.Printf("SET latency before: p50 %v p99 %v (%d SETs); during the snapshot: p50 %v p99 %v (%d SETs)\n",
+		benchkit.Percentile(before, 0.5), benchkit.Percentile(before, 0.99), len(before),
+		benchkit.Percentile(duringSnap, 0.5), benchkit.Percentile(duringSnap, 0.99), len(duringSnap))
+	return nil
+}
+
+// bare starts the engine by hand on the RDB file ecache wrote (timing the load until PING answers), then
+// times a BGSAVE of the same data.
+func bare(ctx context.Context, eng, rdbFile string) (save, load time.Duration, err error) {
+	dir, err := os.MkdirTemp("", "bare-snapshot")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	b, err := os.ReadFile(rdbFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dump.rdb"), b, 0o600); err != nil {
+		return 0, 0, err
+	}
+	const addr = "127.0.0.1:30390"
+	start := time.Now()
+	p := exec.Command(eng+"-server", "--port", "30390", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no")
+	if err := p.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() { p.Process.Kill(); p.Wait() }()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	for rdb.Ping(ctx).Err() != nil {
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	load = time.Since(start)
+	start = time.Now()
+	if err := rdb.BgSave(ctx).Err(); err != nil {
+		return 0, 0, err
+	}
+	for {
+		info, err := rdb.Info(ctx, "persistence").Result()
+		if err != nil {
+			return 0, 0, err
+		}
+		if field(info, "rdb_bgsave_in_progress") == "0" {
+			if field(info, "rdb_last_bgsave_status") != "ok" {
+				return 0, 0, fmt.Errorf("bare BGSAVE failed")
+			}
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(start), load, nil
+}
+
+func field(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
