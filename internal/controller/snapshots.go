@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -119,8 +120,12 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 	})
 }
 
-// copyShard copies one shard's data from its source member's engine into the snapshot's directory.
+// copyShard copies one shard's data into the snapshot's directory: from its source member's engine, or from
+// the snapshot it is a copy of.
 func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh resource.SnapshotShard) (int64, error) {
+	if snap.CopyOf != "" {
+		return copyFile(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()), SnapshotFile(c.cfg.SnapshotDir, snap, sh))
+	}
 	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID))
 	if err != nil {
 		return 0, fmt.Errorf("source cluster %s: %w", sh.CacheClusterID, err)
@@ -140,7 +145,22 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 		}
 		node.TLS = client
 	}
-	final := SnapshotFile(c.cfg.SnapshotDir, snap, sh)
+	return writeAtomically(SnapshotFile(c.cfg.SnapshotDir, snap, sh), func(w io.Writer) (int64, error) { return rdb.Fetch(ctx, node, w) })
+}
+
+// copyFile copies a snapshot file to another snapshot's directory.
+func copyFile(src, dst string) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	return writeAtomically(dst, func(w io.Writer) (int64, error) { return io.Copy(w, in) })
+}
+
+// writeAtomically writes final through a ".part" file that is fsynced and renamed into place only when
+// write succeeded.
+func writeAtomically(final string, write func(io.Writer) (int64, error)) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return 0, err
 	}
@@ -151,7 +171,7 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	}
 	defer os.Remove(part)
 	w := bufio.NewWriterSize(f, 1<<20)
-	n, err := rdb.Fetch(ctx, node, w)
+	n, err := write(w)
 	if err == nil {
 		err = w.Flush()
 	}

@@ -64,6 +64,12 @@ func TestSnapshotRules(t *testing.T) {
 		}
 	}
 	const badValue, badCombo = "InvalidParameterValue", "InvalidParameterCombination"
+	copySnap := func(from, to string, bucket *string) func() error {
+		return func() error {
+			_, err := p.client.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String(from), TargetSnapshotName: aws.String(to), TargetBucket: bucket})
+			return err
+		}
+	}
 	runRules(t, p.store, []rule{
 		{"snapshot name taken", func() error { return snapshot("ready", "vk2", "") }, "SnapshotAlreadyExistsFault", 400},
 		{"snapshot of a cluster already snapshotting", func() error { return snapshot("x", "vk", "") }, "InvalidCacheClusterState", 400},
@@ -90,6 +96,11 @@ func TestSnapshotRules(t *testing.T) {
 			_, err := p.client.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("pending")})
 			return err
 		}, "InvalidSnapshotState", 400},
+		{"copy an unknown snapshot", copySnap("nope", "x", nil), "SnapshotNotFoundFault", 404},
+		{"copy onto an existing name", copySnap("ready", "pending", nil), "SnapshotAlreadyExistsFault", 400},
+		{"copy a snapshot being created", copySnap("pending", "x", nil), "InvalidSnapshotState", 400},
+		{"copy to a bad name", copySnap("ready", "x--y", nil), badValue, 400},
+		{"copy to a bucket without an object store", copySnap("ready", "x", aws.String("bucket")), badValue, 400},
 		{"restore an unknown snapshot", restore(func(in *elasticache.CreateCacheClusterInput) { in.SnapshotName = aws.String("nope") }), "SnapshotNotFoundFault", 404},
 		{"restore a snapshot being created", restore(func(in *elasticache.CreateCacheClusterInput) { in.SnapshotName = aws.String("pending") }), "InvalidSnapshotState", 400},
 		{"restore Valkey data into Redis OSS", restore(func(in *elasticache.CreateCacheClusterInput) {

@@ -133,8 +133,26 @@ func TestSnapshotAndRestore(t *testing.T) {
 	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("snap1")}); err == nil || !strings.Contains(err.Error(), "SnapshotAlreadyExistsFault") {
 		t.Errorf("duplicate snapshot name: %v", err)
 	}
+	// A copy under a new name restores like the original, which is deleted first.
+	cp, err := c.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("snap1"), TargetSnapshotName: aws.String("snap1-copy")})
+	if err != nil || aws.ToString(cp.Snapshot.SnapshotStatus) != "creating" {
+		t.Fatalf("CopySnapshot: %v", err)
+	}
+	copied := waitSnapshot(t, c, "snap1-copy")
+	if a, b := aws.ToString(copied.NodeSnapshots[0].CacheSize), aws.ToString(snap.NodeSnapshots[0].CacheSize); a != b || aws.ToString(copied.CacheClusterId) != "src" {
+		t.Errorf("copy: CacheSize %s (original %s), CacheClusterId %s", a, b, aws.ToString(copied.CacheClusterId))
+	}
+	if _, err := c.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("snap1")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "snap1 deleted", func() error {
+		if _, err := c.DescribeSnapshots(context.Background(), &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String("snap1")}); err == nil {
+			return fmt.Errorf("still listed")
+		}
+		return nil
+	})
 	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("dst"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("snap1")}); err != nil {
+		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("snap1-copy")}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	waitAvailable(t, c, "dst")
@@ -200,7 +218,7 @@ func TestSnapshotAndRestore(t *testing.T) {
 	}
 
 	// Deleting frees the files.
-	for _, name := range []string{"snap1", "grp-snap"} {
+	for _, name := range []string{"snap1-copy", "grp-snap"} {
 		del, err := c.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String(name)})
 		if err != nil || aws.ToString(del.Snapshot.SnapshotStatus) != "deleting" {
 			t.Fatalf("DeleteSnapshot %s: %v", name, err)
@@ -294,7 +312,8 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 
 // TestKillEcacheDuringSnapshot kills ecache right after CreateSnapshot, while the copy runs: after a restart
 // the snapshot ends available with every key (the copy is done again) or failed, never available with a
-// partial file.
+// partial file. Then it kills ecache right after a restore from it started: the restored cluster still ends
+// with every key, and without the snapshot file left in its node directory.
 func TestKillEcacheDuringSnapshot(t *testing.T) {
 	requireBinary(t, "valkey-server")
 	srv := startServer(t)
@@ -334,6 +353,7 @@ func TestKillEcacheDuringSnapshot(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("snapshot %s after the restart; copy logged by the restarted ecache: %v", status, strings.Contains(srv.logs(), "snapshot shard copied"))
 	parts, _ := filepath.Glob(filepath.Join(srv.dataDir, "snapshots", "*", "*.part"))
 	if len(parts) > 0 {
 		t.Errorf("partial files left: %v", parts)
@@ -344,11 +364,19 @@ func TestKillEcacheDuringSnapshot(t *testing.T) {
 		}
 		return
 	}
+	// A restore interrupted the same way.
 	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("back"), Engine: aws.String("valkey"),
 		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("cut")}); err != nil {
 		t.Fatal(err)
 	}
+	srv.kill()
+	srv.start()
+	c = srv.client("us-east-1")
 	waitAvailable(t, c, "back")
+	seeds, _ := filepath.Glob(filepath.Join(srv.dataDir, "nodes", "back-*", "dump.rdb"))
+	if len(seeds) > 0 {
+		t.Errorf("the snapshot file stayed in the node's directory: %v", seeds)
+	}
 	back := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "back").CacheNodes[0].Endpoint)})
 	defer back.Close()
 	if n := back.DBSize(ctx).Val(); n != keys {
@@ -359,5 +387,4 @@ func TestKillEcacheDuringSnapshot(t *testing.T) {
 			t.Errorf("k%d = %.20q", i, v)
 		}
 	}
-	t.Logf("snapshot available after the restart; copy logged by the restarted ecache: %v", strings.Contains(srv.logs(), "snapshot shard copied"))
 }

@@ -48,6 +48,9 @@ type Snapshot struct {
 	Tags                    []Tag  `json:"tags,omitempty"`
 
 	Shards []SnapshotShard `json:"shards"`
+	// CopyOf is the UID of the snapshot whose files this one copies (CopySnapshot); empty when the files come
+	// from the engines.
+	CopyOf string `json:"copyOf,omitempty"`
 	// Failures counts copy attempts that broke in a row; the snapshot fails after a few.
 	Failures int `json:"failures,omitempty"`
 }

@@ -205,6 +205,56 @@ func snapshotOf(c *resource.Cluster) *resource.Snapshot {
 	}
 }
 
+// CopySnapshot makes a manual copy of an available snapshot under a new name; the controller copies its files.
+func (s *Service) CopySnapshot(ctx context.Context, in *api.CopySnapshotMessage) (*api.CopySnapshotResult, error) {
+	rg := region(ctx)
+	source, target := strings.ToLower(deref(in.SourceSnapshotName)), strings.ToLower(deref(in.TargetSnapshotName))
+	if err := validIdentifier("TargetSnapshotName", target, maxSnapshotNameLen); err != nil {
+		return nil, err
+	}
+	if in.TargetBucket != nil {
+		return nil, api.InvalidParameterValueException("Exporting snapshot %s to bucket %s needs an S3-compatible object store, which is not configured for this ecache.", source, *in.TargetBucket)
+	}
+	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
+	if err != nil {
+		return nil, err
+	}
+	var cp *resource.Snapshot
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		src, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, source), func() error {
+			return api.SnapshotNotFoundFault("Snapshot %s not found.", source)
+		})
+		if err != nil {
+			return err
+		}
+		if src.Status != resource.SnapshotAvailable {
+			return api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", source, src.Status)
+		}
+		if _, err := tx.Get(resource.KindSnapshot, resource.Key(rg, target)); err == nil {
+			return api.SnapshotAlreadyExistsFault("Snapshot %s already exists.", target)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		copied := *src
+		cp = &copied
+		cp.Name, cp.UID, cp.Status, cp.Source, cp.CreatedAt = target, newUID(), resource.SnapshotCreating, "manual", s.now().UTC()
+		cp.CopyOf, cp.Failures, cp.Tags = src.UID, 0, tags
+		if in.KmsKeyId != nil {
+			cp.KMSKeyID = *in.KmsKeyId
+		}
+		cp.Shards = slices.Clone(src.Shards)
+		for i := range cp.Shards {
+			cp.Shards[i].Copied = false
+		}
+		_, err = tx.Create(resource.KindSnapshot, resource.Key(rg, target), resource.Marshal(cp))
+		return err
+	})
+	if err != nil {
+		return nil, faultOrInternal("copy snapshot", err)
+	}
+	return &api.CopySnapshotResult{Snapshot: s.renderSnapshot(cp, false)}, nil
+}
+
 // DescribeSnapshots lists the region's snapshots, by name, source cluster or group and origin, with Marker
 // pagination.
 func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapshotsMessage) (*api.DescribeSnapshotsListMessage, error) {

@@ -363,6 +363,10 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 				return d.status(ctx, n, false), fmt.Errorf("driver: node %s (pid %d) does not answer on port %d: %w%s",
 					n.id, p.pid, spec.Port, err, logTail(n.dir))
 			}
+			if spec.SeedRDB != "" {
+				// Started from a seed by a driver that stopped before removing it.
+				_ = os.Remove(filepath.Join(n.dir, "dump.rdb"))
+			}
 			return d.status(ctx, n, false), nil
 		}
 		d.log.Info("restarting engine for spec change", "node", n.id, "pid", p.pid)
