@@ -267,6 +267,9 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 		return false, err
 	}
 	if cl.Status == resource.StatusDeleting {
+		if pending, err := c.finalSnapshotPending(ctx, cl); err != nil || pending {
+			return true, err // a final snapshot is still being copied from the engine
+		}
 		return false, c.deleteCluster(ctx, key, cl)
 	}
 	if cl.Status == resource.StatusAvailable && !cl.Pending.Empty() {

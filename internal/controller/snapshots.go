@@ -222,3 +222,24 @@ func clearSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
 	}
 	return nil
 }
+
+// finalSnapshotPending reports whether a snapshot is still being copied from cl's engine (a final snapshot
+// of a cluster or group being deleted), so that the engine must keep running.
+func (c *Controller) finalSnapshotPending(ctx context.Context, cl *resource.Cluster) (bool, error) {
+	objs, err := c.store.List(ctx, resource.KindSnapshot)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range objs {
+		snap, err := resource.Unmarshal[resource.Snapshot](o.Value)
+		if err != nil || snap.Region != cl.Region || snap.Status != resource.SnapshotCreating || snap.CopyOf != "" {
+			continue
+		}
+		for _, sh := range snap.Shards {
+			if sh.CacheClusterID == cl.ID && !sh.Copied {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

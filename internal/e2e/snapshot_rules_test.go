@@ -96,6 +96,10 @@ func TestSnapshotRules(t *testing.T) {
 			_, err := p.client.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("pending")})
 			return err
 		}, "InvalidSnapshotState", 400},
+		{"final snapshot under a taken name", func() error {
+			_, err := p.client.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("vk2"), FinalSnapshotIdentifier: aws.String("ready")})
+			return err
+		}, "SnapshotAlreadyExistsFault", 400},
 		{"copy an unknown snapshot", copySnap("nope", "x", nil), "SnapshotNotFoundFault", 404},
 		{"copy onto an existing name", copySnap("ready", "pending", nil), "SnapshotAlreadyExistsFault", 400},
 		{"copy a snapshot being created", copySnap("pending", "x", nil), "InvalidSnapshotState", 400},

@@ -388,3 +388,72 @@ func TestKillEcacheDuringSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestFinalSnapshot deletes a cache cluster and a replication group with FinalSnapshotIdentifier: the data is
+// copied before the engines stop, and each final snapshot restores every key.
+func TestFinalSnapshot(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("fin"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "fin")
+	fin := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "fin").CacheNodes[0].Endpoint)})
+	defer fin.Close()
+	check := writeDataset(t, fin, 2000)
+	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("fin"), FinalSnapshotIdentifier: aws.String("fin-last")}); err != nil {
+		t.Fatalf("DeleteCacheCluster with a final snapshot: %v", err)
+	}
+	waitDeleted(t, c, "fin")
+	if snap := waitSnapshot(t, c, "fin-last"); aws.ToString(snap.CacheClusterId) != "fin" {
+		t.Errorf("final snapshot of %s, want fin", aws.ToString(snap.CacheClusterId))
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("fin2"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("fin-last")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "fin2")
+	fin2 := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "fin2").CacheNodes[0].Endpoint)})
+	defer fin2.Close()
+	if err := check(fin2); err != nil {
+		t.Errorf("restored from the final snapshot: %v", err)
+	}
+
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("gfin"), ReplicationGroupDescription: aws.String("gfin"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "gfin")
+	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint)})
+	defer primary.Close()
+	checkGroup := writeDataset(t, primary, 1000)
+	replica := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "gfin-002").CacheNodes[0].Endpoint)})
+	defer replica.Close()
+	eventually(t, 10*time.Second, "the replica has the data", func() error { return checkGroup(replica) })
+	if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("gfin"), FinalSnapshotIdentifier: aws.String("gfin-last")}); err != nil {
+		t.Fatalf("DeleteReplicationGroup with a final snapshot: %v", err)
+	}
+	eventually(t, 30*time.Second, "the group deleted", func() error {
+		if _, err := c.DescribeReplicationGroups(context.Background(), &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("gfin")}); err == nil {
+			return fmt.Errorf("still listed")
+		}
+		return nil
+	})
+	if snap := waitSnapshot(t, c, "gfin-last"); aws.ToString(snap.ReplicationGroupId) != "gfin" || len(snap.NodeSnapshots) != 1 {
+		t.Errorf("final group snapshot: %+v", snap)
+	}
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("gfin2"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("gfin-last")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, "gfin2")
+	gfin2 := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "gfin2").CacheNodes[0].Endpoint)})
+	defer gfin2.Close()
+	if err := checkGroup(gfin2); err != nil {
+		t.Errorf("restored from the final group snapshot: %v", err)
+	}
+}

@@ -917,7 +917,14 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 			if c.Engine == engine.EngineMemcached {
 				return api.InvalidParameterCombinationException("FinalSnapshotIdentifier is not valid for Memcached clusters, which do not support snapshots.")
 			}
-			return api.InvalidParameterCombinationException("FinalSnapshotIdentifier: snapshots are not available on this ecache host yet; delete without a final snapshot.")
+			// The controller copies the data before it stops the engine.
+			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "")
+			if err != nil {
+				return err
+			}
+			if err := putSnapshot(tx, snap); err != nil {
+				return err
+			}
 		}
 		c.Status = resource.StatusDeleting
 		for i := range c.Nodes {

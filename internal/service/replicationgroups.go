@@ -501,7 +501,14 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
 		}
 		if in.FinalSnapshotIdentifier != nil {
-			return api.InvalidParameterCombinationException("FinalSnapshotIdentifier: snapshots are not available on this ecache host yet; delete without a final snapshot.")
+			// The controller copies the data before it stops the members' engines.
+			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), "", g.ID)
+			if err != nil {
+				return err
+			}
+			if err := putSnapshot(tx, snap); err != nil {
+				return err
+			}
 		}
 		retain := deref(in.RetainPrimaryCluster)
 		if retain && g.ClusterEnabled {

@@ -39,37 +39,11 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 	}
 	var snap *resource.Snapshot
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get(resource.KindSnapshot, resource.Key(rg, name)); err == nil {
-			return api.SnapshotAlreadyExistsFault("Snapshot %s already exists.", name)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if snap, err = s.newSnapshot(tx, rg, name, clusterID, groupID); err != nil {
 			return err
 		}
-		all, err := resource.List[resource.Snapshot](tx, resource.KindSnapshot)
-		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		if groupID != "" {
-			snap, err = s.groupSnapshot(tx, rg, groupID, now)
-		} else {
-			snap, err = s.clusterSnapshot(tx, rg, clusterID, now)
-		}
-		if err != nil {
-			return err
-		}
-		recent := 0
-		for _, o := range all {
-			if o.Region == rg && o.Source == "manual" && o.CacheClusterID == snap.CacheClusterID && o.ReplicationGroupID == snap.ReplicationGroupID && now.Sub(o.CreatedAt) < 24*time.Hour {
-				recent++
-			}
-		}
-		if recent >= manualSnapshotsPerDay {
-			return api.SnapshotQuotaExceededFault("The maximum number of manual snapshots for this cluster taken within 24 hours has been reached.")
-		}
-		snap.Name, snap.UID, snap.Source, snap.Status, snap.CreatedAt = name, newUID(), "manual", resource.SnapshotCreating, now
-		snap.KMSKeyID = deref(in.KmsKeyId)
-		snap.Tags = tags
-		if _, err = tx.Create(resource.KindSnapshot, resource.Key(rg, name), resource.Marshal(snap)); err != nil {
+		snap.KMSKeyID, snap.Tags = deref(in.KmsKeyId), tags
+		if err := putSnapshot(tx, snap); err != nil {
 			return err
 		}
 		return markSnapshotting(tx, snap)
@@ -78,6 +52,49 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 		return nil, faultOrInternal("create snapshot", err)
 	}
 	return &api.CreateSnapshotResult{Snapshot: s.renderSnapshot(snap, false)}, nil
+}
+
+// newSnapshot describes a new manual snapshot name of cluster clusterID or group groupID, checking the name
+// is free and the source can be snapshotted; putSnapshot stores it.
+func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID string) (*resource.Snapshot, error) {
+	if err := validIdentifier("SnapshotName", name, maxSnapshotNameLen); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Get(resource.KindSnapshot, resource.Key(rg, name)); err == nil {
+		return nil, api.SnapshotAlreadyExistsFault("Snapshot %s already exists.", name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	all, err := resource.List[resource.Snapshot](tx, resource.KindSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var snap *resource.Snapshot
+	if groupID != "" {
+		snap, err = s.groupSnapshot(tx, rg, groupID, now)
+	} else {
+		snap, err = s.clusterSnapshot(tx, rg, clusterID, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	recent := 0
+	for _, o := range all {
+		if o.Region == rg && o.Source == "manual" && o.CacheClusterID == snap.CacheClusterID && o.ReplicationGroupID == snap.ReplicationGroupID && now.Sub(o.CreatedAt) < 24*time.Hour {
+			recent++
+		}
+	}
+	if recent >= manualSnapshotsPerDay {
+		return nil, api.SnapshotQuotaExceededFault("The maximum number of manual snapshots for this cluster taken within 24 hours has been reached.")
+	}
+	snap.Name, snap.UID, snap.Source, snap.Status, snap.CreatedAt = name, newUID(), "manual", resource.SnapshotCreating, now
+	return snap, nil
+}
+
+func putSnapshot(tx store.Tx, snap *resource.Snapshot) error {
+	_, err := tx.Create(resource.KindSnapshot, resource.Key(snap.Region, snap.Name), resource.Marshal(snap))
+	return err
 }
 
 // snapshotSource checks that a cluster can be snapshotted now.
