@@ -84,6 +84,44 @@ func writeDataset(t *testing.T, rdb *redis.Client, n int) func(*redis.Client) er
 	}
 }
 
+// valkeyCluster creates a one-node Valkey cache cluster (restored from snapshot unless it is empty), waits
+// until it is available and returns a client of its node.
+func valkeyCluster(t *testing.T, c *elasticache.Client, id, snapshot string) *redis.Client {
+	t.Helper()
+	in := &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String(id), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}
+	if snapshot != "" {
+		in.SnapshotName = aws.String(snapshot)
+	}
+	if _, err := c.CreateCacheCluster(ctxT(t), in); err != nil {
+		t.Fatalf("create %s: %v", id, err)
+	}
+	waitAvailable(t, c, id)
+	rdb := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, id).CacheNodes[0].Endpoint)})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// groupWithData creates a two-node Valkey group with automatic failover, writes n keys of every type through
+// its primary endpoint and waits until the replica <id>-002 holds them all. It returns the group and the
+// dataset's checker.
+func groupWithData(t *testing.T, c *elasticache.Client, id string, n int) (types.ReplicationGroup, func(*redis.Client) error) {
+	t.Helper()
+	if _, err := c.CreateReplicationGroup(ctxT(t), &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
+	}); err != nil {
+		t.Fatalf("create %s: %v", id, err)
+	}
+	g := waitGroupAvailable(t, c, id)
+	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint)})
+	defer primary.Close()
+	check := writeDataset(t, primary, n)
+	replica := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, id+"-002").CacheNodes[0].Endpoint)})
+	defer replica.Close()
+	eventually(t, 10*time.Second, "the replica has the data", func() error { return check(replica) })
+	return g, check
+}
+
 func waitSnapshot(t *testing.T, c *elasticache.Client, name string) types.Snapshot {
 	t.Helper()
 	var snap types.Snapshot
@@ -108,13 +146,7 @@ func TestSnapshotAndRestore(t *testing.T) {
 	srv := startServer(t)
 	c := srv.client("us-east-1")
 	ctx := ctxT(t)
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("src"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
-		t.Fatal(err)
-	}
-	waitAvailable(t, c, "src")
-	src := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "src").CacheNodes[0].Endpoint)})
-	defer src.Close()
-	check := writeDataset(t, src, 5000)
+	check := writeDataset(t, valkeyCluster(t, c, "src", ""), 5000)
 
 	out, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("Snap1")})
 	if err != nil {
@@ -151,36 +183,12 @@ func TestSnapshotAndRestore(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("dst"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("snap1-copy")}); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
-	waitAvailable(t, c, "dst")
-	dst := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "dst").CacheNodes[0].Endpoint)})
-	defer dst.Close()
-	if err := check(dst); err != nil {
+	if err := check(valkeyCluster(t, c, "dst", "snap1-copy")); err != nil {
 		t.Errorf("restored cluster: %v", err)
 	}
 
 	// A replication group's snapshot is copied from its replica.
-	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
-		ReplicationGroupId: aws.String("grp"), ReplicationGroupDescription: aws.String("grp"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	g := waitGroupAvailable(t, c, "grp")
-	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint)})
-	defer primary.Close()
-	checkGroup := writeDataset(t, primary, 3000)
-	replica := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "grp-002").CacheNodes[0].Endpoint)})
-	defer replica.Close()
-	eventually(t, 10*time.Second, "the replica has the data", func() error {
-		if n := replica.DBSize(context.Background()).Val(); n != 3000 {
-			return fmt.Errorf("replica DBSIZE %d", n)
-		}
-		return nil
-	})
+	_, checkGroup := groupWithData(t, c, "grp", 3000)
 	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("grp"), SnapshotName: aws.String("grp-snap")}); err != nil {
 		t.Fatalf("CreateSnapshot of a group: %v", err)
 	}
@@ -191,14 +199,7 @@ func TestSnapshotAndRestore(t *testing.T) {
 	if aws.ToString(gs.ReplicationGroupId) != "grp" || aws.ToString(gs.NodeSnapshots[0].CacheClusterId) != "grp-002" || aws.ToInt32(gs.NumNodeGroups) != 1 {
 		t.Errorf("group snapshot: group %s, copied from %s, %d node groups", aws.ToString(gs.ReplicationGroupId), aws.ToString(gs.NodeSnapshots[0].CacheClusterId), aws.ToInt32(gs.NumNodeGroups))
 	}
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("from-grp"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("grp-snap")}); err != nil {
-		t.Fatalf("restore of the group snapshot: %v", err)
-	}
-	waitAvailable(t, c, "from-grp")
-	fromGroup := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "from-grp").CacheNodes[0].Endpoint)})
-	defer fromGroup.Close()
-	if err := checkGroup(fromGroup); err != nil {
+	if err := checkGroup(valkeyCluster(t, c, "from-grp", "grp-snap")); err != nil {
 		t.Errorf("restored from the group snapshot: %v", err)
 	}
 	// The same snapshot restores into a new replication group: the primary loads it, the replica syncs.
@@ -396,13 +397,7 @@ func TestFinalSnapshot(t *testing.T) {
 	srv := startServer(t)
 	c := srv.client("us-east-1")
 	ctx := ctxT(t)
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("fin"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
-		t.Fatal(err)
-	}
-	waitAvailable(t, c, "fin")
-	fin := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "fin").CacheNodes[0].Endpoint)})
-	defer fin.Close()
-	check := writeDataset(t, fin, 2000)
+	check := writeDataset(t, valkeyCluster(t, c, "fin", ""), 2000)
 	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("fin"), FinalSnapshotIdentifier: aws.String("fin-last")}); err != nil {
 		t.Fatalf("DeleteCacheCluster with a final snapshot: %v", err)
 	}
@@ -410,30 +405,11 @@ func TestFinalSnapshot(t *testing.T) {
 	if snap := waitSnapshot(t, c, "fin-last"); aws.ToString(snap.CacheClusterId) != "fin" {
 		t.Errorf("final snapshot of %s, want fin", aws.ToString(snap.CacheClusterId))
 	}
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("fin2"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("fin-last")}); err != nil {
-		t.Fatal(err)
-	}
-	waitAvailable(t, c, "fin2")
-	fin2 := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "fin2").CacheNodes[0].Endpoint)})
-	defer fin2.Close()
-	if err := check(fin2); err != nil {
+	if err := check(valkeyCluster(t, c, "fin2", "fin-last")); err != nil {
 		t.Errorf("restored from the final snapshot: %v", err)
 	}
 
-	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
-		ReplicationGroupId: aws.String("gfin"), ReplicationGroupDescription: aws.String("gfin"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	g := waitGroupAvailable(t, c, "gfin")
-	primary := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint)})
-	defer primary.Close()
-	checkGroup := writeDataset(t, primary, 1000)
-	replica := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "gfin-002").CacheNodes[0].Endpoint)})
-	defer replica.Close()
-	eventually(t, 10*time.Second, "the replica has the data", func() error { return checkGroup(replica) })
+	_, checkGroup := groupWithData(t, c, "gfin", 1000)
 	if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("gfin"), FinalSnapshotIdentifier: aws.String("gfin-last")}); err != nil {
 		t.Fatalf("DeleteReplicationGroup with a final snapshot: %v", err)
 	}
@@ -446,14 +422,7 @@ func TestFinalSnapshot(t *testing.T) {
 	if snap := waitSnapshot(t, c, "gfin-last"); aws.ToString(snap.ReplicationGroupId) != "gfin" || len(snap.NodeSnapshots) != 1 {
 		t.Errorf("final group snapshot: %+v", snap)
 	}
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("gfin2"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.t3.small"), SnapshotName: aws.String("gfin-last")}); err != nil {
-		t.Fatal(err)
-	}
-	waitAvailable(t, c, "gfin2")
-	gfin2 := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "gfin2").CacheNodes[0].Endpoint)})
-	defer gfin2.Close()
-	if err := checkGroup(gfin2); err != nil {
+	if err := checkGroup(valkeyCluster(t, c, "gfin2", "gfin-last")); err != nil {
 		t.Errorf("restored from the final group snapshot: %v", err)
 	}
 }
