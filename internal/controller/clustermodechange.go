@@ -6,8 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -49,18 +48,15 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 		return false, nil // wait for the primary's engine
 	}
 	c.pointForwarders(key, primary.node.Addr, nil, false)
-	rdb := redis.NewClient(&redis.Options{Addr: primary.node.Addr, Password: primary.node.Password, TLSConfig: primary.node.TLS, MaxRetries: -1})
-	defer rdb.Close()
 	if !started {
 		// Cluster mode has database 0 only.
-		info, err := rdb.Info(ctx, "keyspace").Result()
+		dbs, err := replication.Databases(ctx, primary.node)
 		if err != nil {
 			return false, fmt.Errorf("replication group %s: %w", g.ID, err)
 		}
-		for _, line := range strings.Split(info, "\n") {
-			if strings.HasPrefix(line, "db") && !strings.HasPrefix(line, "db0:") {
-				db, _, _ := strings.Cut(line, ":")
-				return false, c.abandonCompatible(ctx, key, fmt.Sprintf("keys in database %s; cluster mode has database 0 only", strings.TrimPrefix(db, "db")))
+		for _, db := range dbs {
+			if db != 0 {
+				return false, c.abandonCompatible(ctx, key, fmt.Sprintf("keys in database %d; cluster mode has database 0 only", db))
 			}
 		}
 	}
@@ -88,12 +84,8 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 		}
 	}
 	start := time.Now()
-	if err := rdb.Do(ctx, "CLIENT", "PAUSE", compatiblePauseTimeout.Milliseconds(), "WRITE").Err(); err != nil {
-		return false, fmt.Errorf("pausing writes on %s: %w", primary.cluster.ID, err)
-	}
-	if err := rdb.Save(ctx).Err(); err != nil {
-		_ = rdb.Do(ctx, "CLIENT", "UNPAUSE").Err()
-		return false, fmt.Errorf("saving the dataset of %s: %w", primary.cluster.ID, err)
+	if err := replication.PauseAndSave(ctx, primary.node, compatiblePauseTimeout); err != nil {
+		return false, fmt.Errorf("replication group %s: %w", g.ID, err)
 	}
 	ckey := resource.Key(primary.cluster.Region, primary.cluster.ID)
 	if err := setClusterMode(ctx, c.store, ckey); err != nil {

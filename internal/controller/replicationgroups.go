@@ -34,10 +34,10 @@ func (c *Controller) loadGroup(ctx context.Context, key string) (*resource.Repli
 	return g, obj.Revision, err
 }
 
-// replicationNode is how the reconciler reaches a member's engine.
-func (c *Controller) replicationNode(g *resource.ReplicationGroup, cl *resource.Cluster) (replication.Node, error) {
+// engineNode is how the controller reaches the engine of a cluster's first node.
+func (c *Controller) engineNode(cl *resource.Cluster) (replication.Node, error) {
 	n := replication.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
-	if g.TransitEncryption {
+	if cl.TransitEncryption {
 		_, client, err := c.tlsConfigs()
 		if err != nil {
 			return n, err
@@ -69,7 +69,7 @@ func (c *Controller) members(ctx context.Context, key string, g *resource.Replic
 			if len(cl.Nodes) == 0 {
 				continue
 			}
-			node, err := c.replicationNode(g, cl)
+			node, err := c.engineNode(cl)
 			if err != nil {
 				return nil, err
 			}

@@ -465,10 +465,7 @@ func (c *Controller) dropNodeGroup(ctx context.Context, key, id string) error {
 			if err != nil {
 				return false, err
 			}
-			cl.Status = resource.StatusDeleting
-			for i := range cl.Nodes {
-				cl.Nodes[i].Status = resource.NodeDeleting
-			}
+			cl.MarkDeleting()
 			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(cl), obj.Revision); err != nil {
 				return false, err
 			}

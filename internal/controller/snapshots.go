@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/ecache/ecache/internal/rdb"
@@ -137,15 +135,11 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	if len(cl.Nodes) == 0 {
 		return 0, fmt.Errorf("source cluster %s has no node", cl.ID)
 	}
-	node := rdb.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
-	if cl.TransitEncryption {
-		_, client, err := c.tlsConfigs()
-		if err != nil {
-			return 0, err
-		}
-		node.TLS = client
+	node, err := c.engineNode(cl)
+	if err != nil {
+		return 0, err
 	}
-	return writeAtomically(SnapshotFile(c.cfg.SnapshotDir, snap, sh), func(w io.Writer) (int64, error) { return rdb.Fetch(ctx, node, w) })
+	return writeAtomically(SnapshotFile(c.cfg.SnapshotDir, snap, sh), func(w io.Writer) (int64, error) { return rdb.Fetch(ctx, rdb.Node(node), w) })
 }
 
 // copyFile copies a snapshot file to another snapshot's directory.

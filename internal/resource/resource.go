@@ -31,6 +31,15 @@ const (
 	StatusRebooting = "rebooting cluster nodes"
 )
 
+// MarkDeleting turns the cluster and its nodes to deleting; the controller then stops the engines and
+// removes the record.
+func (c *Cluster) MarkDeleting() {
+	c.Status = StatusDeleting
+	for i := range c.Nodes {
+		c.Nodes[i].Status = NodeDeleting
+	}
+}
+
 // Node statuses.
 const (
 	NodeCreating  = "creating"

@@ -50,7 +50,11 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 			return err
 		}
 		if name := deref(in.SnapshotName); name != "" {
-			file, err := restoreFile(tx, rg, strings.ToLower(name), c, 1)
+			snap, err := getSnapshot(tx, rg, strings.ToLower(name))
+			if err != nil {
+				return err
+			}
+			file, err := restoreFiles(snap, c, 1)
 			if err != nil {
 				return err
 			}
@@ -926,10 +930,7 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 				return err
 			}
 		}
-		c.Status = resource.StatusDeleting
-		for i := range c.Nodes {
-			c.Nodes[i].Status = resource.NodeDeleting
-		}
+		c.MarkDeleting()
 		out = c
 		return nil
 	})

@@ -327,10 +327,7 @@ func markMemberDeleting(tx store.Tx, rg, id string) error {
 	if err != nil {
 		return err
 	}
-	c.Status = resource.StatusDeleting
-	for i := range c.Nodes {
-		c.Nodes[i].Status = resource.NodeDeleting
-	}
+	c.MarkDeleting()
 	_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
 	return err
 }

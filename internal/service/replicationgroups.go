@@ -67,9 +67,11 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			}
 			// A cluster mode group restored into another number of node groups starts with the snapshot's
 			// and reshards online to the number asked for.
-			if n, err := snapshotShards(tx, rg, name); err != nil {
+			snap, err := getSnapshot(tx, rg, name)
+			if err != nil {
 				return err
-			} else if n != len(shards) && g.ClusterEnabled {
+			}
+			if n := len(snap.Shards); n != len(shards) && g.ClusterEnabled {
 				if len(in.NodeGroupConfiguration) > 0 {
 					return api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", name, n, len(shards))
 				}
@@ -80,10 +82,10 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 				}
 			}
 			target := &resource.Cluster{Engine: g.Engine, EngineVersion: version.EngineVersion, NodeType: g.NodeType}
-			if seeds, err = restoreFile(tx, rg, name, target, len(shards)); err != nil {
+			if seeds, err = restoreFiles(snap, target, len(shards)); err != nil {
 				return err
 			}
-			if err := restoreSlots(tx, rg, name, shards, in.NodeGroupConfiguration); err != nil {
+			if err := restoreSlots(snap, shards, in.NodeGroupConfiguration); err != nil {
 				return err
 			}
 		}
@@ -529,10 +531,7 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 			if retain && mid == primary {
 				c.ReplicationGroupID = ""
 			} else {
-				c.Status = resource.StatusDeleting
-				for i := range c.Nodes {
-					c.Nodes[i].Status = resource.NodeDeleting
-				}
+				c.MarkDeleting()
 			}
 			if _, err := tx.Put(resource.KindCluster, cobj.Key, resource.Marshal(c), cobj.Revision); err != nil {
 				return err

@@ -72,9 +72,9 @@ func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID string) 
 	now := s.now().UTC()
 	var snap *resource.Snapshot
 	if groupID != "" {
-		snap, err = s.groupSnapshot(tx, rg, groupID, now)
+		snap, err = s.groupSnapshot(tx, rg, groupID)
 	} else {
-		snap, err = s.clusterSnapshot(tx, rg, clusterID, now)
+		snap, err = s.clusterSnapshot(tx, rg, clusterID)
 	}
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func markSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
 
 // clusterSnapshot describes a snapshot of one cache cluster (standalone, or one member of a cluster mode
 // disabled group).
-func (s *Service) clusterSnapshot(tx store.Tx, rg, id string, now time.Time) (*resource.Snapshot, error) {
+func (s *Service) clusterSnapshot(tx store.Tx, rg, id string) (*resource.Snapshot, error) {
 	c, _, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(rg, id), func() error {
 		return api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
 	})
@@ -162,7 +162,7 @@ func (s *Service) clusterSnapshot(tx store.Tx, rg, id string, now time.Time) (*r
 
 // groupSnapshot describes a snapshot of a replication group: one file per node group, copied from a replica
 // where the node group has one.
-func (s *Service) groupSnapshot(tx store.Tx, rg, id string, now time.Time) (*resource.Snapshot, error) {
+func (s *Service) groupSnapshot(tx store.Tx, rg, id string) (*resource.Snapshot, error) {
 	g, _, err := getGroup(tx, rg, id)
 	if err != nil {
 		return nil, err
@@ -238,9 +238,7 @@ func (s *Service) CopySnapshot(ctx context.Context, in *api.CopySnapshotMessage)
 	}
 	var cp *resource.Snapshot
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		src, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, source), func() error {
-			return api.SnapshotNotFoundFault("Snapshot %s not found.", source)
-		})
+		src, err := getSnapshot(tx, rg, source)
 		if err != nil {
 			return err
 		}
@@ -408,31 +406,33 @@ func cacheSize(bytes int64) string {
 	return fmt.Sprintf("%d MB", (bytes+(1<<20)-1)>>20)
 }
 
-// restoreFile finds the files of snapshot name for a restore into shards node groups of clusters like c:
-// the snapshot must be available, of a compatible engine no newer than c's, with as many node groups, and fit
-// in c's node type. It returns "<snapshot UID>/<file>" per node group.
-func restoreFile(tx store.Tx, rg, name string, c *resource.Cluster, shards int) ([]string, error) {
+// getSnapshot reads snapshot name inside a transaction; a missing one is SnapshotNotFoundFault.
+func getSnapshot(tx store.Tx, rg, name string) (*resource.Snapshot, error) {
 	snap, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
 		return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
 	})
-	if err != nil {
-		return nil, err
-	}
+	return snap, err
+}
+
+// restoreFiles checks that snap can be restored into shards node groups of clusters like c: available, of a
+// compatible engine no newer than c's, with as many node groups, fitting in c's node type. It returns
+// "<snapshot UID>/<file>" per node group.
+func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int) ([]string, error) {
 	var size int64
 	for _, sh := range snap.Shards {
 		size += sh.Size
 	}
 	switch {
 	case snap.Status != resource.SnapshotAvailable:
-		return nil, api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", name, snap.Status)
+		return nil, api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", snap.Name, snap.Status)
 	case snap.Engine == engine.EngineValkey && c.Engine != engine.EngineValkey:
-		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %s data, which %s cannot load.", name, snap.Engine, c.Engine)
+		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %s data, which %s cannot load.", snap.Name, snap.Engine, c.Engine)
 	case snap.Engine == c.Engine && engine.CompareVersions(c.EngineVersion, snap.EngineVersion) < 0:
-		return nil, api.InvalidParameterCombinationException("Snapshot %s was taken on %s %s; it cannot be restored into the older version %s.", name, snap.Engine, snap.EngineVersion, c.EngineVersion)
+		return nil, api.InvalidParameterCombinationException("Snapshot %s was taken on %s %s; it cannot be restored into the older version %s.", snap.Name, snap.Engine, snap.EngineVersion, c.EngineVersion)
 	case len(snap.Shards) != shards:
-		return nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d is not available on this ecache host yet.", name, len(snap.Shards), shards)
+		return nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d is not available on this ecache host yet.", snap.Name, len(snap.Shards), shards)
 	case size > engine.MemoryLimit(c.NodeType, c.Engine, 25):
-		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %d bytes, more than node type %s can hold.", name, size, c.NodeType)
+		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %d bytes, more than node type %s can hold.", snap.Name, size, c.NodeType)
 	}
 	var out []string
 	for _, sh := range snap.Shards {
@@ -459,35 +459,18 @@ func groupStatus(g *resource.ReplicationGroup) string {
 
 // restoreSlots gives the planned node groups of a cluster mode restore from a cluster mode snapshot the slots
 // their files hold keys for; slots the request sets must be the same.
-func restoreSlots(tx store.Tx, rg, name string, shards []plannedShard, asked []api.NodeGroupConfiguration) error {
-	snap, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
-		return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
-	})
-	if err != nil {
-		return err
-	}
+func restoreSlots(snap *resource.Snapshot, shards []plannedShard, asked []api.NodeGroupConfiguration) error {
 	for i := range shards {
 		want := snap.Shards[i].Slots
 		if shards[i].slots == "" || want == "" {
 			continue // cluster mode disabled on one side: one node group with every key
 		}
 		if i < len(asked) && asked[i].Slots != nil && *asked[i].Slots != want {
-			return api.InvalidParameterCombinationException("Node group %d asks for slots %s, but its file of snapshot %s holds slots %s; restoring into other slots is not available on this ecache host yet.", i+1, *asked[i].Slots, name, want)
+			return api.InvalidParameterCombinationException("Node group %d asks for slots %s, but its file of snapshot %s holds slots %s; restoring into other slots is not available on this ecache host yet.", i+1, *asked[i].Slots, snap.Name, want)
 		}
 		shards[i].slots = want
 	}
 	return nil
-}
-
-// snapshotShards is how many node groups snapshot name holds.
-func snapshotShards(tx store.Tx, rg, name string) (int, error) {
-	snap, _, err := getRecord[resource.Snapshot](tx, resource.KindSnapshot, resource.Key(rg, name), func() error {
-		return api.SnapshotNotFoundFault("Snapshot %s not found.", name)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return len(snap.Shards), nil
 }
 
 // reshardRestore turns a group just created from a snapshot with the snapshot's node groups into one with
