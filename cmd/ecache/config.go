@@ -24,6 +24,10 @@ type serveConfig struct {
 	NodeHost        string
 	LogLevel        string
 
+	// The S3-compatible object store for snapshot export and restore (optional).
+	S3Endpoint, S3Region, S3AccessKeyID, S3SecretAccessKey string
+	S3VirtualHosted                                        bool
+
 	MaxClusters, MaxNodes, MaxNodesPerCluster, MaxTags int
 
 	portLow, portHigh int
@@ -62,6 +66,12 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.NodePorts, "node-ports", "31000-31999", "port range LO-HI for engine nodes and configuration endpoints")
 	str(&c.NodeHost, "node-host", "127.0.0.1", "address engines listen on and endpoints report")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&c.S3Endpoint, "s3-endpoint", "", "URL of the S3-compatible object store that CopySnapshot --target-bucket exports to and SnapshotArns restore from, e.g. http://127.0.0.1:9000 (MinIO) or https://s3.us-east-1.amazonaws.com (default: none, export and import refused)")
+	str(&c.S3Region, "s3-region", "us-east-1", "region requests to the object store are signed for")
+	str(&c.S3AccessKeyID, "s3-access-key-id", "", "access key id for the object store (default: the AWS SDK's chain: AWS_ACCESS_KEY_ID, shared config files, instance role)")
+	str(&c.S3SecretAccessKey, "s3-secret-access-key", "", "secret access key for the object store")
+	s3Virtual := os.Getenv(env("s3-virtual-hosted")) == "true"
+	fs.BoolVar(&c.S3VirtualHosted, "s3-virtual-hosted", s3Virtual, "address buckets as <bucket>.<endpoint host> instead of <endpoint>/<bucket> (env "+env("s3-virtual-hosted")+")")
 	num := func(p *int, name string, def int, usage string) {
 		if v, err := strconv.Atoi(os.Getenv(env(name))); err == nil {
 			def = v
@@ -96,6 +106,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		if q.v < 1 {
 			return nil, fmt.Errorf("--%s %d: want at least 1", q.name, q.v)
 		}
+	}
+	if (c.S3AccessKeyID == "") != (c.S3SecretAccessKey == "") {
+		return nil, errors.New("--s3-access-key-id and --s3-secret-access-key must be given together")
 	}
 	if c.AccountID != "" && !isAccountID(c.AccountID) {
 		return nil, fmt.Errorf("--account-id %q: want 12 digits", c.AccountID)

@@ -22,6 +22,7 @@ import (
 	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/driver/process"
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/server"
 	"github.com/ecache/ecache/internal/service"
@@ -118,11 +119,19 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		logger.Warn("no engine binaries found (valkey-server, redis-server, memcached); clusters cannot be created")
 	}
 
+	var objects *objectstore.Store
+	if cfg.S3Endpoint != "" {
+		if objects, err = objectstore.New(ctx, objectstore.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region,
+			AccessKeyID: cfg.S3AccessKeyID, SecretAccessKey: cfg.S3SecretAccessKey, VirtualHosted: cfg.S3VirtualHosted}); err != nil {
+			return err
+		}
+		logger.Info("object store for snapshot export and restore", "endpoint", cfg.S3Endpoint)
+	}
 	svc := service.New(st, host, service.Config{
 		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
 		Quotas: service.Quotas{ClustersPerRegion: cfg.MaxClusters, NodesPerRegion: cfg.MaxNodes,
 			NodesPerCluster: cfg.MaxNodesPerCluster, TagsPerResource: cfg.MaxTags},
-		PortFree: process.PortFree,
+		PortFree: process.PortFree, Objects: objects,
 	}, time.Now, logger)
 	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, "localhost"}, time.Now())
 	if err != nil {
@@ -131,7 +140,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
-		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots")}, logger)
+		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects}, logger)
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
 		return creds.SecretAccessKey, id == creds.AccessKeyID

@@ -21,6 +21,7 @@ import (
 	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/endpoint"
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -35,8 +36,12 @@ type Config struct {
 	Ports resource.Ports
 	// TLS are the files that nodes with in-transit encryption serve.
 	TLS *driver.TLSFiles
-	// SnapshotDir holds the snapshots' RDB files, a directory per snapshot.
+	// SnapshotDir holds the snapshots' RDB files, a directory per snapshot, and files downloaded for
+	// restores from the object store (imports/).
 	SnapshotDir string
+	// Objects is the S3-compatible object store snapshots are exported to and restored from; nil when none
+	// is configured.
+	Objects *objectstore.Store
 }
 
 // Controller reconciles cache clusters.
@@ -227,6 +232,9 @@ func (c *Controller) collectGarbage(ctx context.Context) error {
 			want[cl.DriverID(n.ID)] = true
 		}
 	}
+	if err := c.removeFinishedImports(ctx); err != nil {
+		return err
+	}
 	nodes, err := c.driver.List(ctx)
 	if err != nil {
 		return err
@@ -337,6 +345,11 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	}
 	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
 		spec.SeedRDB = filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot) // a restore: the first start loads it
+		if cl.SeedObject != "" {
+			if err := c.downloadSeed(ctx, cl, spec.SeedRDB); err != nil {
+				return nodeResult{}, err
+			}
+		}
 	}
 	res := nodeResult{ready: true, pendingReboot: !sameValues(started, groupStatic)}
 	if fresh {

@@ -50,6 +50,8 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 			}
 			return tx.Delete(resource.KindSnapshot, key, obj.Revision)
 		})
+	case resource.SnapshotExporting:
+		return c.exportSnapshot(ctx, key, snap)
 	case resource.SnapshotCreating:
 	default:
 		return false, nil
@@ -110,11 +112,7 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 		if err := clearSnapshotting(tx, cur); err != nil {
 			return false, err
 		}
-		source := cur.CacheClusterID
-		if source == "" {
-			source = cur.Shards[0].CacheClusterID
-		}
-		return true, clusterEvent(tx, now, 1, cur.Region, source, fmt.Sprintf("Snapshot failed for snapshot with ID '%s': %v", cur.Name, cause))
+		return true, clusterEvent(tx, now, 1, cur.Region, snapshotSourceCluster(cur), fmt.Sprintf("Snapshot failed for snapshot with ID '%s': %v", cur.Name, cause))
 	})
 }
 

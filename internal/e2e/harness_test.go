@@ -106,13 +106,16 @@ type ecacheProcess struct {
 	secret  string
 	account string
 	logPath string
+	// args are extra `ecache serve` flags, used by every (re)start.
+	args []string
 }
 
-// startServer starts ecache on a fresh data dir; the server and every engine are gone after the test.
-func startServer(t *testing.T) *ecacheProcess {
+// startServer starts ecache on a fresh data dir, with extra serve flags args; the server and every engine
+// are gone after the test.
+func startServer(t *testing.T, args ...string) *ecacheProcess {
 	t.Helper()
 	lo, hi := nodePortRange()
-	s := &ecacheProcess{t: t, dataDir: t.TempDir(), ports: fmt.Sprintf("%d-%d", lo, hi)}
+	s := &ecacheProcess{t: t, dataDir: t.TempDir(), ports: fmt.Sprintf("%d-%d", lo, hi), args: args}
 	s.listen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.start()
 	t.Cleanup(func() {
@@ -136,7 +139,7 @@ func (s *ecacheProcess) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(ecacheBinary(t), "serve", "--listen", s.listen, "--data-dir", s.dataDir, "--node-ports", s.ports, "--log-level", "debug")
+	cmd := exec.Command(ecacheBinary(t), append([]string{"serve", "--listen", s.listen, "--data-dir", s.dataDir, "--node-ports", s.ports, "--log-level", "debug"}, s.args...)...)
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

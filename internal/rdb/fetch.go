@@ -217,3 +217,22 @@ func (t *tail) check() error {
 	}
 	return nil
 }
+
+// FormatVersion reads the format version from the first bytes of an RDB file ("REDIS0011", or
+// "VALKEY080" for Valkey's own formats).
+func FormatVersion(header []byte) (int, error) {
+	var digits []byte
+	switch {
+	case bytes.HasPrefix(header, []byte("REDIS")) && len(header) >= 9:
+		digits = header[5:9]
+	case bytes.HasPrefix(header, []byte("VALKEY")) && len(header) >= 9:
+		digits = header[6:9]
+	default:
+		return 0, errors.New("not an RDB file")
+	}
+	v, err := strconv.Atoi(string(digits))
+	if err != nil || v < 1 {
+		return 0, errors.New("not an RDB file")
+	}
+	return v, nil
+}

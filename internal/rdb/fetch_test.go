@@ -212,3 +212,12 @@ func TestFetchRefusesIncompleteFiles(t *testing.T) {
 		}
 	})
 }
+
+func TestFormatVersion(t *testing.T) {
+	for header, want := range map[string]int{"REDIS0011": 11, "REDIS0009\xfa": 9, "VALKEY080": 80, "REDIS": 0, "hello wor": 0, "REDISabcd": 0} {
+		got, err := FormatVersion([]byte(header))
+		if got != want || (err == nil) != (want != 0) {
+			t.Errorf("FormatVersion(%q) = %d, %v; want %d", header, got, err, want)
+		}
+	}
+}

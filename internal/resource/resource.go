@@ -97,6 +97,9 @@ type Cluster struct {
 	// SeedSnapshot is the snapshot file ("<snapshot UID>/<file>") the cluster's node loads when it is
 	// first started: a restore.
 	SeedSnapshot string `json:"seedSnapshot,omitempty"`
+	// SeedObject is the object store object ("bucket/key") that is downloaded to SeedSnapshot before the
+	// node's first start (a restore from SnapshotArns).
+	SeedObject string `json:"seedObject,omitempty"`
 
 	Nodes   []Node  `json:"nodes"`
 	Pending Pending `json:"pending"`

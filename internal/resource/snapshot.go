@@ -12,6 +12,8 @@ const (
 	SnapshotAvailable = "available"
 	SnapshotDeleting  = "deleting"
 	SnapshotFailed    = "failed"
+	// SnapshotExporting is an available snapshot whose files are being written to an object store bucket.
+	SnapshotExporting = "exporting"
 )
 
 // Snapshot is a backup of a cache cluster or replication group: the settings it was taken with and one RDB
@@ -51,8 +53,26 @@ type Snapshot struct {
 	// CopyOf is the UID of the snapshot whose files this one copies (CopySnapshot); empty when the files come
 	// from the engines.
 	CopyOf string `json:"copyOf,omitempty"`
-	// Failures counts copy attempts that broke in a row; the snapshot fails after a few.
+	// Failures counts copy (or export) attempts that broke in a row; the snapshot fails after a few.
 	Failures int `json:"failures,omitempty"`
+	// Export is the export to an object store under way (CopySnapshot with TargetBucket).
+	Export *SnapshotExport `json:"export,omitempty"`
+}
+
+// SnapshotExport is where a snapshot is being exported: its files become objects of Bucket named after
+// Name (see ExportKey).
+type SnapshotExport struct {
+	Bucket string `json:"bucket"`
+	Name   string `json:"name"`
+}
+
+// ExportKey is the object key a shard's file is exported to under name: name.rdb for a snapshot of one node
+// group, name-<node group>.rdb for several.
+func (s *Snapshot) ExportKey(name string, sh SnapshotShard) string {
+	if len(s.Shards) == 1 {
+		return name + ".rdb"
+	}
+	return name + "-" + sh.NodeGroupID + ".rdb"
 }
 
 // SnapshotShard is one node group's part of a snapshot: the member cluster it is copied from (a replica
@@ -68,6 +88,9 @@ type SnapshotShard struct {
 	Size           int64     `json:"size"`
 	CopiedAt       time.Time `json:"copiedAt"`
 	Copied         bool      `json:"copied,omitempty"`
+	// Object is the object store object ("bucket/key") the shard's file is downloaded from, in the
+	// description of an import (SnapshotArns); such a description is never stored.
+	Object string `json:"object,omitempty"`
 }
 
 // StatusSnapshotting is how a cluster or group that a snapshot is being copied from shows.
@@ -75,3 +98,17 @@ const StatusSnapshotting = "snapshotting"
 
 // File is the name of a shard's RDB file inside the snapshot's directory.
 func (s SnapshotShard) File() string { return s.NodeGroupID + ".rdb" }
+
+// ExportMetaSlots is the user metadata key of an exported file's slot ranges (cluster mode), read back when
+// several exported files seed a cluster mode group.
+const ExportMetaSlots = "ecache-slots"
+
+// ExportMetadata is the user metadata an exported shard file carries: the engine that wrote it and its node
+// group and, for cluster mode, its slots.
+func (s *Snapshot) ExportMetadata(sh SnapshotShard) map[string]string {
+	m := map[string]string{"ecache-engine": s.Engine, "ecache-engine-version": s.EngineVersion, "ecache-node-group": sh.NodeGroupID}
+	if sh.Slots != "" {
+		m[ExportMetaSlots] = sh.Slots
+	}
+	return m
+}

@@ -40,6 +40,12 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		return nil, err
 	}
 	c := &spec.c
+	var imported *resource.Snapshot
+	if in.SnapshotArns != nil {
+		if imported, err = s.importSnapshot(ctx, in.SnapshotArns, c.Engine, spec.version.BinaryVersion); err != nil {
+			return nil, err
+		}
+	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(resource.KindCluster, resource.Key(rg, c.ID)); err == nil {
 			return api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", c.ID)
@@ -49,16 +55,18 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		if err := s.checkReferences(tx, rg, c, spec.version); err != nil {
 			return err
 		}
+		snap := imported
 		if name := deref(in.SnapshotName); name != "" {
-			snap, err := getSnapshot(tx, rg, strings.ToLower(name))
+			if snap, err = getSnapshot(tx, rg, strings.ToLower(name)); err != nil {
+				return err
+			}
+		}
+		if snap != nil {
+			seeds, err := restoreFiles(snap, c, 1)
 			if err != nil {
 				return err
 			}
-			file, err := restoreFiles(snap, c, 1)
-			if err != nil {
-				return err
-			}
-			c.SeedSnapshot = file[0]
+			c.SeedSnapshot, c.SeedObject = seeds[0].path, seeds[0].object
 		}
 		all, err := loadClusters(tx)
 		if err != nil {
@@ -289,18 +297,12 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 		return api.InvalidParameterCombinationException("Specify either SnapshotName or SnapshotArns, not both.")
 	}
 	if in.SnapshotArns != nil {
-		if len(in.SnapshotArns) != 1 {
-			return api.InvalidParameterValueException("SnapshotArns must contain exactly one Amazon S3 object ARN.")
+		if err := validSnapshotARNs(in.SnapshotArns); err != nil {
+			return err
 		}
-		arn := in.SnapshotArns[0]
-		bucketKey, ok := strings.CutPrefix(arn, "arn:aws:s3:::")
-		if !ok || !strings.Contains(bucketKey, "/") || strings.Contains(bucketKey, ",") {
-			return api.InvalidParameterValueException("Invalid S3 object ARN %q: expected arn:aws:s3:::bucket/object.rdb, and the object name cannot contain commas.", arn)
-		}
-		return api.InvalidParameterValueException("Unable to fetch the RDB snapshot from %s: no S3-compatible object store is configured for this ecache.", arn)
 	}
-	if in.SnapshotName != nil && memcached {
-		return api.InvalidParameterCombinationException("SnapshotName applies to the redis and valkey engines only.")
+	if (in.SnapshotName != nil || in.SnapshotArns != nil) && memcached {
+		return api.InvalidParameterCombinationException("SnapshotName and SnapshotArns apply to the redis and valkey engines only.")
 	}
 	if nt := deref(in.NotificationTopicArn); nt != "" {
 		if !strings.HasPrefix(nt, "arn:") || strings.Count(nt, ":") < 5 || !strings.Contains(nt, ":sns:") {

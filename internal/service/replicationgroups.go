@@ -28,6 +28,16 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 	if err != nil {
 		return nil, err
 	}
+	var imported *resource.Snapshot
+	if in.SnapshotArns != nil {
+		version, err := s.resolveVersion(g.Engine, g.EngineVersion)
+		if err != nil {
+			return nil, err
+		}
+		if imported, err = s.importSnapshot(ctx, in.SnapshotArns, g.Engine, version.BinaryVersion); err != nil {
+			return nil, err
+		}
+	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, g.ID)); err == nil {
 			return api.ReplicationGroupAlreadyExistsFault("Replication group with specified name already exists.")
@@ -59,21 +69,23 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.checkReferences(tx, rg, proto, version); err != nil {
 			return err
 		}
-		var seeds []string
+		var seeds []seedFile
 		wantShards := len(shards)
+		snap := imported
 		if name := strings.ToLower(deref(in.SnapshotName)); name != "" {
+			if snap, err = getSnapshot(tx, rg, name); err != nil {
+				return err
+			}
+		}
+		if snap != nil {
 			if primary != nil {
-				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or SnapshotName, not both.")
+				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or a snapshot to restore, not both.")
 			}
 			// A cluster mode group restored into another number of node groups starts with the snapshot's
 			// and reshards online to the number asked for.
-			snap, err := getSnapshot(tx, rg, name)
-			if err != nil {
-				return err
-			}
 			if n := len(snap.Shards); n != len(shards) && g.ClusterEnabled {
 				if len(in.NodeGroupConfiguration) > 0 {
-					return api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", name, n, len(shards))
+					return api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", snap.Name, n, len(shards))
 				}
 				planned := *in
 				planned.NumNodeGroups = ptr(int32(n))
@@ -152,7 +164,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			if err != nil {
 				return err
 			}
-			c.SeedSnapshot = file
+			c.SeedSnapshot, c.SeedObject = file.path, file.object
 			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
 				return err
 			}

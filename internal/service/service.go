@@ -18,6 +18,7 @@ import (
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/awsquery"
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	Quotas            Quotas
 	// PortFree reports whether a port can be bound now; ports in use by other programs are skipped.
 	PortFree func(port int) bool
+	// Objects is the S3-compatible object store that snapshots are exported to and restored from; nil
+	// when none is configured.
+	Objects *objectstore.Store
 }
 
 // Service implements api.Service.

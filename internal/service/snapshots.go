@@ -230,7 +230,11 @@ func (s *Service) CopySnapshot(ctx context.Context, in *api.CopySnapshotMessage)
 		return nil, err
 	}
 	if in.TargetBucket != nil {
-		return nil, api.InvalidParameterValueException("Exporting snapshot %s to bucket %s needs an S3-compatible object store, which is not configured for this ecache.", source, *in.TargetBucket)
+		snap, err := s.exportSnapshot(ctx, rg, source, target, *in.TargetBucket)
+		if err != nil {
+			return nil, err
+		}
+		return &api.CopySnapshotResult{Snapshot: snap}, nil
 	}
 	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
 	if err != nil {
@@ -414,29 +418,36 @@ func getSnapshot(tx store.Tx, rg, name string) (*resource.Snapshot, error) {
 	return snap, err
 }
 
-// restoreFiles checks that snap can be restored into shards node groups of clusters like c: available, of a
-// compatible engine no newer than c's, with as many node groups, fitting in c's node type. It returns
-// "<snapshot UID>/<file>" per node group.
-func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int) ([]string, error) {
+// seedFile is what one node group of a restore starts from: a file under the snapshot directory and, for
+// an import, the object store object ("bucket/key") downloaded to it first.
+type seedFile struct{ path, object string }
+
+// restoreFiles checks that snap (stored, or described by importSnapshot) can be restored into shards node
+// groups of clusters like c: available, of a compatible engine no newer than c's, with as many node groups,
+// fitting in c's node type. It returns each node group's seed.
+func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int) ([]seedFile, error) {
 	var size int64
 	for _, sh := range snap.Shards {
 		size += sh.Size
 	}
+	imported := snap.Engine == "" // checked against the engine by importSnapshot
 	switch {
 	case snap.Status != resource.SnapshotAvailable:
 		return nil, api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", snap.Name, snap.Status)
-	case snap.Engine == engine.EngineValkey && c.Engine != engine.EngineValkey:
+	case !imported && snap.Engine == engine.EngineValkey && c.Engine != engine.EngineValkey:
 		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %s data, which %s cannot load.", snap.Name, snap.Engine, c.Engine)
-	case snap.Engine == c.Engine && engine.CompareVersions(c.EngineVersion, snap.EngineVersion) < 0:
+	case !imported && snap.Engine == c.Engine && engine.CompareVersions(c.EngineVersion, snap.EngineVersion) < 0:
 		return nil, api.InvalidParameterCombinationException("Snapshot %s was taken on %s %s; it cannot be restored into the older version %s.", snap.Name, snap.Engine, snap.EngineVersion, c.EngineVersion)
+	case imported && len(snap.Shards) != shards:
+		return nil, api.InvalidParameterCombinationException("SnapshotArns names %d RDB files; a restore into %d node groups takes %d (a cluster mode enabled group may take one file, or files exported by ecache, and reshards).", len(snap.Shards), shards, shards)
 	case len(snap.Shards) != shards:
 		return nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d is not available on this ecache host yet.", snap.Name, len(snap.Shards), shards)
 	case size > engine.MemoryLimit(c.NodeType, c.Engine, 25):
 		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %d bytes, more than node type %s can hold.", snap.Name, size, c.NodeType)
 	}
-	var out []string
+	var out []seedFile
 	for _, sh := range snap.Shards {
-		out = append(out, snap.UID+"/"+sh.File())
+		out = append(out, seedFile{path: snap.UID + "/" + sh.File(), object: sh.Object})
 	}
 	return out, nil
 }
