@@ -84,6 +84,9 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// snapshotScheduleInterval is how often due automatic snapshots are taken and expired ones deleted.
+const snapshotScheduleInterval = 10 * time.Second
+
 // serve builds every dependency and runs until ctx ends.
 func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) error {
 	logger, err := newLogger(cfg.LogLevel, stderr)
@@ -162,6 +165,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	ctlCtx, stopCtl := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Run(ctlCtx) }()
+	go svc.RunSnapshotSchedule(ctlCtx, snapshotScheduleInterval)
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- httpSrv.Serve(ln) }()
 

@@ -213,3 +213,86 @@ func TestSnapshotExportImport(t *testing.T) {
 		t.Errorf("bucket holds %v, want taken.rdb, export-1.rdb and the two cme-out files", keys)
 	}
 }
+
+// TestAutomaticSnapshots gives a cluster and a replication group holding data a SnapshotRetentionLimit and a
+// snapshot window open now: each gets its automated snapshot (automatic.<id>-YYYY-MM-DD-HH-MM), which
+// restores every key; deleting the group deletes its automatic snapshot.
+func TestAutomaticSnapshots(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	checkCluster := writeDataset(t, valkeyCluster(t, c, "auto", ""), 1000)
+	_, checkGroup := groupWithData(t, c, "autogrp", 1500)
+	now := time.Now().UTC()
+	window := now.Add(-10*time.Minute).Format("15:04") + "-" + now.Add(50*time.Minute).Format("15:04")
+	later := now.Add(72 * time.Hour)
+	maintenance := strings.ToLower(later.Format("Mon:15:04") + "-" + later.Add(time.Hour).Format("Mon:15:04"))
+	if _, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{
+		CacheClusterId: aws.String("auto"), SnapshotRetentionLimit: aws.Int32(1), SnapshotWindow: aws.String(window), PreferredMaintenanceWindow: aws.String(maintenance),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{
+		ReplicationGroupId: aws.String("autogrp"), SnapshotRetentionLimit: aws.Int32(3), SnapshotWindow: aws.String(window), PreferredMaintenanceWindow: aws.String(maintenance),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var snaps []types.Snapshot
+	eventually(t, 90*time.Second, "automatic snapshots of both sources available", func() error {
+		out, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotSource: aws.String("system")})
+		if err != nil {
+			return err
+		}
+		snaps = out.Snapshots
+		if len(snaps) != 2 {
+			return fmt.Errorf("%d automatic snapshots", len(snaps))
+		}
+		for _, s := range snaps {
+			if aws.ToString(s.SnapshotStatus) != "available" {
+				return fmt.Errorf("%s is %s", aws.ToString(s.SnapshotName), aws.ToString(s.SnapshotStatus))
+			}
+		}
+		return nil
+	})
+	var clusterSnap, groupSnap string
+	for _, s := range snaps {
+		name := aws.ToString(s.SnapshotName)
+		if aws.ToString(s.SnapshotSource) != "automated" || aws.ToString(s.SnapshotWindow) != window {
+			t.Errorf("%s: SnapshotSource %s, SnapshotWindow %s", name, aws.ToString(s.SnapshotSource), aws.ToString(s.SnapshotWindow))
+		}
+		switch {
+		case strings.HasPrefix(name, "automatic.auto-") && aws.ToString(s.CacheClusterId) == "auto":
+			clusterSnap = name
+		case strings.HasPrefix(name, "automatic.autogrp-") && aws.ToString(s.ReplicationGroupId) == "autogrp":
+			groupSnap = name
+		}
+	}
+	if clusterSnap == "" || groupSnap == "" {
+		t.Fatalf("automatic snapshots: %+v", snaps)
+	}
+	if _, err := time.Parse("2006-01-02-15-04", strings.TrimPrefix(clusterSnap, "automatic.auto-")); err != nil {
+		t.Errorf("automatic snapshot name %s: %v", clusterSnap, err)
+	}
+	if out, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotSource: aws.String("user")}); err != nil || len(out.Snapshots) != 0 {
+		t.Errorf("user snapshots: %d, %v", len(out.Snapshots), err)
+	}
+	if err := checkCluster(valkeyCluster(t, c, "from-auto", clusterSnap)); err != nil {
+		t.Errorf("restored from the cluster's automatic snapshot: %v", err)
+	}
+	if err := checkGroup(valkeyCluster(t, c, "from-autogrp", groupSnap)); err != nil {
+		t.Errorf("restored from the group's automatic snapshot: %v", err)
+	}
+	if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("autogrp")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the group's automatic snapshot deleted with it", func() error {
+		if _, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String(groupSnap)}); err == nil {
+			return fmt.Errorf("still listed")
+		}
+		return nil
+	})
+	if _, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String(clusterSnap)}); err != nil {
+		t.Errorf("the cluster's automatic snapshot: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/service"
@@ -116,5 +117,33 @@ func TestSnapshotRules(t *testing.T) {
 		{"restore from a name and an ARN", restore(func(in *elasticache.CreateCacheClusterInput) {
 			in.SnapshotName, in.SnapshotArns = aws.String("ready"), []string{"arn:aws:s3:::b/k.rdb"}
 		}), badCombo, 400},
+		{"restore from S3 without an object store", restore(func(in *elasticache.CreateCacheClusterInput) {
+			in.SnapshotArns = []string{"arn:aws:s3:::b/k.rdb"}
+		}), badValue, 400},
+		{"restore from a malformed S3 ARN", restore(func(in *elasticache.CreateCacheClusterInput) {
+			in.SnapshotArns = []string{"arn:aws:s3:::bucket-only"}
+		}), badValue, 400},
+		// No other call on a cluster while its snapshot is copied.
+		{"modify a cluster while snapshotting", func() error {
+			_, err := p.client.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("vk"), SnapshotRetentionLimit: aws.Int32(3)})
+			return err
+		}, "InvalidCacheClusterState", 400},
+		{"reboot a cluster while snapshotting", func() error {
+			_, err := p.client.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String("vk"), CacheNodeIdsToReboot: []string{"0001"}})
+			return err
+		}, "InvalidCacheClusterState", 400},
+		{"delete a cluster while snapshotting", func() error {
+			_, err := p.client.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("vk")})
+			return err
+		}, "InvalidCacheClusterState", 400},
 	})
+	// Snapshots carry tags like every other resource, by ARN.
+	arn := "arn:aws:elasticache:us-east-1:123456789012:snapshot:ready"
+	if _, err := p.client.AddTagsToResource(ctx, &elasticache.AddTagsToResourceInput{ResourceName: aws.String(arn), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("cache")}}}); err != nil {
+		t.Fatalf("tag a snapshot: %v", err)
+	}
+	tags, err := p.client.ListTagsForResource(ctx, &elasticache.ListTagsForResourceInput{ResourceName: aws.String(arn)})
+	if err != nil || len(tags.TagList) != 1 || aws.ToString(tags.TagList[0].Value) != "cache" {
+		t.Errorf("snapshot tags: %+v, %v", tags, err)
+	}
 }

@@ -62,6 +62,8 @@ type ReplicationGroup struct {
 
 	// Snapshotting names the snapshot being taken of this group; the group shows "snapshotting".
 	Snapshotting string `json:"snapshotting,omitempty"`
+	// AutomaticSnapshotAt is when the last automatic snapshot of this group was taken.
+	AutomaticSnapshotAt time.Time `json:"automaticSnapshotAt"`
 
 	// Failover records an automatic or requested failover in progress (see Failover).
 	Failover *Failover `json:"failover,omitempty"`

@@ -94,6 +94,8 @@ type Cluster struct {
 	ClusterMode bool `json:"clusterMode,omitempty"`
 	// Snapshotting names the snapshot being copied from this cluster; the cluster shows "snapshotting".
 	Snapshotting string `json:"snapshotting,omitempty"`
+	// AutomaticSnapshotAt is when the last automatic snapshot of this cluster was taken.
+	AutomaticSnapshotAt time.Time `json:"automaticSnapshotAt"`
 	// SeedSnapshot is the snapshot file ("<snapshot UID>/<file>") the cluster's node loads when it is
 	// first started: a restore.
 	SeedSnapshot string `json:"seedSnapshot,omitempty"`

@@ -612,8 +612,8 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *api.ModifyCacheClu
 	}
 	var out *resource.Cluster
 	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
-		if c.Status != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+		if st := clusterStatus(c); st != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
 		}
 		if c.ReplicationGroupID != "" {
 			return api.InvalidCacheClusterStateFault("Cache cluster %s is a member of replication group %s; modify the replication group instead.", c.ID, c.ReplicationGroupID)
@@ -913,8 +913,8 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 	}
 	var out *resource.Cluster
 	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
-		if c.Status != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+		if st := clusterStatus(c); st != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
 		}
 		if c.ReplicationGroupID != "" {
 			return api.InvalidCacheClusterStateFault("Cannot delete the cache cluster since it is a member of replication group %s. Delete the replication group instead.", c.ReplicationGroupID)
@@ -924,7 +924,7 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 				return api.InvalidParameterCombinationException("FinalSnapshotIdentifier is not valid for Memcached clusters, which do not support snapshots.")
 			}
 			// The controller copies the data before it stops the engine.
-			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "")
+			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "", "manual")
 			if err != nil {
 				return err
 			}
@@ -951,8 +951,8 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *api.RebootCacheClu
 	}
 	var out *resource.Cluster
 	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
-		if c.Status != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+		if st := clusterStatus(c); st != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
 		}
 		if c.ReplicationGroupID != "" {
 			if primary, err := isGroupPrimary(tx, c); err != nil {

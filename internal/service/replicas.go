@@ -21,8 +21,8 @@ func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx sto
 		if err != nil {
 			return err
 		}
-		if g.Status != resource.StatusAvailable {
-			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+		if st := groupStatus(g); st != resource.StatusAvailable {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, st)
 		}
 		all, err := loadClusters(tx)
 		if err != nil {
@@ -304,8 +304,8 @@ func updateMembers(tx store.Tx, g *resource.ReplicationGroup, fn func(c *resourc
 		if err != nil {
 			return err
 		}
-		if c.Status != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s of replication group %s is not in available state (it is %s).", c.ID, g.ID, c.Status)
+		if st := clusterStatus(c); st != resource.StatusAvailable {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s of replication group %s is not in available state (it is %s).", c.ID, g.ID, st)
 		}
 		if err := fn(c); err != nil {
 			return err

@@ -414,8 +414,8 @@ func (s *Service) adoptPrimary(all []*resource.Cluster, rg, id string, g *resour
 	}
 	c := all[i]
 	switch {
-	case c.Status != resource.StatusAvailable:
-		return nil, api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, c.Status)
+	case clusterStatus(c) != resource.StatusAvailable:
+		return nil, api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, clusterStatus(c))
 	case c.Engine == engine.EngineMemcached:
 		return nil, api.InvalidParameterCombinationException("A Memcached cluster cannot be the primary of a replication group.")
 	case c.ReplicationGroupID != "":
@@ -511,12 +511,12 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 		if err != nil {
 			return err
 		}
-		if g.Status != resource.StatusAvailable {
-			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+		if st := groupStatus(g); st != resource.StatusAvailable {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, st)
 		}
 		if in.FinalSnapshotIdentifier != nil {
 			// The controller copies the data before it stops the members' engines.
-			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), "", g.ID)
+			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), "", g.ID, "manual")
 			if err != nil {
 				return err
 			}
@@ -683,8 +683,8 @@ func (s *Service) TestFailover(ctx context.Context, in *api.TestFailoverMessage)
 		if i < 0 {
 			return api.NodeGroupNotFoundFault("NodeGroup %s not found in replication group %s.", ngID, g.ID)
 		}
-		if g.Status != resource.StatusAvailable || g.Failover != nil {
-			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, g.Status)
+		if st := groupStatus(g); st != resource.StatusAvailable || g.Failover != nil {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, st)
 		}
 		if !g.AutomaticFailover {
 			return api.InvalidReplicationGroupStateFault("Test failover requires automatic failover to be enabled on replication group %s.", g.ID)

@@ -39,7 +39,7 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 	}
 	var snap *resource.Snapshot
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		if snap, err = s.newSnapshot(tx, rg, name, clusterID, groupID); err != nil {
+		if snap, err = s.newSnapshot(tx, rg, name, clusterID, groupID, "manual"); err != nil {
 			return err
 		}
 		snap.KMSKeyID, snap.Tags = deref(in.KmsKeyId), tags
@@ -54,11 +54,14 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 	return &api.CreateSnapshotResult{Snapshot: s.renderSnapshot(snap, false)}, nil
 }
 
-// newSnapshot describes a new manual snapshot name of cluster clusterID or group groupID, checking the name
-// is free and the source can be snapshotted; putSnapshot stores it.
-func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID string) (*resource.Snapshot, error) {
-	if err := validIdentifier("SnapshotName", name, maxSnapshotNameLen); err != nil {
-		return nil, err
+// newSnapshot describes a new snapshot name of cluster clusterID or group groupID, source "manual" (a name
+// the user chose) or "automated", checking the name is free and the source can be snapshotted; putSnapshot
+// stores it.
+func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID, source string) (*resource.Snapshot, error) {
+	if source == "manual" {
+		if err := validIdentifier("SnapshotName", name, maxSnapshotNameLen); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := tx.Get(resource.KindSnapshot, resource.Key(rg, name)); err == nil {
 		return nil, api.SnapshotAlreadyExistsFault("Snapshot %s already exists.", name)
@@ -85,10 +88,10 @@ func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID string) 
 			recent++
 		}
 	}
-	if recent >= manualSnapshotsPerDay {
+	if source == "manual" && recent >= manualSnapshotsPerDay {
 		return nil, api.SnapshotQuotaExceededFault("The maximum number of manual snapshots for this cluster taken within 24 hours has been reached.")
 	}
-	snap.Name, snap.UID, snap.Source, snap.Status, snap.CreatedAt = name, newUID(), "manual", resource.SnapshotCreating, now
+	snap.Name, snap.UID, snap.Source, snap.Status, snap.CreatedAt = name, newUID(), source, resource.SnapshotCreating, now
 	return snap, nil
 }
 
