@@ -345,10 +345,8 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	}
 	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
 		spec.SeedRDB = filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot) // a restore: the first start loads it
-		if cl.SeedObject != "" {
-			if err := c.downloadSeed(ctx, cl, spec.SeedRDB); err != nil {
-				return nodeResult{}, err
-			}
+		if err := c.downloadSeed(ctx, cl.ID, resource.SeedFile{Path: cl.SeedSnapshot, Object: cl.SeedObject}); err != nil {
+			return nodeResult{}, err
 		}
 	}
 	res := nodeResult{ready: true, pendingReboot: !sameValues(started, groupStatic)}
@@ -374,6 +372,11 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 			}
 		}
 		return nodeResult{}, err
+	}
+	if len(cl.MergeFiles) > 0 && n.Status == resource.NodeCreating {
+		if err := c.mergeFiles(ctx, cl, v); err != nil {
+			return nodeResult{}, err
+		}
 	}
 	if n.Reboot {
 		if _, err := c.driver.Restart(ctx, id); err != nil {

@@ -7,9 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/objectstore"
+	"github.com/ecache/ecache/internal/rdb"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -71,20 +75,47 @@ func snapshotSourceCluster(snap *resource.Snapshot) string {
 	return snap.Shards[0].CacheClusterID
 }
 
-// downloadSeed fetches the object a restoring node starts from to path, unless an earlier pass did.
-func (c *Controller) downloadSeed(ctx context.Context, cl *resource.Cluster, path string) error {
+// downloadSeed fetches the object a restoring node loads to its path under the snapshot directory, unless
+// the file is not an import or an earlier pass downloaded it.
+func (c *Controller) downloadSeed(ctx context.Context, clusterID string, f resource.SeedFile) error {
+	path := filepath.Join(c.cfg.SnapshotDir, f.Path)
+	if f.Object == "" {
+		return nil
+	}
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
 	if c.cfg.Objects == nil {
-		return fmt.Errorf("cluster %s restores from %s, but no object store is configured (--s3-endpoint)", cl.ID, cl.SeedObject)
+		return fmt.Errorf("cluster %s restores from %s, but no object store is configured (--s3-endpoint)", clusterID, f.Object)
 	}
-	bucket, objKey, _ := strings.Cut(cl.SeedObject, "/")
+	bucket, objKey, _ := strings.Cut(f.Object, "/")
 	n, err := writeAtomically(path, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
 	if err != nil {
-		return fmt.Errorf("download %s for cluster %s: %w", cl.SeedObject, cl.ID, err)
+		return fmt.Errorf("download %s for cluster %s: %w", f.Object, clusterID, err)
 	}
-	c.logger.Info("restore file downloaded", "cluster", cl.ID, "object", cl.SeedObject, "bytes", n)
+	c.logger.Info("restore file downloaded", "cluster", clusterID, "object", f.Object, "bytes", n)
+	return nil
+}
+
+// mergeFiles copies the keys of a restore's further files into the node that started from the first: a
+// snapshot of several node groups restored into one node. It runs on every pass while the node is still
+// creating; RESTORE … REPLACE makes a repeat (after a restart of ecache) harmless.
+func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v engine.Version) error {
+	node, err := c.engineNode(cl)
+	if err != nil {
+		return err
+	}
+	for _, f := range cl.MergeFiles {
+		if err := c.downloadSeed(ctx, cl.ID, f); err != nil {
+			return err
+		}
+		start := time.Now()
+		n, err := rdb.CopyKeys(ctx, v.Binary, filepath.Join(c.cfg.SnapshotDir, f.Path), rdb.Node(node))
+		if err != nil {
+			return fmt.Errorf("merge %s into cluster %s: %w", f.Path, cl.ID, err)
+		}
+		c.logger.Info("restore file merged", "cluster", cl.ID, "file", f.Path, "keys", n, "took", time.Since(start))
+	}
 	return nil
 }
 
@@ -107,9 +138,12 @@ func (c *Controller) removeFinishedImports(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range cl.Nodes {
-			if cl.SeedObject != "" && n.Status == resource.NodeCreating {
-				needed[filepath.Base(filepath.Dir(cl.SeedSnapshot))] = true
+		if !slices.ContainsFunc(cl.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
+			continue
+		}
+		for _, f := range append([]resource.SeedFile{{Path: cl.SeedSnapshot, Object: cl.SeedObject}}, cl.MergeFiles...) {
+			if dir, ok := strings.CutPrefix(f.Path, importsDir+"/"); ok && f.Object != "" {
+				needed[strings.Split(dir, "/")[0]] = true
 			}
 		}
 	}

@@ -166,7 +166,6 @@ func TestSnapshotExportImport(t *testing.T) {
 	wantFault(t, "a missing object", seed("bad1", "valkey", "arn:aws:s3:::my-bucket/nothing.rdb"), "InvalidParameterValue", "does not exist")
 	wantFault(t, "an object that is no RDB file", seed("bad2", "valkey", "arn:aws:s3:::my-bucket/taken.rdb"), "InvalidParameterValue", "is not an RDB file")
 	wantFault(t, "a malformed ARN", seed("bad3", "valkey", "arn:aws:s3:::my-bucket"), "InvalidParameterValue", "Invalid S3 object ARN")
-	wantFault(t, "two files for one node", seed("bad4", "valkey", arn, arn), "InvalidParameterValue", "carries no slot ranges")
 	if redisOlderThan72() {
 		wantFault(t, "a Valkey file into Redis OSS 7.0", seed("bad5", "redis", arn), "InvalidParameterCombination", "format version")
 	}
@@ -193,6 +192,25 @@ func TestSnapshotExportImport(t *testing.T) {
 		arns = append(arns, "arn:aws:s3:::my-bucket/"+key)
 	}
 	seededGroup(t, c, "three", 3, 3000, arns...)
+	// The same files merge into one node.
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("merged"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small"), SnapshotArns: arns,
+	}); err != nil {
+		t.Fatalf("CreateCacheCluster from 2 files: %v", err)
+	}
+	waitAvailable(t, c, "merged")
+	merged := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "merged").CacheNodes[0].Endpoint)})
+	defer merged.Close()
+	if err := check(merged); err != nil {
+		t.Errorf("cluster seeded from 2 files: %v", err)
+	}
+	// Files without ecache's slot ranges cannot seed several node groups.
+	_, err = c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("noslots"), ReplicationGroupDescription: aws.String("no slots"), Engine: aws.String("valkey"),
+		ClusterMode: types.ClusterModeEnabled, CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(0),
+		SnapshotArns: []string{arn, arn},
+	})
+	wantFault(t, "two files without slot ranges into 2 node groups", err, "InvalidParameterValue", "carries no slot ranges")
 
 	// Permissions: ecache restarted with a key that may only read gets the WRITE refusal (and snapshots
 	// survive the restart); with an unknown key, the READ refusal.

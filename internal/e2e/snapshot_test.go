@@ -290,6 +290,26 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 		t.Errorf("restored slots: %v", slots)
 	}
 
+	// Into one node (a cache cluster, and a cluster mode disabled group whose replica syncs from it): the
+	// node groups' keys are merged.
+	merged := valkeyCluster(t, c, "merged", "two")
+	if n := merged.DBSize(ctx).Val(); n != 3000 {
+		t.Errorf("snapshot of 2 node groups restored into a cache cluster: DBSIZE %d", n)
+	}
+	if err := checkKeys(merged, 3000); err != nil {
+		t.Errorf("snapshot of 2 node groups restored into a cache cluster: %v", err)
+	}
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("onenode"), ReplicationGroupDescription: aws.String("merged"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true), SnapshotName: aws.String("two"),
+	}); err != nil {
+		t.Fatalf("restore into a cluster mode disabled group: %v", err)
+	}
+	one := waitGroupAvailable(t, c, "onenode")
+	reader := redis.NewClient(&redis.Options{Addr: addr(one.NodeGroups[0].ReaderEndpoint)})
+	defer reader.Close()
+	eventually(t, 10*time.Second, "the merged group's replica holds every key", func() error { return checkKeys(reader, 3000) })
+
 	// Into another number of node groups: the keys are redistributed by slot.
 	for _, n := range []int32{3, 1} {
 		id := fmt.Sprintf("into%d", n)

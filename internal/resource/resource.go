@@ -102,6 +102,9 @@ type Cluster struct {
 	// SeedObject is the object store object ("bucket/key") that is downloaded to SeedSnapshot before the
 	// node's first start (a restore from SnapshotArns).
 	SeedObject string `json:"seedObject,omitempty"`
+	// MergeFiles are further files whose keys are copied into the node after its first start, before it
+	// becomes available: a snapshot of several node groups restored into one node.
+	MergeFiles []SeedFile `json:"mergeFiles,omitempty"`
 
 	Nodes   []Node  `json:"nodes"`
 	Pending Pending `json:"pending"`
@@ -241,4 +244,11 @@ func Unmarshal[T any](b []byte) (*T, error) {
 		return nil, fmt.Errorf("decode %T: %w", v, err)
 	}
 	return v, nil
+}
+
+// SeedFile is a file a restore loads: Path under the snapshot directory and, when it comes from the object
+// store, the object ("bucket/key") downloaded to it first.
+type SeedFile struct {
+	Path   string `json:"path"`
+	Object string `json:"object,omitempty"`
 }

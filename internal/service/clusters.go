@@ -62,11 +62,11 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 			}
 		}
 		if snap != nil {
-			seeds, err := restoreFiles(snap, c, 1)
+			seeds, err := restoreFiles(snap, c, 1, true)
 			if err != nil {
 				return err
 			}
-			c.SeedSnapshot, c.SeedObject = seeds[0].path, seeds[0].object
+			c.SeedSnapshot, c.SeedObject, c.MergeFiles = seeds[0].Path, seeds[0].Object, seeds[1:]
 		}
 		all, err := loadClusters(tx)
 		if err != nil {

@@ -147,18 +147,22 @@ func (s *Service) importSnapshot(ctx context.Context, arns []string, eng, binary
 			NodeGroupID: fmt.Sprintf("%04d", i+1), Slots: obj.Metadata[resource.ExportMetaSlots], Size: obj.Size, Object: bucket + "/" + key,
 		})
 	}
-	if len(snap.Shards) > 1 {
-		var all []hashslot.Range
-		for i, sh := range snap.Shards {
-			ranges, err := hashslot.Parse(sh.Slots)
-			if sh.Slots == "" || err != nil {
-				return nil, api.InvalidParameterValueException("The S3 object %s carries no slot ranges (ecache records them when it exports a cluster mode snapshot); several RDB files seed a group only with them.", arns[i])
-			}
-			all = append(all, ranges...)
-		}
-		if err := hashslot.CheckOverlap(all); err != nil {
-			return nil, api.InvalidParameterValueException("The S3 objects of SnapshotArns hold overlapping slot ranges: %v", err)
-		}
-	}
 	return snap, nil
+}
+
+// importedSlots checks that the files of an import seeding several node groups of a cluster mode group say
+// which slots they hold (ecache records them when it exports), without overlaps.
+func importedSlots(snap *resource.Snapshot) error {
+	var all []hashslot.Range
+	for _, sh := range snap.Shards {
+		ranges, err := hashslot.Parse(sh.Slots)
+		if sh.Slots == "" || err != nil {
+			return api.InvalidParameterValueException("The S3 object arn:aws:s3:::%s carries no slot ranges (ecache records them when it exports a cluster mode snapshot); several RDB files seed a cluster mode group only with them.", sh.Object)
+		}
+		all = append(all, ranges...)
+	}
+	if err := hashslot.CheckOverlap(all); err != nil {
+		return api.InvalidParameterValueException("The S3 objects of SnapshotArns hold overlapping slot ranges: %v", err)
+	}
+	return nil
 }

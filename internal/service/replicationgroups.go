@@ -69,7 +69,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.checkReferences(tx, rg, proto, version); err != nil {
 			return err
 		}
-		var seeds []seedFile
+		var seeds []resource.SeedFile
 		wantShards := len(shards)
 		snap := imported
 		if name := strings.ToLower(deref(in.SnapshotName)); name != "" {
@@ -94,8 +94,13 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 				}
 			}
 			target := &resource.Cluster{Engine: g.Engine, EngineVersion: version.EngineVersion, NodeType: g.NodeType}
-			if seeds, err = restoreFiles(snap, target, len(shards)); err != nil {
+			if seeds, err = restoreFiles(snap, target, len(shards), !g.ClusterEnabled); err != nil {
 				return err
+			}
+			if g.ClusterEnabled && snap.Engine == "" && len(snap.Shards) > 1 {
+				if err := importedSlots(snap); err != nil {
+					return err
+				}
 			}
 			if err := restoreSlots(snap, shards, in.NodeGroupConfiguration); err != nil {
 				return err
@@ -156,15 +161,22 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 				return err
 			}
 		}
-		// A restore: each node group's primary starts from its file of the snapshot; replicas sync from it.
+		// A restore: each node group's primary starts from its file of the snapshot (a cluster mode disabled
+		// group's primary from the first, with the keys of the others copied in); replicas sync from it.
 		for i, file := range seeds {
+			if i > 0 && !g.ClusterEnabled {
+				break
+			}
 			c, obj, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(rg, shards[i].members[0].id), func() error {
 				return fmt.Errorf("member %s vanished", shards[i].members[0].id)
 			})
 			if err != nil {
 				return err
 			}
-			c.SeedSnapshot, c.SeedObject = file.path, file.object
+			c.SeedSnapshot, c.SeedObject = file.Path, file.Object
+			if !g.ClusterEnabled {
+				c.MergeFiles = seeds[1:]
+			}
 			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
 				return err
 			}

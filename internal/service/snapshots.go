@@ -421,14 +421,10 @@ func getSnapshot(tx store.Tx, rg, name string) (*resource.Snapshot, error) {
 	return snap, err
 }
 
-// seedFile is what one node group of a restore starts from: a file under the snapshot directory and, for
-// an import, the object store object ("bucket/key") downloaded to it first.
-type seedFile struct{ path, object string }
-
 // restoreFiles checks that snap (stored, or described by importSnapshot) can be restored into shards node
-// groups of clusters like c: available, of a compatible engine no newer than c's, with as many node groups,
-// fitting in c's node type. It returns each node group's seed.
-func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int) ([]seedFile, error) {
+// groups of clusters like c: available, of a compatible engine no newer than c's, with as many node groups
+// (or, with merge, any number into one node), fitting in c's node type. It returns the files.
+func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int, merge bool) ([]resource.SeedFile, error) {
 	var size int64
 	for _, sh := range snap.Shards {
 		size += sh.Size
@@ -441,16 +437,18 @@ func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int) ([]s
 		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %s data, which %s cannot load.", snap.Name, snap.Engine, c.Engine)
 	case !imported && snap.Engine == c.Engine && engine.CompareVersions(c.EngineVersion, snap.EngineVersion) < 0:
 		return nil, api.InvalidParameterCombinationException("Snapshot %s was taken on %s %s; it cannot be restored into the older version %s.", snap.Name, snap.Engine, snap.EngineVersion, c.EngineVersion)
+	case merge && shards == 1: // several node groups' keys merge into one node
 	case imported && len(snap.Shards) != shards:
 		return nil, api.InvalidParameterCombinationException("SnapshotArns names %d RDB files; a restore into %d node groups takes %d (a cluster mode enabled group may take one file, or files exported by ecache, and reshards).", len(snap.Shards), shards, shards)
 	case len(snap.Shards) != shards:
 		return nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d is not available on this ecache host yet.", snap.Name, len(snap.Shards), shards)
-	case size > engine.MemoryLimit(c.NodeType, c.Engine, 25):
+	}
+	if size > engine.MemoryLimit(c.NodeType, c.Engine, 25) {
 		return nil, api.InvalidParameterCombinationException("Snapshot %s holds %d bytes, more than node type %s can hold.", snap.Name, size, c.NodeType)
 	}
-	var out []seedFile
+	var out []resource.SeedFile
 	for _, sh := range snap.Shards {
-		out = append(out, seedFile{path: snap.UID + "/" + sh.File(), object: sh.Object})
+		out = append(out, resource.SeedFile{Path: snap.UID + "/" + sh.File(), Object: sh.Object})
 	}
 	return out, nil
 }
