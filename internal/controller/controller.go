@@ -378,6 +378,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 			return nodeResult{}, err
 		}
 	}
+	if n.Status == resource.NodeCreating {
+		c.removeDownloads(cl) // the engine holds their data now
+	}
 	if n.Reboot {
 		if _, err := c.driver.Restart(ctx, id); err != nil {
 			return nodeResult{}, err

@@ -119,6 +119,16 @@ func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v eng
 	return nil
 }
 
+// removeDownloads deletes the files downloaded for cl's restore once its node has loaded them; the
+// garbage collector removes the emptied directory.
+func (c *Controller) removeDownloads(cl *resource.Cluster) {
+	for _, f := range append([]resource.SeedFile{{Path: cl.SeedSnapshot, Object: cl.SeedObject}}, cl.MergeFiles...) {
+		if f.Object != "" {
+			_ = os.Remove(filepath.Join(c.cfg.SnapshotDir, f.Path))
+		}
+	}
+}
+
 // removeFinishedImports deletes downloaded restore files once no node still waits to start from them. The
 // directory is read before the clusters: a download only starts once its cluster is stored.
 func (c *Controller) removeFinishedImports(ctx context.Context) error {

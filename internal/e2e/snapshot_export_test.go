@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,6 +150,10 @@ func TestSnapshotExportImport(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("CreateCacheCluster from S3: %v", err)
 	}
+	// ecache killed while the restore downloads: after a restart it is done again.
+	srv.kill()
+	srv.start()
+	c = srv.client("us-east-1")
 	waitAvailable(t, c, "seeded")
 	seeded := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "seeded").CacheNodes[0].Endpoint)})
 	defer seeded.Close()
@@ -227,6 +233,16 @@ func TestSnapshotExportImport(t *testing.T) {
 	_, err = c.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("before-upgrade"), TargetSnapshotName: aws.String("export-2"), TargetBucket: aws.String("my-bucket")})
 	wantFault(t, "export without read permission", err, "InvalidParameterValue", "ElastiCache has not been granted READ permissions my-bucket on the S3 Bucket.")
 	wantFault(t, "restore without read permission", seed("bad6", "valkey", arn), "InvalidParameterValue", "READ permissions my-bucket")
+	var downloads []string
+	_ = filepath.WalkDir(filepath.Join(srv.dataDir, "snapshots", "imports"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			downloads = append(downloads, path)
+		}
+		return nil
+	})
+	if len(downloads) > 0 {
+		t.Errorf("downloaded restore files left behind: %v", downloads)
+	}
 	if keys := s3.Keys(t, "my-bucket"); len(keys) != 4 {
 		t.Errorf("bucket holds %v, want taken.rdb, export-1.rdb and the two cme-out files", keys)
 	}

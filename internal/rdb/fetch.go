@@ -57,7 +57,7 @@ func Fetch(ctx context.Context, n Node, w io.Writer) (int64, error) {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	r := bufio.NewReaderSize(conn, 64<<10)
+	r := bufio.NewReaderSize(conn, 256<<10)
 	cmd := func(args ...string) error {
 		var b strings.Builder
 		fmt.Fprintf(&b, "*%d\r\n", len(args))
@@ -159,22 +159,26 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	return d.r.Read(p)
 }
 
-// copyUntilMark copies r to w up to the 40-byte mark that ends a diskless transfer, without the mark.
+// copyUntilMark copies r to w up to the 40-byte mark that ends a diskless transfer, without the mark. The
+// last len(mark) bytes read are held back (they may be the start of the mark) at the front of the buffer, and
+// each read lands right after them.
 func copyUntilMark(w io.Writer, r io.Reader, mark []byte) error {
-	buf := make([]byte, 64<<10)
-	var held []byte // the last bytes read, which may be the start of the mark
+	buf := make([]byte, len(mark)+256<<10)
+	held := 0
 	for {
-		k, err := r.Read(buf)
-		held = append(held, buf[:k]...)
-		if len(held) >= len(mark) && bytes.Equal(held[len(held)-len(mark):], mark) {
-			_, werr := w.Write(held[:len(held)-len(mark)])
+		k, err := r.Read(buf[held:])
+		n := held + k
+		if n >= len(mark) && bytes.Equal(buf[n-len(mark):n], mark) {
+			_, werr := w.Write(buf[:n-len(mark)])
 			return werr
 		}
-		if keep := len(mark); len(held) > keep {
-			if _, werr := w.Write(held[:len(held)-keep]); werr != nil {
+		if n > len(mark) {
+			if _, werr := w.Write(buf[:n-len(mark)]); werr != nil {
 				return werr
 			}
-			held = append(held[:0], held[len(held)-keep:]...)
+			held = copy(buf, buf[n-len(mark):n])
+		} else {
+			held = n
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -199,9 +203,13 @@ func (t *tail) Write(p []byte) (int, error) {
 	if len(t.head) < 9 {
 		t.head = append(t.head, p[:min(k, 9-len(t.head))]...)
 	}
-	t.last = append(t.last, p[:k]...)
-	if len(t.last) > 9 {
-		t.last = t.last[len(t.last)-9:]
+	if k >= 9 {
+		t.last = append(t.last[:0], p[k-9:k]...)
+	} else {
+		t.last = append(t.last, p[:k]...)
+		if len(t.last) > 9 {
+			t.last = append(t.last[:0], t.last[len(t.last)-9:]...)
+		}
 	}
 	return k, err
 }
