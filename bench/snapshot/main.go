@@ -6,7 +6,8 @@
 //   - bare: the same engine binary, same data, doing BGSAVE (until rdb_bgsave_in_progress is 0), and a new
 //     process loading that RDB file (until it answers PING);
 //
-//   - the SET latency a client sees before and during the snapshot (p50, p99).
+//   - the SET latency a client sees before and during the snapshot, and during the bare BGSAVE (p50, p99). A
+//     client sends SETs during both the snapshot and the BGSAVE, so both copy under the same write load.
 //
 //     go run ./bench/snapshot [-mb 1024] [-engine valkey]
 package main
@@ -184,7 +185,7 @@ func run(mb int, eng string) error {
 	defer dst.Close()
 	restored := dst.DBSize(ctx).Val()
 
-	bareSave, bareLoad, err := bare(ctx, eng, files[0])
+	bareSave, bareLoad, duringBGSAVE, err := bare(ctx, eng, files[0])
 	if err != nil {
 		return err
 	}
@@ -200,58 +201,67 @@ func run(mb int, eng string) error {
 	fmt.Printf("SET latency before: p50 %v p99 %v (%d SETs); during the snapshot: p50 %v p99 %v (%d SETs)\n",
 		benchkit.Percentile(before, 0.5), benchkit.Percentile(before, 0.99), len(before),
 		benchkit.Percentile(duringSnap, 0.5), benchkit.Percentile(duringSnap, 0.99), len(duringSnap))
+	fmt.Printf("SET latency during the bare BGSAVE: p50 %v p99 %v (%d SETs)\n",
+		benchkit.Percentile(duringBGSAVE, 0.5), benchkit.Percentile(duringBGSAVE, 0.99), len(duringBGSAVE))
 	return nil
 }
 
 // bare starts the engine by hand on the RDB file ecache wrote (timing the load until PING answers), then
-// times a BGSAVE of the same data.
-func bare(ctx context.Context, eng, rdbFile string) (save, load time.Duration, err error) {
+// times a BGSAVE of the same data while a client sends SETs, as during ecache's snapshot.
+func bare(ctx context.Context, eng, rdbFile string) (save, load time.Duration, during []time.Duration, err error) {
 	dir, err := os.MkdirTemp("", "bare-snapshot")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer os.RemoveAll(dir)
 	b, err := os.ReadFile(rdbFile)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "dump.rdb"), b, 0o600); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	const addr = "127.0.0.1:30390"
 	start := time.Now()
 	p := exec.Command(eng+"-server", "--port", "30390", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no")
 	if err := p.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer func() { p.Process.Kill(); p.Wait() }()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer rdb.Close()
 	for rdb.Ping(ctx).Err() != nil {
 		if ctx.Err() != nil {
-			return 0, 0, ctx.Err()
+			return 0, 0, nil, ctx.Err()
 		}
 		time.Sleep(time.Millisecond)
 	}
 	load = time.Since(start)
+	stop := make(chan struct{})
+	probe := redis.NewClient(&redis.Options{Addr: addr})
+	defer probe.Close()
+	done := make(chan []time.Duration)
+	go func() { done <- latencies(probe, stop) }()
 	start = time.Now()
 	if err := rdb.BgSave(ctx).Err(); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	for {
 		info, err := rdb.Info(ctx, "persistence").Result()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		if field(info, "rdb_bgsave_in_progress") == "0" {
 			if field(info, "rdb_last_bgsave_status") != "ok" {
-				return 0, 0, fmt.Errorf("bare BGSAVE failed")
+				return 0, 0, nil, fmt.Errorf("bare BGSAVE failed")
 			}
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return time.Since(start), load, nil
+	save = time.Since(start)
+	close(stop)
+	return save, load, <-done, nil
 }
 
 func field(info, name string) string {
