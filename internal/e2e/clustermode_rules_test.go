@@ -183,6 +183,14 @@ func TestClusterModeRules(t *testing.T) {
 			_, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("sharded"), PrimaryClusterId: aws.String("sharded-0001-002")})
 			return err
 		}, badCombo, 400},
+		{"SnapshottingClusterId on a sharded group", func() error {
+			_, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("sharded"), SnapshottingClusterId: aws.String("sharded-0001-002")})
+			return err
+		}, badCombo, 400},
+		{"SnapshottingClusterId of another group's member", func() error {
+			_, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("plain"), SnapshottingClusterId: aws.String("sharded-0001-002")})
+			return err
+		}, "InvalidParameterValue", 400},
 		{"cluster-enabled parameter group on a plain group", func() error {
 			_, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("plain"), CacheParameterGroupName: aws.String("default.valkey8.cluster.on"), ApplyImmediately: aws.Bool(true)})
 			return err

@@ -202,6 +202,17 @@ func TestSnapshotAndRestore(t *testing.T) {
 	if err := checkGroup(valkeyCluster(t, c, "from-grp", "grp-snap")); err != nil {
 		t.Errorf("restored from the group snapshot: %v", err)
 	}
+	// SnapshottingClusterId chooses the member snapshots are copied from.
+	mod, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("grp"), SnapshottingClusterId: aws.String("grp-001"), ApplyImmediately: aws.Bool(true)})
+	if err != nil || aws.ToString(mod.ReplicationGroup.SnapshottingClusterId) != "grp-001" {
+		t.Fatalf("ModifyReplicationGroup SnapshottingClusterId: %v", err)
+	}
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("grp"), SnapshotName: aws.String("from-primary")}); err != nil {
+		t.Fatal(err)
+	}
+	if fp := waitSnapshot(t, c, "from-primary"); aws.ToString(fp.NodeSnapshots[0].CacheClusterId) != "grp-001" {
+		t.Errorf("snapshot with SnapshottingClusterId grp-001 copied from %s", aws.ToString(fp.NodeSnapshots[0].CacheClusterId))
+	}
 	// The same snapshot restores into a new replication group: the primary loads it, the replica syncs.
 	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
 		ReplicationGroupId: aws.String("grp2"), ReplicationGroupDescription: aws.String("grp2"), Engine: aws.String("valkey"),
@@ -214,12 +225,12 @@ func TestSnapshotAndRestore(t *testing.T) {
 	defer reader.Close()
 	eventually(t, 10*time.Second, "the restored group's replica has the data", func() error { return checkGroup(reader) })
 	list, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotSource: aws.String("user")})
-	if err != nil || len(list.Snapshots) != 2 {
+	if err != nil || len(list.Snapshots) != 3 {
 		t.Errorf("DescribeSnapshots user: %d snapshots, %v", len(list.Snapshots), err)
 	}
 
 	// Deleting frees the files.
-	for _, name := range []string{"snap1-copy", "grp-snap"} {
+	for _, name := range []string{"snap1-copy", "grp-snap", "from-primary"} {
 		del, err := c.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String(name)})
 		if err != nil || aws.ToString(del.Snapshot.SnapshotStatus) != "deleting" {
 			t.Fatalf("DeleteSnapshot %s: %v", name, err)

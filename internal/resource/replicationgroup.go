@@ -62,6 +62,9 @@ type ReplicationGroup struct {
 
 	// Snapshotting names the snapshot being taken of this group; the group shows "snapshotting".
 	Snapshotting string `json:"snapshotting,omitempty"`
+	// SnapshottingClusterID is the member snapshots of a cluster mode disabled group are copied from
+	// (ModifyReplicationGroup SnapshottingClusterId); empty: a replica.
+	SnapshottingClusterID string `json:"snapshottingClusterId,omitempty"`
 	// AutomaticSnapshotAt is when the last automatic snapshot of this group was taken.
 	AutomaticSnapshotAt time.Time `json:"automaticSnapshotAt"`
 

@@ -446,8 +446,14 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			g.Failover = &resource.Failover{NodeGroupID: ng.ID, From: ng.Primary(), Target: pid, StartedAt: s.now().UTC()}
 			g.Status = resource.StatusModifying
 		}
-		if id := strings.ToLower(deref(in.SnapshottingClusterId)); id != "" && !slices.Contains(g.MemberIDs(), id) {
-			return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", id, g.ID)
+		if id := strings.ToLower(deref(in.SnapshottingClusterId)); id != "" {
+			switch {
+			case g.ClusterEnabled:
+				return api.InvalidParameterCombinationException("SnapshottingClusterId cannot be set for a cluster mode enabled replication group.")
+			case !slices.Contains(g.MemberIDs(), id):
+				return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", id, g.ID)
+			}
+			g.SnapshottingClusterID = id
 		}
 		// Node settings go to every member with the cache-cluster rules.
 		mod := &api.ModifyCacheClusterMessage{

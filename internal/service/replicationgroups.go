@@ -626,6 +626,9 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	if g.KMSKeyID != "" {
 		out.KmsKeyId = ptr(g.KMSKeyID)
 	}
+	if g.SnapshottingClusterID != "" && slices.Contains(g.MemberIDs(), g.SnapshottingClusterID) {
+		out.SnapshottingClusterId = ptr(g.SnapshottingClusterID)
+	}
 	if g.TransitEncryption {
 		out.TransitEncryptionMode = ptr("required")
 	}

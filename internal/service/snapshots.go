@@ -179,6 +179,9 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string) (*resource.Snapshot,
 		if replicas := replicasOf(&ng); len(replicas) > 0 {
 			source = replicas[len(replicas)-1]
 		}
+		if id := g.SnapshottingClusterID; id != "" && slices.ContainsFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == id }) {
+			source = id
+		}
 		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, source))
 		if err != nil {
 			return nil, err
