@@ -1,8 +1,9 @@
 // Package rdb takes a point-in-time copy of a running Valkey/Redis OSS engine's dataset as an RDB file, the
 // way a replica does: it connects, declares itself an RDB-only replica that can read a diskless transfer
-// (REPLCONF rdb-only 1, REPLCONF capa eof) and asks for a full synchronisation (SYNC). The engine forks,
-// streams the RDB over the connection and keeps serving clients; nothing is written to the engine's own
-// directory. Imported by internal/controller.
+// (REPLCONF rdb-only 1, REPLCONF capa eof; on Valkey 8+ also an RDB channel, REPLCONF rdb-channel 1) and
+// asks for a full synchronisation (SYNC). The engine forks, streams the RDB over the connection and keeps
+// serving clients; nothing is written to the engine's own directory. CopyKeys copies an RDB file's keys into
+// a running engine. Imported by internal/controller.
 package rdb
 
 import (
@@ -85,6 +86,12 @@ func Fetch(ctx context.Context, n Node, w io.Writer) (int64, error) {
 	if err := cmd("REPLCONF", "rdb-only", "1"); err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
+	// Valkey 8 and later: on an RDB channel the forked child writes the file to this connection itself,
+	// instead of through a pipe that the engine's main thread relays between client commands. Engines
+	// without dual-channel replication refuse the option, and relay.
+	if err := cmd("REPLCONF", "rdb-channel", "1"); err != nil && !strings.Contains(err.Error(), "Unrecognized REPLCONF option") {
+		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
+	}
 	if err := cmd("REPLCONF", "capa", "eof"); err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
@@ -100,8 +107,8 @@ func Fetch(ctx context.Context, n Node, w io.Writer) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("rdb: %s: waiting for the RDB: %w", n.Addr, err)
 		}
-		if line == "" {
-			continue
+		if line == "" || strings.HasPrefix(line, "$ENDOFF:") {
+			continue // keep-alive, or the replication offset an RDB channel is told first
 		}
 		if strings.HasPrefix(line, "-") {
 			return 0, fmt.Errorf("rdb: %s: SYNC: %s", n.Addr, line[1:])
