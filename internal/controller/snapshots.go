@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/rdb"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
@@ -234,4 +235,58 @@ func (c *Controller) finalSnapshotPending(ctx context.Context, cl *resource.Clus
 		}
 	}
 	return false, nil
+}
+
+// exportSnapshot uploads each file of a snapshot being exported to its bucket, then makes the snapshot
+// available again. A refusal (bucket gone, permission withdrawn) ends the export at once; other failures
+// are retried a few times. Each upload is a single PUT, so an object appears whole or not at all, and an
+// export cut short by a restart is done again.
+func (c *Controller) exportSnapshot(ctx context.Context, key string, snap *resource.Snapshot) (bool, error) {
+	exp := snap.Export
+	err := errors.New("no object store is configured (--s3-endpoint)")
+	if c.cfg.Objects != nil {
+		err = nil
+		for _, sh := range snap.Shards {
+			objKey := snap.ExportKey(exp.Name, sh)
+			if err = c.cfg.Objects.Upload(ctx, exp.Bucket, objKey, SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.ExportMetadata(sh)); err != nil {
+				err = fmt.Errorf("%s: %w", objKey, err)
+				break
+			}
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return false, nil
+	}
+	refused := c.cfg.Objects == nil || errors.Is(err, objectstore.ErrAccessDenied) || errors.Is(err, objectstore.ErrNoSuchBucket)
+	if err != nil {
+		c.logger.Warn("snapshot export failed", "snapshot", snap.Name, "bucket", exp.Bucket, "err", err)
+	}
+	retry := false
+	now := c.cfg.Now().UTC()
+	editErr := edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+		if cur.UID != snap.UID || cur.Status != resource.SnapshotExporting {
+			return false, nil
+		}
+		if err != nil && !refused {
+			if cur.Failures++; cur.Failures < maxSnapshotFailures {
+				retry = true
+				return true, nil
+			}
+		}
+		cur.Status, cur.Export, cur.Failures = resource.SnapshotAvailable, nil, 0
+		msg := fmt.Sprintf("Snapshot export succeeded for snapshot with ID '%s' to S3 bucket '%s'", cur.Name, exp.Bucket)
+		if err != nil {
+			msg = fmt.Sprintf("Snapshot export failed for snapshot with ID '%s' to S3 bucket '%s': %v", cur.Name, exp.Bucket, err)
+		}
+		return true, clusterEvent(tx, now, 1, cur.Region, snapshotSourceCluster(cur), msg)
+	})
+	return retry, editErr
+}
+
+// snapshotSourceCluster is the cache cluster a snapshot's events are reported for.
+func snapshotSourceCluster(snap *resource.Snapshot) string {
+	if snap.CacheClusterID != "" || len(snap.Shards) == 0 {
+		return snap.CacheClusterID
+	}
+	return snap.Shards[0].CacheClusterID
 }

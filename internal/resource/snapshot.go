@@ -93,6 +93,10 @@ type SnapshotShard struct {
 	Object string `json:"object,omitempty"`
 }
 
+// ImportsDir is the directory, under the snapshot directory, of files downloaded from the object store for
+// restores (SnapshotArns): ImportsDir/<restore id>/<node group>.rdb.
+const ImportsDir = "imports"
+
 // StatusSnapshotting is how a cluster or group that a snapshot is being copied from shows.
 const StatusSnapshotting = "snapshotting"
 

@@ -123,7 +123,7 @@ func (s *Service) importSnapshot(ctx context.Context, arns []string, eng, binary
 	}
 	ctx, cancel := context.WithTimeout(ctx, objectStoreTimeout)
 	defer cancel()
-	snap := &resource.Snapshot{Name: strings.Join(arns, ","), UID: "imports/" + newUID(), Status: resource.SnapshotAvailable}
+	snap := &resource.Snapshot{Name: strings.Join(arns, ","), UID: resource.ImportsDir + "/" + newUID(), Status: resource.SnapshotAvailable}
 	for i, arn := range arns {
 		bucket, key, _ := objectstore.ParseARN(arn)
 		obj, err := s.cfg.Objects.Stat(ctx, bucket, key)
