@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -44,6 +46,7 @@ type Config struct {
 type Store struct {
 	client   *s3.Client
 	endpoint string
+	partSize int64 // multipart upload part size; 0 means defaultPartSize
 }
 
 // New returns a Store for cfg; it makes no request.
@@ -119,8 +122,12 @@ func (s *Store) ReadHead(ctx context.Context, bucket, key string, n int) ([]byte
 	return b, err
 }
 
+// defaultPartSize is the part size of multipart uploads; files up to this size go in one PUT.
+const defaultPartSize = 64 << 20
+
 // Upload writes the file at path as object key of bucket, with user metadata. The object appears whole or
-// not at all.
+// not at all: a file larger than one part goes up as a multipart upload (S3 takes at most 5 GiB in one
+// PUT), which is completed only when every part arrived and aborted otherwise.
 func (s *Store) Upload(ctx context.Context, bucket, key, path string, metadata map[string]string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -131,9 +138,40 @@ func (s *Store) Upload(ctx context.Context, bucket, key, path string, metadata m
 	if err != nil {
 		return err
 	}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: f, ContentLength: aws.Int64(st.Size()),
-		ContentType: aws.String("application/octet-stream"), Metadata: metadata,
+	partSize := s.partSize
+	if partSize == 0 {
+		partSize = defaultPartSize
+	}
+	if st.Size() <= partSize {
+		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), Body: f, ContentLength: aws.Int64(st.Size()),
+			ContentType: aws.String("application/octet-stream"), Metadata: metadata,
+		})
+		return classify(err, ErrNoSuchBucket)
+	}
+	up, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), ContentType: aws.String("application/octet-stream"), Metadata: metadata,
+	})
+	if err != nil {
+		return classify(err, ErrNoSuchBucket)
+	}
+	var parts []types.CompletedPart
+	for n, off := int32(1), int64(0); off < st.Size(); n, off = n+1, off+partSize {
+		size := min(partSize, st.Size()-off)
+		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(n),
+			Body: io.NewSectionReader(f, off, size), ContentLength: aws.Int64(size),
+		})
+		if err != nil {
+			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_, _ = s.client.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId})
+			cancel()
+			return classify(err, ErrNoSuchBucket)
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+	}
+	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	return classify(err, ErrNoSuchBucket)
 }

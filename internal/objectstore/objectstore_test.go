@@ -105,3 +105,40 @@ func TestParseARN(t *testing.T) {
 		}
 	}
 }
+
+// TestMultipartUpload uploads a file larger than one part: it arrives whole, with its metadata; refused or
+// cancelled uploads leave no object.
+func TestMultipartUpload(t *testing.T) {
+	srv := s3test.Start(t, 28101, false)
+	ctx := context.Background()
+	st := newStore(t, srv, srv.Writer)
+	objectstore.SetPartSize(st, 5<<20)
+	srv.CreateBucket(t, "parts")
+	data := make([]byte, 12<<20+12345) // three parts, the last one short
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	path := filepath.Join(t.TempDir(), "big.rdb")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Upload(ctx, "parts", "big.rdb", path, map[string]string{"ecache-node-group": "0002"}); err != nil {
+		t.Fatalf("multipart Upload: %v", err)
+	}
+	got, meta := srv.Get(t, "parts", "big.rdb")
+	if !bytes.Equal(got, data) || meta["ecache-node-group"] != "0002" {
+		t.Fatalf("uploaded object: %d bytes (want %d), equal %v, metadata %v", len(got), len(data), bytes.Equal(got, data), meta)
+	}
+	if err := st.Upload(ctx, "no-such-bucket", "big.rdb", path, nil); !errors.Is(err, objectstore.ErrNoSuchBucket) {
+		t.Fatalf("multipart Upload to a missing bucket = %v, want ErrNoSuchBucket", err)
+	}
+	// A cancelled upload: nothing appears.
+	cut, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := st.Upload(cut, "parts", "cut.rdb", path, nil); err == nil {
+		t.Fatal("Upload with a cancelled context succeeded")
+	}
+	if keys := srv.Keys(t, "parts"); len(keys) != 1 || keys[0] != "big.rdb" {
+		t.Errorf("bucket holds %v, want only big.rdb", keys)
+	}
+}
