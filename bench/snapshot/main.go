@@ -7,7 +7,12 @@
 //     process loading that RDB file (until it answers PING);
 //
 //   - the SET latency a client sees before and during the snapshot, and during the bare BGSAVE (p50, p99). A
-//     client sends SETs during both the snapshot and the BGSAVE, so both copy under the same write load.
+//     client sends SETs during both the snapshot and the BGSAVE, so both copy under the same write load;
+//
+//   - with -s3 (moto_server and the AWS CLI installed): CopySnapshot with TargetBucket to moto_server until
+//     the snapshot is available again, and CreateCacheCluster with SnapshotArns until available, side by
+//     side with `aws s3 cp` uploading the same file to the same server (its defaults: multipart, 10
+//     threads), and downloading it in one GET (plus the bare load of the file).
 //
 //     go run ./bench/snapshot [-mb 1024] [-engine valkey]
 package main
@@ -37,8 +42,9 @@ const valueSize = 1024
 func main() {
 	mb := flag.Int("mb", 1024, "dataset size in MiB")
 	eng := flag.String("engine", "valkey", "valkey or redis")
+	withS3 := flag.Bool("s3", false, "also measure export to and restore from moto_server")
 	flag.Parse()
-	if err := run(*mb, *eng); err != nil {
+	if err := run(*mb, *eng, *withS3); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -106,11 +112,20 @@ func waitClusterAvailable(ctx context.Context, c *elasticache.Client, id string)
 	}
 }
 
-func run(mb int, eng string) error {
+func run(mb int, eng string, withS3 bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	keys := mb << 20 / valueSize
-	srv, err := benchkit.Start("30300-30349")
+	var args []string
+	if withS3 {
+		stop, err := startMoto()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		args = []string{"--s3-endpoint", motoEndpoint, "--s3-access-key-id", "bench", "--s3-secret-access-key", "bench"}
+	}
+	srv, err := benchkit.Start("30300-30349", args...)
 	if err != nil {
 		return err
 	}
@@ -203,6 +218,99 @@ func run(mb int, eng string) error {
 		benchkit.Percentile(duringSnap, 0.5), benchkit.Percentile(duringSnap, 0.99), len(duringSnap))
 	fmt.Printf("SET latency during the bare BGSAVE: p50 %v p99 %v (%d SETs)\n",
 		benchkit.Percentile(duringBGSAVE, 0.5), benchkit.Percentile(duringBGSAVE, 0.99), len(duringBGSAVE))
+	if withS3 {
+		return exportImport(ctx, c, eng, files[0], rdbMB, bareLoad)
+	}
+	return nil
+}
+
+const motoEndpoint = "http://127.0.0.1:30392"
+
+// startMoto runs moto_server as the S3 server of the export and restore measures.
+func startMoto() (stop func(), err error) {
+	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", "30392")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("moto_server: %w", err)
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	if err := benchkit.WaitListening("127.0.0.1:30392", 30*time.Second); err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
+// awsS3 runs the AWS CLI's s3 command against moto_server and returns how long it took.
+func awsS3(args ...string) (time.Duration, error) {
+	cmd := exec.Command("aws", append([]string{"--endpoint-url", motoEndpoint, "s3"}, args...)...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench", "AWS_DEFAULT_REGION=us-east-1")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("aws s3 %v: %v\n%s", args, err, out)
+	}
+	return time.Since(start), nil
+}
+
+// exportImport measures CopySnapshot with TargetBucket and CreateCacheCluster with SnapshotArns against the
+// AWS CLI moving the same file to and from the same server.
+func exportImport(ctx context.Context, c *elasticache.Client, eng, rdbFile string, rdbMB float64, bareLoad time.Duration) error {
+	if _, err := awsS3("mb", "s3://bench"); err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := c.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("bench"), TargetSnapshotName: aws.String("exported"), TargetBucket: aws.String("bench")}); err != nil {
+		return err
+	}
+	for {
+		out, err := c.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String("bench")})
+		if err != nil {
+			return err
+		}
+		if aws.ToString(out.Snapshots[0].SnapshotStatus) == "available" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	exportTook := time.Since(start)
+	cliUpload, err := awsS3("cp", rdbFile, "s3://bench/cli.rdb")
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("from-s3"), Engine: aws.String(eng),
+		CacheNodeType: aws.String("cache.r7g.large"), SnapshotArns: []string{"arn:aws:s3:::bench/exported.rdb"}}); err != nil {
+		return err
+	}
+	addr, err := waitClusterAvailable(ctx, c, "from-s3")
+	if err != nil {
+		return err
+	}
+	importTook := time.Since(start)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	restored := rdb.DBSize(ctx).Val()
+	tmp, err := os.MkdirTemp("", "bench-s3")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// One GET, as ecache does: moto_server answers the CLI's default ranged GETs of a large object slowly.
+	config := filepath.Join(tmp, "config")
+	if err := os.WriteFile(config, []byte("[default]\ns3 =\n  multipart_threshold = 8GB\n"), 0o600); err != nil {
+		return err
+	}
+	os.Setenv("AWS_CONFIG_FILE", config)
+	cliDownload, err := awsS3("cp", "s3://bench/cli.rdb", filepath.Join(tmp, "dump.rdb"))
+	os.Unsetenv("AWS_CONFIG_FILE")
+	if err != nil {
+		return err
+	}
+	mbps := func(d time.Duration) string { return fmt.Sprintf("%.0f MB/s", rdbMB/d.Seconds()) }
+	fmt.Printf("export: ecache CopySnapshot --target-bucket -> available %v (%s); aws s3 cp upload %v (%s); ratio %.2f\n",
+		exportTook.Round(time.Millisecond), mbps(exportTook), cliUpload.Round(time.Millisecond), mbps(cliUpload), cliUpload.Seconds()/exportTook.Seconds())
+	fmt.Printf("restore from S3: ecache CreateCacheCluster --snapshot-arns -> available %v (%d keys); aws s3 cp download %v + bare load %v; ratio %.2f\n",
+		importTook.Round(time.Millisecond), restored, cliDownload.Round(time.Millisecond), bareLoad.Round(time.Millisecond), (cliDownload+bareLoad).Seconds()/importTook.Seconds())
 	return nil
 }
 

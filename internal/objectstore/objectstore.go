@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -122,12 +123,20 @@ func (s *Store) ReadHead(ctx context.Context, bucket, key string, n int) ([]byte
 	return b, err
 }
 
-// defaultPartSize is the part size of multipart uploads; files up to this size go in one PUT.
-const defaultPartSize = 64 << 20
+// defaultPartSize is the part size of multipart uploads (larger for files of more than maxParts parts);
+// files up to this size go in one PUT.
+const defaultPartSize = 16 << 20
+
+// maxParts is S3's limit on the parts of one upload.
+const maxParts = 10000
+
+// partConcurrency is how many parts of a multipart upload are sent at once (each is hashed for its
+// signature while it is read, so parts in parallel also spread that work).
+const partConcurrency = 8
 
 // Upload writes the file at path as object key of bucket, with user metadata. The object appears whole or
 // not at all: a file larger than one part goes up as a multipart upload (S3 takes at most 5 GiB in one
-// PUT), which is completed only when every part arrived and aborted otherwise.
+// PUT), parts in parallel, completed only when every part arrived and aborted otherwise.
 func (s *Store) Upload(ctx context.Context, bucket, key, path string, metadata map[string]string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -140,7 +149,7 @@ func (s *Store) Upload(ctx context.Context, bucket, key, path string, metadata m
 	}
 	partSize := s.partSize
 	if partSize == 0 {
-		partSize = defaultPartSize
+		partSize = max(defaultPartSize, (st.Size()+maxParts-1)/maxParts)
 	}
 	if st.Size() <= partSize {
 		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
@@ -155,25 +164,53 @@ func (s *Store) Upload(ctx context.Context, bucket, key, path string, metadata m
 	if err != nil {
 		return classify(err, ErrNoSuchBucket)
 	}
-	var parts []types.CompletedPart
-	for n, off := int32(1), int64(0); off < st.Size(); n, off = n+1, off+partSize {
-		size := min(partSize, st.Size()-off)
-		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(n),
-			Body: io.NewSectionReader(f, off, size), ContentLength: aws.Int64(size),
-		})
-		if err != nil {
-			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_, _ = s.client.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId})
-			cancel()
-			return classify(err, ErrNoSuchBucket)
-		}
-		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+	parts, err := s.uploadParts(ctx, bucket, key, up.UploadId, f, st.Size(), partSize)
+	if err != nil {
+		abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_, _ = s.client.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId})
+		cancel()
+		return classify(err, ErrNoSuchBucket)
 	}
 	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	return classify(err, ErrNoSuchBucket)
+}
+
+// uploadParts sends the parts of a multipart upload of f (size bytes), partConcurrency at a time, and
+// returns them in order; the first failure stops the rest.
+func (s *Store) uploadParts(ctx context.Context, bucket, key string, uploadID *string, f *os.File, size, partSize int64) ([]types.CompletedPart, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	count := int((size + partSize - 1) / partSize)
+	parts := make([]types.CompletedPart, count)
+	errs := make([]error, count)
+	slots := make(chan struct{}, partConcurrency)
+	var wg sync.WaitGroup
+	for i := range count {
+		off := int64(i) * partSize
+		n := min(partSize, size-off)
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID, PartNumber: aws.Int32(int32(i + 1)),
+				Body: io.NewSectionReader(f, off, n), ContentLength: aws.Int64(n),
+			})
+			if err != nil {
+				errs[i] = err
+				cancel()
+				return
+			}
+			parts[i] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return parts, nil
 }
 
 // Download copies object key of bucket to w.

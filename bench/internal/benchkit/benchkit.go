@@ -55,9 +55,10 @@ type Server struct {
 	KeyID, Secret string
 }
 
-// Start builds cmd/ecache and serves it on a scratch data dir with engines on nodePorts ("LO-HI"). ecache
-// logs warnings and errors, or what ECACHE_BENCH_LOG_LEVEL says (e.g. info, to see how long each step took).
-func Start(nodePorts string) (*Server, error) {
+// Start builds cmd/ecache and serves it on a scratch data dir with engines on nodePorts ("LO-HI") and the
+// extra serve flags args. ecache logs warnings and errors, or what ECACHE_BENCH_LOG_LEVEL says (e.g. info,
+// to see how long each step took).
+func Start(nodePorts string, args ...string) (*Server, error) {
 	logLevel := cmp.Or(os.Getenv("ECACHE_BENCH_LOG_LEVEL"), "warn")
 	dir, err := os.MkdirTemp("", "ecache-bench")
 	if err != nil {
@@ -68,7 +69,7 @@ func Start(nodePorts string) (*Server, error) {
 		return nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort()), Dir: dir}
-	s.Cmd = exec.Command(bin, "serve", "--listen", s.Addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", nodePorts, "--log-level", logLevel)
+	s.Cmd = exec.Command(bin, append([]string{"serve", "--listen", s.Addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", nodePorts, "--log-level", logLevel}, args...)...)
 	s.Cmd.Stderr, _ = os.Create(filepath.Join(dir, "ecache.log"))
 	stdout, _ := s.Cmd.StdoutPipe()
 	if err := s.Cmd.Start(); err != nil {
