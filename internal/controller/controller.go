@@ -218,21 +218,28 @@ func (c *Controller) work(ctx context.Context) {
 // collectGarbage removes engines whose cluster no longer exists (deleted while ecache was down,
 // or created by a transaction that never committed).
 func (c *Controller) collectGarbage(ctx context.Context) error {
+	// Read before the clusters: a restore's download only starts once its cluster is stored.
+	imports, err := c.importDirs()
+	if err != nil {
+		return err
+	}
 	objs, err := c.store.List(ctx, resource.KindCluster)
 	if err != nil {
 		return err
 	}
 	want := map[string]bool{}
+	var clusters []*resource.Cluster
 	for _, o := range objs {
 		cl, err := resource.Unmarshal[resource.Cluster](o.Value)
 		if err != nil {
 			return err
 		}
+		clusters = append(clusters, cl)
 		for _, n := range cl.Nodes {
 			want[cl.DriverID(n.ID)] = true
 		}
 	}
-	if err := c.removeFinishedImports(ctx); err != nil {
+	if err := c.removeFinishedImports(imports, clusters); err != nil {
 		return err
 	}
 	nodes, err := c.driver.List(ctx)
@@ -345,7 +352,7 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	}
 	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
 		spec.SeedRDB = filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot) // a restore: the first start loads it
-		if err := c.downloadSeed(ctx, cl.ID, resource.SeedFile{Path: cl.SeedSnapshot, Object: cl.SeedObject}); err != nil {
+		if err := c.downloadSeed(ctx, cl.ID, cl.SeedFiles()[0]); err != nil {
 			return nodeResult{}, err
 		}
 	}

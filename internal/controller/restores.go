@@ -27,7 +27,7 @@ func (c *Controller) downloadSeed(ctx context.Context, clusterID string, f resou
 		return nil
 	}
 	if c.cfg.Objects == nil {
-		return fmt.Errorf("cluster %s restores from %s, but no object store is configured (--s3-endpoint)", clusterID, f.Object)
+		return fmt.Errorf("cluster %s restores from %s: %w", clusterID, f.Object, errNoObjectStore)
 	}
 	bucket, objKey, _ := strings.Cut(f.Object, "/")
 	n, err := writeAtomically(path, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
@@ -51,7 +51,7 @@ func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v eng
 			return err
 		}
 		start := time.Now()
-		n, err := rdb.CopyKeys(ctx, v.Binary, filepath.Join(c.cfg.SnapshotDir, f.Path), rdb.Node(node))
+		n, err := rdb.CopyKeys(ctx, v.Binary, filepath.Join(c.cfg.SnapshotDir, f.Path), node)
 		if err != nil {
 			return fmt.Errorf("merge %s into cluster %s: %w", f.Path, cl.ID, err)
 		}
@@ -63,44 +63,43 @@ func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v eng
 // removeDownloads deletes the files downloaded for cl's restore once its node has loaded them; the
 // garbage collector removes the emptied directory.
 func (c *Controller) removeDownloads(cl *resource.Cluster) {
-	for _, f := range append([]resource.SeedFile{{Path: cl.SeedSnapshot, Object: cl.SeedObject}}, cl.MergeFiles...) {
+	for _, f := range cl.SeedFiles() {
 		if f.Object != "" {
 			_ = os.Remove(filepath.Join(c.cfg.SnapshotDir, f.Path))
 		}
 	}
 }
 
-// removeFinishedImports deletes downloaded restore files once no node still waits to start from them. The
-// directory is read before the clusters: a download only starts once its cluster is stored.
-func (c *Controller) removeFinishedImports(ctx context.Context) error {
+// importDirs lists the directories of downloads for restores.
+func (c *Controller) importDirs() ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(c.cfg.SnapshotDir, resource.ImportsDir))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
+		return nil, nil
 	}
-	clusters, err := c.store.List(ctx, resource.KindCluster)
-	if err != nil {
-		return err
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
+	return names, err
+}
+
+// removeFinishedImports deletes the download directories dirs (listed before clusters was read) that no
+// node of clusters still waits to start from.
+func (c *Controller) removeFinishedImports(dirs []string, clusters []*resource.Cluster) error {
 	needed := map[string]bool{}
-	for _, o := range clusters {
-		cl, err := resource.Unmarshal[resource.Cluster](o.Value)
-		if err != nil {
-			return err
-		}
+	for _, cl := range clusters {
 		if !slices.ContainsFunc(cl.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
 			continue
 		}
-		for _, f := range append([]resource.SeedFile{{Path: cl.SeedSnapshot, Object: cl.SeedObject}}, cl.MergeFiles...) {
+		for _, f := range cl.SeedFiles() {
 			if dir, ok := strings.CutPrefix(f.Path, resource.ImportsDir+"/"); ok && f.Object != "" {
 				needed[strings.Split(dir, "/")[0]] = true
 			}
 		}
 	}
-	for _, e := range entries {
-		if !needed[e.Name()] {
-			if err := os.RemoveAll(filepath.Join(c.cfg.SnapshotDir, resource.ImportsDir, e.Name())); err != nil {
+	for _, name := range dirs {
+		if !needed[name] {
+			if err := os.RemoveAll(filepath.Join(c.cfg.SnapshotDir, resource.ImportsDir, name)); err != nil {
 				return err
 			}
 		}

@@ -138,7 +138,7 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	if err != nil {
 		return 0, err
 	}
-	return writeAtomically(SnapshotFile(c.cfg.SnapshotDir, snap, sh), func(w io.Writer) (int64, error) { return rdb.Fetch(ctx, rdb.Node(node), w) })
+	return writeAtomically(SnapshotFile(c.cfg.SnapshotDir, snap, sh), func(w io.Writer) (int64, error) { return rdb.Fetch(ctx, node, w) })
 }
 
 // copyFile copies a snapshot file to another snapshot's directory.
@@ -243,21 +243,11 @@ func (c *Controller) finalSnapshotPending(ctx context.Context, cl *resource.Clus
 // export cut short by a restart is done again.
 func (c *Controller) exportSnapshot(ctx context.Context, key string, snap *resource.Snapshot) (bool, error) {
 	exp := snap.Export
-	err := errors.New("no object store is configured (--s3-endpoint)")
-	if c.cfg.Objects != nil {
-		err = nil
-		for _, sh := range snap.Shards {
-			objKey := snap.ExportKey(exp.Name, sh)
-			if err = c.cfg.Objects.Upload(ctx, exp.Bucket, objKey, SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.ExportMetadata(sh)); err != nil {
-				err = fmt.Errorf("%s: %w", objKey, err)
-				break
-			}
-		}
-	}
+	err := c.uploadExport(ctx, snap)
 	if err != nil && ctx.Err() != nil {
 		return false, nil
 	}
-	refused := c.cfg.Objects == nil || errors.Is(err, objectstore.ErrAccessDenied) || errors.Is(err, objectstore.ErrNoSuchBucket)
+	refused := errors.Is(err, errNoObjectStore) || errors.Is(err, objectstore.ErrAccessDenied) || errors.Is(err, objectstore.ErrNoSuchBucket)
 	if err != nil {
 		c.logger.Warn("snapshot export failed", "snapshot", snap.Name, "bucket", exp.Bucket, "err", err)
 	}
@@ -281,6 +271,22 @@ func (c *Controller) exportSnapshot(ctx context.Context, key string, snap *resou
 		return true, clusterEvent(tx, now, 1, cur.Region, snapshotSourceCluster(cur), msg)
 	})
 	return retry, editErr
+}
+
+var errNoObjectStore = errors.New("no object store is configured (--s3-endpoint)")
+
+// uploadExport uploads each node group's file of a snapshot being exported.
+func (c *Controller) uploadExport(ctx context.Context, snap *resource.Snapshot) error {
+	if c.cfg.Objects == nil {
+		return errNoObjectStore
+	}
+	for _, sh := range snap.Shards {
+		key := snap.ExportKey(snap.Export.Name, sh)
+		if err := c.cfg.Objects.Upload(ctx, snap.Export.Bucket, key, SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.ExportMetadata(sh)); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // snapshotSourceCluster is the cache cluster a snapshot's events are reported for.

@@ -46,7 +46,6 @@ type Config struct {
 // Store is a configured object store client.
 type Store struct {
 	client   *s3.Client
-	endpoint string
 	partSize int64 // multipart upload part size; 0 means defaultPartSize
 }
 
@@ -74,11 +73,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	return &Store{client: client, endpoint: cfg.Endpoint}, nil
+	return &Store{client: client}, nil
 }
-
-// Endpoint is the store's base URL.
-func (s *Store) Endpoint() string { return s.endpoint }
 
 // Object is what the store says about an object.
 type Object struct {

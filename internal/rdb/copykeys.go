@@ -4,36 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ecache/ecache/internal/replication"
 )
 
 // copyBatch is how many keys CopyKeys reads and writes per round trip.
 const copyBatch = 500
 
 // CopyKeys copies every key of an RDB file, with its value and time to live, into the engine at target
-// (RESTORE … REPLACE, so copying again is harmless) and returns how many it copied. The file is read by a
-// scratch engine: binary (valkey-server or redis-server) started on a Unix socket in a temporary directory,
-// with no TCP port and no persistence, and stopped when the copy ends. This merges the files of several node
-// groups into one node.
-func CopyKeys(ctx context.Context, binary, file string, target Node) (int64, error) {
+// (RESTORE … REPLACE, so copying again is harmless) and returns how many it copied. The file is read in place
+// by a scratch engine: binary (valkey-server or redis-server) started with no TCP port, no persistence, and
+// its Unix socket and log in a temporary directory; it is stopped when the copy ends. This merges the files of
+// several node groups into one node.
+func CopyKeys(ctx context.Context, binary, file string, target replication.Node) (int64, error) {
 	dir, err := os.MkdirTemp("", "ecache-rdb-")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Link(file, filepath.Join(dir, "dump.rdb")); err != nil {
-		if err := copyPath(file, filepath.Join(dir, "dump.rdb")); err != nil {
-			return 0, err
-		}
-	}
 	sock := filepath.Join(dir, "engine.sock")
-	cmd := exec.Command(binary, "--port", "0", "--unixsocket", sock, "--dir", dir, "--dbfilename", "dump.rdb",
+	cmd := exec.Command(binary, "--port", "0", "--unixsocket", sock, "--dir", filepath.Dir(file), "--dbfilename", filepath.Base(file),
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "engine.log"))
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("rdb: scratch engine: %w", err)
@@ -126,21 +122,4 @@ func copyBatchOfKeys(ctx context.Context, src, dst *redis.Client, keys []string)
 		return 0, fmt.Errorf("rdb: restore: %w", err)
 	}
 	return n, nil
-}
-
-func copyPath(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ecache/ecache/internal/replication"
 )
 
 // TestCopyKeysMerges fetches two engines' datasets as RDB files and copies both into a third engine that
@@ -35,7 +37,7 @@ func TestCopyKeysMerges(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := Fetch(ctx, Node{Addr: src.Options().Addr, Password: "secret"}, f); err != nil {
+				if _, err := Fetch(ctx, replication.Node{Addr: src.Options().Addr, Password: "secret"}, f); err != nil {
 					t.Fatal(err)
 				}
 				f.Close()
@@ -45,7 +47,7 @@ func TestCopyKeysMerges(t *testing.T) {
 			dst.Set(ctx, "own", "kept", 0)
 			dst.Set(ctx, "shared", "old", 0)
 			for _, file := range files {
-				n, err := CopyKeys(ctx, binary, file, Node{Addr: dst.Options().Addr, Password: "target"})
+				n, err := CopyKeys(ctx, binary, file, replication.Node{Addr: dst.Options().Addr, Password: "target"})
 				if err != nil || n != 3003 {
 					t.Fatalf("CopyKeys(%s) = %d, %v; want 3003 keys", file, n, err)
 				}
@@ -87,7 +89,7 @@ func TestCopyKeysReportsABrokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := startEngine(t, bins[0], t.TempDir(), "target")
-	if _, err := CopyKeys(context.Background(), binary, file, Node{Addr: dst.Options().Addr, Password: "target"}); err == nil {
+	if _, err := CopyKeys(context.Background(), binary, file, replication.Node{Addr: dst.Options().Addr, Password: "target"}); err == nil {
 		t.Fatal("CopyKeys of a broken file succeeded")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,14 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Node says how to reach one engine.
-type Node struct {
-	Addr     string      // host:port
-	Password string      // AUTH when non-empty (default user)
-	TLS      *tls.Config // nil for plain TCP
-}
+	"github.com/ecache/ecache/internal/replication"
+)
 
 // ErrTruncated means the transfer ended before a complete RDB arrived.
 var ErrTruncated = errors.New("rdb: transfer ended before the end of the RDB file")
@@ -40,20 +34,10 @@ const (
 // Fetch copies n's dataset as an RDB file to w and returns its size. It fails, having written a partial file,
 // if the transfer breaks or what arrives does not end like an RDB file; callers write to a temporary file and
 // keep it only on success.
-func Fetch(ctx context.Context, n Node, w io.Writer) (int64, error) {
-	d := net.Dialer{Timeout: dialTimeout}
-	raw, err := d.DialContext(ctx, "tcp", n.Addr)
+func Fetch(ctx context.Context, n replication.Node, w io.Writer) (int64, error) {
+	conn, err := replication.Connect(ctx, n, dialTimeout)
 	if err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
-	}
-	conn := raw
-	if n.TLS != nil {
-		tc := tls.Client(raw, n.TLS)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return 0, fmt.Errorf("rdb: %s: tls: %w", n.Addr, err)
-		}
-		conn = tc
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })

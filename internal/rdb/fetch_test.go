@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ecache/ecache/internal/replication"
 )
 
 // Engines started by these tests listen on ports 28000-28099, below the kernel's ephemeral range.
@@ -96,7 +98,7 @@ func TestFetchRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := Fetch(ctx, Node{Addr: src.Options().Addr, Password: "secret"}, f)
+			n, err := Fetch(ctx, replication.Node{Addr: src.Options().Addr, Password: "secret"}, f)
 			f.Close()
 			if err != nil {
 				t.Fatalf("Fetch: %v", err)
@@ -197,7 +199,7 @@ func TestFetchRefusesIncompleteFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			_, err := Fetch(context.Background(), Node{Addr: fakeEngine(t, tt.reply)}, &out)
+			_, err := Fetch(context.Background(), replication.Node{Addr: fakeEngine(t, tt.reply)}, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Fetch = %v, want an error with %q", err, tt.want)
 			}
@@ -206,7 +208,7 @@ func TestFetchRefusesIncompleteFiles(t *testing.T) {
 	t.Run("complete", func(t *testing.T) {
 		var out bytes.Buffer
 		reply := append([]byte("$EOF:"+mark+"\r\n"), append(complete, mark...)...)
-		n, err := Fetch(context.Background(), Node{Addr: fakeEngine(t, reply)}, &out)
+		n, err := Fetch(context.Background(), replication.Node{Addr: fakeEngine(t, reply)}, &out)
 		if err != nil || n != int64(len(complete)) || !bytes.Equal(out.Bytes(), complete) {
 			t.Errorf("Fetch = %d, %v; got %q, want %q", n, err, out.Bytes(), complete)
 		}

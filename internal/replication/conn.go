@@ -47,11 +47,30 @@ func dial(ctx context.Context, n Node) (*conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	nc, err := Connect(ctx, n, dialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{nc: nc, r: bufio.NewReader(nc), ctx: ctx}
+	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
+	if n.Password != "" {
+		if _, err := c.do(0, "AUTH", n.Password); err != nil {
+			c.close()
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Connect opens a TCP connection to n within timeout and completes the TLS handshake when n.TLS is set
+// (server name: n's host unless the configuration names one). Failures are ErrUnreachable. It does not
+// authenticate; dial does, for the commands of this package.
+func Connect(ctx context.Context, n Node, timeout time.Duration) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(n.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("address %q: %w", n.Addr, err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(dctx, "tcp", n.Addr)
@@ -70,15 +89,7 @@ func dial(ctx context.Context, n Node) (*conn, error) {
 		}
 		nc = tc
 	}
-	c := &conn{nc: nc, r: bufio.NewReader(nc), ctx: ctx}
-	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
-	if n.Password != "" {
-		if _, err := c.do(0, "AUTH", n.Password); err != nil {
-			c.close()
-			return nil, fmt.Errorf("auth: %w", err)
-		}
-	}
-	return c, nil
+	return nc, nil
 }
 
 func (c *conn) close() {

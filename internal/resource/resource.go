@@ -246,6 +246,15 @@ func Unmarshal[T any](b []byte) (*T, error) {
 	return v, nil
 }
 
+// SeedFiles are the files a restore loads into the cluster's node: the one it starts from, then the merged
+// ones; none when the cluster is not a restore.
+func (c *Cluster) SeedFiles() []SeedFile {
+	if c.SeedSnapshot == "" {
+		return nil
+	}
+	return append([]SeedFile{{Path: c.SeedSnapshot, Object: c.SeedObject}}, c.MergeFiles...)
+}
+
 // SeedFile is a file a restore loads: Path under the snapshot directory and, when it comes from the object
 // store, the object ("bucket/key") downloaded to it first.
 type SeedFile struct {

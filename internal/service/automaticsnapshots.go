@@ -43,6 +43,13 @@ func (s *Service) TakeScheduledSnapshots(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sources := map[string]bool{} // store kind and key of every cluster and group
+	for _, o := range clusters {
+		sources[resource.KindCluster+"|"+o.Key] = true
+	}
+	for _, o := range groups {
+		sources[resource.KindReplicationGroup+"|"+o.Key] = true
+	}
 	var errs []error
 	for _, o := range clusters {
 		c, err := resource.Unmarshal[resource.Cluster](o.Value)
@@ -62,7 +69,7 @@ func (s *Service) TakeScheduledSnapshots(ctx context.Context) error {
 			errs = append(errs, s.takeAutomaticSnapshot(ctx, g.Region, "", g.ID, opened, now))
 		}
 	}
-	return errors.Join(append(errs, s.expireAutomaticSnapshots(ctx, now))...)
+	return errors.Join(append(errs, s.expireAutomaticSnapshots(ctx, now, sources))...)
 }
 
 // snapshotDue reports whether a source with retention days of automatic snapshots, daily window and last
@@ -129,8 +136,9 @@ func (s *Service) takeAutomaticSnapshot(ctx context.Context, rg, clusterID, grou
 	return err
 }
 
-// expireAutomaticSnapshots deletes automatic snapshots past their retention limit or without their source.
-func (s *Service) expireAutomaticSnapshots(ctx context.Context, now time.Time) error {
+// expireAutomaticSnapshots deletes automatic snapshots past their retention limit, or whose cluster or group
+// is not among sources (store kind and key).
+func (s *Service) expireAutomaticSnapshots(ctx context.Context, now time.Time, sources map[string]bool) error {
 	objs, err := s.store.List(ctx, resource.KindSnapshot)
 	if err != nil {
 		return err
@@ -143,16 +151,12 @@ func (s *Service) expireAutomaticSnapshots(ctx context.Context, now time.Time) e
 		if err != nil || !deletable(snap) {
 			continue
 		}
-		sourceKind, sourceID := resource.KindCluster, snap.CacheClusterID
+		source := resource.KindCluster + "|" + resource.Key(snap.Region, snap.CacheClusterID)
 		if snap.ReplicationGroupID != "" {
-			sourceKind, sourceID = resource.KindReplicationGroup, snap.ReplicationGroupID
-		}
-		_, err = s.store.Get(ctx, sourceKind, resource.Key(snap.Region, sourceID))
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			source = resource.KindReplicationGroup + "|" + resource.Key(snap.Region, snap.ReplicationGroupID)
 		}
 		expired := now.Sub(snap.CreatedAt) >= time.Duration(max(snap.SnapshotRetentionLimit, 1))*24*time.Hour
-		if !expired && err == nil {
+		if !expired && sources[source] {
 			continue
 		}
 		err = s.store.Update(ctx, func(tx store.Tx) error {

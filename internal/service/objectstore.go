@@ -33,14 +33,15 @@ func (s *Service) exportSnapshot(ctx context.Context, rg, source, target, bucket
 	if err := s.requireObjectStore(fmt.Sprintf("Exporting snapshot %s to S3 bucket %s", source, bucket)); err != nil {
 		return nil, err
 	}
-	var snap *resource.Snapshot
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		var err error
-		snap, err = getSnapshot(tx, rg, source)
-		return err
-	})
+	obj, err := s.store.Get(ctx, resource.KindSnapshot, resource.Key(rg, source))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, api.SnapshotNotFoundFault("Snapshot %s not found.", source)
+	} else if err != nil {
+		return nil, internal("export snapshot", err)
+	}
+	snap, err := resource.Unmarshal[resource.Snapshot](obj.Value)
 	if err != nil {
-		return nil, faultOrInternal("export snapshot", err)
+		return nil, internal("export snapshot", err)
 	}
 	if snap.Status != resource.SnapshotAvailable {
 		return nil, api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", source, snap.Status)
