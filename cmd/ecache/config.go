@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ecache/ecache/internal/atomicfile"
 )
 
 // serveConfig is everything `ecache serve` is told, from flags or ECACHE_* environment variables.
@@ -165,7 +167,7 @@ func loadOrCreateCredentials(c *serveConfig) (creds credentials, created bool, e
 			return creds, false, err
 		}
 		data, _ := json.MarshalIndent(creds, "", "  ")
-		if err := writeFileAtomic(path, data, 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 			return creds, false, err
 		}
 	}
@@ -188,24 +190,4 @@ func randomString(alphabet string, n int) string {
 		out[i] = alphabet[k.Int64()]
 	}
 	return string(out)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

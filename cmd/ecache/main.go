@@ -140,7 +140,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("TLS certificates: %w", err)
 	}
-	ctl := controller.New(st, drv, host, controller.Config{NodeHost: cfg.NodeHost,
+	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
 		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects}, logger)

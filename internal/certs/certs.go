@@ -1,6 +1,7 @@
 // Package certs keeps the certificate authority and server certificate that ecache's TLS nodes serve:
 // created once in the data dir, renewed when they near expiry or no longer cover the node host.
-// Clients trust ca.pem. Imported by cmd/ecache only.
+// Clients trust ca.pem; ClientConfig and ServerConfig are the TLS configurations built from these files.
+// Imported by cmd/ecache, internal/controller and internal/driver/process.
 package certs
 
 import (
@@ -11,13 +12,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ecache/ecache/internal/atomicfile"
 )
 
 // Files are the PEM files of the CA and of the server certificate it signed.
@@ -162,19 +164,8 @@ func save(certFile, keyFile string, cert *x509.Certificate, key *ecdsa.PrivateKe
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		return err
 	}
-	return writeAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("certs: %w", err)
-	}
-	return nil
+	return atomicfile.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ecache/ecache/internal/hashslot"
 	"net"
 	"slices"
 	"sort"
@@ -12,13 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecache/ecache/internal/hashslot"
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/redis/go-redis/v9"
 )
 
 // ShardSpec is one shard to form: its primary, its replicas and the slots the primary serves.
 type ShardSpec struct {
-	Primary  Node
-	Replicas []Node
+	Primary  resp.Node
+	Replicas []resp.Node
 	Slots    []hashslot.Range
 }
 
@@ -33,7 +35,7 @@ type ShardState struct {
 
 // member is one node of a cluster being formed or changed.
 type member struct {
-	node    Node
+	node    resp.Node
 	id      string
 	primary string // primary id for replicas, "" for primaries
 	self    clusterNode
@@ -41,7 +43,7 @@ type member struct {
 }
 
 // identify reads a node's id and own view, failing when the node is not in cluster mode.
-func identify(ctx context.Context, p *pool, n Node) (member, error) {
+func identify(ctx context.Context, p *pool, n resp.Node) (member, error) {
 	if n.Addr == "" {
 		return member{}, errors.New("node without an address")
 	}
@@ -53,7 +55,7 @@ func identify(ctx context.Context, p *pool, n Node) (member, error) {
 }
 
 // NodeID returns the cluster node id of n (CLUSTER MYID).
-func NodeID(ctx context.Context, n Node) (string, error) {
+func NodeID(ctx context.Context, n resp.Node) (string, error) {
 	c := dial(n)
 	defer c.Close()
 	id, err := doString(ctx, c, "CLUSTER", "MYID")
@@ -83,7 +85,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 			}
 		}
 		allSlots = append(allSlots, s.Slots...)
-		for _, n := range append([]Node{s.Primary}, s.Replicas...) {
+		for _, n := range append([]resp.Node{s.Primary}, s.Replicas...) {
 			if seen[n.Addr] {
 				return fmt.Errorf("create cluster: node %s listed twice", n.Addr)
 			}
@@ -102,7 +104,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 	primaryID := make([]string, len(shards))
 	ids := map[string]bool{}
 	for i, s := range shards {
-		for j, n := range append([]Node{s.Primary}, s.Replicas...) {
+		for j, n := range append([]resp.Node{s.Primary}, s.Replicas...) {
 			m, err := identify(ctx, p, n)
 			if err != nil {
 				return fmt.Errorf("create cluster: %w", err)
@@ -180,7 +182,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 			return fmt.Errorf("create cluster: %w", err)
 		}
 	}
-	nodes := make([]Node, len(members))
+	nodes := make([]resp.Node, len(members))
 	idList := make([]string, len(members))
 	for i, m := range members {
 		nodes[i], idList[i] = m.node, m.id
@@ -238,7 +240,7 @@ func replicate(ctx context.Context, c *redis.Client, primaryID string) error {
 }
 
 // knowAll checks that every node in nodes knows every id in ids as a full member (no handshake).
-func knowAll(p *pool, nodes []Node, ids []string) func(context.Context) (bool, string, error) {
+func knowAll(p *pool, nodes []resp.Node, ids []string) func(context.Context) (bool, string, error) {
 	return func(ctx context.Context) (bool, string, error) {
 		for _, n := range nodes {
 			v, err := nodesOf(ctx, p.get(n))
@@ -259,7 +261,7 @@ func knowAll(p *pool, nodes []Node, ids []string) func(context.Context) (bool, s
 // converged checks that every node answers with cluster_state:ok, that all of them describe the same cluster
 // (node ids, roles, primaries, primary config epochs and slot ownership) and that every replica's link to its
 // primary is up.
-func converged(p *pool, nodes []Node) func(context.Context) (bool, string, error) {
+func converged(p *pool, nodes []resp.Node) func(context.Context) (bool, string, error) {
 	return func(ctx context.Context) (bool, string, error) {
 		var want string
 		for i, n := range nodes {
@@ -331,12 +333,12 @@ func firstDifference(a, b string) string {
 
 // clusterMembers lists the reachable-looking nodes of seed's cluster (those not flagged failed), with seed's
 // credentials; seed itself comes first under its own address.
-func clusterMembers(ctx context.Context, p *pool, seed Node) ([]Node, clusterView, error) {
+func clusterMembers(ctx context.Context, p *pool, seed resp.Node) ([]resp.Node, clusterView, error) {
 	me, v, err := selfOf(ctx, p.get(seed))
 	if err != nil {
 		return nil, nil, err
 	}
-	out := []Node{seed}
+	out := []resp.Node{seed}
 	for _, n := range v {
 		if n.ID == me.ID || n.failed() {
 			continue
@@ -350,7 +352,7 @@ func clusterMembers(ctx context.Context, p *pool, seed Node) ([]Node, clusterVie
 // without slots last, by address). It reads CLUSTER SHARDS and falls back to CLUSTER NODES on engines without
 // it. A dead primary whose replica took over is not listed (Redis shows it as a shard without slots, Valkey
 // beside the new primary in the same shard).
-func Inspect(ctx context.Context, any Node) ([]ShardState, error) {
+func Inspect(ctx context.Context, any resp.Node) ([]ShardState, error) {
 	c := dial(any)
 	defer c.Close()
 	shards, err := c.ClusterShards(ctx).Result()
@@ -411,7 +413,7 @@ func hasPrimary(sh redis.ClusterShard) bool {
 	return false
 }
 
-func shardNodeAddr(n redis.Node, like Node) string {
+func shardNodeAddr(n redis.Node, like resp.Node) string {
 	host := n.IP
 	if host == "" {
 		host = n.Endpoint
@@ -423,7 +425,7 @@ func shardNodeAddr(n redis.Node, like Node) string {
 	return net.JoinHostPort(host, strconv.FormatInt(port, 10))
 }
 
-func statesFromNodes(v clusterView, any Node) []ShardState {
+func statesFromNodes(v clusterView, any resp.Node) []ShardState {
 	var out []ShardState
 	for _, n := range v {
 		if !n.master() || n.Flags["handshake"] || (n.Flags["fail"] && len(n.Slots) == 0) {
@@ -463,7 +465,7 @@ func sortShards(s []ShardState) {
 // replicas attach to the primary, and AddShard waits until every node knows the new ones and the cluster has
 // converged. The shard gets no slots (shard.Slots must be empty); move slots to it with MoveSlots. Nodes
 // already in the cluster are left as they are, so AddShard may be run again after a partial run.
-func AddShard(ctx context.Context, seed Node, shard ShardSpec) error {
+func AddShard(ctx context.Context, seed resp.Node, shard ShardSpec) error {
 	if len(shard.Slots) > 0 {
 		return errors.New("add shard: a new shard starts without slots; move slots to it with MoveSlots")
 	}
@@ -485,7 +487,7 @@ func AddShard(ctx context.Context, seed Node, shard ShardSpec) error {
 
 	var added []member
 	addedIDs := map[string]bool{}
-	for i, n := range append([]Node{shard.Primary}, shard.Replicas...) {
+	for i, n := range append([]resp.Node{shard.Primary}, shard.Replicas...) {
 		m, err := identify(ctx, p, n)
 		if err != nil {
 			return fmt.Errorf("add shard: %w", err)
@@ -518,7 +520,7 @@ func AddShard(ctx context.Context, seed Node, shard ShardSpec) error {
 			return fmt.Errorf("add shard: %w", err)
 		}
 	}
-	all := append([]Node(nil), members...)
+	all := append([]resp.Node(nil), members...)
 	var ids []string
 	for _, n := range view {
 		if !n.failed() || n.myself() {
@@ -547,7 +549,7 @@ func AddShard(ctx context.Context, seed Node, shard ShardSpec) error {
 // yet (new, or restarted without its cluster state) meets the cluster first; a member following another
 // primary is re-pointed. AddReplica waits until the cluster has converged with the replica's link up, and
 // may be run again after a partial run. The replica must hold no slots.
-func AddReplica(ctx context.Context, seed, primary, replica Node) error {
+func AddReplica(ctx context.Context, seed, primary, replica resp.Node) error {
 	p := newPool()
 	defer p.close()
 	members, view, err := clusterMembers(ctx, p, seed)
@@ -583,8 +585,8 @@ func AddReplica(ctx context.Context, seed, primary, replica Node) error {
 			return fmt.Errorf("add replica: %w", err)
 		}
 	}
-	all := append([]Node(nil), members...)
-	if !slices.ContainsFunc(all, func(n Node) bool { return n.Addr == replica.Addr }) {
+	all := append([]resp.Node(nil), members...)
+	if !slices.ContainsFunc(all, func(n resp.Node) bool { return n.Addr == replica.Addr }) {
 		all = append(all, replica)
 	}
 	var ids []string
@@ -618,7 +620,7 @@ func AddReplica(ctx context.Context, seed, primary, replica Node) error {
 // A primary that gave away its last slot may already have turned into a replica of the node that took it,
 // its replicas following (engines with cluster-allow-replica-migration yes, the default, do that); such a
 // shard is removed all the same, as long as none of its nodes holds slots.
-func RemoveShard(ctx context.Context, seed Node, shard Node, replicas []Node) error {
+func RemoveShard(ctx context.Context, seed resp.Node, shard resp.Node, replicas []resp.Node) error {
 	p := newPool()
 	defer p.close()
 	members, view, err := clusterMembers(ctx, p, seed)
@@ -663,7 +665,7 @@ func RemoveShard(ctx context.Context, seed Node, shard Node, replicas []Node) er
 	}
 
 	// Forget on every remaining node.
-	var remaining []Node
+	var remaining []resp.Node
 	for _, m := range members {
 		id := seedSelf.ID
 		if m.Addr != seed.Addr {
@@ -732,7 +734,7 @@ const (
 
 // Failover promotes replica to primary of its shard and waits until the replica reports itself primary. A
 // replica that is already a primary is left alone.
-func Failover(ctx context.Context, replica Node, mode FailoverMode) error {
+func Failover(ctx context.Context, replica resp.Node, mode FailoverMode) error {
 	c := dial(replica)
 	defer c.Close()
 	me, _, err := selfOf(ctx, c)
@@ -793,7 +795,7 @@ const forceEscalateAfter = 6 * time.Second
 // node forgets it. Nodes that hold slots, are still handshaking, or have a kept node replicating them are left
 // alone. Kept nodes that do not answer are skipped: a later call forgets the strangers they still know.
 // Forget returns the ids it forgot.
-func Forget(ctx context.Context, keep []Node) ([]string, error) {
+func Forget(ctx context.Context, keep []resp.Node) ([]string, error) {
 	p := newPool()
 	defer p.close()
 	kept := map[string]bool{}

@@ -5,22 +5,16 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/ecache/ecache/internal/hashslot"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ecache/ecache/internal/hashslot"
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/redis/go-redis/v9"
 )
-
-// Node is one engine process of a cluster: its client address (host:port), its AUTH password and, when the
-// engine speaks TLS, the client TLS configuration.
-type Node struct {
-	Addr     string
-	Password string
-	TLS      *tls.Config
-}
 
 // Connection limits. Every command also ends when the caller's context does.
 const (
@@ -35,10 +29,10 @@ const (
 )
 
 // dial opens a single-connection client for n. It connects lazily; close it when done.
-func dial(n Node) *redis.Client { return redis.NewClient(options(n)) }
+func dial(n resp.Node) *redis.Client { return redis.NewClient(options(n)) }
 
 // options are the client options for n: RESP2, no retries, short timeouts, ctx deadlines honoured.
-func options(n Node) *redis.Options {
+func options(n resp.Node) *redis.Options {
 	var tlsConf *tls.Config
 	if n.TLS != nil {
 		tlsConf = n.TLS.Clone()
@@ -62,8 +56,8 @@ func options(n Node) *redis.Options {
 }
 
 // peer is a node met through another node's view: same credentials as the node that reported it.
-func peer(like Node, addr string) Node {
-	return Node{Addr: addr, Password: like.Password, TLS: like.TLS}
+func peer(like resp.Node, addr string) resp.Node {
+	return resp.Node{Addr: addr, Password: like.Password, TLS: like.TLS}
 }
 
 // pool keeps clients per address for the length of one operation.
@@ -73,7 +67,7 @@ type pool struct {
 
 func newPool() *pool { return &pool{clients: map[string]*redis.Client{}} }
 
-func (p *pool) get(n Node) *redis.Client {
+func (p *pool) get(n resp.Node) *redis.Client {
 	if c, ok := p.clients[n.Addr]; ok {
 		return c
 	}
@@ -84,7 +78,7 @@ func (p *pool) get(n Node) *redis.Client {
 
 // slow is a client for n for commands that may legitimately take long (MIGRATE, SETSLOT waiting for replica
 // acknowledgements), with up to fanout connections for commands sent side by side.
-func (p *pool) slow(n Node) *redis.Client {
+func (p *pool) slow(n resp.Node) *redis.Client {
 	key := "slow " + n.Addr
 	if c, ok := p.clients[key]; ok {
 		return c

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ecache/ecache/internal/hashslot"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -16,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ecache/ecache/internal/hashslot"
+	"github.com/ecache/ecache/internal/resp"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -85,7 +87,7 @@ func reservePort(t *testing.T) int {
 
 // server is one engine process started by a test.
 type server struct {
-	node Node
+	node resp.Node
 	port int
 	dir  string
 	cmd  *exec.Cmd
@@ -145,7 +147,7 @@ func startServer(t *testing.T, e engine, password string) *server {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", e.bin, err)
 		}
-		s := &server{node: Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Password: password}, port: port, dir: dir, cmd: cmd, done: make(chan struct{})}
+		s := &server{node: resp.Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Password: password}, port: port, dir: dir, cmd: cmd, done: make(chan struct{})}
 		go func() { _ = cmd.Wait(); close(s.done) }()
 		// A port grabbed by someone else makes the engine exit at once.
 		select {
@@ -196,7 +198,7 @@ type testCluster struct {
 	spare   []*server // started but not part of the cluster
 }
 
-func (c *testCluster) seed() Node { return c.specs[0].Primary }
+func (c *testCluster) seed() resp.Node { return c.specs[0].Primary }
 
 func (c *testCluster) addrs() []string {
 	var out []string

@@ -3,9 +3,11 @@ package clustermode
 import (
 	"context"
 	"fmt"
-	"github.com/ecache/ecache/internal/hashslot"
 	"sync"
 	"time"
+
+	"github.com/ecache/ecache/internal/hashslot"
+	"github.com/ecache/ecache/internal/resp"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -39,7 +41,7 @@ const (
 // slots may be left in MIGRATING/IMPORTING state, which the cluster serves correctly (ASK); running MoveSlots
 // again with the same arguments finishes the job: slots that to already holds are only confirmed. MoveSlots
 // returns once every reachable node agrees on the result and reports cluster_state:ok.
-func MoveSlots(ctx context.Context, seed Node, from, to Node, slots hashslot.Range, progress func(done int)) error {
+func MoveSlots(ctx context.Context, seed resp.Node, from, to resp.Node, slots hashslot.Range, progress func(done int)) error {
 	if !slots.Valid() {
 		return fmt.Errorf("move slots: invalid slot range %d-%d", slots.Start, slots.End)
 	}
@@ -129,7 +131,7 @@ type mover struct {
 	fc, tc       *redis.Client
 	others       []*redis.Client
 	fromID, toID string
-	to           Node
+	to           resp.Node
 	toIP         string
 	toPort       int
 }

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/ecache/ecache/internal/hashslot"
 )
 
@@ -44,7 +46,7 @@ func TestParseNodes(t *testing.T) {
 	if got := v.owner(10923); got != "" {
 		t.Errorf("owner(10923) = %q, want none", got)
 	}
-	states := statesFromNodes(v, Node{Addr: "127.0.0.1:30001"})
+	states := statesFromNodes(v, resp.Node{Addr: "127.0.0.1:30001"})
 	want := []ShardState{
 		{PrimaryAddr: "127.0.0.1:30001", PrimaryID: "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca", Slots: []hashslot.Range{{Start: 0, End: 5460}}},
 		{PrimaryAddr: "127.0.0.1:30002", PrimaryID: "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1", Replicas: []string{"127.0.0.1:30003"}, Slots: []hashslot.Range{{Start: 5461, End: 10922}, {Start: 10924, End: 10924}}},

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -47,10 +46,10 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 	if primary == nil || !primary.running {
 		return false, nil // wait for the primary's engine
 	}
-	c.pointForwarders(key, primary.node.Addr, nil, false)
+	c.listeners.pointGroup(key, primary.node.Addr, nil, false)
 	if !started {
 		// Cluster mode has database 0 only.
-		dbs, err := replication.Databases(ctx, primary.node)
+		dbs, err := c.engines.Databases(ctx, primary.node)
 		if err != nil {
 			return false, fmt.Errorf("replication group %s: %w", g.ID, err)
 		}
@@ -84,7 +83,7 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 		}
 	}
 	start := time.Now()
-	if err := replication.PauseAndSave(ctx, primary.node, compatiblePauseTimeout); err != nil {
+	if err := c.engines.PauseAndSave(ctx, primary.node, compatiblePauseTimeout); err != nil {
 		return false, fmt.Errorf("replication group %s: %w", g.ID, err)
 	}
 	ckey := resource.Key(primary.cluster.Region, primary.cluster.ID)
@@ -101,7 +100,7 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 
 // setClusterMode marks a member cluster's engine as one that runs in cluster mode.
 func setClusterMode(ctx context.Context, st store.Store, key string) error {
-	return edit(ctx, st, resource.KindCluster, key, func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+	return resource.Edit(ctx, st, resource.KindCluster, key, func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 		if cl.ClusterMode {
 			return false, nil
 		}
@@ -115,13 +114,13 @@ func setClusterMode(ctx context.Context, st store.Store, key string) error {
 func (c *Controller) abandonCompatible(ctx context.Context, key, reason string) error {
 	now := c.cfg.Now().UTC()
 	c.logger.Warn("cluster mode compatible abandoned", "group", key, "reason", reason)
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
 		if !compatible(g) {
 			return false, nil
 		}
 		pg := strings.TrimSuffix(g.ParameterGroup, ".cluster.on")
 		for _, id := range g.MemberIDs() {
-			err := editTx(tx, resource.KindCluster, resource.Key(g.Region, id), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+			err := resource.EditTx(tx, resource.KindCluster, resource.Key(g.Region, id), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 				cl.Nodes[0].BusPort = 0
 				if strings.HasSuffix(cl.ParameterGroup, ".cluster.on") {
 					cl.ParameterGroup = pg
@@ -136,6 +135,6 @@ func (c *Controller) abandonCompatible(ctx context.Context, key, reason string) 
 			g.ParameterGroup = pg
 		}
 		g.ClusterMode, g.ConfigPort, g.NodeGroups[0].Slots = "disabled", 0, ""
-		return true, groupEvent(tx, now, 1, g, fmt.Sprintf("Failed to modify cluster mode of replication group %s to compatible: %s", g.ID, reason))
+		return true, resource.AddEvent(tx, now, 1, g.Region, resource.SourceReplicationGroup, g.ID, fmt.Sprintf("Failed to modify cluster mode of replication group %s to compatible: %s", g.ID, reason))
 	})
 }

@@ -48,24 +48,26 @@ type Config struct {
 type Controller struct {
 	store  store.Store
 	driver driver.Driver
-	host   engine.Host
-	cfg    Config
-	logger *slog.Logger
-	queue  *queue
+	// engines talks to the engines the driver runs.
+	engines driver.Engines
+	host    engine.Host
+	cfg     Config
+	logger  *slog.Logger
+	queue   *queue
+	// listeners owns the stable endpoints of groups and Memcached clusters.
+	listeners *listeners
 
 	tlsOnce              sync.Once
 	tlsServer, tlsClient *tls.Config
 	tlsErr               error
 
-	mu         sync.Mutex
-	endpoints  map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
-	forwarders map[string]*endpoint.Forwarder               // primary and reader endpoints, by group key + "/primary"|"/reader"
-	owners     map[string]string                            // driver node id -> cluster store key
-	groupOf    map[string]string                            // cluster store key -> replication group store key
+	mu      sync.Mutex
+	owners  map[string]string // driver node id -> cluster store key
+	groupOf map[string]string // cluster store key -> replication group store key
 }
 
 // New returns a controller; Run starts it.
-func New(st store.Store, d driver.Driver, host engine.Host, cfg Config, logger *slog.Logger) *Controller {
+func New(st store.Store, d driver.Driver, eng driver.Engines, host engine.Host, cfg Config, logger *slog.Logger) *Controller {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
@@ -75,9 +77,8 @@ func New(st store.Store, d driver.Driver, host engine.Host, cfg Config, logger *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Controller{store: st, driver: d, host: host, cfg: cfg, logger: logger, queue: newQueue(),
-		endpoints: map[string]*endpoint.MemcachedConfigEndpoint{}, owners: map[string]string{},
-		forwarders: map[string]*endpoint.Forwarder{}, groupOf: map[string]string{}}
+	return &Controller{store: st, driver: d, engines: eng, host: host, cfg: cfg, logger: logger, queue: newQueue(),
+		listeners: newListeners(cfg.NodeHost, logger), owners: map[string]string{}, groupOf: map[string]string{}}
 }
 
 // Run reconciles until ctx ends; it then closes the configuration endpoints (engines keep running).
@@ -152,16 +153,7 @@ loop:
 	}
 	c.queue.close()
 	wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for key, ep := range c.endpoints {
-		_ = ep.Close()
-		delete(c.endpoints, key)
-	}
-	for key, fw := range c.forwarders {
-		_ = fw.Close()
-		delete(c.forwarders, key)
-	}
+	c.listeners.closeAll()
 	return nil
 }
 
@@ -272,7 +264,7 @@ type nodeResult struct {
 func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bool, err error) {
 	obj, err := c.store.Get(ctx, resource.KindCluster, key)
 	if errors.Is(err, store.ErrNotFound) {
-		c.closeEndpoint(key)
+		c.listeners.closeMemcached(key)
 		return false, nil
 	} else if err != nil {
 		return true, err
@@ -418,27 +410,16 @@ func (c *Controller) forget(id string) {
 // reconcileConfigEndpoint keeps a Memcached cluster's configuration endpoint listening and its node list
 // current, and stores the list on every node for clients that read AmazonElastiCache:cluster.
 func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl *resource.Cluster, results map[string]nodeResult, v engine.Version) error {
-	c.mu.Lock()
-	ep := c.endpoints[key]
-	c.mu.Unlock()
-	var opts endpoint.MemcachedConfigOptions
+	var clientTLS, nodeTLS *tls.Config
 	if cl.TransitEncryption {
-		server, client, err := c.tlsConfigs()
-		if err != nil {
-			return fmt.Errorf("configuration endpoint of %s: %w", cl.ID, err)
-		}
-		opts = endpoint.MemcachedConfigOptions{ClientTLS: server, NodeTLS: client}
-	}
-	if ep == nil {
 		var err error
-		ep, err = endpoint.ListenMemcachedConfigWith(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.ConfigPort)), opts, c.logger)
-		if err != nil {
+		if clientTLS, nodeTLS, err = c.tlsConfigs(); err != nil {
 			return fmt.Errorf("configuration endpoint of %s: %w", cl.ID, err)
 		}
-		ep.SetEngineVersion(v.BinaryVersion)
-		c.mu.Lock()
-		c.endpoints[key] = ep
-		c.mu.Unlock()
+	}
+	ep, err := c.listeners.memcachedEndpoint(key, cl.ConfigPort, clientTLS, nodeTLS, v.BinaryVersion)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cl.ID, err)
 	}
 	var nodes []endpoint.ClusterNode
 	for _, n := range cl.Nodes {
@@ -455,7 +436,7 @@ func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl
 	var errs error
 	for _, n := range nodes {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		errs = errors.Join(errs, endpoint.SeedMemcachedNodeTLS(sctx, net.JoinHostPort(n.IP, strconv.Itoa(n.Port)), opts.NodeTLS, payload))
+		errs = errors.Join(errs, endpoint.SeedMemcachedNodeTLS(sctx, net.JoinHostPort(n.IP, strconv.Itoa(n.Port)), nodeTLS, payload))
 		cancel()
 	}
 	return errs
@@ -470,19 +451,9 @@ func anyRebooted(results map[string]nodeResult) bool {
 	return false
 }
 
-func (c *Controller) closeEndpoint(key string) {
-	c.mu.Lock()
-	ep := c.endpoints[key]
-	delete(c.endpoints, key)
-	c.mu.Unlock()
-	if ep != nil {
-		_ = ep.Close()
-	}
-}
-
 // deleteCluster stops every engine, then removes the cluster from the store.
 func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource.Cluster) error {
-	c.closeEndpoint(key)
+	c.listeners.closeMemcached(key)
 	errs := make([]error, len(cl.Nodes))
 	var wg sync.WaitGroup
 	for i, n := range cl.Nodes {
@@ -502,21 +473,21 @@ func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource
 		return err
 	}
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cur *resource.Cluster, rev int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cur *resource.Cluster, rev int64) (bool, error) {
 		if cur.Status != resource.StatusDeleting || cur.UID != cl.UID {
 			return false, nil
 		}
 		if err := tx.Delete(resource.KindCluster, key, rev); err != nil {
 			return false, err
 		}
-		return false, event(tx, now, 0, cur, "Cache cluster deleted")
+		return false, resource.AddEvent(tx, now, 0, cur.Region, resource.SourceCacheCluster, cur.ID, "Cache cluster deleted")
 	})
 }
 
 // movePort gives a node that is still being created a new port from the range, when another program took
 // the one it was given.
 func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int) error {
-	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 		i := slices.IndexFunc(cl.Nodes, func(n resource.Node) bool { return n.ID == nodeID })
 		if i < 0 || cl.Nodes[i].Port != taken || cl.Nodes[i].Status != resource.NodeCreating {
 			return false, nil
@@ -539,7 +510,7 @@ func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int
 // are recorded but the cluster keeps its status until a pass has seen the change through.
 func (c *Controller) writeStatus(ctx context.Context, key string, observed int64, results map[string]nodeResult) error {
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, rev int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, rev int64) (bool, error) {
 		if cl.Status == resource.StatusDeleting {
 			return false, nil
 		}
@@ -548,7 +519,7 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 		emit := func(msg string) error {
 			seq++
 			changed = true
-			return event(tx, now, seq, cl, msg)
+			return resource.AddEvent(tx, now, seq, cl.Region, resource.SourceCacheCluster, cl.ID, msg)
 		}
 		var kept []resource.Node
 		pending := false
@@ -639,10 +610,4 @@ func settled(cl *resource.Cluster) bool {
 		}
 	}
 	return len(cl.Nodes) > 0
-}
-
-func event(tx store.Tx, at time.Time, seq int, cl *resource.Cluster, msg string) error {
-	ev := resource.Event{Region: cl.Region, SourceID: cl.ID, SourceType: "cache-cluster", Message: msg, Date: at}
-	_, err := tx.Put(resource.KindEvent, resource.EventKey(cl.Region, at, seq), resource.Marshal(ev), store.AnyRevision)
-	return err
 }

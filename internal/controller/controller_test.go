@@ -21,12 +21,15 @@ type fakeDriver struct {
 	mu       sync.Mutex
 	taken    map[int]bool // ports another program holds
 	nodes    map[string]driver.NodeSpec
+	dead     map[string]driver.NodeSpec // killed nodes: known to the driver, stopped, until Ensure starts them
 	restarts map[string]int
 	exits    chan string
+	// started, when set, is told of every node Ensure starts (the fake engines boot it).
+	started func(spec driver.NodeSpec)
 }
 
 func newFakeDriver() *fakeDriver {
-	return &fakeDriver{nodes: map[string]driver.NodeSpec{}, restarts: map[string]int{}, exits: make(chan string, 8)}
+	return &fakeDriver{nodes: map[string]driver.NodeSpec{}, dead: map[string]driver.NodeSpec{}, restarts: map[string]int{}, exits: make(chan string, 8)}
 }
 
 func (f *fakeDriver) Ensure(_ context.Context, spec driver.NodeSpec) (driver.NodeStatus, error) {
@@ -35,7 +38,11 @@ func (f *fakeDriver) Ensure(_ context.Context, spec driver.NodeSpec) (driver.Nod
 	if f.taken[spec.Port] {
 		return driver.NodeStatus{}, fmt.Errorf("%w: port %d", driver.ErrPortInUse, spec.Port)
 	}
+	if _, running := f.nodes[spec.ID]; !running && f.started != nil {
+		f.started(spec)
+	}
 	f.nodes[spec.ID] = spec
+	delete(f.dead, spec.ID)
 	return driver.NodeStatus{ID: spec.ID, Port: spec.Port, State: driver.StateRunning, Healthy: true, Spec: spec}, nil
 }
 
@@ -50,12 +57,16 @@ func (f *fakeDriver) Remove(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.nodes, id)
+	delete(f.dead, id)
 	return nil
 }
 
 func (f *fakeDriver) Status(_ context.Context, id string) (driver.NodeStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if spec, ok := f.dead[id]; ok {
+		return driver.NodeStatus{ID: id, State: driver.StateStopped, Spec: spec}, nil
+	}
 	spec, ok := f.nodes[id]
 	if !ok {
 		return driver.NodeStatus{}, driver.ErrUnknownNode
@@ -77,6 +88,22 @@ func (f *fakeDriver) List(context.Context) ([]driver.NodeStatus, error) {
 	return out, nil
 }
 
+// Kill ends a node as a crash would: stopped, its exit reported, until Ensure starts it again.
+func (f *fakeDriver) Kill(_ context.Context, id string) error {
+	f.mu.Lock()
+	spec, ok := f.nodes[id]
+	if ok {
+		delete(f.nodes, id)
+		f.dead[id] = spec
+	}
+	f.mu.Unlock()
+	if !ok {
+		return driver.ErrUnknownNode
+	}
+	f.exits <- id
+	return nil
+}
+
 func (f *fakeDriver) Exits() <-chan string { return f.exits }
 func (f *fakeDriver) Close() error         { return nil }
 
@@ -90,15 +117,18 @@ func (f *fakeDriver) running() map[string]driver.NodeSpec {
 	return out
 }
 
-// clock is a settable time source.
+// clock is a settable time source; with tick set, time moves on by tick at every reading, so that what
+// the controller records in one run is ordered.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	tick time.Duration
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.now = c.now.Add(c.tick)
 	return c.now
 }
 
@@ -111,28 +141,43 @@ func (c *clock) Set(t time.Time) {
 type harness struct {
 	st    store.Store
 	drv   *fakeDriver
+	eng   *fakeEngines
 	clock *clock
+	ctl   *Controller
+	stop  func()
 }
 
-// start runs a controller over a memory store and a fake driver until the test ends.
+// start runs a controller over a memory store, a fake driver and fake engines until the test ends.
 func start(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), clock: &clock{now: time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)}} // a Wednesday
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), eng: newFakeEngines(), clock: &clock{now: time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)}} // a Wednesday
+	h.drv.started = h.eng.boot
+	h.run(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("engine calls: %q", h.eng.callLog())
+		}
+	})
+	return h
+}
+
+// run starts a controller on the harness's store, driver and engines; stop ends it, as a killed ecache
+// would end, with the engines left as they are.
+func (h *harness) run(t *testing.T) {
+	t.Helper()
 	host := engine.NewHost(engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"},
 		engine.Binary{Engine: "memcached", Path: "/usr/bin/memcached", Version: "1.6.18"})
-	ctl := New(h.st, h.drv, host, Config{NodeHost: "127.0.0.1", Resync: 50 * time.Millisecond, Now: h.clock.Now,
+	h.ctl = New(h.st, h.drv, h.eng, host, Config{NodeHost: "127.0.0.1", Resync: 50 * time.Millisecond, Now: h.clock.Now,
 		Ports: resource.Ports{Low: 29000, High: 29099}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		_ = ctl.Run(ctx)
+		_ = h.ctl.Run(ctx)
 		close(done)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return h
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(h.stop)
 }
 
 func (h *harness) put(t *testing.T, c *resource.Cluster) {
@@ -301,10 +346,10 @@ func TestPendingWaitsForMaintenanceWindow(t *testing.T) {
 }
 
 func TestOrphanedEnginesAreRemoved(t *testing.T) {
-	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), clock: &clock{now: time.Now()}}
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), eng: newFakeEngines(), clock: &clock{now: time.Now()}}
 	h.drv.nodes["gone-0001-ffff"] = driver.NodeSpec{ID: "gone-0001-ffff"}
 	host := engine.NewHost(engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"})
-	ctl := New(h.st, h.drv, host, Config{NodeHost: "127.0.0.1", Now: h.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl := New(h.st, h.drv, h.eng, host, Config{NodeHost: "127.0.0.1", Now: h.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := ctl.collectGarbage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -314,12 +359,12 @@ func TestOrphanedEnginesAreRemoved(t *testing.T) {
 }
 
 func TestPruneEvents(t *testing.T) {
-	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), clock: &clock{now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}}
-	ctl := New(h.st, h.drv, engine.NewHost(), Config{Now: h.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), eng: newFakeEngines(), clock: &clock{now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}}
+	ctl := New(h.st, h.drv, h.eng, engine.NewHost(), Config{Now: h.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	cl := newRedis("e")
 	err := h.st.Update(context.Background(), func(tx store.Tx) error {
 		for i, age := range []time.Duration{15 * 24 * time.Hour, 13 * 24 * time.Hour, time.Hour} {
-			if err := event(tx, h.clock.Now().Add(-age), i, cl, fmt.Sprintf("age %s", age)); err != nil {
+			if err := resource.AddEvent(tx, h.clock.Now().Add(-age), i, cl.Region, resource.SourceCacheCluster, cl.ID, fmt.Sprintf("age %s", age)); err != nil {
 				return err
 			}
 		}

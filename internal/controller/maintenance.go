@@ -13,7 +13,7 @@ import (
 // cluster's maintenance window has come; the cluster then converges like after an immediate change.
 func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 		if cl.Status != resource.StatusAvailable || cl.Pending.Empty() || !cl.InMaintenanceWindow(now) {
 			return false, nil
 		}
@@ -47,7 +47,7 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 				msg = "Decreasing number of requested nodes"
 			}
 			seq++
-			if err := event(tx, now, seq, cl, msg); err != nil {
+			if err := resource.AddEvent(tx, now, seq, cl.Region, resource.SourceCacheCluster, cl.ID, msg); err != nil {
 				return false, err
 			}
 			cl.BeginScale(int(*p.NumNodes), p.NodeIDsToRemove, ports, now)

@@ -1,12 +1,7 @@
 package controller
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
-	"net"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/ecache/ecache/internal/driver"
@@ -54,7 +49,7 @@ func (c *Controller) monitor(ctx context.Context) {
 				}
 				id := cl.DriverID(cl.Nodes[0].ID)
 				seen[id] = true
-				if c.primaryAnswers(ctx, g, cl) {
+				if c.primaryAnswers(ctx, cl) {
 					delete(missed, id)
 					continue
 				}
@@ -74,35 +69,16 @@ func (c *Controller) monitor(ctx context.Context) {
 
 // primaryAnswers pings the group's primary engine; any reply (even an AUTH error) means it is alive.
 // A primary that is not running counts as answering: the driver already reported it.
-func (c *Controller) primaryAnswers(ctx context.Context, g *resource.ReplicationGroup, cl *resource.Cluster) bool {
+func (c *Controller) primaryAnswers(ctx context.Context, cl *resource.Cluster) bool {
 	st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
 	if err != nil || st.State != driver.StateRunning {
 		return true
 	}
-	addr := net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port))
-	conn, err := net.DialTimeout("tcp", addr, pingTimeout)
+	n, err := c.engineNode(cl)
 	if err != nil {
-		return false
+		return true
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(pingTimeout))
-	var rw net.Conn = conn
-	if g.TransitEncryption {
-		_, client, err := c.tlsConfigs()
-		if err != nil {
-			return true
-		}
-		tc := tls.Client(conn, client)
-		if tc.HandshakeContext(ctx) != nil {
-			return false
-		}
-		rw = tc
-	}
-	if _, err := rw.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		return false
-	}
-	_, err = bufio.NewReader(rw).ReadString('\n')
-	return err == nil
+	return c.engines.Ping(ctx, n, pingTimeout)
 }
 
 // memberCluster reads a member cluster with at least one node, or nil.
@@ -120,10 +96,9 @@ func (c *Controller) memberCluster(ctx context.Context, region, id string) *reso
 
 // killHungPrimary ends a primary engine that stopped answering; the driver then reports its exit.
 func (c *Controller) killHungPrimary(ctx context.Context, g *resource.ReplicationGroup, cl *resource.Cluster) {
-	st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
-	if err != nil || st.PID == 0 {
-		return
+	id := cl.DriverID(cl.Nodes[0].ID)
+	c.logger.Warn("primary engine is not answering; killing it to fail over", "group", g.ID, "cluster", cl.ID, "node", id)
+	if err := c.driver.Kill(ctx, id); err != nil {
+		c.logger.Error("killing a hung primary", "node", id, "err", err)
 	}
-	c.logger.Warn("primary engine is not answering; killing it to fail over", "group", g.ID, "cluster", cl.ID, "pid", st.PID)
-	_ = syscall.Kill(st.PID, syscall.SIGKILL)
 }

@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/ecache/ecache/internal/driver"
-	"github.com/ecache/ecache/internal/endpoint"
 	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
@@ -21,7 +22,7 @@ type member struct {
 	cluster   *resource.Cluster
 	nodeGroup string
 	role      string
-	node      replication.Node
+	node      resp.Node
 	running   bool // the engine process runs
 }
 
@@ -35,8 +36,8 @@ func (c *Controller) loadGroup(ctx context.Context, key string) (*resource.Repli
 }
 
 // engineNode is how the controller reaches the engine of a cluster's first node.
-func (c *Controller) engineNode(cl *resource.Cluster) (replication.Node, error) {
-	n := replication.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
+func (c *Controller) engineNode(cl *resource.Cluster) (resp.Node, error) {
+	n := resp.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
 	if cl.TransitEncryption {
 		_, client, err := c.tlsConfigs()
 		if err != nil {
@@ -123,7 +124,7 @@ func (c *Controller) replicaOfFormedCluster(ctx context.Context, cl *resource.Cl
 func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) (bool, error) {
 	g, rev, err := c.loadGroup(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		c.closeForwarders(key)
+		c.listeners.closeGroup(key)
 		return false, nil
 	} else if err != nil {
 		return true, err
@@ -131,8 +132,8 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if g.Status == resource.StatusDeleting {
 		return c.finishGroupDeletion(ctx, key, g)
 	}
-	if err := c.ensureForwarders(key, g); err != nil {
-		return true, err
+	if err := c.listeners.ensureGroup(key, groupEndpoints(g)); err != nil {
+		return true, fmt.Errorf("endpoints of %s: %w", g.ID, err)
 	}
 	if g.ClusterEnabled {
 		return c.reconcileShardedGroup(ctx, key, g, rev)
@@ -177,13 +178,13 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 			ready = false
 			continue
 		}
-		st, err := replication.Inspect(ctx, r.node)
+		st, err := c.engines.Inspect(ctx, r.node)
 		if err != nil {
 			ready = false
 			continue
 		}
 		if st.Role == replication.RolePrimary || st.MasterAddr != primary.node.Addr {
-			if err := replication.Attach(ctx, r.node, primary.node); err != nil {
+			if err := c.engines.Attach(ctx, r.node, primary.node); err != nil {
 				c.logger.Warn("attaching replica", "group", g.ID, "replica", r.cluster.ID, "err", err)
 			}
 			ready = false
@@ -200,7 +201,7 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 			}
 		}
 	}
-	c.pointForwarders(key, primary.node.Addr, readers, false)
+	c.listeners.pointGroup(key, primary.node.Addr, readers, false)
 	if !ready {
 		return true, nil // check again soon: replicas are still syncing
 	}
@@ -212,76 +213,12 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 func groupEndpoints(g *resource.ReplicationGroup) map[string]int {
 	out := map[string]int{}
 	if g.PrimaryPort != 0 {
-		out["/primary"], out["/reader"] = g.PrimaryPort, g.ReaderPort
+		out[endpointPrimary], out[endpointReader] = g.PrimaryPort, g.ReaderPort
 	}
 	if g.ConfigPort != 0 {
-		out["/config"] = g.ConfigPort
+		out[endpointConfig] = g.ConfigPort
 	}
 	return out
-}
-
-// ensureForwarders listens on each of the group's endpoints, and closes those it no longer has (the
-// primary and reader endpoints of a group that moved to cluster mode enabled).
-func (c *Controller) ensureForwarders(key string, g *resource.ReplicationGroup) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	want := groupEndpoints(g)
-	for _, name := range []string{"/primary", "/reader", "/config"} {
-		if _, ok := want[name]; !ok && c.forwarders[key+name] != nil {
-			_ = c.forwarders[key+name].Close()
-			delete(c.forwarders, key+name)
-		}
-	}
-	for name, port := range want {
-		if c.forwarders[key+name] != nil {
-			continue
-		}
-		fw, err := endpoint.Listen(net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(port)), c.logger)
-		if err != nil {
-			return fmt.Errorf("endpoint of %s: %w", g.ID, err)
-		}
-		c.forwarders[key+name] = fw
-	}
-	return nil
-}
-
-// pointForwarders re-points the stable endpoints; the reader falls back to the primary without replicas.
-func (c *Controller) pointForwarders(key, primary string, readers []string, closeExisting bool) {
-	c.mu.Lock()
-	p, r := c.forwarders[key+"/primary"], c.forwarders[key+"/reader"]
-	c.mu.Unlock()
-	if len(readers) == 0 {
-		readers = []string{primary}
-	}
-	if p != nil && (closeExisting || !sameAddrs(p.Backends(), []string{primary})) {
-		p.SetBackends([]string{primary}, closeExisting || len(p.Backends()) > 0)
-	}
-	if r != nil && !sameAddrs(r.Backends(), readers) {
-		r.SetBackends(readers, closeExisting)
-	}
-}
-
-func sameAddrs(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *Controller) closeForwarders(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, name := range []string{"/primary", "/reader", "/config"} {
-		if fw := c.forwarders[key+name]; fw != nil {
-			_ = fw.Close()
-			delete(c.forwarders, key+name)
-		}
-	}
 }
 
 // failover moves the primary role to target, or to the most up-to-date running replica. With the old
@@ -289,11 +226,11 @@ func (c *Controller) closeForwarders(key string) {
 // primary failed and the best replica takes over.
 func (c *Controller) failover(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) error {
 	start := time.Now()
-	chosen, err := pickReplica(ctx, g, primary, replicas, target)
+	chosen, err := c.pickReplica(ctx, g, primary, replicas, target)
 	if err != nil {
 		return err
 	}
-	var others []replication.Node
+	var others []resp.Node
 	var readers []string
 	for _, r := range replicas {
 		if r != chosen && r.running {
@@ -301,25 +238,25 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 			readers = append(readers, r.node.Addr)
 		}
 	}
-	var old *replication.Node
+	var old *resp.Node
 	if primary.running {
 		old = &primary.node
 		readers = append(readers, primary.node.Addr)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := replication.Promote(pctx, chosen.node, old, others); err != nil {
+	if err := c.engines.Promote(pctx, chosen.node, old, others); err != nil {
 		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
 	}
-	c.pointForwarders(key, chosen.node.Addr, readers, true)
+	c.listeners.pointGroup(key, chosen.node.Addr, readers, true)
 	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "planned", old != nil, "took", time.Since(start))
 	return c.recordFailover(ctx, key, primary.cluster.ID, chosen.cluster.ID)
 }
 
 // pickReplica chooses the replica to promote in place of primary: target, or the most up-to-date running
 // replica.
-func pickReplica(ctx context.Context, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) (*member, error) {
-	var candidates []replication.Node
+func (c *Controller) pickReplica(ctx context.Context, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) (*member, error) {
+	var candidates []resp.Node
 	var running []*member
 	for _, r := range replicas {
 		if r.running && (target == "" || r.cluster.ID == target) {
@@ -330,7 +267,7 @@ func pickReplica(ctx context.Context, g *resource.ReplicationGroup, primary *mem
 	if len(candidates) == 0 {
 		return nil, fmt.Errorf("replication group %s: no running replica to promote in place of %s", g.ID, primary.cluster.ID)
 	}
-	i, _, err := replication.MostUpToDate(ctx, candidates)
+	i, _, err := c.engines.MostUpToDate(ctx, candidates)
 	if err != nil {
 		return nil, fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
 	}
@@ -341,7 +278,7 @@ func pickReplica(ctx context.Context, g *resource.ReplicationGroup, primary *mem
 // the old primary to recover, and ElastiCache's failover events.
 func (c *Controller) recordFailover(ctx context.Context, key, from, to string) error {
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		for n := range cur.NodeGroups {
 			ng := &cur.NodeGroups[n]
 			for k := range ng.Members {
@@ -360,38 +297,38 @@ func (c *Controller) recordFailover(ctx context.Context, key, from, to string) e
 			cur.Recovering = append(cur.Recovering, from)
 		}
 		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", from, to)
-		if err := clusterEvent(tx, now, 1, cur.Region, to, msg); err != nil {
+		if err := resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, to, msg); err != nil {
 			return false, err
 		}
-		if err := groupEvent(tx, now, 2, cur, msg); err != nil {
+		if err := resource.AddEvent(tx, now, 2, cur.Region, resource.SourceReplicationGroup, cur.ID, msg); err != nil {
 			return false, err
 		}
-		return true, clusterEvent(tx, now, 3, cur.Region, from, "Recovering cache nodes 0001")
+		return true, resource.AddEvent(tx, now, 3, cur.Region, resource.SourceCacheCluster, from, "Recovering cache nodes 0001")
 	})
 }
 
 // finishRecovery records that a former primary is back as a synced replica.
 func (c *Controller) finishRecovery(ctx context.Context, key, clusterID string) error {
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
 		i := slices.Index(g.Recovering, clusterID)
 		if i < 0 {
 			return false, nil
 		}
 		g.Recovering = slices.Delete(g.Recovering, i, i+1)
-		return true, clusterEvent(tx, now, 1, g.Region, clusterID, "Finished recovery for cache nodes 0001")
+		return true, resource.AddEvent(tx, now, 1, g.Region, resource.SourceCacheCluster, clusterID, "Finished recovery for cache nodes 0001")
 	})
 }
 
 // markGroupAvailable moves a settled group to available, unless it changed since the reconcile read it.
 func (c *Controller) markGroupAvailable(ctx context.Context, key string, observed int64) error {
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, rev int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, rev int64) (bool, error) {
 		if rev != observed || g.Status == resource.StatusAvailable && g.NodeGroups[0].Status == resource.StatusAvailable {
 			return false, nil
 		}
 		if g.Status == resource.StatusCreating {
-			if err := groupEvent(tx, now, 1, g, "Replication group "+g.ID+" created"); err != nil {
+			if err := resource.AddEvent(tx, now, 1, g.Region, resource.SourceReplicationGroup, g.ID, "Replication group "+g.ID+" created"); err != nil {
 				return false, err
 			}
 		}
@@ -421,24 +358,12 @@ func (c *Controller) finishGroupDeletion(ctx context.Context, key string, g *res
 			return true, nil // still being deleted
 		}
 	}
-	c.closeForwarders(key)
+	c.listeners.closeGroup(key)
 	now := c.cfg.Now().UTC()
-	return false, edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, _ *resource.ReplicationGroup, rev int64) (bool, error) {
+	return false, resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, _ *resource.ReplicationGroup, rev int64) (bool, error) {
 		if err := tx.Delete(resource.KindReplicationGroup, key, rev); err != nil {
 			return false, err
 		}
-		return false, groupEvent(tx, now, 1, g, "Replication group "+g.ID+" deleted")
+		return false, resource.AddEvent(tx, now, 1, g.Region, resource.SourceReplicationGroup, g.ID, "Replication group "+g.ID+" deleted")
 	})
-}
-
-func groupEvent(tx store.Tx, at time.Time, seq int, g *resource.ReplicationGroup, msg string) error {
-	ev := resource.Event{Region: g.Region, SourceID: g.ID, SourceType: "replication-group", Message: msg, Date: at}
-	_, err := tx.Put(resource.KindEvent, resource.EventKey(g.Region, at, seq), resource.Marshal(ev), store.AnyRevision)
-	return err
-}
-
-func clusterEvent(tx store.Tx, at time.Time, seq int, region, id, msg string) error {
-	ev := resource.Event{Region: region, SourceID: id, SourceType: "cache-cluster", Message: msg, Date: at}
-	_, err := tx.Put(resource.KindEvent, resource.EventKey(region, at, seq), resource.Marshal(ev), store.AnyRevision)
-	return err
 }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/engine"
-	"github.com/ecache/ecache/internal/rdb"
 	"github.com/ecache/ecache/internal/resource"
 )
 
@@ -30,7 +30,7 @@ func (c *Controller) downloadSeed(ctx context.Context, clusterID string, f resou
 		return fmt.Errorf("cluster %s restores from %s: %w", clusterID, f.Object, errNoObjectStore)
 	}
 	bucket, objKey, _ := strings.Cut(f.Object, "/")
-	n, err := writeAtomically(path, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
+	n, err := atomicfile.Write(path, 0o600, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
 	if err != nil {
 		return fmt.Errorf("download %s for cluster %s: %w", f.Object, clusterID, err)
 	}
@@ -51,7 +51,7 @@ func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v eng
 			return err
 		}
 		start := time.Now()
-		n, err := rdb.CopyKeys(ctx, v.Binary, filepath.Join(c.cfg.SnapshotDir, f.Path), node)
+		n, err := c.engines.CopyKeys(ctx, v.Binary, filepath.Join(c.cfg.SnapshotDir, f.Path), node)
 		if err != nil {
 			return fmt.Errorf("merge %s into cluster %s: %w", f.Path, cl.ID, err)
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/ecache/ecache/internal/clustermode"
 	"github.com/ecache/ecache/internal/hashslot"
 	"github.com/ecache/ecache/internal/replication"
@@ -48,8 +50,6 @@ func shardsOf(g *resource.ReplicationGroup, members []member) []shard {
 	}
 	return out
 }
-
-func clusterNode(m *member) clustermode.Node { return clustermode.Node(m.node) }
 
 // stateOf finds the shard the cluster reports with m as its primary.
 func stateOf(states []clustermode.ShardState, m *member) (clustermode.ShardState, bool) {
@@ -95,7 +95,7 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 	if seed == nil {
 		return true, nil // no primary runs: wait for the engines to restart
 	}
-	states, err := clustermode.Inspect(ctx, clusterNode(seed))
+	states, err := c.engines.ClusterInspect(ctx, seed.node)
 	if err != nil {
 		return true, err
 	}
@@ -140,13 +140,13 @@ func seedOf(g *resource.ReplicationGroup, shards []shard) *member {
 // forgetStrangers takes nodes that are no longer members (replicas removed by DecreaseReplicaCount) out of
 // the cluster, and reports whether there were none.
 func (c *Controller) forgetStrangers(ctx context.Context, g *resource.ReplicationGroup, members []member) (bool, error) {
-	keep := make([]clustermode.Node, len(members))
+	keep := make([]resp.Node, len(members))
 	for i := range members {
-		keep[i] = clusterNode(&members[i])
+		keep[i] = members[i].node
 	}
 	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
 	defer cancel()
-	forgotten, err := clustermode.Forget(cctx, keep)
+	forgotten, err := c.engines.ClusterForget(cctx, keep)
 	if err != nil {
 		return false, fmt.Errorf("replication group %s: %w", g.ID, err)
 	}
@@ -167,11 +167,11 @@ func (c *Controller) pointCompatibleEndpoints(ctx context.Context, key string, s
 		if !r.running {
 			continue
 		}
-		if st, err := replication.Inspect(ctx, r.node); err == nil && st.Role == replication.RoleReplica && st.MasterAddr == sh.primary.node.Addr && st.LinkUp && !st.SyncInProgress {
+		if st, err := c.engines.Inspect(ctx, r.node); err == nil && st.Role == replication.RoleReplica && st.MasterAddr == sh.primary.node.Addr && st.LinkUp && !st.SyncInProgress {
 			readers = append(readers, r.node.Addr)
 		}
 	}
-	c.pointForwarders(key, sh.primary.node.Addr, readers, false)
+	c.listeners.pointGroup(key, sh.primary.node.Addr, readers, false)
 }
 
 // pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first.
@@ -187,12 +187,7 @@ func (c *Controller) pointConfigEndpoint(key string, members []member) {
 		}
 	}
 	addrs = append(addrs, replicas...)
-	c.mu.Lock()
-	fw := c.forwarders[key+"/config"]
-	c.mu.Unlock()
-	if fw != nil && len(addrs) > 0 && !sameAddrs(fw.Backends(), addrs) {
-		fw.SetBackends(addrs, false)
-	}
+	c.listeners.pointConfig(key, addrs)
 }
 
 // formCluster joins the members of a new group into one cluster once all of them run: each primary gets
@@ -207,23 +202,23 @@ func (c *Controller) formCluster(ctx context.Context, key string, g *resource.Re
 		if err != nil {
 			return fmt.Errorf("replication group %s node group %s: %w", g.ID, sh.id, err)
 		}
-		spec := clustermode.ShardSpec{Primary: clusterNode(sh.primary), Slots: slots}
+		spec := clustermode.ShardSpec{Primary: sh.primary.node, Slots: slots}
 		for _, r := range sh.replicas {
 			if !r.running {
 				return nil
 			}
-			spec.Replicas = append(spec.Replicas, clusterNode(r))
+			spec.Replicas = append(spec.Replicas, r.node)
 		}
 		specs = append(specs, spec)
 	}
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
 	defer cancel()
-	if err := clustermode.Create(cctx, specs); err != nil {
+	if err := c.engines.ClusterCreate(cctx, specs); err != nil {
 		return fmt.Errorf("forming the cluster of %s: %w", g.ID, err)
 	}
 	c.logger.Info("cluster formed", "group", g.ID, "shards", len(specs), "took", time.Since(start))
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		cur.Formed = true
 		return true, nil
 	})
@@ -268,7 +263,7 @@ func (c *Controller) checkShard(ctx context.Context, key string, g *resource.Rep
 		// Only a primary that became a replica (or stopped) has lost its role: an old primary back from a
 		// crash also calls itself primary for a moment, until it hears of the new one.
 		if sh.primary.running {
-			if st, err := replication.Inspect(ctx, sh.primary.node); err != nil || st.Role != replication.RoleReplica {
+			if st, err := c.engines.Inspect(ctx, sh.primary.node); err != nil || st.Role != replication.RoleReplica {
 				return false, nil
 			}
 		}
@@ -284,7 +279,7 @@ func (c *Controller) checkShard(ctx context.Context, key string, g *resource.Rep
 		if !slices.Contains(state.Replicas, r.node.Addr) {
 			c.logger.Info("attaching replica to its shard", "group", g.ID, "nodeGroup", sh.id, "replica", r.cluster.ID)
 			cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
-			err := clustermode.AddReplica(cctx, clusterNode(seed), clusterNode(sh.primary), clusterNode(r))
+			err := c.engines.ClusterAddReplica(cctx, seed.node, sh.primary.node, r.node)
 			cancel()
 			if err != nil {
 				c.logger.Warn("attaching replica", "group", g.ID, "replica", r.cluster.ID, "err", err)
@@ -292,7 +287,7 @@ func (c *Controller) checkShard(ctx context.Context, key string, g *resource.Rep
 			ready = false
 			continue
 		}
-		st, err := replication.Inspect(ctx, r.node)
+		st, err := c.engines.Inspect(ctx, r.node)
 		if err != nil || !st.LinkUp || st.SyncInProgress || r.cluster.Status != resource.StatusAvailable {
 			ready = false
 			continue
@@ -320,7 +315,7 @@ func (c *Controller) recordSlots(ctx context.Context, key string, g *resource.Re
 	if len(served) == 0 {
 		return nil
 	}
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		changed := false
 		for i := range cur.NodeGroups {
 			ng := &cur.NodeGroups[i]
@@ -337,7 +332,7 @@ func (c *Controller) recordSlots(ctx context.Context, key string, g *resource.Re
 // it died.
 func (c *Controller) shardFailover(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, target string) error {
 	start := time.Now()
-	chosen, err := pickReplica(ctx, g, sh.primary, sh.replicas, target)
+	chosen, err := c.pickReplica(ctx, g, sh.primary, sh.replicas, target)
 	if err != nil {
 		return err
 	}
@@ -350,7 +345,7 @@ func (c *Controller) shardFailover(ctx context.Context, key string, g *resource.
 	}
 	fctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
 	defer cancel()
-	if err := clustermode.Failover(fctx, clusterNode(chosen), mode); err != nil {
+	if err := c.engines.ClusterFailover(fctx, chosen.node, mode); err != nil {
 		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
 	}
 	c.logger.Info("shard failover completed", "group", g.ID, "nodeGroup", sh.id, "from", sh.primary.cluster.ID, "to", chosen.cluster.ID, "mode", mode, "took", time.Since(start))
@@ -373,12 +368,12 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 		if inCluster(sh) || slices.Contains(r.Remove, sh.id) {
 			continue
 		}
-		spec := clustermode.ShardSpec{Primary: clusterNode(sh.primary)}
+		spec := clustermode.ShardSpec{Primary: sh.primary.node}
 		for _, rep := range sh.replicas {
-			spec.Replicas = append(spec.Replicas, clusterNode(rep))
+			spec.Replicas = append(spec.Replicas, rep.node)
 		}
 		start := time.Now()
-		if err := clustermode.AddShard(cctx, clusterNode(seed), spec); err != nil {
+		if err := c.engines.ClusterAddShard(cctx, seed.node, spec); err != nil {
 			return fmt.Errorf("adding node group %s to %s: %w", sh.id, g.ID, err)
 		}
 		c.logger.Info("shard added", "group", g.ID, "nodeGroup", sh.id, "took", time.Since(start))
@@ -406,11 +401,11 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 		}
 		from, to := shards[m.From].primary, shards[m.To].primary
 		start := time.Now()
-		if err := clustermode.MoveSlots(cctx, clusterNode(seed), clusterNode(from), clusterNode(to), slots, nil); err != nil {
+		if err := c.engines.MoveSlots(cctx, seed.node, from.node, to.node, slots, nil); err != nil {
 			return fmt.Errorf("resharding %s: moving slots %s from %s to %s: %w", g.ID, slots, shards[m.From].id, shards[m.To].id, err)
 		}
 		c.logger.Info("slots moved", "group", g.ID, "slots", slots.String(), "from", shards[m.From].id, "to", shards[m.To].id, "took", time.Since(start))
-		return edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 			if cur.Resharding == nil {
 				return false, nil
 			}
@@ -425,12 +420,12 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 			continue
 		}
 		if inCluster(sh) {
-			var reps []clustermode.Node
+			var reps []resp.Node
 			for _, rep := range sh.replicas {
-				reps = append(reps, clusterNode(rep))
+				reps = append(reps, rep.node)
 			}
 			c.logger.Info("removing shard", "group", g.ID, "nodeGroup", sh.id)
-			if err := clustermode.RemoveShard(cctx, clusterNode(seed), clusterNode(sh.primary), reps); err != nil {
+			if err := c.engines.ClusterRemoveShard(cctx, seed.node, sh.primary.node, reps); err != nil {
 				return fmt.Errorf("removing node group %s from %s: %w", sh.id, g.ID, err)
 			}
 		}
@@ -438,18 +433,18 @@ func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.Re
 	}
 
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
 		if cur.Resharding == nil {
 			return false, nil
 		}
 		cur.Resharding = nil
-		return true, groupEvent(tx, now, 1, cur, fmt.Sprintf("Completed online resharding of replication group %s: %d node groups", cur.ID, len(cur.NodeGroups)))
+		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceReplicationGroup, cur.ID, fmt.Sprintf("Completed online resharding of replication group %s: %d node groups", cur.ID, len(cur.NodeGroups)))
 	})
 }
 
 // dropNodeGroup deletes a removed node group's member clusters and takes it out of the group.
 func (c *Controller) dropNodeGroup(ctx context.Context, key, id string) error {
-	return edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
 		ng := g.NodeGroup(id)
 		if ng == nil {
 			return false, nil

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/objectstore"
-	"github.com/ecache/ecache/internal/rdb"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -72,7 +71,7 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 		}
 		c.logger.Info("snapshot shard copied", "snapshot", snap.Name, "nodeGroup", sh.NodeGroupID, "from", sh.CacheClusterID, "bytes", size, "took", time.Since(start))
 		now := c.cfg.Now().UTC()
-		err = edit(ctx, c.store, resource.KindSnapshot, key, func(_ store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+		err = resource.Edit(ctx, c.store, resource.KindSnapshot, key, func(_ store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
 			if cur.UID != snap.UID || cur.Status != resource.SnapshotCreating {
 				return false, nil
 			}
@@ -82,7 +81,7 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 		return true, err // the next pass copies the next shard
 	}
 	now := c.cfg.Now().UTC()
-	return false, edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+	return false, resource.Edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
 		if cur.UID != snap.UID || cur.Status != resource.SnapshotCreating {
 			return false, nil
 		}
@@ -91,10 +90,10 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 			return false, err
 		}
 		if cur.ReplicationGroupID != "" {
-			return true, clusterEvent(tx, now, 1, cur.Region, cur.Shards[0].CacheClusterID,
+			return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, cur.Shards[0].CacheClusterID,
 				fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of replication group with ID '%s'", cur.Name, cur.ReplicationGroupID))
 		}
-		return true, clusterEvent(tx, now, 1, cur.Region, cur.CacheClusterID,
+		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, cur.CacheClusterID,
 			fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of cache cluster with ID '%s'", cur.Name, cur.CacheClusterID))
 	})
 }
@@ -102,7 +101,7 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 // snapshotFailed counts a broken copy, and fails the snapshot after maxSnapshotFailures in a row.
 func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error) error {
 	now := c.cfg.Now().UTC()
-	return edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+	return resource.Edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
 		if cur.Status != resource.SnapshotCreating {
 			return false, nil
 		}
@@ -113,7 +112,7 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 		if err := clearSnapshotting(tx, cur); err != nil {
 			return false, err
 		}
-		return true, clusterEvent(tx, now, 1, cur.Region, snapshotSourceCluster(cur), fmt.Sprintf("Snapshot failed for snapshot with ID '%s': %v", cur.Name, cause))
+		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, snapshotSourceCluster(cur), fmt.Sprintf("Snapshot failed for snapshot with ID '%s': %v", cur.Name, cause))
 	})
 }
 
@@ -121,7 +120,7 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 // the snapshot it is a copy of.
 func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh resource.SnapshotShard) (int64, error) {
 	if snap.CopyOf != "" {
-		return copyFile(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()), SnapshotFile(c.cfg.SnapshotDir, snap, sh))
+		return atomicfile.Copy(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()), SnapshotFile(c.cfg.SnapshotDir, snap, sh), 0o600)
 	}
 	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID))
 	if err != nil {
@@ -138,59 +137,13 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	if err != nil {
 		return 0, err
 	}
-	return writeAtomically(SnapshotFile(c.cfg.SnapshotDir, snap, sh), func(w io.Writer) (int64, error) { return rdb.Fetch(ctx, node, w) })
-}
-
-// copyFile copies a snapshot file to another snapshot's directory.
-func copyFile(src, dst string) (int64, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return 0, err
-	}
-	defer in.Close()
-	return writeAtomically(dst, func(w io.Writer) (int64, error) { return io.Copy(w, in) })
-}
-
-// writeAtomically writes final through a ".part" file that is fsynced and renamed into place only when
-// write succeeded.
-func writeAtomically(final string, write func(io.Writer) (int64, error)) (int64, error) {
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return 0, err
-	}
-	part := final + ".part"
-	f, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(part)
-	w := bufio.NewWriterSize(f, 1<<20)
-	n, err := write(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	if err := os.Rename(part, final); err != nil {
-		return 0, err
-	}
-	if d, err := os.Open(filepath.Dir(final)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return n, nil
+	return atomicfile.Write(SnapshotFile(c.cfg.SnapshotDir, snap, sh), 0o600, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
 }
 
 // clearSnapshotting ends the snapshotting status of the snapshot's sources.
 func clearSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
 	if snap.ReplicationGroupID != "" {
-		err := editTx(tx, resource.KindReplicationGroup, resource.Key(snap.Region, snap.ReplicationGroupID), func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+		err := resource.EditTx(tx, resource.KindReplicationGroup, resource.Key(snap.Region, snap.ReplicationGroupID), func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
 			changed := g.Snapshotting == snap.Name
 			if changed {
 				g.Snapshotting = ""
@@ -202,7 +155,7 @@ func clearSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
 		}
 	}
 	for _, sh := range snap.Shards {
-		err := editTx(tx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+		err := resource.EditTx(tx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
 			changed := cl.Snapshotting == snap.Name
 			if changed {
 				cl.Snapshotting = ""
@@ -253,7 +206,7 @@ func (c *Controller) exportSnapshot(ctx context.Context, key string, snap *resou
 	}
 	retry := false
 	now := c.cfg.Now().UTC()
-	editErr := edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+	editErr := resource.Edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
 		if cur.UID != snap.UID || cur.Status != resource.SnapshotExporting {
 			return false, nil
 		}
@@ -268,7 +221,7 @@ func (c *Controller) exportSnapshot(ctx context.Context, key string, snap *resou
 		if err != nil {
 			msg = fmt.Sprintf("Snapshot export failed for snapshot with ID '%s' to S3 bucket '%s': %v", cur.Name, exp.Bucket, err)
 		}
-		return true, clusterEvent(tx, now, 1, cur.Region, snapshotSourceCluster(cur), msg)
+		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, snapshotSourceCluster(cur), msg)
 	})
 	return retry, editErr
 }

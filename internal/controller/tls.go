@@ -2,10 +2,9 @@ package controller
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"os"
+
+	"github.com/ecache/ecache/internal/certs"
 )
 
 // tlsConfigs loads the server side (what ecache's endpoints present to clients) and the client side
@@ -17,23 +16,10 @@ func (c *Controller) tlsConfigs() (server, client *tls.Config, err error) {
 			c.tlsErr = errors.New("in-transit encryption is not configured")
 			return
 		}
-		pair, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
-		if err != nil {
-			c.tlsErr = err
+		if c.tlsServer, c.tlsErr = certs.ServerConfig(files.CertFile, files.KeyFile); c.tlsErr != nil {
 			return
 		}
-		ca, err := os.ReadFile(files.CAFile)
-		if err != nil {
-			c.tlsErr = err
-			return
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(ca) {
-			c.tlsErr = fmt.Errorf("no certificate in %s", files.CAFile)
-			return
-		}
-		c.tlsServer = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-		c.tlsClient = &tls.Config{RootCAs: pool, ServerName: c.cfg.NodeHost, MinVersion: tls.VersionTLS12}
+		c.tlsClient, c.tlsErr = certs.ClientConfig(files.CAFile, c.cfg.NodeHost)
 	})
 	return c.tlsServer, c.tlsClient, c.tlsErr
 }

@@ -90,6 +90,9 @@ type Driver interface {
 	Peek(ctx context.Context, id string) (NodeStatus, error)
 	// List returns every node with a directory, including dead ones.
 	List(ctx context.Context) ([]NodeStatus, error)
+	// Kill ends the node's process at once (SIGKILL to its process group), as a crash would: the exit is
+	// reported on Exits and the node stays down until Ensure or Restart. A stopped node is left alone.
+	Kill(ctx context.Context, id string) error
 	// Exits delivers the id of a node whose process ended without Remove/Restart asking it to (crash, kill -9).
 	Exits() <-chan string
 	// Close stops watching; it never stops the engines (they outlive ecache).

@@ -16,3 +16,12 @@ func TestRDBVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestRDBFormatVersion(t *testing.T) {
+	for header, want := range map[string]int{"REDIS0011": 11, "REDIS0009\xfa": 9, "VALKEY080": 80, "REDIS": 0, "hello wor": 0, "REDISabcd": 0} {
+		got, err := RDBFormatVersion([]byte(header))
+		if got != want || (err == nil) != (want != 0) {
+			t.Errorf("RDBFormatVersion(%q) = %d, %v; want %d", header, got, err, want)
+		}
+	}
+}

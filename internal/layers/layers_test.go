@@ -10,14 +10,20 @@ const module = "github.com/ecache/ecache/"
 
 // forbidden lists, per package, imports it must never have (directly).
 var forbidden = map[string][]string{
-	"internal/service":    {"net/http", "encoding/xml", module + "internal/driver", module + "internal/controller", module + "internal/server"},
-	"internal/api":        {"net/http/httptest", module + "internal/service", module + "internal/store", module + "internal/driver"},
-	"internal/awsquery":   {module + "internal/api", module + "internal/service"},
-	"internal/store":      {module + "internal/service", module + "internal/controller", module + "internal/api"},
-	"internal/driver":     {module + "internal/service", module + "internal/api", module + "internal/store"},
-	"internal/engine":     {module + "internal/service", module + "internal/api", module + "internal/store", module + "internal/driver"},
-	"internal/controller": {module + "internal/service", module + "internal/server", module + "internal/api"},
-	"internal/resource":   {module + "internal/service", module + "internal/controller", module + "internal/driver"},
+	"internal/service": {"net/http", "encoding/xml", module + "internal/awsquery", module + "internal/driver", module + "internal/controller",
+		module + "internal/server", module + "internal/rdb", module + "internal/replication", module + "internal/clustermode",
+		module + "internal/endpoint", module + "internal/resp"},
+	"internal/api":      {"net/http/httptest", module + "internal/service", module + "internal/store", module + "internal/driver"},
+	"internal/awsquery": {module + "internal/api", module + "internal/service"},
+	"internal/store":    {module + "internal/service", module + "internal/controller", module + "internal/api"},
+	"internal/driver":   {module + "internal/service", module + "internal/api", module + "internal/store"},
+	"internal/engine":   {module + "internal/service", module + "internal/api", module + "internal/store", module + "internal/driver"},
+	// The controller reaches processes only through driver.Driver and engines only through driver.Engines.
+	"internal/controller": {module + "internal/service", module + "internal/server", module + "internal/api", module + "internal/awsquery",
+		module + "internal/rdb", module + "internal/driver/process", "os/exec", "syscall"},
+	// The engine client is a leaf: the data-plane parts build on it, it builds on nothing of ecache.
+	"internal/resp":     {module + "internal"},
+	"internal/resource": {module + "internal/service", module + "internal/controller", module + "internal/driver"},
 }
 
 func TestImportDirections(t *testing.T) {

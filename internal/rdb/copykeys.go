@@ -4,57 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/ecache/ecache/internal/resp"
 
-	"github.com/ecache/ecache/internal/replication"
+	"github.com/redis/go-redis/v9"
 )
 
 // copyBatch is how many keys CopyKeys reads and writes per round trip.
 const copyBatch = 500
 
-// CopyKeys copies every key of an RDB file, with its value and time to live, into the engine at target
-// (RESTORE … REPLACE, so copying again is harmless) and returns how many it copied. The file is read in place
-// by a scratch engine: binary (valkey-server or redis-server) started with no TCP port, no persistence, and
-// its Unix socket and log in a temporary directory; it is stopped when the copy ends. This merges the files of
-// several node groups into one node.
-func CopyKeys(ctx context.Context, binary, file string, target replication.Node) (int64, error) {
-	dir, err := os.MkdirTemp("", "ecache-rdb-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "engine.sock")
-	cmd := exec.Command(binary, "--port", "0", "--unixsocket", sock, "--dir", filepath.Dir(file), "--dbfilename", filepath.Base(file),
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "engine.log"))
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("rdb: scratch engine: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}()
-	src := redis.NewClient(&redis.Options{Network: "unix", Addr: sock, MaxRetries: -1})
-	defer src.Close()
-	if err := waitLoaded(ctx, src, exited, dir); err != nil {
-		return 0, err
-	}
-	dst := redis.NewClient(&redis.Options{Addr: target.Addr, Password: target.Password, TLSConfig: target.TLS, ReadTimeout: 30 * time.Second})
-	defer dst.Close()
+// CopyKeys copies every key of the engine src, with its value and time to live, into the engine at target
+// (RESTORE … REPLACE, so copying again is harmless) and returns how many it copied. src is a scratch engine
+// serving one RDB file (driver/process StartScratch): this merges the files of several node groups into one
+// node.
+func CopyKeys(ctx context.Context, src, target resp.Node) (int64, error) {
+	from := redis.NewClient(clientOptions(src))
+	defer from.Close()
+	to := redis.NewClient(clientOptions(target))
+	defer to.Close()
 	var copied int64
 	var cursor uint64
 	for {
-		keys, next, err := src.Scan(ctx, cursor, "", copyBatch).Result()
+		keys, next, err := from.Scan(ctx, cursor, "", copyBatch).Result()
 		if err != nil {
 			return copied, fmt.Errorf("rdb: scan: %w", err)
 		}
-		n, err := copyBatchOfKeys(ctx, src, dst, keys)
+		n, err := copyBatchOfKeys(ctx, from, to, keys)
 		copied += n
 		if err != nil {
 			return copied, err
@@ -65,22 +42,13 @@ func CopyKeys(ctx context.Context, binary, file string, target replication.Node)
 	}
 }
 
-// waitLoaded waits until the scratch engine answers PING (it answers only once the file is loaded).
-func waitLoaded(ctx context.Context, src *redis.Client, exited <-chan struct{}, dir string) error {
-	for {
-		err := src.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "engine.log"))
-			return fmt.Errorf("rdb: scratch engine exited before loading the file:\n%s", log)
-		case <-time.After(20 * time.Millisecond):
-		}
+// clientOptions are go-redis options for n, over TCP or its Unix socket, with no retries.
+func clientOptions(n resp.Node) *redis.Options {
+	o := &redis.Options{Addr: n.Addr, Password: n.Password, TLSConfig: n.TLS, ReadTimeout: 30 * time.Second, MaxRetries: -1}
+	if strings.HasPrefix(n.Addr, "/") {
+		o.Network = "unix"
 	}
+	return o
 }
 
 // copyBatchOfKeys dumps keys from src and restores them into dst with their remaining time to live.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/ecache/ecache/internal/replication"
+	"github.com/ecache/ecache/internal/resp"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestCopyKeysMerges fetches two engines' datasets as RDB files and copies both into a third engine that
@@ -19,7 +19,6 @@ func TestCopyKeysMerges(t *testing.T) {
 	for _, bin := range engines(t) {
 		t.Run(bin, func(t *testing.T) {
 			ctx := context.Background()
-			binary, _ := exec.LookPath(bin)
 			var files []string
 			for shard := range 2 {
 				src := startEngine(t, bin, t.TempDir(), "secret")
@@ -37,7 +36,7 @@ func TestCopyKeysMerges(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := Fetch(ctx, replication.Node{Addr: src.Options().Addr, Password: "secret"}, f); err != nil {
+				if _, err := Fetch(ctx, resp.Node{Addr: src.Options().Addr, Password: "secret"}, f); err != nil {
 					t.Fatal(err)
 				}
 				f.Close()
@@ -47,7 +46,8 @@ func TestCopyKeysMerges(t *testing.T) {
 			dst.Set(ctx, "own", "kept", 0)
 			dst.Set(ctx, "shared", "old", 0)
 			for _, file := range files {
-				n, err := CopyKeys(ctx, binary, file, replication.Node{Addr: dst.Options().Addr, Password: "target"})
+				src := loadFile(t, bin, file)
+				n, err := CopyKeys(ctx, resp.Node{Addr: src.Options().Addr, Password: "source"}, resp.Node{Addr: dst.Options().Addr, Password: "target"})
 				if err != nil || n != 3003 {
 					t.Fatalf("CopyKeys(%s) = %d, %v; want 3003 keys", file, n, err)
 				}
@@ -81,15 +81,16 @@ func TestCopyKeysMerges(t *testing.T) {
 	}
 }
 
-func TestCopyKeysReportsABrokenFile(t *testing.T) {
-	bins := engines(t)
-	binary, _ := exec.LookPath(bins[0])
-	file := filepath.Join(t.TempDir(), "broken.rdb")
-	if err := os.WriteFile(file, []byte("REDIS0011garbage"), 0o600); err != nil {
+// loadFile starts an engine that loads an RDB file, as a restore's scratch engine does.
+func loadFile(t *testing.T, bin, file string) *redis.Client {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := os.ReadFile(file)
+	if err != nil {
 		t.Fatal(err)
 	}
-	dst := startEngine(t, bins[0], t.TempDir(), "target")
-	if _, err := CopyKeys(context.Background(), binary, file, replication.Node{Addr: dst.Options().Addr, Password: "target"}); err == nil {
-		t.Fatal("CopyKeys of a broken file succeeded")
+	if err := os.WriteFile(filepath.Join(dir, "dump.rdb"), b, 0o600); err != nil {
+		t.Fatal(err)
 	}
+	return startEngine(t, bin, dir, "source")
 }

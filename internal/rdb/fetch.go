@@ -18,7 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecache/ecache/internal/replication"
+	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/resp"
 )
 
 // ErrTruncated means the transfer ended before a complete RDB arrived.
@@ -34,55 +35,33 @@ const (
 // Fetch copies n's dataset as an RDB file to w and returns its size. It fails, having written a partial file,
 // if the transfer breaks or what arrives does not end like an RDB file; callers write to a temporary file and
 // keep it only on success.
-func Fetch(ctx context.Context, n replication.Node, w io.Writer) (int64, error) {
-	conn, err := replication.Connect(ctx, n, dialTimeout)
+func Fetch(ctx context.Context, n resp.Node, w io.Writer) (int64, error) {
+	c, err := resp.Dial(ctx, n, resp.Options{DialTimeout: dialTimeout, ReadTimeout: idleTimeout, ReadBufferSize: 256 << 10})
 	if err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-	r := bufio.NewReaderSize(conn, 256<<10)
-	cmd := func(args ...string) error {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		conn.SetDeadline(time.Now().Add(idleTimeout))
-		if _, err := io.WriteString(conn, b.String()); err != nil {
-			return err
-		}
-		line, err := readLine(r)
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(line, "+") {
-			return fmt.Errorf("%s: %s", args[0], strings.TrimPrefix(line, "-"))
-		}
-		return nil
-	}
-	if n.Password != "" {
-		if err := cmd("AUTH", n.Password); err != nil {
-			return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
-		}
-	}
-	if err := cmd("REPLCONF", "rdb-only", "1"); err != nil {
+	defer c.Close()
+	if _, err := c.Do(ctx, "REPLCONF", "rdb-only", "1"); err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
 	// Valkey 8 and later: on an RDB channel the forked child writes the file to this connection itself,
 	// instead of through a pipe that the engine's main thread relays between client commands. Engines
 	// without dual-channel replication refuse the option, and relay.
-	if err := cmd("REPLCONF", "rdb-channel", "1"); err != nil && !strings.Contains(err.Error(), "Unrecognized REPLCONF option") {
+	var refused resp.Error
+	if _, err := c.Do(ctx, "REPLCONF", "rdb-channel", "1"); err != nil && !(errors.As(err, &refused) && strings.Contains(string(refused), "Unrecognized REPLCONF option")) {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
-	if err := cmd("REPLCONF", "capa", "eof"); err != nil {
+	if _, err := c.Do(ctx, "REPLCONF", "capa", "eof"); err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
-	conn.SetDeadline(time.Now().Add(idleTimeout))
-	if _, err := io.WriteString(conn, "*1\r\n$4\r\nSYNC\r\n"); err != nil {
+	if err := c.Send(ctx, "SYNC"); err != nil {
 		return 0, fmt.Errorf("rdb: %s: %w", n.Addr, err)
 	}
+	// What follows SYNC is not RESP: read it from the connection's buffer, with an idle deadline per read
+	// and the connection interrupted when ctx ends.
+	conn, r := c.NetConn(), c.Reader().Buffered()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
 	// Newlines keep the link alive while the engine forks; then "$<length>" or "$EOF:<mark>".
 	var header string
 	for {
@@ -208,30 +187,11 @@ func (t *tail) Write(p []byte) (int, error) {
 // check: an RDB file starts with its magic ("REDIS" or "VALKEY" and a version) and ends with the EOF opcode
 // 0xFF and an 8-byte checksum.
 func (t *tail) check() error {
-	if !bytes.HasPrefix(t.head, []byte("REDIS")) && !bytes.HasPrefix(t.head, []byte("VALKEY")) {
+	if _, err := engine.RDBFormatVersion(t.head); err != nil {
 		return fmt.Errorf("not an RDB file (starts with %q)", t.head)
 	}
 	if len(t.last) < 9 || t.last[0] != 0xFF {
 		return ErrTruncated
 	}
 	return nil
-}
-
-// FormatVersion reads the format version from the first bytes of an RDB file ("REDIS0011", or
-// "VALKEY080" for Valkey's own formats).
-func FormatVersion(header []byte) (int, error) {
-	var digits []byte
-	switch {
-	case bytes.HasPrefix(header, []byte("REDIS")) && len(header) >= 9:
-		digits = header[5:9]
-	case bytes.HasPrefix(header, []byte("VALKEY")) && len(header) >= 9:
-		digits = header[6:9]
-	default:
-		return 0, errors.New("not an RDB file")
-	}
-	v, err := strconv.Atoi(string(digits))
-	if err != nil || v < 1 {
-		return 0, errors.New("not an RDB file")
-	}
-	return v, nil
 }

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/ecache/ecache/internal/resp"
 
-	"github.com/ecache/ecache/internal/replication"
+	"github.com/redis/go-redis/v9"
 )
 
 // Engines started by these tests listen on ports 28000-28099, below the kernel's ephemeral range.
@@ -98,7 +98,7 @@ func TestFetchRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := Fetch(ctx, replication.Node{Addr: src.Options().Addr, Password: "secret"}, f)
+			n, err := Fetch(ctx, resp.Node{Addr: src.Options().Addr, Password: "secret"}, f)
 			f.Close()
 			if err != nil {
 				t.Fatalf("Fetch: %v", err)
@@ -199,7 +199,7 @@ func TestFetchRefusesIncompleteFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			_, err := Fetch(context.Background(), replication.Node{Addr: fakeEngine(t, tt.reply)}, &out)
+			_, err := Fetch(context.Background(), resp.Node{Addr: fakeEngine(t, tt.reply)}, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Fetch = %v, want an error with %q", err, tt.want)
 			}
@@ -208,18 +208,9 @@ func TestFetchRefusesIncompleteFiles(t *testing.T) {
 	t.Run("complete", func(t *testing.T) {
 		var out bytes.Buffer
 		reply := append([]byte("$EOF:"+mark+"\r\n"), append(complete, mark...)...)
-		n, err := Fetch(context.Background(), replication.Node{Addr: fakeEngine(t, reply)}, &out)
+		n, err := Fetch(context.Background(), resp.Node{Addr: fakeEngine(t, reply)}, &out)
 		if err != nil || n != int64(len(complete)) || !bytes.Equal(out.Bytes(), complete) {
 			t.Errorf("Fetch = %d, %v; got %q, want %q", n, err, out.Bytes(), complete)
 		}
 	})
-}
-
-func TestFormatVersion(t *testing.T) {
-	for header, want := range map[string]int{"REDIS0011": 11, "REDIS0009\xfa": 9, "VALKEY080": 80, "REDIS": 0, "hello wor": 0, "REDISabcd": 0} {
-		got, err := FormatVersion([]byte(header))
-		if got != want || (err == nil) != (want != 0) {
-			t.Errorf("FormatVersion(%q) = %d, %v; want %d", header, got, err, want)
-		}
-	}
 }

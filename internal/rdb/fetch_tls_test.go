@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ecache/ecache/internal/certs"
-	"github.com/ecache/ecache/internal/replication"
 )
 
 // TestFetchOverTLS copies a dataset from an engine that serves TLS only (on Valkey the forked child writes
@@ -71,7 +72,7 @@ func TestFetchOverTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Fetch(ctx, replication.Node{Addr: src.Options().Addr, TLS: clientTLS}, f); err != nil {
+			if _, err := Fetch(ctx, resp.Node{Addr: src.Options().Addr, TLS: clientTLS}, f); err != nil {
 				t.Fatalf("Fetch over TLS: %v", err)
 			}
 			f.Close()

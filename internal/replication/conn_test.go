@@ -1,61 +1,17 @@
 package replication
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-func TestReadReply(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		in      string
-		want    any
-		wantErr string
-	}{
-		{"simple", "+OK\r\n", "OK", ""},
-		{"error", "-READONLY You can't write against a read only replica.\r\n", nil, "READONLY You can't write against a read only replica."},
-		{"integer", ":42\r\n", int64(42), ""},
-		{"bulk", "$5\r\nhello\r\n", "hello", ""},
-		{"empty bulk", "$0\r\n\r\n", "", ""},
-		{"null bulk", "$-1\r\n", nil, ""},
-		{"array", "*3\r\n$3\r\nfoo\r\n:1\r\n$-1\r\n", []any{"foo", int64(1), nil}, ""},
-		{"array with error", "*2\r\n+OK\r\n-ERR x\r\n", []any{"OK", EngineError("ERR x")}, ""},
-		{"null array", "*-1\r\n", nil, ""},
-		{"nested", "*1\r\n*1\r\n+a\r\n", []any{[]any{"a"}}, ""},
-		{"bad type", "!x\r\n", nil, "protocol error"},
-		{"bad integer", ":x\r\n", nil, "protocol error"},
-		{"bad bulk length", "$-2\r\n", nil, "protocol error"},
-		{"short bulk", "$5\r\nhel", nil, "unexpected EOF"},
-		{"bulk without CRLF", "$2\r\nhixx", nil, "protocol error"},
-		{"line without CR", "+OK\n", nil, "protocol error"},
-		{"truncated line", "+OK", nil, "unexpected EOF"},
-		{"empty", "", nil, "EOF"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := readReply(bufio.NewReader(strings.NewReader(tc.in)))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("readReply(%q) error = %v, want containing %q", tc.in, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("readReply(%q) error = %v", tc.in, err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("readReply(%q) = %#v, want %#v", tc.in, got, tc.want)
-			}
-		})
-	}
-}
+	"github.com/ecache/ecache/internal/resp/resptest"
+
+	"github.com/ecache/ecache/internal/resp"
+)
 
 func TestParseInfo(t *testing.T) {
 	for _, tc := range []struct {
@@ -128,84 +84,42 @@ func TestParseInfo(t *testing.T) {
 	}
 }
 
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// hungAddr returns the address of a listener that accepts connections and never answers.
-func hungAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 // TestUnreachable runs every function against an address that refuses connections and one that accepts them
-// and never answers: each returns an error, ErrUnreachable or the context's, instead of blocking.
+// and never answers: each returns an error, resp.ErrUnreachable or the context's, instead of blocking.
 func TestUnreachable(t *testing.T) {
 	t.Parallel()
-	dead, hung := deadAddr(t), hungAddr(t)
-	other := Node{Addr: deadAddr(t)}
+	dead, hung := resptest.DeadAddr(t), resptest.HungAddr(t)
+	other := resp.Node{Addr: resptest.DeadAddr(t)}
 	calls := []struct {
 		name string
-		f    func(ctx context.Context, n Node) error
+		f    func(ctx context.Context, n resp.Node) error
 	}{
-		{"Inspect", func(ctx context.Context, n Node) error { _, err := Inspect(ctx, n); return err }},
-		{"Attach", func(ctx context.Context, n Node) error { return Attach(ctx, n, other) }},
-		{"Detach", func(ctx context.Context, n Node) error { return Detach(ctx, n) }},
-		{"WaitSynced", func(ctx context.Context, n Node) error { return WaitSynced(ctx, n, n) }},
-		{"MostUpToDate", func(ctx context.Context, n Node) error { _, _, err := MostUpToDate(ctx, []Node{n, n}); return err }},
-		{"Promote", func(ctx context.Context, n Node) error { return Promote(ctx, n, nil, []Node{other}) }},
-		{"PromotePlanned", func(ctx context.Context, n Node) error { return Promote(ctx, n, &other, nil) }},
-		{"PromoteFromHungPrimary", func(ctx context.Context, n Node) error { return Promote(ctx, other, &n, nil) }},
-		{"WaitForReplicas", func(ctx context.Context, n Node) error { _, err := WaitForReplicas(ctx, n, 1, time.Second); return err }},
+		{"Inspect", func(ctx context.Context, n resp.Node) error { _, err := Inspect(ctx, n); return err }},
+		{"Attach", func(ctx context.Context, n resp.Node) error { return Attach(ctx, n, other) }},
+		{"Detach", func(ctx context.Context, n resp.Node) error { return Detach(ctx, n) }},
+		{"WaitSynced", func(ctx context.Context, n resp.Node) error { return WaitSynced(ctx, n, n) }},
+		{"MostUpToDate", func(ctx context.Context, n resp.Node) error {
+			_, _, err := MostUpToDate(ctx, []resp.Node{n, n})
+			return err
+		}},
+		{"Promote", func(ctx context.Context, n resp.Node) error { return Promote(ctx, n, nil, []resp.Node{other}) }},
+		{"PromotePlanned", func(ctx context.Context, n resp.Node) error { return Promote(ctx, n, &other, nil) }},
+		{"PromoteFromHungPrimary", func(ctx context.Context, n resp.Node) error { return Promote(ctx, other, &n, nil) }},
+		{"WaitForReplicas", func(ctx context.Context, n resp.Node) error {
+			_, err := WaitForReplicas(ctx, n, 1, time.Second)
+			return err
+		}},
 	}
 	for _, target := range []struct {
 		name    string
-		node    Node
+		node    resp.Node
 		timeout time.Duration // of the caller's context
 		want    []error       // any of
 	}{
-		{"refused", Node{Addr: dead}, 5 * time.Second, []error{ErrUnreachable}},
-		{"hung", Node{Addr: hung}, 300 * time.Millisecond, []error{context.DeadlineExceeded, ErrUnreachable}},
-		{"hung without deadline", Node{Addr: hung}, 0, []error{ErrUnreachable}},
-		{"hung tls", Node{Addr: hung, TLS: &tls.Config{MinVersion: tls.VersionTLS12}}, 300 * time.Millisecond, []error{context.DeadlineExceeded, ErrUnreachable}},
+		{"refused", resp.Node{Addr: dead}, 5 * time.Second, []error{resp.ErrUnreachable}},
+		{"hung", resp.Node{Addr: hung}, 300 * time.Millisecond, []error{context.DeadlineExceeded, resp.ErrUnreachable}},
+		{"hung without deadline", resp.Node{Addr: hung}, 0, []error{resp.ErrUnreachable}},
+		{"hung tls", resp.Node{Addr: hung, TLS: &tls.Config{MinVersion: tls.VersionTLS12}}, 300 * time.Millisecond, []error{context.DeadlineExceeded, resp.ErrUnreachable}},
 	} {
 		for _, call := range calls {
 			t.Run(target.name+"/"+call.name, func(t *testing.T) {

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,7 +77,7 @@ type engine struct {
 	t    *testing.T
 	bin  string
 	dir  string
-	node Node
+	node resp.Node
 	cmd  *exec.Cmd
 	done chan struct{}
 	once sync.Once
@@ -144,7 +146,7 @@ func tryStart(t *testing.T, bin string, port int, opts engineOpts) (*engine, err
 		return nil, err
 	}
 	e := &engine{t: t, bin: bin, dir: dir, cmd: cmd, done: make(chan struct{})}
-	e.node = Node{Addr: net.JoinHostPort("127.0.0.1", p), Password: opts.password}
+	e.node = resp.Node{Addr: net.JoinHostPort("127.0.0.1", p), Password: opts.password}
 	if opts.tls != nil {
 		e.node.TLS = opts.tls.client
 	}
@@ -178,15 +180,15 @@ func tryStart(t *testing.T, bin string, port int, opts engineOpts) (*engine, err
 	}
 }
 
-func ping(n Node) error {
+func ping(n resp.Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	c, err := dial(ctx, n)
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	_, err = c.do(0, "PING")
+	defer c.Close()
+	_, err = c.Do(ctx, "PING")
 	return err
 }
 

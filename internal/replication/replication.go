@@ -1,14 +1,13 @@
 // Package replication drives Valkey/Redis OSS replication between engine nodes: attaching replicas,
 // reading their sync state, choosing and promoting the most up-to-date replica. Imported by internal/controller.
 //
-// Every function opens its own short-lived connections (500 ms to connect, 2 s per reply, and never longer than
-// the caller's context), so a hung engine cannot block a caller past its context. Transport failures wrap
-// ErrUnreachable; error replies from an engine are EngineError.
+// Every function opens its own short-lived internal/resp connections (500 ms to connect, 2 s per reply, and never
+// longer than the caller's context), so a hung engine cannot block a caller past its context. Transport failures
+// wrap resp.ErrUnreachable; error replies from an engine are resp.Error.
 package replication
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,14 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// Node says how to reach one engine.
-type Node struct {
-	Addr     string      // host:port
-	Password string      // AUTH when non-empty (default user)
-	TLS      *tls.Config // nil for plain TCP
-}
+	"github.com/ecache/ecache/internal/resp"
+)
 
 // pollInterval is how often WaitSynced and Promote re-read replication state.
 const pollInterval = 20 * time.Millisecond
@@ -33,21 +27,21 @@ const pollInterval = 20 * time.Millisecond
 const defaultPromoteTimeout = 10 * time.Second
 
 // Inspect reads n's replication state (INFO replication).
-func Inspect(ctx context.Context, n Node) (State, error) {
+func Inspect(ctx context.Context, n resp.Node) (State, error) {
 	c, err := dial(ctx, n)
 	if err != nil {
 		return State{}, fmt.Errorf("inspect %s: %w", n.Addr, err)
 	}
-	defer c.close()
-	st, err := inspect(c)
+	defer c.Close()
+	st, err := inspect(ctx, c)
 	if err != nil {
 		return State{}, fmt.Errorf("inspect %s: %w", n.Addr, err)
 	}
 	return st, nil
 }
 
-func inspect(c *conn) (State, error) {
-	text, err := str(c.do(0, "INFO", "replication"))
+func inspect(ctx context.Context, c *resp.Conn) (State, error) {
+	text, err := resp.String(c.Do(ctx, "INFO", "replication"))
 	if err != nil {
 		return State{}, err
 	}
@@ -58,14 +52,14 @@ func inspect(c *conn) (State, error) {
 // authenticates to it as the default user (CONFIG SET masteruser default masterauth <password>); otherwise both
 // are cleared. When primary is reached over TLS, tls-replication is switched on (and off for plain TCP). Attach
 // is idempotent: a replica already following primary keeps its link and does not resync.
-func Attach(ctx context.Context, replica, primary Node) error {
+func Attach(ctx context.Context, replica, primary resp.Node) error {
 	if err := attach(ctx, replica, primary); err != nil {
 		return fmt.Errorf("attach %s to %s: %w", replica.Addr, primary.Addr, err)
 	}
 	return nil
 }
 
-func attach(ctx context.Context, replica, primary Node) error {
+func attach(ctx context.Context, replica, primary resp.Node) error {
 	host, port, err := net.SplitHostPort(primary.Addr)
 	if err != nil {
 		return fmt.Errorf("primary address: %w", err)
@@ -77,18 +71,18 @@ func attach(ctx context.Context, replica, primary Node) error {
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	if err := setTLSReplication(c, primary.TLS != nil); err != nil {
+	defer c.Close()
+	if err := setTLSReplication(ctx, c, primary.TLS != nil); err != nil {
 		return err
 	}
 	user := ""
 	if primary.Password != "" {
 		user = "default"
 	}
-	if _, err := c.do(0, "CONFIG", "SET", "masteruser", user, "masterauth", primary.Password); err != nil {
+	if _, err := c.Do(ctx, "CONFIG", "SET", "masteruser", user, "masterauth", primary.Password); err != nil {
 		return fmt.Errorf("config set masterauth: %w", err)
 	}
-	if _, err := c.do(0, "REPLICAOF", host, port); err != nil {
+	if _, err := c.Do(ctx, "REPLICAOF", host, port); err != nil {
 		return fmt.Errorf("replicaof: %w", err)
 	}
 	return nil
@@ -96,16 +90,14 @@ func attach(ctx context.Context, replica, primary Node) error {
 
 // setTLSReplication sets tls-replication when it differs from want. Setting it unconditionally would fail on
 // an engine that has no TLS certificate configured even when want is false.
-func setTLSReplication(c *conn, want bool) error {
-	v, err := c.do(0, "CONFIG", "GET", "tls-replication")
+func setTLSReplication(ctx context.Context, c *resp.Conn, want bool) error {
+	v, err := c.Do(ctx, "CONFIG", "GET", "tls-replication")
 	if err != nil {
 		return fmt.Errorf("config get tls-replication: %w", err)
 	}
 	cur := "no"
-	if kv, ok := v.([]any); ok && len(kv) == 2 {
-		if s, ok := kv[1].(string); ok {
-			cur = s
-		}
+	if len(v.Elems) == 2 {
+		cur = v.Elems[1].Str
 	} else if want {
 		return errors.New("engine does not support tls-replication")
 	}
@@ -116,20 +108,20 @@ func setTLSReplication(c *conn, want bool) error {
 	if cur == val {
 		return nil
 	}
-	if _, err := c.do(0, "CONFIG", "SET", "tls-replication", val); err != nil {
+	if _, err := c.Do(ctx, "CONFIG", "SET", "tls-replication", val); err != nil {
 		return fmt.Errorf("config set tls-replication %s: %w", val, err)
 	}
 	return nil
 }
 
 // Detach turns n into a primary (REPLICAOF NO ONE), keeping its data. It is a no-op on a primary.
-func Detach(ctx context.Context, n Node) error {
+func Detach(ctx context.Context, n resp.Node) error {
 	c, err := dial(ctx, n)
 	if err != nil {
 		return fmt.Errorf("detach %s: %w", n.Addr, err)
 	}
-	defer c.close()
-	if _, err := c.do(0, "REPLICAOF", "NO", "ONE"); err != nil {
+	defer c.Close()
+	if _, err := c.Do(ctx, "REPLICAOF", "NO", "ONE"); err != nil {
 		return fmt.Errorf("detach %s: %w", n.Addr, err)
 	}
 	return nil
@@ -139,7 +131,7 @@ func Detach(ctx context.Context, n Node) error {
 // ID, and an offset at least the primary's offset read just before (equal when no write is in flight). It
 // keeps polling through transport errors and returns ctx's error, with the last state seen, when ctx ends
 // first.
-func WaitSynced(ctx context.Context, replica, primary Node) error {
+func WaitSynced(ctx context.Context, replica, primary resp.Node) error {
 	last := "no state read"
 	for {
 		p, err := Inspect(ctx, primary)
@@ -177,17 +169,17 @@ func retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var ee EngineError
+	var ee resp.Error
 	if errors.As(err, &ee) {
 		return strings.HasPrefix(string(ee), "LOADING") || strings.HasPrefix(string(ee), "BUSY")
 	}
-	return errors.Is(err, ErrUnreachable)
+	return errors.Is(err, resp.ErrUnreachable)
 }
 
 // MostUpToDate inspects every candidate concurrently and returns the index and state of the reachable one with
 // the highest replication offset. A candidate still loading a full sync ranks below every other; ties go to
 // the lowest index. It fails when no candidate can be inspected.
-func MostUpToDate(ctx context.Context, candidates []Node) (int, State, error) {
+func MostUpToDate(ctx context.Context, candidates []resp.Node) (int, State, error) {
 	if len(candidates) == 0 {
 		return -1, State{}, errors.New("most up to date: no candidates")
 	}
@@ -238,7 +230,7 @@ func ahead(a, b State) bool {
 // MostUpToDate. Unreachable others are skipped (re-attach them when they answer again); any other failure is
 // returned, after every node was tried. Promote is idempotent: running it again after a partial failure
 // finishes the job.
-func Promote(ctx context.Context, candidate Node, oldPrimary *Node, others []Node) error {
+func Promote(ctx context.Context, candidate resp.Node, oldPrimary *resp.Node, others []resp.Node) error {
 	if oldPrimary != nil && sameAddr(oldPrimary.Addr, candidate.Addr) {
 		return fmt.Errorf("promote %s: candidate is the old primary", candidate.Addr)
 	}
@@ -266,20 +258,20 @@ var errOldPrimaryUnreachable = errors.New("old primary unreachable")
 
 // promotePlanned is Promote with the old primary alive. It returns errOldPrimaryUnreachable, having changed
 // nothing, when the old primary cannot be reached.
-func promotePlanned(ctx context.Context, candidate, old Node, others []Node) error {
+func promotePlanned(ctx context.Context, candidate, old resp.Node, others []resp.Node) error {
 	deadline, _ := ctx.Deadline()
 	pauseFor := time.Until(deadline) + time.Second
 	c, err := dial(ctx, old)
-	if errors.Is(err, ErrUnreachable) {
+	if errors.Is(err, resp.ErrUnreachable) {
 		return errOldPrimaryUnreachable
 	}
 	if err != nil {
 		return fmt.Errorf("promote %s: old primary %s: %w", candidate.Addr, old.Addr, err)
 	}
-	defer c.close()
+	defer c.Close()
 	ms := strconv.FormatInt(max(pauseFor.Milliseconds(), 1), 10)
-	if _, err := c.do(0, "CLIENT", "PAUSE", ms, "WRITE"); err != nil {
-		if errors.Is(err, ErrUnreachable) {
+	if _, err := c.Do(ctx, "CLIENT", "PAUSE", ms, "WRITE"); err != nil {
+		if errors.Is(err, resp.ErrUnreachable) {
 			return errOldPrimaryUnreachable
 		}
 		return fmt.Errorf("promote %s: pause old primary %s: %w", candidate.Addr, old.Addr, err)
@@ -290,13 +282,13 @@ func promotePlanned(ctx context.Context, candidate, old Node, others []Node) err
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
 			defer cancel()
 			if uc, err := dial(uctx, old); err == nil {
-				uc.do(0, "CLIENT", "UNPAUSE")
-				uc.close()
+				uc.Do(uctx, "CLIENT", "UNPAUSE")
+				uc.Close()
 			}
 		}
 	}()
 	// With writes paused, the old primary's offset covers every write it acknowledged.
-	st, err := inspect(c)
+	st, err := inspect(ctx, c)
 	if err != nil {
 		return fmt.Errorf("promote %s: inspect old primary %s: %w", candidate.Addr, old.Addr, err)
 	}
@@ -307,7 +299,7 @@ func promotePlanned(ctx context.Context, candidate, old Node, others []Node) err
 	}
 	// From here on the old primary must not accept writes again as a primary.
 	if err := Detach(ctx, candidate); err != nil {
-		var ee EngineError
+		var ee resp.Error
 		unpause = errors.As(err, &ee) // refused by the candidate: nothing changed
 		return fmt.Errorf("promote %s: %w", candidate.Addr, err)
 	}
@@ -322,7 +314,7 @@ func promotePlanned(ctx context.Context, candidate, old Node, others []Node) err
 }
 
 // waitCaughtUp waits until candidate has applied primary's replication stream up to primary's offset.
-func waitCaughtUp(ctx context.Context, candidate Node, primary State) error {
+func waitCaughtUp(ctx context.Context, candidate resp.Node, primary State) error {
 	last := "no state read"
 	for {
 		st, err := Inspect(ctx, candidate)
@@ -344,7 +336,7 @@ func waitCaughtUp(ctx context.Context, candidate Node, primary State) error {
 
 // repoint attaches every node of others to primary concurrently, skipping primary itself, skip and nodes that
 // are unreachable.
-func repoint(ctx context.Context, primary Node, others []Node, skip *Node) error {
+func repoint(ctx context.Context, primary resp.Node, others []resp.Node, skip *resp.Node) error {
 	errs := make([]error, len(others))
 	var wg sync.WaitGroup
 	for i, n := range others {
@@ -352,7 +344,7 @@ func repoint(ctx context.Context, primary Node, others []Node, skip *Node) error
 			continue
 		}
 		wg.Go(func() {
-			if err := Attach(ctx, n, primary); err != nil && !errors.Is(err, ErrUnreachable) {
+			if err := Attach(ctx, n, primary); err != nil && !errors.Is(err, resp.ErrUnreachable) {
 				errs[i] = err
 			}
 		})
@@ -371,7 +363,7 @@ const waitChannel = "__ecache__:wait"
 // once; on Redis 7.0 it covers the whole stream so far. The fresh connection therefore first publishes an empty
 // message on a reserved channel: the message goes through the replication stream, and WAIT then covers every
 // earlier write on both engines (outside cluster mode, where PUBLISH is replicated).
-func WaitForReplicas(ctx context.Context, primary Node, n int, timeout time.Duration) (int, error) {
+func WaitForReplicas(ctx context.Context, primary resp.Node, n int, timeout time.Duration) (int, error) {
 	if timeout <= 0 {
 		return 0, fmt.Errorf("wait for replicas on %s: timeout %v, want positive", primary.Addr, timeout)
 	}
@@ -379,12 +371,12 @@ func WaitForReplicas(ctx context.Context, primary Node, n int, timeout time.Dura
 	if err != nil {
 		return 0, fmt.Errorf("wait for replicas on %s: %w", primary.Addr, err)
 	}
-	defer c.close()
-	if _, err := c.do(0, "PUBLISH", waitChannel, ""); err != nil {
+	defer c.Close()
+	if _, err := c.Do(ctx, "PUBLISH", waitChannel, ""); err != nil {
 		return 0, fmt.Errorf("wait for replicas on %s: %w", primary.Addr, err)
 	}
 	ms := max(timeout.Milliseconds(), 1)
-	got, err := integer(c.do(timeout, "WAIT", strconv.Itoa(n), strconv.FormatInt(ms, 10)))
+	got, err := resp.Int(c.DoTimeout(ctx, readTimeout+timeout, "WAIT", strconv.Itoa(n), strconv.FormatInt(ms, 10)))
 	if err != nil {
 		return 0, fmt.Errorf("wait for replicas on %s: %w", primary.Addr, err)
 	}

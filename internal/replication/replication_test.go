@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecache/ecache/internal/resp/resptest"
+
+	"github.com/ecache/ecache/internal/resp"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -239,14 +243,14 @@ func TestPassword(t *testing.T) {
 			}
 			checkKeys(t, r, "k", seq(n))
 		}
-		_, err := Inspect(ctx, Node{Addr: p.node.Addr})
-		var ee EngineError
-		if !errors.As(err, &ee) || !strings.HasPrefix(string(ee), "NOAUTH") || errors.Is(err, ErrUnreachable) {
-			t.Errorf("Inspect without password: %v, want a NOAUTH EngineError", err)
+		_, err := Inspect(ctx, resp.Node{Addr: p.node.Addr})
+		var ee resp.Error
+		if !errors.As(err, &ee) || !strings.HasPrefix(string(ee), "NOAUTH") || errors.Is(err, resp.ErrUnreachable) {
+			t.Errorf("Inspect without password: %v, want a NOAUTH resp.Error", err)
 		}
-		_, err = Inspect(ctx, Node{Addr: p.node.Addr, Password: "wrong"})
-		if !errors.As(err, &ee) || errors.Is(err, ErrUnreachable) {
-			t.Errorf("Inspect with a wrong password: %v, want an EngineError", err)
+		_, err = Inspect(ctx, resp.Node{Addr: p.node.Addr, Password: "wrong"})
+		if !errors.As(err, &ee) || errors.Is(err, resp.ErrUnreachable) {
+			t.Errorf("Inspect with a wrong password: %v, want an resp.Error", err)
 		}
 	})
 }
@@ -266,7 +270,7 @@ func TestTLS(t *testing.T) {
 			}
 			checkKeys(t, r, "k", seq(n))
 		}
-		if err := Promote(ctx, r1.node, &p.node, []Node{r2.node}); err != nil {
+		if err := Promote(ctx, r1.node, &p.node, []resp.Node{r2.node}); err != nil {
 			t.Fatalf("Promote: %v", err)
 		}
 		if st := inspectT(t, r1); st.Role != RolePrimary {
@@ -281,9 +285,9 @@ func TestTLS(t *testing.T) {
 		}
 
 		// A client without the CA cannot reach the engine.
-		_, err := Inspect(ctx, Node{Addr: p.node.Addr, Password: p.node.Password, TLS: &tls.Config{MinVersion: tls.VersionTLS12}})
-		if !errors.Is(err, ErrUnreachable) {
-			t.Errorf("Inspect without the CA: %v, want ErrUnreachable", err)
+		_, err := Inspect(ctx, resp.Node{Addr: p.node.Addr, Password: p.node.Password, TLS: &tls.Config{MinVersion: tls.VersionTLS12}})
+		if !errors.Is(err, resp.ErrUnreachable) {
+			t.Errorf("Inspect without the CA: %v, want resp.ErrUnreachable", err)
 		}
 	})
 }
@@ -310,8 +314,8 @@ func TestWaitForReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sc.close()
-		if _, err := sc.nc.Write([]byte("*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$1\r\n2\r\n")); err != nil {
+		defer sc.Close()
+		if err := sc.Send(ctx, "DEBUG", "SLEEP", "2"); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -425,7 +429,7 @@ func TestPlannedPromotion(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := Promote(pctx, r1.node, &p.node, []Node{r2.node})
+		err := Promote(pctx, r1.node, &p.node, []resp.Node{r2.node})
 		cancel()
 		if err != nil {
 			close(stop)
@@ -505,8 +509,8 @@ func TestPromoteAfterPrimaryKilled(t *testing.T) {
 		}
 		p.kill()
 
-		dead := Node{Addr: p.node.Addr}
-		idx, st, err := MostUpToDate(ctx, []Node{dead, r2.node, r1.node})
+		dead := resp.Node{Addr: p.node.Addr}
+		idx, st, err := MostUpToDate(ctx, []resp.Node{dead, r2.node, r1.node})
 		if err != nil {
 			t.Fatalf("MostUpToDate: %v", err)
 		}
@@ -517,7 +521,7 @@ func TestPromoteAfterPrimaryKilled(t *testing.T) {
 			t.Errorf("lagging replica offset %d, want below %d", lag.Offset, st.Offset)
 		}
 
-		if err := Promote(ctx, r1.node, &p.node, []Node{r2.node}); err != nil {
+		if err := Promote(ctx, r1.node, &p.node, []resp.Node{r2.node}); err != nil {
 			t.Fatalf("Promote: %v", err)
 		}
 		if st := inspectT(t, r1); st.Role != RolePrimary {
@@ -542,7 +546,7 @@ func TestPromoteIdempotent(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	writeKeys(t, p.client(), "k", 100)
 	for i := range 2 {
-		if err := Promote(ctx, r1.node, &p.node, []Node{r2.node}); err != nil {
+		if err := Promote(ctx, r1.node, &p.node, []resp.Node{r2.node}); err != nil {
 			t.Fatalf("Promote #%d: %v", i+1, err)
 		}
 	}
@@ -562,13 +566,13 @@ func TestPromoteIdempotent(t *testing.T) {
 // TestMostUpToDateNoneReachable checks that MostUpToDate fails when no candidate answers.
 func TestMostUpToDateNoneReachable(t *testing.T) {
 	t.Parallel()
-	addr := deadAddr(t)
+	addr := resptest.DeadAddr(t)
 	for _, tc := range []struct {
 		name       string
-		candidates []Node
+		candidates []resp.Node
 	}{
 		{"empty", nil},
-		{"dead", []Node{{Addr: addr}, {Addr: addr}}},
+		{"dead", []resp.Node{{Addr: addr}, {Addr: addr}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			idx, _, err := MostUpToDate(testCtx(t, 5*time.Second), tc.candidates)
@@ -602,7 +606,7 @@ func TestAhead(t *testing.T) {
 
 func ExampleMostUpToDate() {
 	ctx := context.Background()
-	replicas := []Node{{Addr: "127.0.0.1:6380"}, {Addr: "127.0.0.1:6381"}}
+	replicas := []resp.Node{{Addr: "127.0.0.1:6380"}, {Addr: "127.0.0.1:6381"}}
 	i, _, err := MostUpToDate(ctx, replicas)
 	if err != nil {
 		fmt.Println("no replica to promote:", err)

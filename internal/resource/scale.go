@@ -2,11 +2,12 @@ package resource
 
 import (
 	"fmt"
-	"github.com/ecache/ecache/internal/store"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecache/ecache/internal/store"
 )
 
 // Ports hands out engine ports from a range.

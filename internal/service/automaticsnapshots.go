@@ -127,7 +127,7 @@ func (s *Service) takeAutomaticSnapshot(ctx context.Context, rg, clusterID, grou
 		_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
 		return err
 	})
-	if isFault(err) {
+	if api.IsFault(err) {
 		return nil // busy (modifying, snapshotting…) or gone: tried again on the next pass while the window is open
 	}
 	if err == nil {

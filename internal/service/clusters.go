@@ -93,10 +93,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("create cache cluster", err)
+		return nil, faultOrInternal("create cache cluster", err)
 	}
 	if !spec.version.Exact {
 		s.logger.Info("engine version served by a nearby binary", "cluster", c.ID, "requested", c.EngineVersion,
@@ -501,64 +498,14 @@ func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v
 	return nil
 }
 
-func loadClusters(tx store.Tx) ([]*resource.Cluster, error) {
-	return resource.List[resource.Cluster](tx, resource.KindCluster)
-}
-
-func (s *Service) checkQuotas(all []*resource.Cluster, rg string, newNodes int) error {
-	clusters, nodes := 0, 0
-	for _, c := range all {
-		if c.Region == rg {
-			clusters++
-			nodes += len(c.Nodes)
-		}
-	}
-	if clusters >= s.cfg.Quotas.ClustersPerRegion {
-		return api.ClusterQuotaForCustomerExceededFault("You have reached the quota of %d cache clusters in this region.", s.cfg.Quotas.ClustersPerRegion)
-	}
-	if nodes+newNodes > s.cfg.Quotas.NodesPerRegion {
-		return api.NodeQuotaForCustomerExceededFault("Customer node quota exceeded. You can have at most %d nodes in this region", s.cfg.Quotas.NodesPerRegion)
-	}
-	return nil
-}
-
-// allocatePorts picks n ports of the node range that no cluster holds and that are free on this host.
-func (s *Service) allocatePorts(tx store.Tx, n int) ([]int, error) {
-	ports, ok, err := resource.Ports{Low: s.cfg.PortLow, High: s.cfg.PortHigh, Free: s.cfg.PortFree}.Allocate(tx, n)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, api.InsufficientCacheClusterCapacityFault("There is not enough capacity for %d more cache nodes: the node port range %d-%d is exhausted.", n, s.cfg.PortLow, s.cfg.PortHigh)
-	}
-	return ports, nil
-}
-
 // DescribeCacheClusters lists clusters of the caller's region, ordered by id, with Marker pagination.
 func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCacheClustersMessage) (*api.CacheClusterMessage, error) {
-	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
+	id := strings.ToLower(deref(in.CacheClusterId))
+	list, max, err := regionList(ctx, s.store, "describe cache clusters", resource.KindCluster, in.MaxRecords, func(c *resource.Cluster) bool {
+		return (id == "" || c.ID == id) && !(deref(in.ShowCacheClustersNotInReplicationGroups) && c.ReplicationGroupID != "")
+	})
 	if err != nil {
 		return nil, err
-	}
-	objs, err := s.store.List(ctx, resource.KindCluster)
-	if err != nil {
-		return nil, internal("describe cache clusters", err)
-	}
-	id := strings.ToLower(deref(in.CacheClusterId))
-	var list []*resource.Cluster
-	for _, o := range objs {
-		c, err := resource.Unmarshal[resource.Cluster](o.Value)
-		if err != nil {
-			return nil, internal("describe cache clusters", err)
-		}
-		if c.Region != rg || (id != "" && c.ID != id) {
-			continue
-		}
-		if deref(in.ShowCacheClustersNotInReplicationGroups) && c.ReplicationGroupID != "" {
-			continue
-		}
-		list = append(list, c)
 	}
 	if id != "" && len(list) == 0 {
 		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
@@ -569,37 +516,6 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCac
 		out.CacheClusters = append(out.CacheClusters, *s.renderCluster(c, deref(in.ShowCacheNodeInfo)))
 	}
 	return out, nil
-}
-
-// maxRecords applies the Describe* MaxRecords rule: default 100, 20 to 100.
-func maxRecords(p *int32) (int, error) {
-	if p == nil {
-		return 100, nil
-	}
-	if *p < 20 || *p > 100 {
-		return 0, api.InvalidParameterValueException("MaxRecords must be between 20 and 100.")
-	}
-	return int(*p), nil
-}
-
-// paginate returns the items after marker (an item key) and the marker of the next page, if any.
-func paginate[T any](items []T, key func(T) string, marker string, max int) ([]T, *string) {
-	start := 0
-	if marker != "" {
-		start = len(items)
-		for i, it := range items {
-			if key(it) > marker {
-				start = i
-				break
-			}
-		}
-	}
-	items = items[start:]
-	if len(items) > max {
-		next := key(items[max-1])
-		return items[:max], &next
-	}
-	return items, nil
 }
 
 // ModifyCacheCluster changes settings; node count, engine version and node type wait for the
@@ -649,10 +565,7 @@ func (s *Service) updateCluster(ctx context.Context, rg, id string, fn func(tx s
 		_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
 		return err
 	})
-	if err != nil && !isFault(err) {
-		return internal("update cache cluster", err)
-	}
-	return err
+	return faultOrInternal("update cache cluster", err)
 }
 
 func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.ModifyCacheClusterMessage) error {
@@ -663,49 +576,11 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 			return err
 		}
 	}
-	if v := deref(in.EngineVersion); v != "" {
-		if in.Engine != nil && !strings.EqualFold(*in.Engine, c.Engine) {
-			return api.InvalidParameterCombinationException("Changing the engine of cluster %s from %s to %s is not supported.", c.ID, c.Engine, *in.Engine)
-		}
-		target, err := s.resolveVersion(c.Engine, v)
-		if err != nil {
-			return err
-		}
-		if engine.CompareVersions(target.EngineVersion, c.EngineVersion) < 0 {
-			return api.InvalidParameterCombinationException("Cannot downgrade %s engine version from %s to %s.", c.Engine, c.EngineVersion, target.EngineVersion)
-		}
-		if target.Family != engine.Family(c.Engine, c.EngineVersion) && in.CacheParameterGroupName == nil {
-			c.ParameterGroup = target.DefaultParameterGroup
-			if c.ClusterMode {
-				c.ParameterGroup += ".cluster.on"
-			}
-		}
-		if target.EngineVersion != c.EngineVersion {
-			// The controller restarts a node only when the upgrade needs another binary.
-			if now {
-				c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished upgrading engine version from %s to %s", c.EngineVersion, target.EngineVersion))
-				c.EngineVersion = target.EngineVersion
-				c.Status = resource.StatusModifying
-			} else {
-				c.Pending.EngineVersion = target.EngineVersion
-			}
-		}
+	if err := s.modifyEngineVersion(c, in, now); err != nil {
+		return err
 	}
-	if nt := deref(in.CacheNodeType); nt != "" && nt != c.NodeType {
-		if memcached {
-			return api.InvalidParameterCombinationException("Changing the node type of a Memcached cluster is not supported; create a new cluster with the new node type.")
-		}
-		if !slices.Contains(allowedNodeTypes(c), nt) {
-			return api.InvalidParameterCombinationException("Cluster %s cannot be modified to node type %s; ListAllowedNodeTypeModifications lists the allowed types.", c.ID, nt)
-		}
-		// The engine's memory limit changes in place (CONFIG SET maxmemory): no data is lost.
-		if now {
-			c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished applying modification to cache node type to %s.", nt))
-			c.NodeType = nt
-			c.Status = resource.StatusModifying
-		} else {
-			c.Pending.NodeType = nt
-		}
+	if err := modifyNodeType(c, in, now); err != nil {
+		return err
 	}
 	if w := in.PreferredMaintenanceWindow; w != nil {
 		_, norm, err := parseMaintenanceWindow(*w)
@@ -773,6 +648,65 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 			return err
 		}
 		c.LogDelivery = logs
+	}
+	return nil
+}
+
+// modifyEngineVersion applies EngineVersion: an upgrade now or in the maintenance window, with the new
+// family's default parameter group unless the request names one.
+func (s *Service) modifyEngineVersion(c *resource.Cluster, in *api.ModifyCacheClusterMessage, now bool) error {
+	v := deref(in.EngineVersion)
+	if v == "" {
+		return nil
+	}
+	if in.Engine != nil && !strings.EqualFold(*in.Engine, c.Engine) {
+		return api.InvalidParameterCombinationException("Changing the engine of cluster %s from %s to %s is not supported.", c.ID, c.Engine, *in.Engine)
+	}
+	target, err := s.resolveVersion(c.Engine, v)
+	if err != nil {
+		return err
+	}
+	if engine.CompareVersions(target.EngineVersion, c.EngineVersion) < 0 {
+		return api.InvalidParameterCombinationException("Cannot downgrade %s engine version from %s to %s.", c.Engine, c.EngineVersion, target.EngineVersion)
+	}
+	if target.Family != engine.Family(c.Engine, c.EngineVersion) && in.CacheParameterGroupName == nil {
+		c.ParameterGroup = target.DefaultParameterGroup
+		if c.ClusterMode {
+			c.ParameterGroup += ".cluster.on"
+		}
+	}
+	if target.EngineVersion != c.EngineVersion {
+		// The controller restarts a node only when the upgrade needs another binary.
+		if now {
+			c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished upgrading engine version from %s to %s", c.EngineVersion, target.EngineVersion))
+			c.EngineVersion = target.EngineVersion
+			c.Status = resource.StatusModifying
+		} else {
+			c.Pending.EngineVersion = target.EngineVersion
+		}
+	}
+	return nil
+}
+
+// modifyNodeType applies CacheNodeType, now or in the maintenance window.
+func modifyNodeType(c *resource.Cluster, in *api.ModifyCacheClusterMessage, now bool) error {
+	nt := deref(in.CacheNodeType)
+	if nt == "" || nt == c.NodeType {
+		return nil
+	}
+	if c.Engine == engine.EngineMemcached {
+		return api.InvalidParameterCombinationException("Changing the node type of a Memcached cluster is not supported; create a new cluster with the new node type.")
+	}
+	if !slices.Contains(allowedNodeTypes(c), nt) {
+		return api.InvalidParameterCombinationException("Cluster %s cannot be modified to node type %s; ListAllowedNodeTypeModifications lists the allowed types.", c.ID, nt)
+	}
+	// The engine's memory limit changes in place (CONFIG SET maxmemory): no data is lost.
+	if now {
+		c.Pending.Completion = append(c.Pending.Completion, fmt.Sprintf("Finished applying modification to cache node type to %s.", nt))
+		c.NodeType = nt
+		c.Status = resource.StatusModifying
+	} else {
+		c.Pending.NodeType = nt
 	}
 	return nil
 }
@@ -868,7 +802,7 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 	if want < current {
 		msg = "Decreasing number of requested nodes"
 	}
-	if err := recordEvent(tx, s.now().UTC(), 0, c.Region, "cache-cluster", c.ID, msg); err != nil {
+	if err := resource.AddEvent(tx, s.now().UTC(), 0, c.Region, resource.SourceCacheCluster, c.ID, msg); err != nil {
 		return err
 	}
 	return s.scaleNodes(tx, all, c, int(want), remove)
@@ -887,20 +821,6 @@ func (s *Service) scaleNodes(tx store.Tx, all []*resource.Cluster, c *resource.C
 		}
 	}
 	c.BeginScale(want, remove, ports, s.now().UTC())
-	return nil
-}
-
-// checkNodeQuota refuses a request that would take the region past its node quota.
-func (s *Service) checkNodeQuota(all []*resource.Cluster, rg string, add int) error {
-	nodes := 0
-	for _, o := range all {
-		if o.Region == rg {
-			nodes += len(o.Nodes)
-		}
-	}
-	if nodes+add > s.cfg.Quotas.NodesPerRegion {
-		return api.NodeQuotaForCustomerExceededFault("Customer node quota exceeded. You can have at most %d nodes in this region", s.cfg.Quotas.NodesPerRegion)
-	}
 	return nil
 }
 

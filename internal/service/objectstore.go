@@ -11,7 +11,6 @@ import (
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/hashslot"
 	"github.com/ecache/ecache/internal/objectstore"
-	"github.com/ecache/ecache/internal/rdb"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -137,7 +136,7 @@ func (s *Service) importSnapshot(ctx context.Context, arns []string, eng, binary
 		if err != nil {
 			return nil, bucketFault(bucket, "READ", err)
 		}
-		format, err := rdb.FormatVersion(head)
+		format, err := engine.RDBFormatVersion(head)
 		if err != nil {
 			return nil, api.InvalidParameterValueException("The S3 object %s is not an RDB file.", arn)
 		}

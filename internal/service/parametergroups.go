@@ -19,10 +19,9 @@ const (
 	// maxParametersPerModify is how many parameters one ModifyCacheParameterGroup may change.
 	maxParametersPerModify = 20
 
-	eventSourceParameterGroup = "cache-parameter-group"
-	sourceUser                = "user"
-	sourceEngineDefault       = "engine-default"
-	clusterEnabledParameter   = "cluster-enabled"
+	sourceUser              = "user"
+	sourceEngineDefault     = "engine-default"
+	clusterEnabledParameter = "cluster-enabled"
 )
 
 // CreateCacheParameterGroup records a user parameter group whose parameters all start at the family's defaults.
@@ -66,13 +65,10 @@ func (s *Service) CreateCacheParameterGroup(ctx context.Context, in *api.CreateC
 		if _, err := tx.Create(resource.KindParameterGroup, key, resource.Marshal(pg)); err != nil {
 			return err
 		}
-		return recordEvent(tx, s.now().UTC(), 0, rg, eventSourceParameterGroup, name, "Cache parameter group created")
+		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceParameterGroup, name, "Cache parameter group created")
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("create cache parameter group", err)
+		return nil, faultOrInternal("create cache parameter group", err)
 	}
 	return &api.CreateCacheParameterGroupResult{CacheParameterGroup: s.renderParameterGroup(pg)}, nil
 }
@@ -80,17 +76,9 @@ func (s *Service) CreateCacheParameterGroup(ctx context.Context, in *api.CreateC
 // DescribeCacheParameterGroups lists the default groups and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *api.DescribeCacheParameterGroupsMessage) (*api.CacheParameterGroupsMessage, error) {
 	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
+	groups, max, err := regionList[resource.ParameterGroup](ctx, s.store, "describe cache parameter groups", resource.KindParameterGroup, in.MaxRecords, nil)
 	if err != nil {
 		return nil, err
-	}
-	objs, err := s.store.List(ctx, resource.KindParameterGroup)
-	if err != nil {
-		return nil, internal("describe cache parameter groups", err)
-	}
-	groups, err := regionRecords[resource.ParameterGroup](objs, rg)
-	if err != nil {
-		return nil, internal("describe cache parameter groups", err)
 	}
 	for _, d := range engine.DefaultParameterGroups() {
 		groups = append(groups, &resource.ParameterGroup{Region: rg, Name: d.Name, Family: d.Family, Description: d.Description})
@@ -225,12 +213,9 @@ func (s *Service) updateParameterGroup(ctx context.Context, rg, name, verb strin
 		if _, err := tx.Put(resource.KindParameterGroup, resource.Key(rg, name), resource.Marshal(pg), rev); err != nil {
 			return err
 		}
-		return recordEvent(tx, s.now().UTC(), 0, rg, eventSourceParameterGroup, name, "Cache parameter group "+verb)
+		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceParameterGroup, name, "Cache parameter group "+verb)
 	})
-	if err != nil && !isFault(err) {
-		return internal("update cache parameter group", err)
-	}
-	return err
+	return faultOrInternal("update cache parameter group", err)
 }
 
 // clusterMode is the cluster-enabled value a group's modified parameters give it.
@@ -278,12 +263,9 @@ func (s *Service) DeleteCacheParameterGroup(ctx context.Context, in *api.DeleteC
 		if err := tx.Delete(resource.KindParameterGroup, resource.Key(rg, name), rev); err != nil {
 			return err
 		}
-		return recordEvent(tx, s.now().UTC(), 0, rg, eventSourceParameterGroup, name, "Cache parameter group deleted")
+		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceParameterGroup, name, "Cache parameter group deleted")
 	})
-	if err != nil && !isFault(err) {
-		return internal("delete cache parameter group", err)
-	}
-	return err
+	return faultOrInternal("delete cache parameter group", err)
 }
 
 // getParameterGroup reads a stored user group and its revision with get (a Tx.Get or a Store.Get).
@@ -331,10 +313,7 @@ func (s *Service) DescribeCacheParameters(ctx context.Context, in *api.DescribeC
 		get := func(kind, key string) (store.Object, error) { return s.store.Get(ctx, kind, key) }
 		pg, _, err := getParameterGroup(get, rg, name)
 		if err != nil {
-			if isFault(err) {
-				return nil, err
-			}
-			return nil, internal("describe cache parameters", err)
+			return nil, faultOrInternal("describe cache parameters", err)
 		}
 		family = pg.Family
 		params, _ = engine.Parameters(pg.Family)
@@ -447,44 +426,3 @@ func optional(s string) *string {
 }
 
 // Helpers shared by the parameter, subnet and security group kinds.
-
-// countInRegion counts the objects of region rg (keys are region/name) that keep reports true; nil keeps all.
-func countInRegion(objs []store.Object, rg string, keep func(store.Object) bool) int {
-	n := 0
-	for _, o := range objs {
-		if strings.HasPrefix(o.Key, rg+"/") && (keep == nil || keep(o)) {
-			n++
-		}
-	}
-	return n
-}
-
-// regionRecords decodes the records of region rg.
-func regionRecords[T any](objs []store.Object, rg string) ([]*T, error) {
-	var out []*T
-	for _, o := range objs {
-		if !strings.HasPrefix(o.Key, rg+"/") {
-			continue
-		}
-		v, err := resource.Unmarshal[T](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// clusterUsing returns the id of the first cache cluster of region rg for which uses is true, or "".
-func clusterUsing(tx store.Tx, rg string, uses func(*resource.Cluster) bool) (string, error) {
-	all, err := loadClusters(tx)
-	if err != nil {
-		return "", err
-	}
-	for _, c := range all {
-		if c.Region == rg && uses(c) {
-			return c.ID, nil
-		}
-	}
-	return "", nil
-}

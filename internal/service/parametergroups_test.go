@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ecache/ecache/internal/api"
-	"github.com/ecache/ecache/internal/awsquery"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
@@ -46,7 +45,7 @@ func inRegion(rg string) context.Context {
 // models it (InvalidParameterValue and InvalidParameterCombination are common to every operation).
 func checkGroupFault(t *testing.T, op string, err error, shape string) {
 	t.Helper()
-	var ae *awsquery.Error
+	var ae *api.Error
 	if !errors.As(err, &ae) {
 		t.Fatalf("%s: err = %v, want fault %s", op, err, shape)
 	}
@@ -549,7 +548,7 @@ func TestDeleteCacheParameterGroup(t *testing.T) {
 	}
 	_, err := s.DescribeCacheParameterGroups(ctx, &api.DescribeCacheParameterGroupsMessage{CacheParameterGroupName: ptr("old")})
 	checkGroupFault(t, "DescribeCacheParameterGroups", err, "CacheParameterGroupNotFoundFault")
-	if got, want := err.(*awsquery.Error).Message, "CacheParameterGroup not found: old"; got != want {
+	if got, want := err.(*api.Error).Message, "CacheParameterGroup not found: old"; got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}
 	want := []string{"Cache parameter group created", "Cache parameter group deleted"}

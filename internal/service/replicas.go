@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -35,7 +34,7 @@ func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx sto
 		_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
 		return err
 	})
-	if err != nil && !isFault(err) {
+	if err != nil && !api.IsFault(err) {
 		return nil, internal("update replication group", err)
 	}
 	return out, err
@@ -46,18 +45,6 @@ func getGroup(tx store.Tx, rg, id string) (*resource.ReplicationGroup, store.Obj
 	return getRecord[resource.ReplicationGroup](tx, resource.KindReplicationGroup, resource.Key(rg, id), func() error {
 		return api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
 	})
-}
-
-// getRecord reads a record inside a transaction; a missing one is the error notFound returns.
-func getRecord[T any](tx store.Tx, kind, key string, notFound func() error) (*T, store.Object, error) {
-	obj, err := tx.Get(kind, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, obj, notFound()
-	} else if err != nil {
-		return nil, obj, err
-	}
-	v, err := resource.Unmarshal[T](obj.Value)
-	return v, obj, err
 }
 
 // replicaChange is the replica count one node group should end with, and the Availability Zones of all of

@@ -28,15 +28,9 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 	if err != nil {
 		return nil, err
 	}
-	var imported *resource.Snapshot
-	if in.SnapshotArns != nil {
-		version, err := s.resolveVersion(g.Engine, g.EngineVersion)
-		if err != nil {
-			return nil, err
-		}
-		if imported, err = s.importSnapshot(ctx, in.SnapshotArns, g.Engine, version.BinaryVersion); err != nil {
-			return nil, err
-		}
+	imported, err := s.importedSnapshot(ctx, in.SnapshotArns, g)
+	if err != nil {
+		return nil, err
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(resource.KindReplicationGroup, resource.Key(rg, g.ID)); err == nil {
@@ -81,75 +75,25 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			if primary != nil {
 				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or a snapshot to restore, not both.")
 			}
-			// A cluster mode group restored into another number of node groups starts with the snapshot's
-			// and reshards online to the number asked for.
-			if n := len(snap.Shards); n != len(shards) && g.ClusterEnabled {
-				if len(in.NodeGroupConfiguration) > 0 {
-					return api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", snap.Name, n, len(shards))
-				}
-				planned := *in
-				planned.NumNodeGroups = ptr(int32(n))
-				if shards, err = s.planShards(rg, &planned, g); err != nil {
-					return err
-				}
-			}
-			target := &resource.Cluster{Engine: g.Engine, EngineVersion: version.EngineVersion, NodeType: g.NodeType}
-			if seeds, err = restoreFiles(snap, target, len(shards), !g.ClusterEnabled); err != nil {
-				return err
-			}
-			if g.ClusterEnabled && snap.Engine == "" && len(snap.Shards) > 1 {
-				if err := importedSlots(snap); err != nil {
-					return err
-				}
-			}
-			if err := restoreSlots(snap, shards, in.NodeGroupConfiguration); err != nil {
+			if shards, seeds, err = s.planRestore(rg, in, g, snap, shards, version); err != nil {
 				return err
 			}
 		}
 		g.ParameterGroup = proto.ParameterGroup
-		var newMembers []plannedMember
-		for _, sh := range shards {
-			for _, m := range sh.members {
-				if primary == nil || m.id != primary.ID {
-					newMembers = append(newMembers, m)
-				}
-			}
-		}
-		for _, m := range newMembers {
-			if _, err := tx.Get(resource.KindCluster, resource.Key(rg, m.id)); err == nil {
-				return api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", m.id)
-			}
+		newMembers, err := newMembersOf(tx, rg, shards, primary)
+		if err != nil {
+			return err
 		}
 		if err := s.checkQuotas(all, rg, len(newMembers)); err != nil {
 			return err
 		}
-		// The group's endpoints take a port each: primary and reader, or the configuration endpoint.
-		endpoints := 2
-		if g.ClusterEnabled {
-			endpoints = 1
-		}
-		ports, err := s.allocatePorts(tx, portsPerMember(g)*len(newMembers)+endpoints)
+		ports, err := s.allocateGroupPorts(tx, g, len(newMembers))
 		if err != nil {
 			return err
 		}
 		now := s.now().UTC()
 		g.CreatedAt = now
-		if g.ClusterEnabled {
-			g.ConfigPort = ports[len(ports)-1]
-		} else {
-			g.PrimaryPort, g.ReaderPort = ports[len(ports)-2], ports[len(ports)-1]
-		}
-		for _, sh := range shards {
-			group := resource.NodeGroup{ID: sh.id, Status: resource.StatusCreating, Slots: sh.slots}
-			for i, m := range sh.members {
-				role := resource.RoleReplica
-				if i == 0 {
-					role = resource.RolePrimary
-				}
-				group.Members = append(group.Members, resource.Member{ClusterID: m.id, Role: role})
-			}
-			g.NodeGroups = append(g.NodeGroups, group)
-		}
+		g.NodeGroups = nodeGroupsOf(shards)
 		if primary != nil {
 			primary.ReplicationGroupID = g.ID
 			if err := putCluster(tx, primary); err != nil {
@@ -161,25 +105,8 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 				return err
 			}
 		}
-		// A restore: each node group's primary starts from its file of the snapshot (a cluster mode disabled
-		// group's primary from the first, with the keys of the others copied in); replicas sync from it.
-		for i, file := range seeds {
-			if i > 0 && !g.ClusterEnabled {
-				break
-			}
-			c, obj, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(rg, shards[i].members[0].id), func() error {
-				return fmt.Errorf("member %s vanished", shards[i].members[0].id)
-			})
-			if err != nil {
-				return err
-			}
-			c.SeedSnapshot, c.SeedObject = file.Path, file.Object
-			if !g.ClusterEnabled {
-				c.MergeFiles = seeds[1:]
-			}
-			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
-				return err
-			}
+		if err := seedPrimaries(tx, g, shards, seeds); err != nil {
+			return err
 		}
 		if _, err = tx.Create(resource.KindReplicationGroup, resource.Key(rg, g.ID), resource.Marshal(g)); err != nil || wantShards == len(shards) {
 			return err
@@ -187,12 +114,133 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		return s.reshardRestore(tx, g, wantShards, now)
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("create replication group", err)
+		return nil, faultOrInternal("create replication group", err)
 	}
 	return &api.CreateReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+// planRestore fits the planned shards to a snapshot and returns them with each node group's file. A cluster
+// mode group restored into another number of node groups starts with the snapshot's and reshards online to
+// the number asked for.
+func (s *Service) planRestore(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup, snap *resource.Snapshot,
+	shards []plannedShard, version engine.Version) ([]plannedShard, []resource.SeedFile, error) {
+	if n := len(snap.Shards); n != len(shards) && g.ClusterEnabled {
+		if len(in.NodeGroupConfiguration) > 0 {
+			return nil, nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", snap.Name, n, len(shards))
+		}
+		planned := *in
+		planned.NumNodeGroups = ptr(int32(n))
+		var err error
+		if shards, err = s.planShards(rg, &planned, g); err != nil {
+			return nil, nil, err
+		}
+	}
+	target := &resource.Cluster{Engine: g.Engine, EngineVersion: version.EngineVersion, NodeType: g.NodeType}
+	seeds, err := restoreFiles(snap, target, len(shards), !g.ClusterEnabled)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.ClusterEnabled && snap.Engine == "" && len(snap.Shards) > 1 {
+		if err := importedSlots(snap); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := restoreSlots(snap, shards, in.NodeGroupConfiguration); err != nil {
+		return nil, nil, err
+	}
+	return shards, seeds, nil
+}
+
+// nodeGroupsOf lays out the planned shards as the group's node groups, each shard's first member primary.
+func nodeGroupsOf(shards []plannedShard) []resource.NodeGroup {
+	var out []resource.NodeGroup
+	for _, sh := range shards {
+		group := resource.NodeGroup{ID: sh.id, Status: resource.StatusCreating, Slots: sh.slots}
+		for i, m := range sh.members {
+			role := resource.RoleReplica
+			if i == 0 {
+				role = resource.RolePrimary
+			}
+			group.Members = append(group.Members, resource.Member{ClusterID: m.id, Role: role})
+		}
+		out = append(out, group)
+	}
+	return out
+}
+
+// seedPrimaries marks what a restore starts from: each node group's primary starts from its file of the
+// snapshot (a cluster mode disabled group's primary from the first, with the keys of the others copied in);
+// replicas sync from it.
+func seedPrimaries(tx store.Tx, g *resource.ReplicationGroup, shards []plannedShard, seeds []resource.SeedFile) error {
+	for i, file := range seeds {
+		if i > 0 && !g.ClusterEnabled {
+			break
+		}
+		id := shards[i].members[0].id
+		c, obj, err := getRecord[resource.Cluster](tx, resource.KindCluster, resource.Key(g.Region, id), func() error {
+			return fmt.Errorf("member %s vanished", id)
+		})
+		if err != nil {
+			return err
+		}
+		c.SeedSnapshot, c.SeedObject = file.Path, file.Object
+		if !g.ClusterEnabled {
+			c.MergeFiles = seeds[1:]
+		}
+		if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newMembersOf lists the planned members that are new clusters (all but an adopted primary), refusing ids
+// that are taken.
+func newMembersOf(tx store.Tx, rg string, shards []plannedShard, primary *resource.Cluster) ([]plannedMember, error) {
+	var out []plannedMember
+	for _, sh := range shards {
+		for _, m := range sh.members {
+			if primary != nil && m.id == primary.ID {
+				continue
+			}
+			if _, err := tx.Get(resource.KindCluster, resource.Key(rg, m.id)); err == nil {
+				return nil, api.CacheClusterAlreadyExistsFault("Cache cluster %s already exists.", m.id)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// allocateGroupPorts takes the ports of a new group: those of its members, returned, and one for each of the
+// group's endpoints (primary and reader, or the configuration endpoint), set on g.
+func (s *Service) allocateGroupPorts(tx store.Tx, g *resource.ReplicationGroup, members int) ([]int, error) {
+	endpoints := 2
+	if g.ClusterEnabled {
+		endpoints = 1
+	}
+	ports, err := s.allocatePorts(tx, portsPerMember(g)*members+endpoints)
+	if err != nil {
+		return nil, err
+	}
+	if g.ClusterEnabled {
+		g.ConfigPort = ports[len(ports)-1]
+	} else {
+		g.PrimaryPort, g.ReaderPort = ports[len(ports)-2], ports[len(ports)-1]
+	}
+	return ports[:len(ports)-endpoints], nil
+}
+
+// importedSnapshot reads the RDB files of SnapshotArns as a snapshot to restore g from; nil without them.
+func (s *Service) importedSnapshot(ctx context.Context, arns []string, g *resource.ReplicationGroup) (*resource.Snapshot, error) {
+	if arns == nil {
+		return nil, nil
+	}
+	version, err := s.resolveVersion(g.Engine, g.EngineVersion)
+	if err != nil {
+		return nil, err
+	}
+	return s.importSnapshot(ctx, arns, g.Engine, version.BinaryVersion)
 }
 
 type plannedMember struct{ id, az string }
@@ -470,36 +518,14 @@ func createMember(tx store.Tx, g *resource.ReplicationGroup, id, az string, v en
 	return ports[portsPerMember(g):], err
 }
 
-func putCluster(tx store.Tx, c *resource.Cluster) error {
-	obj, err := tx.Get(resource.KindCluster, resource.Key(c.Region, c.ID))
-	if err != nil {
-		return err
-	}
-	_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
-	return err
-}
-
 // DescribeReplicationGroups lists the region's replication groups with Marker pagination.
 func (s *Service) DescribeReplicationGroups(ctx context.Context, in *api.DescribeReplicationGroupsMessage) (*api.ReplicationGroupMessage, error) {
-	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
+	id := strings.ToLower(deref(in.ReplicationGroupId))
+	list, max, err := regionList(ctx, s.store, "describe replication groups", resource.KindReplicationGroup, in.MaxRecords, func(g *resource.ReplicationGroup) bool {
+		return id == "" || g.ID == id
+	})
 	if err != nil {
 		return nil, err
-	}
-	objs, err := s.store.List(ctx, resource.KindReplicationGroup)
-	if err != nil {
-		return nil, internal("describe replication groups", err)
-	}
-	id := strings.ToLower(deref(in.ReplicationGroupId))
-	var list []*resource.ReplicationGroup
-	for _, o := range objs {
-		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
-		if err != nil {
-			return nil, internal("describe replication groups", err)
-		}
-		if g.Region == rg && (id == "" || g.ID == id) {
-			list = append(list, g)
-		}
 	}
 	if id != "" && len(list) == 0 {
 		return nil, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
@@ -567,10 +593,7 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("delete replication group", err)
+		return nil, faultOrInternal("delete replication group", err)
 	}
 	return &api.DeleteReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
 }
@@ -632,42 +655,11 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	if g.TransitEncryption {
 		out.TransitEncryptionMode = ptr("required")
 	}
-	host := s.cfg.NodeHost
 	if g.ConfigPort != 0 {
-		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ConfigPort))}
+		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(g.ConfigPort))}
 	}
 	for _, ng := range g.NodeGroups {
-		node := api.NodeGroup{
-			NodeGroupId:      ptr(ng.ID),
-			Status:           ptr(ng.Status),
-			NodeGroupMembers: []api.NodeGroupMember{},
-		}
-		if g.ClusterEnabled {
-			// Cluster-aware clients find the shards through the configuration endpoint; like ElastiCache,
-			// a shard shows its slots but no endpoints or roles of its own.
-			if ng.Slots != "" {
-				node.Slots = ptr(ng.Slots)
-			}
-		} else {
-			node.PrimaryEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.PrimaryPort))}
-			node.ReaderEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ReaderPort))}
-		}
-		for _, m := range ng.Members {
-			member := api.NodeGroupMember{CacheClusterId: ptr(m.ClusterID), CacheNodeId: ptr("0001")}
-			if !g.ClusterEnabled {
-				member.CurrentRole = ptr(m.Role)
-			}
-			if obj, err := s.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, m.ClusterID)); err == nil {
-				if c, err := resource.Unmarshal[resource.Cluster](obj.Value); err == nil && len(c.Nodes) > 0 {
-					member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
-					if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
-						member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
-					}
-				}
-			}
-			node.NodeGroupMembers = append(node.NodeGroupMembers, member)
-		}
-		out.NodeGroups = append(out.NodeGroups, node)
+		out.NodeGroups = append(out.NodeGroups, s.renderNodeGroup(ctx, g, ng))
 	}
 	if r := g.Resharding; r != nil && r.TotalSlots > 0 {
 		pct := 100 * float64(r.MovedSlots) / float64(r.TotalSlots)
@@ -677,6 +669,42 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		out.PendingModifiedValues.PrimaryClusterId = ptr(g.Failover.Target)
 	}
 	return out
+}
+
+// renderNodeGroup is one node group of a replication group with its members, their roles and endpoints.
+func (s *Service) renderNodeGroup(ctx context.Context, g *resource.ReplicationGroup, ng resource.NodeGroup) api.NodeGroup {
+	host := s.cfg.NodeHost
+	node := api.NodeGroup{
+		NodeGroupId:      ptr(ng.ID),
+		Status:           ptr(ng.Status),
+		NodeGroupMembers: []api.NodeGroupMember{},
+	}
+	if g.ClusterEnabled {
+		// Cluster-aware clients find the shards through the configuration endpoint; like ElastiCache,
+		// a shard shows its slots but no endpoints or roles of its own.
+		if ng.Slots != "" {
+			node.Slots = ptr(ng.Slots)
+		}
+	} else {
+		node.PrimaryEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.PrimaryPort))}
+		node.ReaderEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ReaderPort))}
+	}
+	for _, m := range ng.Members {
+		member := api.NodeGroupMember{CacheClusterId: ptr(m.ClusterID), CacheNodeId: ptr("0001")}
+		if !g.ClusterEnabled {
+			member.CurrentRole = ptr(m.Role)
+		}
+		if obj, err := s.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, m.ClusterID)); err == nil {
+			if c, err := resource.Unmarshal[resource.Cluster](obj.Value); err == nil && len(c.Nodes) > 0 {
+				member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
+				if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
+					member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
+				}
+			}
+		}
+		node.NodeGroupMembers = append(node.NodeGroupMembers, member)
+	}
+	return node
 }
 
 // testFailoversPerDay is how many node groups TestFailover may fail over in a rolling 24 hours.
@@ -722,7 +750,7 @@ func (s *Service) TestFailover(ctx context.Context, in *api.TestFailoverMessage)
 		g.Failover = &resource.Failover{NodeGroupID: ngID, From: ng.Primary(), Test: true, StartedAt: now}
 		g.Status = resource.StatusModifying
 		g.NodeGroups[i].Status = resource.StatusModifying
-		if err := recordEvent(tx, now, 0, g.Region, "replication-group", g.ID, "Test Failover API called for node group "+ngID); err != nil {
+		if err := resource.AddEvent(tx, now, 0, g.Region, resource.SourceReplicationGroup, g.ID, "Test Failover API called for node group "+ngID); err != nil {
 			return err
 		}
 		out = g
@@ -730,10 +758,7 @@ func (s *Service) TestFailover(ctx context.Context, in *api.TestFailoverMessage)
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("test failover", err)
+		return nil, faultOrInternal("test failover", err)
 	}
 	return &api.TestFailoverResult{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
 }

@@ -57,10 +57,7 @@ func (s *Service) CreateCacheSecurityGroup(ctx context.Context, in *api.CreateCa
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("create cache security group", err)
+		return nil, faultOrInternal("create cache security group", err)
 	}
 	return &api.CreateCacheSecurityGroupResult{CacheSecurityGroup: s.renderSecurityGroup(g)}, nil
 }
@@ -68,17 +65,9 @@ func (s *Service) CreateCacheSecurityGroup(ctx context.Context, in *api.CreateCa
 // DescribeCacheSecurityGroups lists the default group and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheSecurityGroups(ctx context.Context, in *api.DescribeCacheSecurityGroupsMessage) (*api.CacheSecurityGroupMessage, error) {
 	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
+	groups, max, err := regionList[resource.SecurityGroup](ctx, s.store, "describe cache security groups", resource.KindSecurityGroup, in.MaxRecords, nil)
 	if err != nil {
 		return nil, err
-	}
-	objs, err := s.store.List(ctx, resource.KindSecurityGroup)
-	if err != nil {
-		return nil, internal("describe cache security groups", err)
-	}
-	groups, err := regionRecords[resource.SecurityGroup](objs, rg)
-	if err != nil {
-		return nil, internal("describe cache security groups", err)
 	}
 	if !slices.ContainsFunc(groups, func(g *resource.SecurityGroup) bool { return g.Name == defaultSecurityGroupName }) {
 		groups = append(groups, defaultSecurityGroup(rg))
@@ -122,10 +111,7 @@ func (s *Service) DeleteCacheSecurityGroup(ctx context.Context, in *api.DeleteCa
 		}
 		return tx.Delete(resource.KindSecurityGroup, resource.Key(rg, name), rev)
 	})
-	if err != nil && !isFault(err) {
-		return internal("delete cache security group", err)
-	}
-	return err
+	return faultOrInternal("delete cache security group", err)
 }
 
 // AuthorizeCacheSecurityGroupIngress allows an EC2 security group on a cache security group.
@@ -193,10 +179,7 @@ func (s *Service) updateIngress(ctx context.Context, groupName, ec2Name, ownerID
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("update cache security group ingress", err)
+		return nil, faultOrInternal("update cache security group ingress", err)
 	}
 	return g, nil
 }

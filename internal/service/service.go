@@ -10,16 +10,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/ecache/ecache/internal/api"
-	"github.com/ecache/ecache/internal/awsquery"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/objectstore"
-	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
 
@@ -92,18 +89,12 @@ func internal(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// isFault reports whether err is already a modelled API error.
 // faultOrInternal passes modelled faults through and wraps anything else as an internal error of op.
 func faultOrInternal(op string, err error) error {
-	if err == nil || isFault(err) {
+	if err == nil || api.IsFault(err) {
 		return err
 	}
 	return internal(op, err)
-}
-
-func isFault(err error) bool {
-	var ae *awsquery.Error
-	return errors.As(err, &ae)
 }
 
 func newUID() string {
@@ -120,11 +111,4 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
-}
-
-// recordEvent appends an event inside tx; seq orders events written by one transaction.
-func recordEvent(tx store.Tx, at time.Time, seq int, region, sourceType, sourceID, msg string) error {
-	ev := resource.Event{Region: region, SourceID: sourceID, SourceType: sourceType, Message: msg, Date: at}
-	_, err := tx.Put(resource.KindEvent, resource.EventKey(region, at, seq), resource.Marshal(ev), store.AnyRevision)
-	return err
 }

@@ -136,10 +136,7 @@ func (s *Service) CreateCacheSubnetGroup(ctx context.Context, in *api.CreateCach
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("create cache subnet group", err)
+		return nil, faultOrInternal("create cache subnet group", err)
 	}
 	return &api.CreateCacheSubnetGroupResult{CacheSubnetGroup: s.renderSubnetGroup(g)}, nil
 }
@@ -147,17 +144,9 @@ func (s *Service) CreateCacheSubnetGroup(ctx context.Context, in *api.CreateCach
 // DescribeCacheSubnetGroups lists the default group and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheSubnetGroups(ctx context.Context, in *api.DescribeCacheSubnetGroupsMessage) (*api.CacheSubnetGroupMessage, error) {
 	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
+	groups, max, err := regionList[resource.SubnetGroup](ctx, s.store, "describe cache subnet groups", resource.KindSubnetGroup, in.MaxRecords, nil)
 	if err != nil {
 		return nil, err
-	}
-	objs, err := s.store.List(ctx, resource.KindSubnetGroup)
-	if err != nil {
-		return nil, internal("describe cache subnet groups", err)
-	}
-	groups, err := regionRecords[resource.SubnetGroup](objs, rg)
-	if err != nil {
-		return nil, internal("describe cache subnet groups", err)
 	}
 	groups = append(groups, s.defaultSubnetGroup(rg))
 	if name := strings.ToLower(deref(in.CacheSubnetGroupName)); name != "" {
@@ -213,10 +202,7 @@ func (s *Service) ModifyCacheSubnetGroup(ctx context.Context, in *api.ModifyCach
 		return err
 	})
 	if err != nil {
-		if isFault(err) {
-			return nil, err
-		}
-		return nil, internal("modify cache subnet group", err)
+		return nil, faultOrInternal("modify cache subnet group", err)
 	}
 	return &api.ModifyCacheSubnetGroupResult{CacheSubnetGroup: s.renderSubnetGroup(g)}, nil
 }
@@ -245,10 +231,7 @@ func (s *Service) DeleteCacheSubnetGroup(ctx context.Context, in *api.DeleteCach
 		}
 		return tx.Delete(resource.KindSubnetGroup, resource.Key(rg, name), rev)
 	})
-	if err != nil && !isFault(err) {
-		return internal("delete cache subnet group", err)
-	}
-	return err
+	return faultOrInternal("delete cache subnet group", err)
 }
 
 // getSubnetGroup reads a stored user group and its revision.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ecache/ecache/internal/api"
-	"github.com/ecache/ecache/internal/awsquery"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -16,7 +15,7 @@ import (
 // taggable maps an ARN resource type to its store kind and the fault for a missing resource.
 var taggable = map[string]struct {
 	kind     string
-	notFound func(format string, args ...any) *awsquery.Error
+	notFound func(format string, args ...any) *api.Error
 }{
 	"cluster":                 {resource.KindCluster, api.CacheClusterNotFoundFault},
 	"parametergroup":          {resource.KindParameterGroup, api.CacheParameterGroupNotFoundFault},
@@ -34,7 +33,7 @@ var taggable = map[string]struct {
 // taggedResource is a resource named by an ARN.
 type taggedResource struct {
 	kind, key, id string
-	notFound      func(format string, args ...any) *awsquery.Error
+	notFound      func(format string, args ...any) *api.Error
 }
 
 // parseTaggableARN checks arn:aws:elasticache:<region>:<account>:<type>:<id>.
@@ -105,7 +104,7 @@ func (s *Service) withTags(ctx context.Context, arn string, write bool, fn func(
 		_, err = tx.Put(r.kind, r.key, resource.Marshal(fields), obj.Revision)
 		return err
 	})
-	if err != nil && !isFault(err) {
+	if err != nil && !api.IsFault(err) {
 		return nil, internal("tags", err)
 	}
 	return tags, err

@@ -57,16 +57,20 @@ type Server struct {
 
 // Start builds cmd/ecache and serves it on a scratch data dir with engines on nodePorts ("LO-HI") and the
 // extra serve flags args. ecache logs warnings and errors, or what ECACHE_BENCH_LOG_LEVEL says (e.g. info,
-// to see how long each step took).
+// to see how long each step took). ECACHE_BENCH_BIN names a binary to serve instead of building one: an
+// older build, to compare two versions on the same machine.
 func Start(nodePorts string, args ...string) (*Server, error) {
 	logLevel := cmp.Or(os.Getenv("ECACHE_BENCH_LOG_LEVEL"), "warn")
 	dir, err := os.MkdirTemp("", "ecache-bench")
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "ecache")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	bin := os.Getenv("ECACHE_BENCH_BIN")
+	if bin == "" {
+		bin = filepath.Join(dir, "ecache")
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build: %v\n%s", err, out)
+		}
 	}
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort()), Dir: dir}
 	s.Cmd = exec.Command(bin, append([]string{"serve", "--listen", s.Addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", nodePorts, "--log-level", logLevel}, args...)...)

@@ -36,6 +36,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/driver"
 )
 
@@ -354,7 +355,7 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 				}
 				if spec.Engine.RESP() {
 					_, file := commandLine(spec, n.dir)
-					if err := writeFileAtomic(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
+					if err := atomicfile.WriteFile(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
 						return driver.NodeStatus{}, fmt.Errorf("driver: node %s: %w", n.id, err)
 					}
 				}
@@ -442,6 +443,24 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// Kill SIGKILLs the node's process group, through the same pid-reuse-safe handle as every other signal.
+func (d *Driver) Kill(ctx context.Context, id string) error {
+	d.mu.Lock()
+	n := d.nodes[id]
+	var p *proc
+	if n != nil && n.state != driver.StateStopped {
+		p = n.p
+	}
+	d.mu.Unlock()
+	if n == nil {
+		return fmt.Errorf("%w: %s", driver.ErrUnknownNode, id)
+	}
+	if p != nil {
+		p.killGroup()
+	}
+	return nil
+}
+
 // Status reports one node; healthy means it answered a probe just now.
 func (d *Driver) Status(ctx context.Context, id string) (driver.NodeStatus, error) {
 	d.mu.Lock()
@@ -518,7 +537,7 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 			_ = os.Remove(filepath.Join(n.dir, name))
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
 		return fail(err)
 	}
 	seed := filepath.Join(n.dir, "dump.rdb")
@@ -782,42 +801,7 @@ func writeRecord(dir string, rec record) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, recordFileName), append(b, '\n'), 0o600)
-}
-
-// writeFileAtomic replaces path with data: temp file, fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	df, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer df.Close()
-	return df.Sync()
+	return atomicfile.WriteFile(filepath.Join(dir, recordFileName), append(b, '\n'), 0o600)
 }
 
 // linkOrCopy puts src at dst: a hard link when both are on one file system (the engine only reads the
@@ -827,30 +811,6 @@ func linkOrCopy(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	return copyFileAtomic(src, dst)
-}
-
-// copyFileAtomic copies src to dst through a temporary file in dst's directory.
-func copyFileAtomic(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
+	_, err := atomicfile.Copy(src, dst, 0o600)
 	return err
 }

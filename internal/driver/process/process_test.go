@@ -221,35 +221,47 @@ func TestAdoptAfterRestart(t *testing.T) {
 }
 
 func TestKillIsReportedAndEnsureRestarts(t *testing.T) {
-	for _, e := range allEngines {
-		t.Run(string(e), func(t *testing.T) {
-			d := newDriver(t, newDataDir(t))
-			spec := newSpec(t, e, "crash-0001")
-			first := ensure(t, d, spec)
-
-			if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			if took := waitExit(t, d, spec.ID, 2*time.Second); took > 500*time.Millisecond {
-				t.Errorf("kill -9 detected after %s, want well under a second", took)
-			}
-			st, err := d.Status(t.Context(), spec.ID)
-			if err != nil || st.State != driver.StateStopped || st.Healthy || st.PID != 0 {
-				t.Fatalf("Status after kill = %+v, %v; want stopped, unhealthy, no pid", st, err)
-			}
-			rec, err := readRecord(filepath.Join(d.nodesDir, spec.ID))
-			if err != nil || rec.PID != first.PID {
-				t.Errorf("node.json pid after crash = %d, %v; want the dead pid %d kept (never adopted: it is dead)", rec.PID, err, first.PID)
-			}
-
-			second := ensure(t, d, spec)
-			if second.PID == first.PID {
-				t.Errorf("Ensure after kill pid = %d, want a new process", second.PID)
-			}
-			roundTrip(t, e, spec.Port, "", "after", "crash")
-			noExit(t, d, 100*time.Millisecond)
-		})
+	kills := map[string]func(d *Driver, st driver.NodeStatus) error{
+		"kill -9":     func(_ *Driver, st driver.NodeStatus) error { return syscall.Kill(st.PID, syscall.SIGKILL) },
+		"Driver.Kill": func(d *Driver, st driver.NodeStatus) error { return d.Kill(t.Context(), st.ID) },
 	}
+	for _, e := range allEngines {
+		for how, kill := range kills {
+			t.Run(string(e)+"/"+how, func(t *testing.T) { killAndRestart(t, e, kill) })
+		}
+	}
+	d := newDriver(t, newDataDir(t))
+	if err := d.Kill(t.Context(), "never-ensured"); !errors.Is(err, driver.ErrUnknownNode) {
+		t.Errorf("Kill of an unknown node: %v, want ErrUnknownNode", err)
+	}
+}
+
+func killAndRestart(t *testing.T, e driver.Engine, kill func(*Driver, driver.NodeStatus) error) {
+	d := newDriver(t, newDataDir(t))
+	spec := newSpec(t, e, "crash-0001")
+	first := ensure(t, d, spec)
+
+	if err := kill(d, first); err != nil {
+		t.Fatal(err)
+	}
+	if took := waitExit(t, d, spec.ID, 2*time.Second); took > 500*time.Millisecond {
+		t.Errorf("kill -9 detected after %s, want well under a second", took)
+	}
+	st, err := d.Status(t.Context(), spec.ID)
+	if err != nil || st.State != driver.StateStopped || st.Healthy || st.PID != 0 {
+		t.Fatalf("Status after kill = %+v, %v; want stopped, unhealthy, no pid", st, err)
+	}
+	rec, err := readRecord(filepath.Join(d.nodesDir, spec.ID))
+	if err != nil || rec.PID != first.PID {
+		t.Errorf("node.json pid after crash = %d, %v; want the dead pid %d kept (never adopted: it is dead)", rec.PID, err, first.PID)
+	}
+
+	second := ensure(t, d, spec)
+	if second.PID == first.PID {
+		t.Errorf("Ensure after kill pid = %d, want a new process", second.PID)
+	}
+	roundTrip(t, e, spec.Port, "", "after", "crash")
+	noExit(t, d, 100*time.Millisecond)
 }
 
 func TestRestart(t *testing.T) {

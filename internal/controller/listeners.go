@@ -1,0 +1,144 @@
+package controller
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/ecache/ecache/internal/endpoint"
+)
+
+// Names of a replication group's stable endpoints.
+const (
+	endpointPrimary = "/primary"
+	endpointReader  = "/reader"
+	endpointConfig  = "/config"
+)
+
+// listeners owns every listener that ecache serves besides its API: the primary, reader and configuration
+// endpoints of replication groups (L4 forwarders) and the configuration endpoints of Memcached clusters. The
+// reconcilers open, re-point and close them only through it.
+type listeners struct {
+	host   string
+	logger *slog.Logger
+
+	mu         sync.Mutex
+	forwarders map[string]*endpoint.Forwarder               // by group store key + endpoint name
+	memcached  map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
+}
+
+func newListeners(host string, logger *slog.Logger) *listeners {
+	return &listeners{host: host, logger: logger, forwarders: map[string]*endpoint.Forwarder{},
+		memcached: map[string]*endpoint.MemcachedConfigEndpoint{}}
+}
+
+func (l *listeners) addr(port int) string { return net.JoinHostPort(l.host, strconv.Itoa(port)) }
+
+// ensureGroup listens on each of a group's endpoints (name → port), and closes those it no longer has (the
+// primary and reader endpoints of a group that moved to cluster mode enabled).
+func (l *listeners) ensureGroup(key string, want map[string]int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, name := range []string{endpointPrimary, endpointReader, endpointConfig} {
+		if _, ok := want[name]; !ok && l.forwarders[key+name] != nil {
+			_ = l.forwarders[key+name].Close()
+			delete(l.forwarders, key+name)
+		}
+	}
+	for name, port := range want {
+		if l.forwarders[key+name] != nil {
+			continue
+		}
+		fw, err := endpoint.Listen(l.addr(port), l.logger)
+		if err != nil {
+			return err
+		}
+		l.forwarders[key+name] = fw
+	}
+	return nil
+}
+
+// pointGroup re-points a group's primary and reader endpoints; the reader falls back to the primary without
+// replicas. With closeExisting, connections to the old backends are closed (a failover).
+func (l *listeners) pointGroup(key, primary string, readers []string, closeExisting bool) {
+	l.mu.Lock()
+	p, r := l.forwarders[key+endpointPrimary], l.forwarders[key+endpointReader]
+	l.mu.Unlock()
+	if len(readers) == 0 {
+		readers = []string{primary}
+	}
+	if p != nil && (closeExisting || !slices.Equal(p.Backends(), []string{primary})) {
+		p.SetBackends([]string{primary}, closeExisting || len(p.Backends()) > 0)
+	}
+	if r != nil && !slices.Equal(r.Backends(), readers) {
+		r.SetBackends(readers, closeExisting)
+	}
+}
+
+// pointConfig sends a group's configuration endpoint connections to addrs, in order of preference.
+func (l *listeners) pointConfig(key string, addrs []string) {
+	l.mu.Lock()
+	fw := l.forwarders[key+endpointConfig]
+	l.mu.Unlock()
+	if fw != nil && len(addrs) > 0 && !slices.Equal(fw.Backends(), addrs) {
+		fw.SetBackends(addrs, false)
+	}
+}
+
+// closeGroup closes every endpoint of a group.
+func (l *listeners) closeGroup(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, name := range []string{endpointPrimary, endpointReader, endpointConfig} {
+		if fw := l.forwarders[key+name]; fw != nil {
+			_ = fw.Close()
+			delete(l.forwarders, key+name)
+		}
+	}
+}
+
+// memcachedEndpoint returns a Memcached cluster's configuration endpoint, listening on port with the
+// cluster's TLS (nil configurations for plain TCP) when it is not open yet.
+func (l *listeners) memcachedEndpoint(key string, port int, clientTLS, nodeTLS *tls.Config, binaryVersion string) (*endpoint.MemcachedConfigEndpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ep := l.memcached[key]; ep != nil {
+		return ep, nil
+	}
+	ep, err := endpoint.ListenMemcachedConfigWith(l.addr(port), endpoint.MemcachedConfigOptions{ClientTLS: clientTLS, NodeTLS: nodeTLS}, l.logger)
+	if err != nil {
+		return nil, fmt.Errorf("configuration endpoint: %w", err)
+	}
+	ep.SetEngineVersion(binaryVersion)
+	l.memcached[key] = ep
+	return ep, nil
+}
+
+// closeMemcached closes a Memcached cluster's configuration endpoint, if it has one.
+func (l *listeners) closeMemcached(key string) {
+	l.mu.Lock()
+	ep := l.memcached[key]
+	delete(l.memcached, key)
+	l.mu.Unlock()
+	if ep != nil {
+		_ = ep.Close()
+	}
+}
+
+// closeAll closes every listener; the engines keep running.
+func (l *listeners) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for key, ep := range l.memcached {
+		_ = ep.Close()
+		delete(l.memcached, key)
+	}
+	for key, fw := range l.forwarders {
+		_ = fw.Close()
+		delete(l.forwarders, key)
+	}
+}
