@@ -143,7 +143,8 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
-		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects}, logger)
+		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects,
+		Jobs: []controller.Job{{Name: "automatic snapshots", Every: snapshotScheduleInterval, Run: svc.TakeScheduledSnapshots}}}, logger)
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
 		return creds.SecretAccessKey, id == creds.AccessKeyID
@@ -165,7 +166,6 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	ctlCtx, stopCtl := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Run(ctlCtx) }()
-	go svc.RunSnapshotSchedule(ctlCtx, snapshotScheduleInterval)
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- httpSrv.Serve(ln) }()
 

@@ -38,6 +38,9 @@ func (f *fakeDriver) Ensure(_ context.Context, spec driver.NodeSpec) (driver.Nod
 	if f.taken[spec.Port] {
 		return driver.NodeStatus{}, fmt.Errorf("%w: port %d", driver.ErrPortInUse, spec.Port)
 	}
+	if _, dead := f.dead[spec.ID]; dead && spec.StayDown {
+		return driver.NodeStatus{ID: spec.ID, State: driver.StateStopped, Spec: spec}, driver.ErrNodeDown
+	}
 	if _, running := f.nodes[spec.ID]; !running && f.started != nil {
 		f.started(spec)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,11 @@ type fakeEngines struct {
 	calls  []string
 	// promoting, when set, runs inside Promote before it changes any state (a test kills a replica there).
 	promoting func(candidate string)
+	// cluster is the cluster mode view: one state per shard.
+	cluster []clustermode.ShardState
+	// moving, when set, runs at the start of every MoveSlots; moved counts the slots moved.
+	moving func(slots hashslot.Range)
+	moved  int
 }
 
 var _ driver.Engines = (*fakeEngines)(nil)
@@ -153,32 +159,145 @@ func (f *fakeEngines) Databases(context.Context, resp.Node) ([]int, error) { ret
 
 func (f *fakeEngines) PauseAndSave(context.Context, resp.Node, time.Duration) error { return nil }
 
-var errNotScripted = errors.New("fake engines: cluster mode is not scripted")
+// The cluster: shards as the engines would report them. Every call checks that the nodes it names are
+// running (have a state), as the real commands would fail otherwise.
 
-func (f *fakeEngines) ClusterInspect(context.Context, resp.Node) ([]clustermode.ShardState, error) {
-	return nil, errNotScripted
+var errNotScripted = errors.New("fake engines: not scripted")
+
+// follow records that replica follows primary, synced.
+func (f *fakeEngines) follow(replica, primary string) {
+	st := f.states[replica]
+	st.Role, st.MasterAddr, st.LinkUp, st.SyncInProgress = replication.RoleReplica, primary, true, false
+	f.states[replica] = st
 }
-func (f *fakeEngines) ClusterCreate(context.Context, []clustermode.ShardSpec) error {
-	return errNotScripted
+
+func (f *fakeEngines) shardOf(addr string) int {
+	return slices.IndexFunc(f.cluster, func(st clustermode.ShardState) bool { return st.PrimaryAddr == addr })
 }
-func (f *fakeEngines) ClusterAddShard(context.Context, resp.Node, clustermode.ShardSpec) error {
-	return errNotScripted
+
+func (f *fakeEngines) ClusterInspect(_ context.Context, seed resp.Node) ([]clustermode.ShardState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.states[seed.Addr]; !ok {
+		return nil, errFakeUnreachable
+	}
+	out := make([]clustermode.ShardState, len(f.cluster))
+	for i, st := range f.cluster {
+		out[i] = clustermode.ShardState{PrimaryAddr: st.PrimaryAddr, PrimaryID: st.PrimaryAddr,
+			Replicas: slices.Sorted(slices.Values(st.Replicas)), Slots: hashslot.Normalize(slices.Clone(st.Slots))}
+	}
+	return out, nil
 }
-func (f *fakeEngines) ClusterAddReplica(context.Context, resp.Node, resp.Node, resp.Node) error {
-	return errNotScripted
+
+func (f *fakeEngines) ClusterCreate(_ context.Context, shards []clustermode.ShardSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("create %d shards", len(shards))
+	f.cluster = nil
+	for _, sh := range shards {
+		st := clustermode.ShardState{PrimaryAddr: sh.Primary.Addr, Slots: slices.Clone(sh.Slots)}
+		for _, r := range sh.Replicas {
+			st.Replicas = append(st.Replicas, r.Addr)
+			f.follow(r.Addr, sh.Primary.Addr)
+		}
+		f.cluster = append(f.cluster, st)
+	}
+	return nil
 }
-func (f *fakeEngines) ClusterRemoveShard(context.Context, resp.Node, resp.Node, []resp.Node) error {
-	return errNotScripted
+
+func (f *fakeEngines) ClusterAddShard(_ context.Context, _ resp.Node, sh clustermode.ShardSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("add shard %s", sh.Primary.Addr)
+	st := clustermode.ShardState{PrimaryAddr: sh.Primary.Addr}
+	for _, r := range sh.Replicas {
+		st.Replicas = append(st.Replicas, r.Addr)
+		f.follow(r.Addr, sh.Primary.Addr)
+	}
+	f.cluster = append(f.cluster, st)
+	return nil
 }
-func (f *fakeEngines) ClusterFailover(context.Context, resp.Node, clustermode.FailoverMode) error {
-	return errNotScripted
+
+func (f *fakeEngines) ClusterAddReplica(_ context.Context, _, primary, replica resp.Node) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.shardOf(primary.Addr)
+	if i < 0 {
+		return fmt.Errorf("%s is not a primary of the cluster", primary.Addr)
+	}
+	f.record("add replica %s to %s", replica.Addr, primary.Addr)
+	if !slices.Contains(f.cluster[i].Replicas, replica.Addr) {
+		f.cluster[i].Replicas = append(f.cluster[i].Replicas, replica.Addr)
+	}
+	f.follow(replica.Addr, primary.Addr)
+	return nil
 }
-func (f *fakeEngines) ClusterForget(context.Context, []resp.Node) ([]string, error) {
-	return nil, errNotScripted
+
+func (f *fakeEngines) ClusterRemoveShard(_ context.Context, _, primary resp.Node, _ []resp.Node) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.shardOf(primary.Addr)
+	if i < 0 {
+		return nil
+	}
+	if len(f.cluster[i].Slots) > 0 {
+		return fmt.Errorf("shard of %s still serves slots", primary.Addr)
+	}
+	f.record("remove shard %s", primary.Addr)
+	f.cluster = slices.Delete(f.cluster, i, i+1)
+	return nil
 }
-func (f *fakeEngines) MoveSlots(context.Context, resp.Node, resp.Node, resp.Node, hashslot.Range, func(int)) error {
-	return errNotScripted
+
+func (f *fakeEngines) ClusterFailover(_ context.Context, replica resp.Node, _ clustermode.FailoverMode) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, st := range f.cluster {
+		if k := slices.Index(st.Replicas, replica.Addr); k >= 0 {
+			f.record("cluster failover to %s", replica.Addr)
+			old := st.PrimaryAddr
+			st.Replicas[k] = old
+			st.PrimaryAddr = replica.Addr
+			f.cluster[i] = st
+			ps := f.states[replica.Addr]
+			ps.Role, ps.MasterAddr = replication.RolePrimary, ""
+			f.states[replica.Addr] = ps
+			if _, ok := f.states[old]; ok {
+				f.follow(old, replica.Addr)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is no replica of the cluster", replica.Addr)
 }
+
+func (f *fakeEngines) ClusterForget(context.Context, []resp.Node) ([]string, error) { return nil, nil }
+
+// MoveSlots moves slots from one shard to another; moving runs the test's moving hook first.
+func (f *fakeEngines) MoveSlots(_ context.Context, _, from, to resp.Node, slots hashslot.Range, _ func(int)) error {
+	if f.moving != nil {
+		f.moving(slots)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, k := f.shardOf(from.Addr), f.shardOf(to.Addr)
+	if i < 0 || k < 0 {
+		return fmt.Errorf("moving %s: %s or %s is not a primary", slots, from.Addr, to.Addr)
+	}
+	f.record("move %s", slots)
+	var rest []int
+	for _, r := range f.cluster[i].Slots {
+		for s := r.Start; s <= r.End; s++ {
+			if s < slots.Start || s > slots.End {
+				rest = append(rest, s)
+			}
+		}
+	}
+	f.moved += slots.Len()
+	f.cluster[i].Slots = hashslot.Ranges(rest)
+	f.cluster[k].Slots = hashslot.Normalize(append(f.cluster[k].Slots, slots))
+	return nil
+}
+
 func (f *fakeEngines) Fetch(context.Context, resp.Node, io.Writer) (int64, error) {
 	return 0, errNotScripted
 }

@@ -83,11 +83,7 @@ func (c *Controller) primaryAnswers(ctx context.Context, cl *resource.Cluster) b
 
 // memberCluster reads a member cluster with at least one node, or nil.
 func (c *Controller) memberCluster(ctx context.Context, region, id string) *resource.Cluster {
-	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(region, id))
-	if err != nil {
-		return nil
-	}
-	cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+	cl, _, err := resource.Load[resource.Cluster](ctx, c.store, resource.KindCluster, resource.Key(region, id))
 	if err != nil || len(cl.Nodes) == 0 {
 		return nil
 	}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"sync"
-	"time"
 )
 
 // queue is a set of keys to reconcile. A key is never handed to two workers at once; a key added while
@@ -39,11 +38,6 @@ func (q *queue) add(key string) {
 		q.pending = append(q.pending, key)
 		q.cond.Signal()
 	}
-}
-
-// addAfter schedules key after d.
-func (q *queue) addAfter(key string, d time.Duration) {
-	time.AfterFunc(d, func() { q.add(key) })
 }
 
 // get blocks until a key is available; ok is false once the queue is closed.

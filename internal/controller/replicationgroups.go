@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/ecache/ecache/internal/resp"
 
@@ -24,15 +23,6 @@ type member struct {
 	role      string
 	node      resp.Node
 	running   bool // the engine process runs
-}
-
-func (c *Controller) loadGroup(ctx context.Context, key string) (*resource.ReplicationGroup, int64, error) {
-	obj, err := c.store.Get(ctx, resource.KindReplicationGroup, key)
-	if err != nil {
-		return nil, 0, err
-	}
-	g, err := resource.Unmarshal[resource.ReplicationGroup](obj.Value)
-	return g, obj.Revision, err
 }
 
 // engineNode is how the controller reaches the engine of a cluster's first node.
@@ -57,14 +47,10 @@ func (c *Controller) members(ctx context.Context, key string, g *resource.Replic
 			c.mu.Lock()
 			c.groupOf[ckey] = key
 			c.mu.Unlock()
-			obj, err := c.store.Get(ctx, resource.KindCluster, ckey)
+			cl, _, err := resource.Load[resource.Cluster](ctx, c.store, resource.KindCluster, ckey)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			} else if err != nil {
-				return nil, err
-			}
-			cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
-			if err != nil {
 				return nil, err
 			}
 			if len(cl.Nodes) == 0 {
@@ -82,21 +68,19 @@ func (c *Controller) members(ctx context.Context, key string, g *resource.Replic
 	return out, nil
 }
 
-// holdForFailover reports whether a stopped member node must not be restarted yet: it is the primary of a
-// group with automatic failover, and a replica has to be promoted first (a restarted primary comes back
-// empty, and replicas still following it would resynchronise from nothing).
-func (c *Controller) holdForFailover(ctx context.Context, cl *resource.Cluster) bool {
-	if cl.ReplicationGroupID == "" {
+// stayDown reports whether cl's node must stay down if its process dies: it is the primary of a group with
+// automatic failover, and a replica has to be promoted first (driver.NodeSpec.StayDown).
+func (c *Controller) stayDown(ctx context.Context, cl *resource.Cluster) bool {
+	if cl.ReplicationGroupID == "" || cl.Status == resource.StatusCreating {
 		return false
 	}
-	g, _, err := c.loadGroup(ctx, resource.Key(cl.Region, cl.ReplicationGroupID))
+	g, _, err := resource.Load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, resource.Key(cl.Region, cl.ReplicationGroupID))
 	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting || (g.ClusterEnabled || compatible(g)) && !g.Formed {
 		return false
 	}
 	for _, ng := range g.NodeGroups {
 		if ng.Primary() == cl.ID && len(ng.Members) > 1 {
-			st, err := c.driver.Peek(ctx, cl.DriverID(cl.Nodes[0].ID))
-			return err == nil && st.State != driver.StateRunning
+			return true
 		}
 	}
 	return false
@@ -108,7 +92,7 @@ func (c *Controller) replicaOfFormedCluster(ctx context.Context, cl *resource.Cl
 	if cl.ReplicationGroupID == "" || !cl.ClusterMode {
 		return false
 	}
-	g, _, err := c.loadGroup(ctx, resource.Key(cl.Region, cl.ReplicationGroupID))
+	g, _, err := resource.Load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, resource.Key(cl.Region, cl.ReplicationGroupID))
 	if err != nil || !g.Formed {
 		return false
 	}
@@ -122,12 +106,13 @@ func (c *Controller) replicaOfFormedCluster(ctx context.Context, cl *resource.Cl
 
 // reconcileReplicationGroup converges one group: stable endpoints, replication, failover, status.
 func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) (bool, error) {
-	g, rev, err := c.loadGroup(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	g, rev, found, err := load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, key)
+	if err != nil {
+		return false, err
+	}
+	if !found {
 		c.listeners.closeGroup(key)
 		return false, nil
-	} else if err != nil {
-		return true, err
 	}
 	if g.Status == resource.StatusDeleting {
 		return c.finishGroupDeletion(ctx, key, g)
@@ -148,26 +133,20 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 		}
 		return c.reconcileShardedGroup(ctx, key, g, rev)
 	}
-	var primary *member
-	var replicas []*member
-	for i := range members {
-		if members[i].role == resource.RolePrimary {
-			primary = &members[i]
-		} else {
-			replicas = append(replicas, &members[i])
-		}
-	}
-	if primary == nil {
+	shards := shardsOf(g, members)
+	if len(shards) == 0 || shards[0].primary == nil {
 		return true, fmt.Errorf("replication group %s has no primary member", g.ID)
 	}
+	sh := shards[0]
+	primary, replicas := sh.primary, sh.replicas
 
 	// A dead primary with automatic failover: promote the most up-to-date replica first.
 	if g.AutomaticFailover && !primary.running && primary.cluster.Status != resource.StatusCreating {
-		return true, c.failover(ctx, key, g, primary, replicas, "")
+		return true, c.failover(ctx, key, g, sh, "")
 	}
 	// A requested failover (TestFailover): a planned promotion, the old primary stays alive.
 	if g.Failover != nil {
-		return true, c.failover(ctx, key, g, primary, replicas, g.Failover.Target)
+		return true, c.failover(ctx, key, g, sh, g.Failover.Target)
 	}
 
 	// Replication: every running replica follows the primary.
@@ -221,92 +200,6 @@ func groupEndpoints(g *resource.ReplicationGroup) map[string]int {
 	return out
 }
 
-// failover moves the primary role to target, or to the most up-to-date running replica. With the old
-// primary alive it is a planned promotion (writes paused until the replica caught up); without, the old
-// primary failed and the best replica takes over.
-func (c *Controller) failover(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) error {
-	start := time.Now()
-	chosen, err := c.pickReplica(ctx, g, primary, replicas, target)
-	if err != nil {
-		return err
-	}
-	var others []resp.Node
-	var readers []string
-	for _, r := range replicas {
-		if r != chosen && r.running {
-			others = append(others, r.node)
-			readers = append(readers, r.node.Addr)
-		}
-	}
-	var old *resp.Node
-	if primary.running {
-		old = &primary.node
-		readers = append(readers, primary.node.Addr)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := c.engines.Promote(pctx, chosen.node, old, others); err != nil {
-		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
-	}
-	c.listeners.pointGroup(key, chosen.node.Addr, readers, true)
-	c.logger.Info("failover completed", "group", g.ID, "from", primary.cluster.ID, "to", chosen.cluster.ID, "planned", old != nil, "took", time.Since(start))
-	return c.recordFailover(ctx, key, primary.cluster.ID, chosen.cluster.ID)
-}
-
-// pickReplica chooses the replica to promote in place of primary: target, or the most up-to-date running
-// replica.
-func (c *Controller) pickReplica(ctx context.Context, g *resource.ReplicationGroup, primary *member, replicas []*member, target string) (*member, error) {
-	var candidates []resp.Node
-	var running []*member
-	for _, r := range replicas {
-		if r.running && (target == "" || r.cluster.ID == target) {
-			candidates = append(candidates, r.node)
-			running = append(running, r)
-		}
-	}
-	if len(candidates) == 0 {
-		return nil, fmt.Errorf("replication group %s: no running replica to promote in place of %s", g.ID, primary.cluster.ID)
-	}
-	i, _, err := c.engines.MostUpToDate(ctx, candidates)
-	if err != nil {
-		return nil, fmt.Errorf("choosing a replica to promote in %s: %w", g.ID, err)
-	}
-	return running[i], nil
-}
-
-// recordFailover records in the group that the primary role moved from one member to another: roles,
-// the old primary to recover, and ElastiCache's failover events.
-func (c *Controller) recordFailover(ctx context.Context, key, from, to string) error {
-	now := c.cfg.Now().UTC()
-	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
-		for n := range cur.NodeGroups {
-			ng := &cur.NodeGroups[n]
-			for k := range ng.Members {
-				switch ng.Members[k].ClusterID {
-				case to:
-					ng.Members[k].Role = resource.RolePrimary
-					if cur.Failover != nil && cur.Failover.NodeGroupID == ng.ID {
-						cur.Failover = nil
-					}
-				case from:
-					ng.Members[k].Role = resource.RoleReplica
-				}
-			}
-		}
-		if !slices.Contains(cur.Recovering, from) {
-			cur.Recovering = append(cur.Recovering, from)
-		}
-		msg := fmt.Sprintf("Failover from primary node %s to replica node %s completed", from, to)
-		if err := resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, to, msg); err != nil {
-			return false, err
-		}
-		if err := resource.AddEvent(tx, now, 2, cur.Region, resource.SourceReplicationGroup, cur.ID, msg); err != nil {
-			return false, err
-		}
-		return true, resource.AddEvent(tx, now, 3, cur.Region, resource.SourceCacheCluster, from, "Recovering cache nodes 0001")
-	})
-}
-
 // finishRecovery records that a former primary is back as a synced replica.
 func (c *Controller) finishRecovery(ctx context.Context, key, clusterID string) error {
 	now := c.cfg.Now().UTC()
@@ -344,14 +237,10 @@ func (c *Controller) markGroupAvailable(ctx context.Context, key string, observe
 // reconciler) are gone; a retained primary stays as a standalone cluster.
 func (c *Controller) finishGroupDeletion(ctx context.Context, key string, g *resource.ReplicationGroup) (bool, error) {
 	for _, id := range g.MemberIDs() {
-		obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, id))
+		cl, _, err := resource.Load[resource.Cluster](ctx, c.store, resource.KindCluster, resource.Key(g.Region, id))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		} else if err != nil {
-			return true, err
-		}
-		cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
-		if err != nil {
 			return true, err
 		}
 		if cl.ReplicationGroupID == g.ID {

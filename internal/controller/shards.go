@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -71,13 +70,15 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 		return true, err
 	}
 	shards := shardsOf(g, members)
-	c.pointConfigEndpoint(key, members)
+	if !g.Formed {
+		c.pointConfigEndpoint(key, g, members, nil) // no cluster yet: every running member
+	}
 
 	// A dead primary with a running replica: promote the replica before anything else.
 	for _, sh := range shards {
 		p := sh.primary
 		if g.Formed && p != nil && !p.running && p.cluster.Status != resource.StatusCreating && slices.ContainsFunc(sh.replicas, func(r *member) bool { return r.running }) {
-			return true, c.shardFailover(ctx, key, g, sh, "")
+			return true, c.failover(ctx, key, g, sh, "")
 		}
 	}
 	if f := g.Failover; f != nil && g.Formed {
@@ -85,7 +86,7 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 		if i < 0 || shards[i].primary == nil {
 			return true, fmt.Errorf("replication group %s: failover of unknown node group %s", g.ID, f.NodeGroupID)
 		}
-		return true, c.shardFailover(ctx, key, g, shards[i], f.Target)
+		return true, c.failover(ctx, key, g, shards[i], f.Target)
 	}
 	if !g.Formed {
 		return true, c.formCluster(ctx, key, g, shards)
@@ -99,6 +100,7 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 	if err != nil {
 		return true, err
 	}
+	c.pointConfigEndpoint(key, g, members, states)
 	ready, err := c.forgetStrangers(ctx, g, members)
 	if err != nil {
 		return true, err
@@ -174,12 +176,21 @@ func (c *Controller) pointCompatibleEndpoints(ctx context.Context, key string, s
 	c.listeners.pointGroup(key, sh.primary.node.Addr, readers, false)
 }
 
-// pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first.
-func (c *Controller) pointConfigEndpoint(key string, members []member) {
+// pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first,
+// leaving out those that are not serving in the cluster yet: members being recovered (an old primary back
+// with an empty dataset) and, when states are known, members the cluster does not list (a replica that
+// restarted afresh), which would tell a client that no node serves any slot.
+func (c *Controller) pointConfigEndpoint(key string, g *resource.ReplicationGroup, members []member, states []clustermode.ShardState) {
+	listed := func(addr string) bool {
+		return slices.ContainsFunc(states, func(st clustermode.ShardState) bool {
+			return st.PrimaryAddr == addr || slices.Contains(st.Replicas, addr)
+		})
+	}
 	var addrs, replicas []string
 	for _, m := range members {
 		switch {
-		case !m.running || m.cluster.Status == resource.StatusCreating:
+		case !m.running || m.cluster.Status == resource.StatusCreating || slices.Contains(g.Recovering, m.cluster.ID):
+		case states != nil && !listed(m.node.Addr):
 		case m.role == resource.RolePrimary:
 			addrs = append(addrs, m.node.Addr)
 		default:
@@ -327,31 +338,6 @@ func (c *Controller) recordSlots(ctx context.Context, key string, g *resource.Re
 	})
 }
 
-// shardFailover moves a node group's primary role to target, or to its most up-to-date running replica:
-// a coordinated CLUSTER FAILOVER when the primary still runs (no acknowledged write lost), a takeover when
-// it died.
-func (c *Controller) shardFailover(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, target string) error {
-	start := time.Now()
-	chosen, err := c.pickReplica(ctx, g, sh.primary, sh.replicas, target)
-	if err != nil {
-		return err
-	}
-	// A dead primary is known dead here (its process exited, or the monitor killed it when it hung), so the
-	// replica takes over without an election: elections wait out the engines' vote lock (two node
-	// timeouts per failed primary) and need a majority of primaries alive.
-	mode := clustermode.Coordinated
-	if !sh.primary.running {
-		mode = clustermode.Takeover
-	}
-	fctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
-	defer cancel()
-	if err := c.engines.ClusterFailover(fctx, chosen.node, mode); err != nil {
-		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
-	}
-	c.logger.Info("shard failover completed", "group", g.ID, "nodeGroup", sh.id, "from", sh.primary.cluster.ID, "to", chosen.cluster.ID, "mode", mode, "took", time.Since(start))
-	return c.recordFailover(ctx, key, sh.primary.cluster.ID, chosen.cluster.ID)
-}
-
 // reshardStep does one step of an online resharding: add a new shard to the cluster, or move up to
 // reshardChunk slots with their keys, or take a drained shard out, or close the resharding.
 func (c *Controller) reshardStep(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard, states []clustermode.ShardState, seed *member) error {
@@ -450,18 +436,11 @@ func (c *Controller) dropNodeGroup(ctx context.Context, key, id string) error {
 			return false, nil
 		}
 		for _, m := range ng.Members {
-			obj, err := tx.Get(resource.KindCluster, resource.Key(g.Region, m.ClusterID))
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return false, err
-			}
-			cl, err := resource.Unmarshal[resource.Cluster](obj.Value)
+			err := resource.EditTx(tx, resource.KindCluster, resource.Key(g.Region, m.ClusterID), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+				cl.MarkDeleting()
+				return true, nil
+			})
 			if err != nil {
-				return false, err
-			}
-			cl.MarkDeleting()
-			if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(cl), obj.Revision); err != nil {
 				return false, err
 			}
 		}

@@ -18,8 +18,6 @@ import (
 // maxSnapshotFailures is how many copies of a shard may break in a row before the snapshot is failed.
 const maxSnapshotFailures = 3
 
-func snapshotItem(key string) string { return resource.KindSnapshot + "|" + key }
-
 // SnapshotFile is where a snapshot shard's RDB file lives under dir (the snapshot directory).
 func SnapshotFile(dir string, snap *resource.Snapshot, sh resource.SnapshotShard) string {
 	return filepath.Join(dir, snap.UID, sh.File())
@@ -29,14 +27,8 @@ func SnapshotFile(dir string, snap *resource.Snapshot, sh resource.SnapshotShard
 // snapshot's files and record. A copy is written to a temporary file and renamed into place only when the whole
 // RDB arrived, so an interrupted copy (ecache killed) is simply done again.
 func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, error) {
-	obj, err := c.store.Get(ctx, resource.KindSnapshot, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return true, err
-	}
-	snap, err := resource.Unmarshal[resource.Snapshot](obj.Value)
-	if err != nil {
+	snap, rev, found, err := load[resource.Snapshot](ctx, c.store, resource.KindSnapshot, key)
+	if err != nil || !found {
 		return false, err
 	}
 	switch snap.Status {
@@ -48,7 +40,7 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 			if err := clearSnapshotting(tx, snap); err != nil {
 				return err
 			}
-			return tx.Delete(resource.KindSnapshot, key, obj.Revision)
+			return tx.Delete(resource.KindSnapshot, key, rev)
 		})
 	case resource.SnapshotExporting:
 		return c.exportSnapshot(ctx, key, snap)

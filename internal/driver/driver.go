@@ -47,6 +47,11 @@ type NodeSpec struct {
 	// snapshot). The driver links (or copies) it into the node's directory for the start and removes it from
 	// there once the engine answers, so a later restart does not bring the snapshot's data back.
 	SeedRDB string
+	// StayDown keeps a node whose process died down: Ensure returns ErrNodeDown instead of starting it
+	// again. The primary of a replication group with automatic failover stays down until a replica is
+	// promoted (restarted, it would come back empty and its replicas would resynchronise from nothing);
+	// checking this inside Ensure leaves no moment between the check and a restart for the process to die in.
+	StayDown bool
 	// Args are extra memcached command-line arguments, after the driver's own (a repeated flag takes
 	// the later value); redis/valkey: ignored.
 	Args []string
@@ -106,6 +111,9 @@ var ErrUnknownNode = errors.New("driver: unknown node")
 // cluster configuration file (nodes.conf) is damaged, e.g. by a kill in the middle of writing it. Remove
 // gives the node a fresh directory.
 var ErrClusterConfigCorrupt = errors.New("cluster configuration file corrupted")
+
+// ErrNodeDown is returned by Ensure for a node with StayDown whose process has died.
+var ErrNodeDown = errors.New("node is down and stays down")
 
 // ErrPortInUse is returned by Ensure when another program holds the node's port.
 var ErrPortInUse = errors.New("port already in use")

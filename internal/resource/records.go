@@ -38,6 +38,16 @@ func Get[T any](tx store.Tx, kind, key string) (*T, store.Object, error) {
 	return v, obj, err
 }
 
+// Load decodes the record kind/key as the store holds it now; a missing record is store.ErrNotFound.
+func Load[T any](ctx context.Context, st store.Store, kind, key string) (*T, store.Object, error) {
+	obj, err := st.Get(ctx, kind, key)
+	if err != nil {
+		return nil, obj, err
+	}
+	v, err := Unmarshal[T](obj.Value)
+	return v, obj, err
+}
+
 // Edit reads the record kind/key in one transaction and hands it to fn with the revision it was read at.
 // When fn reports a change the record is written back at that revision. A missing record is left alone:
 // fn is not called.

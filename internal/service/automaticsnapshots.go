@@ -12,22 +12,6 @@ import (
 	"github.com/ecache/ecache/internal/store"
 )
 
-// RunSnapshotSchedule takes automatic snapshots and expires them every interval until ctx ends.
-func (s *Service) RunSnapshotSchedule(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if err := s.TakeScheduledSnapshots(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("automatic snapshots", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // TakeScheduledSnapshots takes the daily automatic snapshot of every cache cluster and replication group with
 // a SnapshotRetentionLimit above 0 whose SnapshotWindow is open and that has none from this opening yet,
 // named automatic.<id>-YYYY-MM-DD-HH-MM; a source that is busy (not available, or snapshotting) is tried again

@@ -374,6 +374,8 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 		if err := d.stop(n, p); err != nil {
 			return driver.NodeStatus{}, err
 		}
+	} else if spec.StayDown && p != nil {
+		return d.status(ctx, n, false), fmt.Errorf("driver: node %s: %w", n.id, driver.ErrNodeDown)
 	}
 	return d.start(ctx, n, spec)
 }

@@ -649,3 +649,27 @@ func TestPortFree(t *testing.T) {
 		}
 	}
 }
+
+// TestStayDown: a node with StayDown whose process died is not started again by Ensure, which says so with
+// ErrNodeDown; a running node with StayDown is adopted as usual, and once StayDown is off Ensure starts it.
+func TestStayDown(t *testing.T) {
+	d := newDriver(t, newDataDir(t))
+	spec := newSpec(t, driver.EngineValkey, "held-0001")
+	spec.StayDown = true
+	first := ensure(t, d, spec) // a running node: adopted as usual
+	if again := ensure(t, d, spec); again.PID != first.PID {
+		t.Fatalf("Ensure of a running StayDown node restarted it: pid %d, then %d", first.PID, again.PID)
+	}
+	if err := d.Kill(t.Context(), spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, d, spec.ID, 2*time.Second)
+	st, err := d.Ensure(t.Context(), spec)
+	if !errors.Is(err, driver.ErrNodeDown) || st.State == driver.StateRunning {
+		t.Fatalf("Ensure of a dead StayDown node = %+v, %v; want it down with ErrNodeDown", st, err)
+	}
+	spec.StayDown = false
+	if second := ensure(t, d, spec); second.PID == first.PID || second.State != driver.StateRunning {
+		t.Errorf("Ensure without StayDown = %+v, want a new running process", second)
+	}
+}
