@@ -137,7 +137,11 @@ func TestKillEcacheWithShardPrimary(t *testing.T) {
 	defer fresh.Close()
 	eventually(t, 30*time.Second, "slot 0 served by the replica", func() error {
 		fresh.ReloadState(context.Background())
-		if p := primaryOfSlot(t, c, fresh, 0); p == victim {
+		p, err := slotOwner(t, c, fresh, 0)
+		if err != nil {
+			return err
+		}
+		if p == victim {
 			return fmt.Errorf("%s still serves slot 0", p)
 		}
 		return fresh.Set(context.Background(), "after", "1", 0).Err()

@@ -55,7 +55,11 @@ func TestClusterModeTLS(t *testing.T) {
 	victim := primaryOfSlot(t, c, cc, 0)
 	killPID(t, engineOf(t, srv, victim))
 	eventually(t, 30*time.Second, "slot 0 served by the replica", func() error {
-		if p := primaryOfSlot(t, c, cc, 0); p == victim {
+		p, err := slotOwner(t, c, cc, 0)
+		if err != nil {
+			return err
+		}
+		if p == victim {
 			return fmt.Errorf("%s still serves slot 0", p)
 		}
 		return cc.Set(ctxT(t), "after-failover", "1", 0).Err()

@@ -510,11 +510,9 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCac
 	if id != "" && len(list) == 0 {
 		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
 	}
-	page, marker := paginate(list, func(c *resource.Cluster) string { return c.ID }, deref(in.Marker), max)
-	out := &api.CacheClusterMessage{CacheClusters: []api.CacheCluster{}, Marker: marker}
-	for _, c := range page {
-		out.CacheClusters = append(out.CacheClusters, *s.renderCluster(c, deref(in.ShowCacheNodeInfo)))
-	}
+	out := &api.CacheClusterMessage{}
+	out.CacheClusters, out.Marker = renderPage(list, func(c *resource.Cluster) string { return c.ID }, in.Marker, max,
+		func(c *resource.Cluster) api.CacheCluster { return *s.renderCluster(c, deref(in.ShowCacheNodeInfo)) })
 	return out, nil
 }
 

@@ -51,18 +51,10 @@ func (s *Service) CreateCacheParameterGroup(ctx context.Context, in *api.CreateC
 	}
 	pg := &resource.ParameterGroup{Region: rg, Name: name, Family: family, Description: desc, Tags: tags}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		objs, err := tx.List(resource.KindParameterGroup)
+		err := createNamed(tx, resource.KindParameterGroup, rg, name, pg, parameterGroupsPerRegion, nil,
+			api.CacheParameterGroupAlreadyExistsFault("Cache parameter group %s already exists.", name),
+			api.CacheParameterGroupQuotaExceededFault("You have reached the quota of %d cache parameter groups in this region.", parameterGroupsPerRegion))
 		if err != nil {
-			return err
-		}
-		key := resource.Key(rg, name)
-		if countInRegion(objs, rg, func(o store.Object) bool { return o.Key == key }) > 0 {
-			return api.CacheParameterGroupAlreadyExistsFault("Cache parameter group %s already exists.", name)
-		}
-		if countInRegion(objs, rg, nil) >= parameterGroupsPerRegion {
-			return api.CacheParameterGroupQuotaExceededFault("You have reached the quota of %d cache parameter groups in this region.", parameterGroupsPerRegion)
-		}
-		if _, err := tx.Create(resource.KindParameterGroup, key, resource.Marshal(pg)); err != nil {
 			return err
 		}
 		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceParameterGroup, name, "Cache parameter group created")
@@ -90,11 +82,9 @@ func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *api.Desc
 		}
 	}
 	slices.SortFunc(groups, func(a, b *resource.ParameterGroup) int { return strings.Compare(a.Name, b.Name) })
-	page, marker := paginate(groups, func(g *resource.ParameterGroup) string { return g.Name }, deref(in.Marker), max)
-	out := &api.CacheParameterGroupsMessage{CacheParameterGroups: []api.CacheParameterGroup{}, Marker: marker}
-	for _, g := range page {
-		out.CacheParameterGroups = append(out.CacheParameterGroups, *s.renderParameterGroup(g))
-	}
+	out := &api.CacheParameterGroupsMessage{}
+	out.CacheParameterGroups, out.Marker = renderPage(groups, func(g *resource.ParameterGroup) string { return g.Name }, in.Marker, max,
+		func(g *resource.ParameterGroup) api.CacheParameterGroup { return *s.renderParameterGroup(g) })
 	return out, nil
 }
 

@@ -174,3 +174,33 @@ func regionList[T any](ctx context.Context, st store.Store, op, kind string, max
 	}
 	return slices.DeleteFunc(all, func(v *T) bool { return !keep(v) }), max, nil
 }
+
+// renderPage is one Describe* page: the items after marker, at most max, rendered, and the marker of the
+// next page. The list is never nil, so that an empty one is written as an empty element.
+func renderPage[T, R any](items []*T, key func(*T) string, marker *string, max int, render func(*T) R) ([]R, *string) {
+	page, next := paginate(items, key, deref(marker), max)
+	out := make([]R, 0, len(page))
+	for _, v := range page {
+		out = append(out, render(v))
+	}
+	return out, next
+}
+
+// createNamed stores a new named record (a parameter, subnet or security group) of region rg inside tx,
+// refused with taken when the name exists and with full when the region already holds quota records that
+// count (nil: all).
+func createNamed(tx store.Tx, kind, rg, name string, v any, quota int, counts func(store.Object) bool, taken, full error) error {
+	objs, err := tx.List(kind)
+	if err != nil {
+		return err
+	}
+	key := resource.Key(rg, name)
+	if countInRegion(objs, rg, func(o store.Object) bool { return o.Key == key }) > 0 {
+		return taken
+	}
+	if countInRegion(objs, rg, counts) >= quota {
+		return full
+	}
+	_, err = tx.Create(kind, key, resource.Marshal(v))
+	return err
+}

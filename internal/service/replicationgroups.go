@@ -530,11 +530,9 @@ func (s *Service) DescribeReplicationGroups(ctx context.Context, in *api.Describ
 	if id != "" && len(list) == 0 {
 		return nil, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
 	}
-	page, marker := paginate(list, func(g *resource.ReplicationGroup) string { return g.ID }, deref(in.Marker), max)
-	out := &api.ReplicationGroupMessage{ReplicationGroups: []api.ReplicationGroup{}, Marker: marker}
-	for _, g := range page {
-		out.ReplicationGroups = append(out.ReplicationGroups, *s.renderReplicationGroup(ctx, g))
-	}
+	out := &api.ReplicationGroupMessage{}
+	out.ReplicationGroups, out.Marker = renderPage(list, func(g *resource.ReplicationGroup) string { return g.ID }, in.Marker, max,
+		func(g *resource.ReplicationGroup) api.ReplicationGroup { return *s.renderReplicationGroup(ctx, g) })
 	return out, nil
 }
 

@@ -41,20 +41,10 @@ func (s *Service) CreateCacheSecurityGroup(ctx context.Context, in *api.CreateCa
 	}
 	g := &resource.SecurityGroup{Region: rg, Name: name, Description: desc, Tags: tags}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		objs, err := tx.List(resource.KindSecurityGroup)
-		if err != nil {
-			return err
-		}
-		key := resource.Key(rg, name)
-		if countInRegion(objs, rg, func(o store.Object) bool { return o.Key == key }) > 0 {
-			return api.CacheSecurityGroupAlreadyExistsFault("Cache security group %s already exists.", name)
-		}
-		user := countInRegion(objs, rg, func(o store.Object) bool { return o.Key != resource.Key(rg, defaultSecurityGroupName) })
-		if user >= securityGroupsPerRegion {
-			return api.CacheSecurityGroupQuotaExceededFault("You have reached the quota of %d cache security groups in this region.", securityGroupsPerRegion)
-		}
-		_, err = tx.Create(resource.KindSecurityGroup, key, resource.Marshal(g))
-		return err
+		user := func(o store.Object) bool { return o.Key != resource.Key(rg, defaultSecurityGroupName) }
+		return createNamed(tx, resource.KindSecurityGroup, rg, name, g, securityGroupsPerRegion, user,
+			api.CacheSecurityGroupAlreadyExistsFault("Cache security group %s already exists.", name),
+			api.CacheSecurityGroupQuotaExceededFault("You have reached the quota of %d cache security groups in this region.", securityGroupsPerRegion))
 	})
 	if err != nil {
 		return nil, faultOrInternal("create cache security group", err)
@@ -79,11 +69,9 @@ func (s *Service) DescribeCacheSecurityGroups(ctx context.Context, in *api.Descr
 		}
 	}
 	slices.SortFunc(groups, func(a, b *resource.SecurityGroup) int { return strings.Compare(a.Name, b.Name) })
-	page, marker := paginate(groups, func(g *resource.SecurityGroup) string { return g.Name }, deref(in.Marker), max)
-	out := &api.CacheSecurityGroupMessage{CacheSecurityGroups: []api.CacheSecurityGroup{}, Marker: marker}
-	for _, g := range page {
-		out.CacheSecurityGroups = append(out.CacheSecurityGroups, *s.renderSecurityGroup(g))
-	}
+	out := &api.CacheSecurityGroupMessage{}
+	out.CacheSecurityGroups, out.Marker = renderPage(groups, func(g *resource.SecurityGroup) string { return g.Name }, in.Marker, max,
+		func(g *resource.SecurityGroup) api.CacheSecurityGroup { return *s.renderSecurityGroup(g) })
 	return out, nil
 }
 

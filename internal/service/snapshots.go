@@ -322,11 +322,11 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	if name != "" && len(list) == 0 {
 		return nil, api.SnapshotNotFoundFault("Snapshot %s not found.", name)
 	}
-	page, marker := paginate(list, func(s *resource.Snapshot) string { return s.Name }, deref(in.Marker), max)
-	out := &api.DescribeSnapshotsListMessage{Snapshots: []api.Snapshot{}, Marker: marker}
-	for _, snap := range page {
-		out.Snapshots = append(out.Snapshots, *s.renderSnapshot(snap, deref(in.ShowNodeGroupConfig)))
-	}
+	out := &api.DescribeSnapshotsListMessage{}
+	out.Snapshots, out.Marker = renderPage(list, func(s *resource.Snapshot) string { return s.Name }, in.Marker, max,
+		func(snap *resource.Snapshot) api.Snapshot {
+			return *s.renderSnapshot(snap, deref(in.ShowNodeGroupConfig))
+		})
 	return out, nil
 }
 

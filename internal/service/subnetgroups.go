@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -121,19 +120,9 @@ func (s *Service) CreateCacheSubnetGroup(ctx context.Context, in *api.CreateCach
 	}
 	g := &resource.SubnetGroup{Region: rg, Name: name, Description: desc, SubnetIDs: subnets, Tags: tags}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		objs, err := tx.List(resource.KindSubnetGroup)
-		if err != nil {
-			return err
-		}
-		key := resource.Key(rg, name)
-		if countInRegion(objs, rg, func(o store.Object) bool { return o.Key == key }) > 0 {
-			return api.CacheSubnetGroupAlreadyExistsFault("Cache subnet group %s already exists.", name)
-		}
-		if countInRegion(objs, rg, nil) >= subnetGroupsPerRegion {
-			return api.CacheSubnetGroupQuotaExceededFault("You have reached the quota of %d cache subnet groups in this region.", subnetGroupsPerRegion)
-		}
-		_, err = tx.Create(resource.KindSubnetGroup, key, resource.Marshal(g))
-		return err
+		return createNamed(tx, resource.KindSubnetGroup, rg, name, g, subnetGroupsPerRegion, nil,
+			api.CacheSubnetGroupAlreadyExistsFault("Cache subnet group %s already exists.", name),
+			api.CacheSubnetGroupQuotaExceededFault("You have reached the quota of %d cache subnet groups in this region.", subnetGroupsPerRegion))
 	})
 	if err != nil {
 		return nil, faultOrInternal("create cache subnet group", err)
@@ -156,11 +145,9 @@ func (s *Service) DescribeCacheSubnetGroups(ctx context.Context, in *api.Describ
 		}
 	}
 	slices.SortFunc(groups, func(a, b *resource.SubnetGroup) int { return strings.Compare(a.Name, b.Name) })
-	page, marker := paginate(groups, func(g *resource.SubnetGroup) string { return g.Name }, deref(in.Marker), max)
-	out := &api.CacheSubnetGroupMessage{CacheSubnetGroups: []api.CacheSubnetGroup{}, Marker: marker}
-	for _, g := range page {
-		out.CacheSubnetGroups = append(out.CacheSubnetGroups, *s.renderSubnetGroup(g))
-	}
+	out := &api.CacheSubnetGroupMessage{}
+	out.CacheSubnetGroups, out.Marker = renderPage(groups, func(g *resource.SubnetGroup) string { return g.Name }, in.Marker, max,
+		func(g *resource.SubnetGroup) api.CacheSubnetGroup { return *s.renderSubnetGroup(g) })
 	return out, nil
 }
 
@@ -236,17 +223,10 @@ func (s *Service) DeleteCacheSubnetGroup(ctx context.Context, in *api.DeleteCach
 
 // getSubnetGroup reads a stored user group and its revision.
 func getSubnetGroup(tx store.Tx, rg, name string) (*resource.SubnetGroup, int64, error) {
-	obj, err := tx.Get(resource.KindSubnetGroup, resource.Key(rg, name))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, api.CacheSubnetGroupNotFoundFault("Cache subnet group %s not found.", name)
-	} else if err != nil {
-		return nil, 0, err
-	}
-	g, err := resource.Unmarshal[resource.SubnetGroup](obj.Value)
-	if err != nil {
-		return nil, 0, err
-	}
-	return g, obj.Revision, nil
+	g, obj, err := getRecord[resource.SubnetGroup](tx, resource.KindSubnetGroup, resource.Key(rg, name), func() error {
+		return api.CacheSubnetGroupNotFoundFault("Cache subnet group %s not found.", name)
+	})
+	return g, obj.Revision, err
 }
 
 func (s *Service) renderSubnetGroup(g *resource.SubnetGroup) *api.CacheSubnetGroup {
