@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ecache/ecache/internal/memcache"
 )
 
 // ClusterKey is the key under which ElastiCache stores the Auto Discovery
@@ -342,7 +344,7 @@ func (e *MemcachedConfigEndpoint) versionReply() []byte {
 	ctx, cancel := context.WithTimeout(e.ctx, versionQueryTimeout)
 	defer cancel()
 	for _, n := range nodes {
-		line, err := queryNodeVersion(ctx, n.dialAddr(), e.opts.NodeTLS)
+		line, err := memcache.Version(ctx, n.dialAddr(), e.opts.NodeTLS)
 		if err == nil {
 			return []byte(line + "\r\n")
 		}
@@ -352,19 +354,6 @@ func (e *MemcachedConfigEndpoint) versionReply() []byte {
 		}
 	}
 	return []byte("SERVER_ERROR no cache node reachable\r\n")
-}
-
-// queryNodeVersion sends `version` to a memcached node and returns its
-// "VERSION x" line without the terminator.
-func queryNodeVersion(ctx context.Context, addr string, cfg *tls.Config) (string, error) {
-	line, err := roundTrip(ctx, addr, cfg, []byte("version\r\n"))
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(line, "VERSION ") {
-		return "", fmt.Errorf("unexpected reply %q", line)
-	}
-	return line, nil
 }
 
 // pipe relays the connection to a node, first replaying the bytes already
@@ -447,58 +436,8 @@ func SeedMemcachedNode(ctx context.Context, addr string, payload []byte) error {
 
 // SeedMemcachedNodeTLS is SeedMemcachedNode for a node that serves TLS (cfg nil: plain TCP).
 func SeedMemcachedNodeTLS(ctx context.Context, addr string, cfg *tls.Config, payload []byte) error {
-	msg := make([]byte, 0, len(payload)+64)
-	msg = fmt.Appendf(msg, "set %s 0 0 %d\r\n", ClusterKey, len(payload))
-	msg = append(msg, payload...)
-	msg = append(msg, "\r\n"...)
-	line, err := roundTrip(ctx, addr, cfg, msg)
-	if err != nil {
+	if err := memcache.Set(ctx, addr, cfg, ClusterKey, payload); err != nil {
 		return fmt.Errorf("endpoint: seed %s: %w", addr, err)
 	}
-	if line != "STORED" {
-		return fmt.Errorf("endpoint: seed %s: memcached replied %q", addr, line)
-	}
 	return nil
-}
-
-// roundTrip connects to addr, writes req and returns the first reply line
-// without its terminator. ctx bounds the whole exchange.
-func roundTrip(ctx context.Context, addr string, cfg *tls.Config, req []byte) (string, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	if cfg != nil {
-		tc := tls.Client(c, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return "", err
-		}
-		c = tc
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	// Unblock I/O at once if ctx is cancelled.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	if _, err := c.Write(req); err != nil {
-		return "", ctxErr(ctx, err)
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", ctxErr(ctx, err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// ctxErr prefers the context's error when it caused err.
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return err
 }

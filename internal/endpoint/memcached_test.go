@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecache/ecache/internal/memcache"
 )
 
 // AWS's worked example from "Adding Auto Discovery to your client library".
@@ -251,7 +253,7 @@ func nodeOf(t testing.TB, host, addr string) ClusterNode {
 
 func TestMemcachedConfigEndpointPipe(t *testing.T) {
 	node := startMemcached(t)
-	nodeVersion, err := queryNodeVersion(context.Background(), node, nil)
+	nodeVersion, err := memcache.Version(context.Background(), node, nil)
 	if err != nil {
 		t.Fatalf("node version: %v", err)
 	}

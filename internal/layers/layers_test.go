@@ -21,8 +21,9 @@ var forbidden = map[string][]string{
 	// The controller reaches processes only through driver.Driver and engines only through driver.Engines.
 	"internal/controller": {module + "internal/service", module + "internal/server", module + "internal/api", module + "internal/awsquery",
 		module + "internal/rdb", module + "internal/driver/process", "os/exec", "syscall"},
-	// The engine client is a leaf: the data-plane parts build on it, it builds on nothing of ecache.
+	// The engine clients are leaves: the data-plane parts build on them, they build on nothing of ecache.
 	"internal/resp":     {module + "internal"},
+	"internal/memcache": {module + "internal"},
 	"internal/resource": {module + "internal/service", module + "internal/controller", module + "internal/driver"},
 }
 

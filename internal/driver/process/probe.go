@@ -1,17 +1,16 @@
 package process
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ecache/ecache/internal/certs"
 	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/memcache"
 	"github.com/ecache/ecache/internal/resp"
 )
 
@@ -53,7 +52,7 @@ func probe(ctx context.Context, e driver.Engine, port int, files *driver.TLSFile
 		return err
 	}
 	if !e.RESP() {
-		return probeMemcached(ctx, n, timeout)
+		return probeMemcached(ctx, n)
 	}
 	err = resp.Ping(ctx, n, timeout)
 	var refused resp.Error
@@ -63,25 +62,9 @@ func probe(ctx context.Context, e driver.Engine, port int, files *driver.TLSFile
 	return fmt.Errorf("PING: %w", err)
 }
 
-func probeMemcached(ctx context.Context, n resp.Node, timeout time.Duration) error {
-	nc, err := resp.Connect(ctx, n, timeout)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	deadline, _ := ctx.Deadline()
-	_ = nc.SetDeadline(deadline)
-	if _, err := nc.Write([]byte("version\r\n")); err != nil {
-		return err
-	}
-	reply, err := bufio.NewReader(nc).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.HasPrefix(reply, "VERSION ") {
-		return nil
-	}
-	return fmt.Errorf("version: %q", strings.TrimSpace(reply))
+func probeMemcached(ctx context.Context, n resp.Node) error {
+	_, err := memcache.Version(ctx, n.Addr, n.TLS)
+	return err
 }
 
 // configSet applies directives to a running redis/valkey with CONFIG SET, authenticating with password
