@@ -73,10 +73,14 @@ func Set(ctx context.Context, addr string, cfg *tls.Config, key string, value []
 	return nil
 }
 
-// ctxErr prefers the context's error when it caused err.
+// ctxErr prefers the context's error when it caused err: the context ended, or the I/O deadline taken from
+// it fired a moment before the context noticed.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
 	}
 	return err
 }
