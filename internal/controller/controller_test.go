@@ -135,6 +135,13 @@ func (c *clock) Now() time.Time {
 	return c.now
 }
 
+// ticking makes time move on by a millisecond at every reading.
+func (c *clock) ticking() {
+	c.mu.Lock()
+	c.tick = time.Millisecond
+	c.mu.Unlock()
+}
+
 func (c *clock) Set(t time.Time) {
 	c.mu.Lock()
 	c.now = t

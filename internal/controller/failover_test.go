@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resource"
@@ -26,9 +25,7 @@ func memberAddr(i int) string { return net.JoinHostPort("127.0.0.1", strconv.Ito
 // g-002 … as the service writes them, and waits until the controller made it available.
 func (h *harness) putGroup(t *testing.T, members int) {
 	t.Helper()
-	h.clock.mu.Lock()
-	h.clock.tick = time.Millisecond
-	h.clock.mu.Unlock()
+	h.clock.ticking()
 	g := &resource.ReplicationGroup{Region: "us-east-1", ID: "g", UID: "ug", Status: resource.StatusCreating, Engine: "redis",
 		EngineVersion: "7.0", NodeType: "cache.t3.micro", AutomaticFailover: true, MultiAZ: true, ClusterMode: "disabled",
 		ParameterGroup: "default.redis7", MaintenanceWindow: "thu:03:00-thu:04:00", PrimaryPort: groupPrimaryPort, ReaderPort: groupReaderPort,

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/ecache/ecache/internal/hashslot"
 	"github.com/ecache/ecache/internal/resource"
@@ -18,9 +17,7 @@ import (
 // on ports 29001..29004), as the service writes one, and waits until the controller formed it.
 func (h *harness) putShardedGroup(t *testing.T) {
 	t.Helper()
-	h.clock.mu.Lock()
-	h.clock.tick = time.Millisecond
-	h.clock.mu.Unlock()
+	h.clock.ticking()
 	g := &resource.ReplicationGroup{Region: "us-east-1", ID: "g", UID: "ug", Status: resource.StatusCreating, Engine: "redis",
 		EngineVersion: "7.0", NodeType: "cache.t3.micro", AutomaticFailover: true, MultiAZ: true, ClusterMode: "enabled",
 		ClusterEnabled: true, ConfigPort: 29052, ParameterGroup: "default.redis7.cluster.on", MaintenanceWindow: "thu:03:00-thu:04:00"}

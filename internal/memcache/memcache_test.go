@@ -8,32 +8,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecache/ecache/internal/resp/resptest"
 )
 
 // fakeNode answers each request line with reply(line) and returns its address.
 func fakeNode(t *testing.T, reply func(line string) string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err == nil {
-					c.Write([]byte(reply(strings.TrimRight(line, "\r\n"))))
-				}
-			}()
+	return resptest.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil {
+			c.Write([]byte(reply(strings.TrimRight(line, "\r\n"))))
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func TestVersionAndSet(t *testing.T) {
@@ -61,7 +49,7 @@ func TestVersionAndSet(t *testing.T) {
 
 // TestContextEndsTheExchange: a node that never answers holds the caller only until its context ends.
 func TestContextEndsTheExchange(t *testing.T) {
-	silent := fakeNode(t, func(string) string { time.Sleep(time.Minute); return "" })
+	silent := resptest.HungAddr(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := Version(ctx, silent, nil); !errors.Is(err, context.DeadlineExceeded) {

@@ -14,42 +14,28 @@ import (
 	"github.com/ecache/ecache/internal/resp/resptest"
 )
 
-// fakeEngine serves one connection at a time: it reads commands and answers each with reply(args).
+// fakeEngine reads commands and answers each with reply(args).
 func fakeEngine(t *testing.T, reply func(args []string) string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return resptest.Serve(t, func(nc net.Conn) {
+		defer nc.Close()
+		r := NewReader(nc, 0)
+		w := bufio.NewWriter(nc)
 		for {
-			nc, err := ln.Accept()
+			v, err := r.ReadValue()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer nc.Close()
-				r := NewReader(nc, 0)
-				w := bufio.NewWriter(nc)
-				for {
-					v, err := r.ReadValue()
-					if err != nil {
-						return
-					}
-					args := make([]string, len(v.Elems))
-					for i, e := range v.Elems {
-						args[i] = e.Str
-					}
-					w.WriteString(reply(args))
-					if r.Buffered().Buffered() == 0 {
-						w.Flush()
-					}
-				}
-			}()
+			args := make([]string, len(v.Elems))
+			for i, e := range v.Elems {
+				args[i] = e.Str
+			}
+			w.WriteString(reply(args))
+			if r.Buffered().Buffered() == 0 {
+				w.Flush()
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func echoEngine(t *testing.T, password string) string {

@@ -2,7 +2,6 @@ package resp
 
 import (
 	"fmt"
-	"strconv"
 )
 
 // Type is a RESP value's type, spelled as its first byte on the wire.
@@ -88,15 +87,4 @@ func Int(v Value, err error) (int64, error) {
 		return 0, fmt.Errorf("reply of type %q, want an integer", byte(v.Type))
 	}
 	return v.Int, nil
-}
-
-// Float returns a Double reply (or a numeric string reply) as a float64.
-func (v Value) Float() (float64, error) {
-	switch v.Type {
-	case Double, SimpleString, BulkString:
-		return strconv.ParseFloat(v.Str, 64)
-	case Integer:
-		return float64(v.Int), nil
-	}
-	return 0, fmt.Errorf("reply of type %q, want a number", byte(v.Type))
 }

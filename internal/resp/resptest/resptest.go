@@ -1,5 +1,5 @@
-// Package resptest has the engine addresses that tests of engine clients need: one that refuses
-// connections and one that accepts them and never answers. Imported by tests only.
+// Package resptest has what tests of engine clients need: fake servers on loopback (Serve), an address that
+// refuses connections and one that accepts them and never answers. Imported by tests only.
 package resptest
 
 import (
@@ -20,9 +20,9 @@ func DeadAddr(t testing.TB) string {
 	return addr
 }
 
-// HungAddr returns the address of a listener that accepts connections and never answers; it closes when
-// the test ends.
-func HungAddr(t testing.TB) string {
+// Serve listens on a loopback port until the test ends and runs handle on each connection it accepts, in a
+// goroutine of its own; connections still open when the test ends are closed. It returns the address.
+func Serve(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,6 +43,7 @@ func HungAddr(t testing.TB) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			go handle(c)
 		}
 	}()
 	t.Cleanup(func() {
@@ -56,3 +57,6 @@ func HungAddr(t testing.TB) string {
 	})
 	return ln.Addr().String()
 }
+
+// HungAddr returns the address of a listener that accepts connections and never answers.
+func HungAddr(t testing.TB) string { return Serve(t, func(net.Conn) {}) }
