@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ecache/ecache/internal/atomicfile"
+	"github.com/ecache/ecache/internal/regions"
 )
 
 // serveConfig is everything `ecache serve` is told, from flags or ECACHE_* environment variables.
@@ -25,6 +26,8 @@ type serveConfig struct {
 	NodePorts       string
 	NodeHost        string
 	LogLevel        string
+	// Regions are served beside ElastiCache's own (comma-separated names).
+	Regions string
 
 	// The S3-compatible object store for snapshot export and restore (optional).
 	S3Endpoint, S3Region, S3AccessKeyID, S3SecretAccessKey string
@@ -68,6 +71,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.NodePorts, "node-ports", "31000-31999", "port range LO-HI for engine nodes and configuration endpoints")
 	str(&c.NodeHost, "node-host", "127.0.0.1", "address engines listen on and endpoints report")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&c.Regions, "regions", "", "regions to serve beside ElastiCache's own, comma-separated, e.g. lab-1,lab-2 (requests signed for any other region are refused)")
 	str(&c.S3Endpoint, "s3-endpoint", "", "URL of the S3-compatible object store that CopySnapshot --target-bucket exports to and SnapshotArns restore from, e.g. http://127.0.0.1:9000 (MinIO) or https://s3.us-east-1.amazonaws.com (default: none, export and import refused)")
 	str(&c.S3Region, "s3-region", "us-east-1", "region requests to the object store are signed for")
 	str(&c.S3AccessKeyID, "s3-access-key-id", "", "access key id for the object store (default: the AWS SDK's chain: AWS_ACCESS_KEY_ID, shared config files, instance role)")
@@ -111,6 +115,11 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if (c.S3AccessKeyID == "") != (c.S3SecretAccessKey == "") {
 		return nil, errors.New("--s3-access-key-id and --s3-secret-access-key must be given together")
+	}
+	for _, r := range c.extraRegions() {
+		if !regions.ValidName(r) {
+			return nil, fmt.Errorf("--regions: %q is not a region name (lowercase letters, digits and hyphens, starting with a letter)", r)
+		}
 	}
 	if c.AccountID != "" && !isAccountID(c.AccountID) {
 		return nil, fmt.Errorf("--account-id %q: want 12 digits", c.AccountID)
@@ -190,4 +199,15 @@ func randomString(alphabet string, n int) string {
 		out[i] = alphabet[k.Int64()]
 	}
 	return string(out)
+}
+
+// extraRegions are the names --regions lists.
+func (c *serveConfig) extraRegions() []string {
+	var out []string
+	for r := range strings.SplitSeq(c.Regions, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ecache/ecache/internal/driver/process"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/objectstore"
+	"github.com/ecache/ecache/internal/regions"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/server"
 	"github.com/ecache/ecache/internal/service"
@@ -148,13 +149,13 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
 		return creds.SecretAccessKey, id == creds.AccessKeyID
-	}}
+	}, Region: regions.New(cfg.extraRegions()...).Has}
 	handler := &server.Handler{Service: svc, Auth: server.SigV4{Verifier: verifier}, Logger: logger}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := server.NewHTTPServer(handler, server.DefaultTimeouts)
 
 	if created {
 		fmt.Fprintf(stdout, "ecache: generated credentials (kept in %s/%s)\n", cfg.DataDir, credentialsFile)

@@ -22,6 +22,12 @@ type Operation struct {
 	NewOutput func() awsquery.Marshaler // nil when the operation has no output
 }
 
+// InputValidator is implemented by a Service that checks every decoded input before its operation runs,
+// for rules that all operations share (the lengths of resource names).
+type InputValidator interface {
+	ValidateInput(in any) error
+}
+
 // NotImplementedCode is the code of the one error that operations not implemented yet return.
 const NotImplementedCode = "NotImplemented"
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,8 @@ type nodeResult struct {
 	started map[string]string
 	// pendingReboot is set when the group's requires-reboot values differ from what the node runs.
 	pendingReboot bool
+	// incompatible is the engine's reason when it refused to start with the node's parameters.
+	incompatible string
 }
 
 // reconcileCluster converges one cluster; retry asks for another pass soon.
@@ -124,6 +127,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	c.owners[id] = key
 	c.mu.Unlock()
 	if _, err := c.driver.Ensure(ctx, spec); err != nil {
+		if errors.Is(err, driver.ErrConfigRejected) {
+			return nodeResult{incompatible: engineReason(err)}, err
+		}
 		if errors.Is(err, driver.ErrNodeDown) {
 			return nodeResult{}, nil // the group's reconciler promotes a replica first
 		}
@@ -152,7 +158,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 		c.removeDownloads(cl) // the engine holds their data now
 	}
 	if n.Reboot {
-		if _, err := c.driver.Restart(ctx, id); err != nil {
+		if _, err := c.driver.Restart(ctx, id); errors.Is(err, driver.ErrConfigRejected) {
+			return nodeResult{incompatible: engineReason(err)}, err
+		} else if err != nil {
 			return nodeResult{}, err
 		}
 		res.rebooted = true
@@ -335,6 +343,12 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 			kept = append(kept, n)
 		}
 		cl.Nodes = kept
+		if noted, err := noteIncompatible(cl, results, emit); err != nil || noted {
+			changed = true
+			if err != nil {
+				return false, err
+			}
+		}
 		applyStatus := "in-sync"
 		if pending {
 			applyStatus = "pending-reboot"
@@ -371,6 +385,46 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 		}
 		return changed, nil
 	})
+}
+
+// noteIncompatible records on cl whether an engine refused the cluster's parameters in this pass (with an
+// event when it starts to), and reports whether that changed.
+func noteIncompatible(cl *resource.Cluster, results map[string]nodeResult, emit func(string) error) (bool, error) {
+	reason := ""
+	for _, n := range cl.Nodes {
+		if r := results[n.ID]; r.incompatible != "" {
+			reason = fmt.Sprintf("cache node %s: %s", n.ID, r.incompatible)
+			break
+		}
+	}
+	if reason == cl.Incompatible {
+		return false, nil
+	}
+	if reason != "" && cl.Incompatible == "" {
+		err := emit(fmt.Sprintf("The engine cannot start with the parameters of cache parameter group %s (%s). "+
+			"Change them to values the engine accepts; the cluster starts as soon as they are.", cl.ParameterGroup, reason))
+		if err != nil {
+			return false, err
+		}
+	}
+	cl.Incompatible = reason
+	return true, nil
+}
+
+// engineReason is the engine's own account of why it refused its configuration: the last lines of its log
+// that the driver's error carries.
+func engineReason(err error) string {
+	_, tail, ok := strings.Cut(err.Error(), "engine.log:\n")
+	if !ok {
+		return err.Error()
+	}
+	var lines []string
+	for l := range strings.Lines(tail) {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "***") && !strings.HasPrefix(l, "Reading the configuration file") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(len(lines)-2, 0):], " ")
 }
 
 // settled reports whether every node is available and nothing is left to do.

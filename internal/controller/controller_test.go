@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,21 @@ type fakeDriver struct {
 	exits    chan string
 	// started, when set, is told of every node Ensure starts (the fake engines boot it).
 	started func(spec driver.NodeSpec)
+	// refusal, when set, is what an engine says as it refuses its configuration: Ensure and Restart fail with
+	// driver.ErrConfigRejected instead of starting a node.
+	refusal string
+}
+
+// refuse makes engines refuse their configuration with words (empty: start them again).
+func (f *fakeDriver) refuse(words string) {
+	f.mu.Lock()
+	f.refusal = words
+	f.mu.Unlock()
+}
+
+func (f *fakeDriver) refused(id string) error {
+	return fmt.Errorf("driver: start %s: %w: engine exited during startup (exit status 1)\nengine.log:\n*** FATAL CONFIG FILE ERROR ***\n%s",
+		id, driver.ErrConfigRejected, f.refusal)
 }
 
 func newFakeDriver() *fakeDriver {
@@ -41,6 +57,9 @@ func (f *fakeDriver) Ensure(_ context.Context, spec driver.NodeSpec) (driver.Nod
 	if _, dead := f.dead[spec.ID]; dead && spec.StayDown {
 		return driver.NodeStatus{ID: spec.ID, State: driver.StateStopped, Spec: spec}, driver.ErrNodeDown
 	}
+	if _, running := f.nodes[spec.ID]; !running && f.refusal != "" {
+		return driver.NodeStatus{ID: spec.ID, State: driver.StateStopped, Spec: spec}, f.refused(spec.ID)
+	}
 	if _, running := f.nodes[spec.ID]; !running && f.started != nil {
 		f.started(spec)
 	}
@@ -53,6 +72,11 @@ func (f *fakeDriver) Restart(_ context.Context, id string) (driver.NodeStatus, e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.restarts[id]++
+	if f.refusal != "" {
+		f.dead[id] = f.nodes[id]
+		delete(f.nodes, id)
+		return driver.NodeStatus{ID: id, State: driver.StateStopped}, f.refused(id)
+	}
 	return driver.NodeStatus{ID: id, State: driver.StateRunning, Spec: f.nodes[id]}, nil
 }
 
@@ -405,5 +429,53 @@ func TestNodeMovesOffATakenPort(t *testing.T) {
 	spec, ok := h.drv.running()[c.DriverID("0001")]
 	if !ok || spec.Port != c.Nodes[0].Port {
 		t.Errorf("engine runs on %d (running %v), want the node's new port %d", spec.Port, ok, c.Nodes[0].Port)
+	}
+}
+
+// A cluster whose engine refuses its parameters shows incompatible-parameters with an event that gives the
+// engine's reason, whether it is being created or rebooted into new values; it starts once they are fixed.
+func TestIncompatibleParameters(t *testing.T) {
+	h := start(t)
+	h.drv.refuse("slab size 64 is out of valid range")
+	h.put(t, newRedis("a", 29000))
+	waitFor(t, "incompatible-parameters", func() error {
+		if c := h.get(t, "a"); c.Incompatible != "cache node 0001: slab size 64 is out of valid range" || c.Status != resource.StatusCreating {
+			return fmt.Errorf("cluster status %s, incompatible %q", c.Status, c.Incompatible)
+		}
+		return nil
+	})
+	want := "The engine cannot start with the parameters of cache parameter group default.redis7 (cache node 0001: slab size 64 is out of valid range). " +
+		"Change them to values the engine accepts; the cluster starts as soon as they are."
+	if !contains(h.events(t), want) {
+		t.Errorf("events %q lack %q", h.events(t), want)
+	}
+	if n := len(h.drv.running()); n != 0 {
+		t.Errorf("%d engines running", n)
+	}
+
+	// The group is fixed: the next pass starts the engine and the cluster is created.
+	h.drv.refuse("")
+	h.update(t, "a", func(*resource.Cluster) {})
+	c := h.waitStatus(t, "a", resource.StatusAvailable)
+	if c.Incompatible != "" || !contains(h.events(t), "Cache cluster created") {
+		t.Errorf("after the fix: incompatible %q, events %q", c.Incompatible, h.events(t))
+	}
+
+	// A reboot into values the engine refuses leaves it down, and says why.
+	h.drv.refuse("argument(s) must be one of the following: yes, no")
+	h.update(t, "a", func(c *resource.Cluster) {
+		c.Status = resource.StatusRebooting
+		c.Nodes[0].Reboot, c.Nodes[0].Status = true, resource.NodeRebooting
+	})
+	waitFor(t, "incompatible after reboot", func() error {
+		if c := h.get(t, "a"); !strings.Contains(c.Incompatible, "must be one of the following") {
+			return fmt.Errorf("incompatible %q", c.Incompatible)
+		}
+		return nil
+	})
+	h.drv.refuse("")
+	h.update(t, "a", func(*resource.Cluster) {})
+	if c := h.waitStatus(t, "a", resource.StatusAvailable); c.Incompatible != "" || len(h.drv.running()) != 1 {
+		t.Errorf("after the second fix: incompatible %q, running %v", c.Incompatible, h.drv.running())
 	}
 }

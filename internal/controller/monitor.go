@@ -21,48 +21,45 @@ const (
 // group's reconciler promotes a replica exactly as for a crash.
 func (c *Controller) monitor(ctx context.Context) {
 	missed := map[string]int{}
-	t := time.NewTicker(monitorInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		objs, err := c.store.List(ctx, resource.KindReplicationGroup)
-		if err != nil {
+	every(ctx, monitorInterval, func() { c.pingPrimaries(ctx, missed) })
+}
+
+// pingPrimaries pings the primary of every node group that can fail over, counting in missed the pings in
+// a row each one has not answered, and kills the ones that missed maxMissedPings.
+func (c *Controller) pingPrimaries(ctx context.Context, missed map[string]int) {
+	objs, err := c.store.List(ctx, resource.KindReplicationGroup)
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
+		if err != nil || !g.AutomaticFailover || (g.Status != resource.StatusAvailable && g.Status != resource.StatusModifying) {
 			continue
 		}
-		seen := map[string]bool{}
-		for _, o := range objs {
-			g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
-			if err != nil || !g.AutomaticFailover || (g.Status != resource.StatusAvailable && g.Status != resource.StatusModifying) {
+		for _, ng := range g.NodeGroups {
+			if len(ng.Members) < 2 {
+				continue // nothing to fail over to
+			}
+			cl := c.memberCluster(ctx, g.Region, ng.Primary())
+			if cl == nil {
 				continue
 			}
-			for _, ng := range g.NodeGroups {
-				if len(ng.Members) < 2 {
-					continue // nothing to fail over to
-				}
-				cl := c.memberCluster(ctx, g.Region, ng.Primary())
-				if cl == nil {
-					continue
-				}
-				id := cl.DriverID(cl.Nodes[0].ID)
-				seen[id] = true
-				if c.primaryAnswers(ctx, cl) {
-					delete(missed, id)
-					continue
-				}
-				if missed[id]++; missed[id] >= maxMissedPings {
-					delete(missed, id)
-					c.killHungPrimary(ctx, g, cl)
-				}
+			id := cl.DriverID(cl.Nodes[0].ID)
+			seen[id] = true
+			if c.primaryAnswers(ctx, cl) {
+				delete(missed, id)
+				continue
+			}
+			if missed[id]++; missed[id] >= maxMissedPings {
+				delete(missed, id)
+				c.killHungPrimary(ctx, g, cl)
 			}
 		}
-		for id := range missed {
-			if !seen[id] {
-				delete(missed, id)
-			}
+	}
+	for id := range missed {
+		if !seen[id] {
+			delete(missed, id)
 		}
 	}
 }

@@ -30,14 +30,7 @@ func (c *Controller) jobs() []Job {
 func (c *Controller) schedule(ctx context.Context, tick time.Duration) {
 	jobs := c.jobs()
 	next := make([]time.Time, len(jobs))
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, tick, func() {
 		now := c.cfg.Now()
 		for i, j := range jobs {
 			if now.Before(next[i]) {
@@ -47,6 +40,20 @@ func (c *Controller) schedule(ctx context.Context, tick time.Duration) {
 			if err := j.Run(ctx); err != nil && ctx.Err() == nil {
 				c.logger.Error("scheduled job", "job", j.Name, "err", err)
 			}
+		}
+	})
+}
+
+// every calls fn each time d has passed (by the wall clock), until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
 		}
 	}
 }

@@ -132,15 +132,20 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	return atomicfile.Write(SnapshotFile(c.cfg.SnapshotDir, snap, sh), 0o600, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
 }
 
+// clearIf empties *field when it holds value, and reports whether it did.
+func clearIf(field *string, value string) bool {
+	if *field != value {
+		return false
+	}
+	*field = ""
+	return true
+}
+
 // clearSnapshotting ends the snapshotting status of the snapshot's sources.
 func clearSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
 	if snap.ReplicationGroupID != "" {
 		err := resource.EditTx(tx, resource.KindReplicationGroup, resource.Key(snap.Region, snap.ReplicationGroupID), func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
-			changed := g.Snapshotting == snap.Name
-			if changed {
-				g.Snapshotting = ""
-			}
-			return changed, nil
+			return clearIf(&g.Snapshotting, snap.Name), nil
 		})
 		if err != nil {
 			return err
@@ -148,11 +153,7 @@ func clearSnapshotting(tx store.Tx, snap *resource.Snapshot) error {
 	}
 	for _, sh := range snap.Shards {
 		err := resource.EditTx(tx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
-			changed := cl.Snapshotting == snap.Name
-			if changed {
-				cl.Snapshotting = ""
-			}
-			return changed, nil
+			return clearIf(&cl.Snapshotting, snap.Name), nil
 		})
 		if err != nil {
 			return err

@@ -112,6 +112,11 @@ var ErrUnknownNode = errors.New("driver: unknown node")
 // gives the node a fresh directory.
 var ErrClusterConfigCorrupt = errors.New("cluster configuration file corrupted")
 
+// ErrConfigRejected is returned by Ensure and Restart when the engine exits at start because it refuses its
+// configuration (a parameter value, or a combination of them, that this engine binary does not accept). The
+// error's text ends with the engine's own words.
+var ErrConfigRejected = errors.New("the engine refused its configuration")
+
 // ErrNodeDown is returned by Ensure for a node with StayDown whose process has died.
 var ErrNodeDown = errors.New("node is down and stays down")
 

@@ -183,6 +183,19 @@ func TestCreateCacheClusterRejects(t *testing.T) {
 			in.LogDeliveryConfigurations = []types.LogDeliveryConfigurationRequest{{LogType: types.LogTypeSlowLog}}
 		}), wantCode: badCombo, wantStatus: 400},
 		{name: "outpost ARN malformed", in: redisReq(func(in *elasticache.CreateCacheClusterInput) { in.PreferredOutpostArn = aws.String("outpost") }), wantCode: badValue, wantStatus: 400},
+		{name: "outpost mode without an outpost", in: redisReq(func(in *elasticache.CreateCacheClusterInput) { in.OutpostMode = types.OutpostModeSingleOutpost }), wantCode: badCombo, wantStatus: 400},
+		{name: "single-az across two zones", in: memcachedReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.AZMode, in.NumCacheNodes, in.PreferredAvailabilityZones = types.AZModeSingleAz, aws.Int32(2), []string{"us-east-1a", "us-east-1b"}
+		}), wantCode: badCombo, wantStatus: 400},
+		{name: "SNS topic of another account", in: redisReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.NotificationTopicArn = aws.String("arn:aws:sns:us-east-1:999999999999:alerts")
+		}), wantCode: badValue, wantStatus: 400},
+		{name: "SNS topic ARN malformed", in: redisReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.NotificationTopicArn = aws.String("arn:aws:sqs:us-east-1:123456789012:alerts")
+		}), wantCode: badValue, wantStatus: 400},
+		{name: "duplicate tag keys", in: redisReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.Tags = []types.Tag{{Key: aws.String("k"), Value: aws.String("1")}, {Key: aws.String("k"), Value: aws.String("2")}}
+		}), wantCode: badValue, wantStatus: 400},
 		// Quotas (configurable).
 		{name: "cluster quota", in: redisReq(nil), quotas: func(q *service.Quotas) { q.ClustersPerRegion = 1 }, wantCode: "ClusterQuotaForCustomerExceeded", wantStatus: 400},
 		{name: "node quota per region", in: memcachedReq(func(in *elasticache.CreateCacheClusterInput) { in.NumCacheNodes = aws.Int32(3) }),
@@ -232,5 +245,69 @@ func TestCreateCacheClusterRejects(t *testing.T) {
 				t.Errorf("%d clusters exist after the rejected request, want 1", len(out.CacheClusters))
 			}
 		})
+	}
+}
+
+// Nodes go only to the Availability Zones of their subnet group's subnets: a zone outside them is refused
+// and creates nothing, and without a zone the node lands in one of them (cache clusters and replication
+// group members alike).
+func TestSubnetGroupZonesAreEnforced(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	sg, err := p.client.CreateCacheSubnetGroup(ctx, &elasticache.CreateCacheSubnetGroupInput{CacheSubnetGroupName: aws.String("two"),
+		CacheSubnetGroupDescription: aws.String("two subnets"), SubnetIds: []string{"subnet-0a1b2c3d", "subnet-1234abcd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zones []string
+	for _, sn := range sg.CacheSubnetGroup.Subnets {
+		zones = append(zones, aws.ToString(sn.SubnetAvailabilityZone.Name))
+	}
+	var outside string
+	for _, l := range "abcdef" {
+		if z := "us-east-1" + string(l); !contains(zones, z) {
+			outside = z
+			break
+		}
+	}
+	_, err = p.client.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) {
+		in.CacheClusterId, in.CacheSubnetGroupName, in.PreferredAvailabilityZone = aws.String("outside"), aws.String("two"), aws.String(outside)
+	}))
+	if code, status := apiError(t, err); code != "InvalidParameterValue" || status != 400 {
+		t.Errorf("a zone without a subnet of the group (%s, subnets in %v): %v, want InvalidParameterValue", outside, zones, err)
+	}
+	out, err := p.client.CreateCacheCluster(ctx, memcachedReq(func(in *elasticache.CreateCacheClusterInput) {
+		in.CacheClusterId, in.CacheSubnetGroupName, in.NumCacheNodes, in.AZMode = aws.String("inside"), aws.String("two"), aws.Int32(3), types.AZModeCrossAz
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range out.CacheCluster.CacheNodes {
+		if z := aws.ToString(n.CustomerAvailabilityZone); !contains(zones, z) {
+			t.Errorf("node %s placed in %s, outside the group's zones %v", aws.ToString(n.CacheNodeId), z, zones)
+		}
+	}
+	_, err = p.client.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		ReplicationGroupDescription: aws.String("g"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		CacheSubnetGroupName: aws.String("two"), PreferredCacheClusterAZs: []string{zones[0], outside}, NumCacheClusters: aws.Int32(2)})
+	if code, _ := apiError(t, err); code != "InvalidParameterValue" {
+		t.Errorf("a member in a zone without a subnet of the group: %v, want InvalidParameterValue", err)
+	}
+	if _, err := p.client.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		ReplicationGroupDescription: aws.String("g"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		CacheSubnetGroupName: aws.String("two"), NumCacheClusters: aws.Int32(2), MultiAZEnabled: aws.Bool(true), AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	members, err := p.client.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{ShowCacheNodeInfo: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range members.CacheClusters {
+		if c.ReplicationGroupId != nil && !contains(zones, aws.ToString(c.PreferredAvailabilityZone)) {
+			t.Errorf("member %s in %s, outside the group's zones %v", aws.ToString(c.CacheClusterId), aws.ToString(c.PreferredAvailabilityZone), zones)
+		}
+	}
+	if objs, err := p.store.List(ctx, "replication-group"); err != nil || len(objs) != 1 {
+		t.Errorf("replication groups stored: %d (%v), want the one that was accepted", len(objs), err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/regions"
 	"github.com/ecache/ecache/internal/server"
 	"github.com/ecache/ecache/internal/service"
 	"github.com/ecache/ecache/internal/sigv4"
@@ -70,7 +71,8 @@ func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *i
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := service.New(st, testHost(), service.Config{AccountID: "123456789012", NodeHost: "127.0.0.1",
 		PortLow: portLow, PortHigh: portHigh, Quotas: quotas}, time.Now, logger)
-	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) { return testSecret, id == testKeyID }}
+	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) { return testSecret, id == testKeyID },
+		Region: regions.New().Has}
 	srv := httptest.NewServer(&server.Handler{Service: svc, Auth: server.SigV4{Verifier: verifier}, Logger: logger})
 	t.Cleanup(srv.Close)
 	client := elasticache.New(elasticache.Options{

@@ -218,10 +218,34 @@ func TestReplicaScaling(t *testing.T) {
 	}
 	g = waitGroupAvailable(t, c, "sc")
 	replicasAck(3)
-	_, err = c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("sc-x2"), ReplicationGroupId: aws.String("sc"),
-		CacheNodeType: aws.String("cache.m5.large")})
-	if err == nil || !strings.Contains(err.Error(), "Cannot specify additional cache cluster parameters") {
-		t.Errorf("replica with its own node type: %v", err)
+	for name, edit := range map[string]func(*elasticache.CreateCacheClusterInput){
+		"its own node type": func(in *elasticache.CreateCacheClusterInput) { in.CacheNodeType = aws.String("cache.m5.large") },
+		"its own maintenance window": func(in *elasticache.CreateCacheClusterInput) {
+			in.PreferredMaintenanceWindow = aws.String("fri:01:00-fri:02:00")
+		},
+		"a snapshot retention limit": func(in *elasticache.CreateCacheClusterInput) { in.SnapshotRetentionLimit = aws.Int32(3) },
+		"a port":                     func(in *elasticache.CreateCacheClusterInput) { in.Port = aws.Int32(6380) },
+	} {
+		in := &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("sc-x2"), ReplicationGroupId: aws.String("sc")}
+		edit(in)
+		_, err = c.CreateCacheCluster(ctx, in)
+		if code, status := apiError(t, err); code != "InvalidParameterCombination" || status != 400 || !strings.Contains(err.Error(), "Cannot specify additional cache cluster parameters") {
+			t.Errorf("replica with %s: %v, want InvalidParameterCombination", name, err)
+		}
+	}
+	// What is a member's own: tags and a notification topic of this account.
+	topic := "arn:aws:sns:us-east-1:" + srv.account + ":alerts"
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("sc-x3"), ReplicationGroupId: aws.String("sc"),
+		Tags: []types.Tag{{Key: aws.String("x"), Value: aws.String("y")}}, NotificationTopicArn: aws.String(topic)}); err != nil {
+		t.Fatalf("replica with tags and a topic: %v", err)
+	}
+	cl := describeCluster(t, c, "sc-x3")
+	if cl.NotificationConfiguration == nil || aws.ToString(cl.NotificationConfiguration.TopicArn) != topic {
+		t.Errorf("replica's notification configuration = %+v, want topic %s", cl.NotificationConfiguration, topic)
+	}
+	tags, err := c.ListTagsForResource(ctx, &elasticache.ListTagsForResourceInput{ResourceName: cl.ARN})
+	if err != nil || len(tags.TagList) != 1 || aws.ToString(tags.TagList[0].Key) != "x" {
+		t.Errorf("replica's tags = %+v (%v), want x=y", tags, err)
 	}
 }
 

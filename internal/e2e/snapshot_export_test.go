@@ -202,18 +202,24 @@ func TestSnapshotExportImport(t *testing.T) {
 		arns = append(arns, "arn:aws:s3:::my-bucket/"+key)
 	}
 	seededGroup(t, c, "three", 3, 3000, arns...)
-	// The same files merge into one node.
-	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
-		CacheClusterId: aws.String("merged"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small"), SnapshotArns: arns,
+	// The same files merge into the one node group of a cluster mode disabled group; CreateCacheCluster takes
+	// a single file, as its reference says.
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("merged"), ReplicationGroupDescription: aws.String("merged"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(1), SnapshotArns: arns,
 	}); err != nil {
-		t.Fatalf("CreateCacheCluster from 2 files: %v", err)
+		t.Fatalf("CreateReplicationGroup from 2 files into one node group: %v", err)
 	}
-	waitAvailable(t, c, "merged")
-	merged := redis.NewClient(&redis.Options{Addr: addr(describeCluster(t, c, "merged").CacheNodes[0].Endpoint)})
+	mg := waitGroupAvailable(t, c, "merged")
+	merged := redis.NewClient(&redis.Options{Addr: addr(mg.NodeGroups[0].PrimaryEndpoint)})
 	defer merged.Close()
 	if err := check(merged); err != nil {
-		t.Errorf("cluster seeded from 2 files: %v", err)
+		t.Errorf("group seeded from 2 files: %v", err)
 	}
+	_, err = c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String("merged2"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small"), SnapshotArns: arns,
+	})
+	wantFault(t, "CreateCacheCluster from 2 files", err, "InvalidParameterValue", "single-element list")
 	// Files without ecache's slot ranges cannot seed several node groups.
 	_, err = c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
 		ReplicationGroupId: aws.String("noslots"), ReplicationGroupDescription: aws.String("no slots"), Engine: aws.String("valkey"),

@@ -61,7 +61,8 @@ func memcached14() []Param {
 		since("1.4.33", boolParam("track_sizes", "0", "-o track_sizes", "1 keeps the statistics behind \"stats sizes\" up to date.")),
 		since("1.4.33", mcInt("watcher_logbuf_size", "256", "1-", "-o watcher_logbuf_size", "KiB of log buffer per watcher.")),
 		since("1.4.33", mcInt("worker_logbuf_size", "64", "1-", "-o worker_logbuf_size", "KiB of log buffer per worker thread.")),
-		since("1.4.33", mcInt("slab_chunk_max", "524288", "1024-", "-o slab_chunk_max", "Largest slab chunk, in bytes; larger items span several chunks.")),
+		// memcached wants a size that divides its 1 MiB slab page: a power of two up to 1048576.
+		since("1.4.33", mcInt("slab_chunk_max", "524288", "1024-1048576", "-o slab_chunk_max", "Largest slab chunk, in bytes; larger items span several chunks.")),
 	}
 }
 

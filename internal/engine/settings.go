@@ -179,13 +179,34 @@ var memcachedNegations = map[string]bool{
 	"lru_crawler": true, "lru_maintainer": true, "maxconns_fast": true, "slab_reassign": true,
 }
 
+// slabChunkMax is the slab_chunk_max a node gets: the group's value, except that the default gives way to
+// a smaller max_item_size, which memcached requires to be a multiple of it (a group that sets both
+// incompatibly is left to the engine to refuse).
+func slabChunkMax(v values, val string) string {
+	chunk, _ := strconv.ParseInt(val, 10, 64)
+	item, ok := v.getInt("max_item_size")
+	if _, set := v.given["slab_chunk_max"]; set || !ok || item >= chunk || chunk <= 0 {
+		return val
+	}
+	for item%chunk != 0 { // chunk is a power of two: halve it down to the largest one item is a multiple of
+		chunk /= 2
+	}
+	return strconv.FormatInt(chunk, 10)
+}
+
+// logbufFallsThrough reports whether memcached binary version v mistakes -o worker_logbuf_size for
+// slab_sizes as well (seen in 1.6.18; the bounds test finds it in any other).
+func logbufFallsThrough(v string) bool {
+	return v == "" || CompareVersions(v, "1.6.18") <= 0
+}
+
 // MemcachedArgs turns a Memcached node's parameter values into memcached
 // command-line arguments: -m (max_cache_memory less
 // memcached_connections_overhead, in MiB), -t (num_threads), then each
 // parameter's flag, and one -o list with no_modern or modern first so that
-// the explicit options after it win. slab_chunk_max is given in KiB to
-// memcached 1.6 and later, which take it in that unit. Listening, user and
-// logging flags are the driver's own.
+// the explicit options after it win. slab_chunk_max is in bytes, as
+// memcached parses it (its help says KiB). Listening, user and logging
+// flags are the driver's own.
 func MemcachedArgs(c NodeConfig) ([]string, error) {
 	_, v, err := resolveValues(c, EngineMemcached)
 	if err != nil {
@@ -219,9 +240,11 @@ func MemcachedArgs(c NodeConfig) ([]string, error) {
 				if memcachedNegations[opt] {
 					opts = append(opts, "no_"+opt)
 				}
-			case opt == "slab_chunk_max" && (c.EngineVersion == "" || CompareVersions(c.EngineVersion, "1.6.0") >= 0):
-				n, _ := strconv.ParseInt(val, 10, 64)
-				opts = append(opts, opt+"="+strconv.FormatInt(max(n/1024, 1), 10))
+			case opt == "slab_chunk_max":
+				opts = append(opts, opt+"="+slabChunkMax(v, val))
+			case opt == "worker_logbuf_size" && logbufFallsThrough(c.EngineVersion):
+				// This memcached parses the option and then also takes its value as slab_sizes (a missing
+				// break), which would replace the growth-factor slab classes; it keeps its default 64 KiB.
 			default:
 				opts = append(opts, opt+"="+val)
 			}

@@ -159,7 +159,7 @@ func TestMemcachedArgs(t *testing.T) {
 			want: []string{"-m", "6437", "-t", "2", "-b", "1024", "-B", "auto", "-n", "48", "-f", "1.25", "-I", "1048576",
 				"-c", "65000", "-R", "20", "-o",
 				"no_modern,hash_algorithm=jenkins,hashpower=16,idle_timeout=0,no_lru_crawler,no_lru_maintainer,no_maxconns_fast," +
-					"slab_automove=0,slab_chunk_max=512,no_slab_reassign,watcher_logbuf_size=256,worker_logbuf_size=64"},
+					"slab_automove=0,slab_chunk_max=524288,no_slab_reassign,watcher_logbuf_size=256"},
 		},
 		{
 			name: "group values and a connection cap",
@@ -170,15 +170,23 @@ func TestMemcachedArgs(t *testing.T) {
 			want: []string{"-m", "500", "-t", "2", "-b", "1024", "-B", "auto", "-C", "-n", "48", "-f", "1.5", "-F", "-I", "1048576",
 				"-c", "1024", "-R", "20", "-W", "-o",
 				"hash_algorithm=jenkins,hashpower=16,idle_timeout=0,lru_crawler,no_lru_maintainer,no_maxconns_fast," +
-					"slab_automove=0,slab_chunk_max=512,no_slab_reassign,watcher_logbuf_size=256,worker_logbuf_size=64"},
+					"slab_automove=0,slab_chunk_max=524288,no_slab_reassign,watcher_logbuf_size=256"},
 		},
 		{
-			name:   "memcached1.4 on an old binary keeps bytes and modern",
+			name:   "memcached1.4 on an old binary keeps modern",
 			config: NodeConfig{Family: "memcached1.4", NodeType: "cache.m5.large", EngineVersion: "1.4.34"},
 			want: []string{"-m", "6437", "-t", "2", "-b", "1024", "-B", "auto", "-n", "48", "-f", "1.25", "-I", "1048576",
 				"-c", "65000", "-R", "20", "-o",
 				"modern,hash_algorithm=jenkins,hashpower=16,idle_timeout=0,no_lru_crawler,no_lru_maintainer,no_maxconns_fast," +
-					"slab_automove=0,slab_chunk_max=524288,no_slab_reassign,watcher_logbuf_size=256,worker_logbuf_size=64"},
+					"slab_automove=0,slab_chunk_max=524288,no_slab_reassign,watcher_logbuf_size=256"},
+		},
+		{
+			name:   "a binary that parses worker_logbuf_size on its own gets it",
+			config: NodeConfig{Family: "memcached1.6", NodeType: "cache.m5.large", EngineVersion: "1.6.38", Values: map[string]string{"worker_logbuf_size": "128"}},
+			want: []string{"-m", "6437", "-t", "2", "-b", "1024", "-B", "auto", "-n", "48", "-f", "1.25", "-I", "1048576",
+				"-c", "65000", "-R", "20", "-o",
+				"no_modern,hash_algorithm=jenkins,hashpower=16,idle_timeout=0,no_lru_crawler,no_lru_maintainer,no_maxconns_fast," +
+					"slab_automove=0,slab_chunk_max=524288,no_slab_reassign,watcher_logbuf_size=256,worker_logbuf_size=128"},
 		},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,10 @@ func CheckParameterValue(p Param, value string) error {
 		return nil
 	case "rename-commands":
 		return checkRenameCommands(p, value, invalid)
+	case "slab_chunk_max":
+		if n, err := strconv.ParseInt(value, 10, 64); err == nil && n > 0 && n&(n-1) != 0 {
+			return invalid("value %s is not a power of two; memcached's slab page of 1048576 bytes must divide into it evenly", value)
+		}
 	}
 
 	switch p.DataType {

@@ -29,6 +29,8 @@ const (
 	StatusModifying = "modifying"
 	StatusDeleting  = "deleting"
 	StatusRebooting = "rebooting cluster nodes"
+	// StatusIncompatibleParameters is how a cluster shows while an engine refuses its parameters.
+	StatusIncompatibleParameters = "incompatible-parameters"
 )
 
 // MarkDeleting turns the cluster and its nodes to deleting; the controller then stops the engines and
@@ -94,6 +96,9 @@ type Cluster struct {
 	ClusterMode bool `json:"clusterMode,omitempty"`
 	// Snapshotting names the snapshot being copied from this cluster; the cluster shows "snapshotting".
 	Snapshotting string `json:"snapshotting,omitempty"`
+	// Incompatible is, while a node's engine refuses to start with the cluster's parameters, the engine's
+	// reason; the cluster then shows "incompatible-parameters" and can be deleted whatever its status.
+	Incompatible string `json:"incompatible,omitempty"`
 	// AutomaticSnapshotAt is when the last automatic snapshot of this cluster was taken.
 	AutomaticSnapshotAt time.Time `json:"automaticSnapshotAt"`
 	// SeedSnapshot is the snapshot file ("<snapshot UID>/<file>") the cluster's node loads when it is

@@ -14,13 +14,34 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/awsquery"
 )
 
-// MaxBodyBytes bounds a request body; larger requests are rejected without being read.
+// MaxBodyBytes bounds a request body; a larger one is answered 413 RequestEntityTooLarge, without being read
+// when its Content-Length says so.
 const MaxBodyBytes = 4 << 20
+
+// Timeouts bound what one connection may take: the headers of a request, the whole request (body
+// included), the handling and the response, and the wait for the next request. A client that sends slowly
+// is cut off, not waited for.
+type Timeouts struct{ ReadHeader, Read, Write, Idle time.Duration }
+
+// DefaultTimeouts are ecache's.
+var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 2 * time.Minute, Idle: 30 * time.Second}
+
+// NewHTTPServer is the http.Server that serves h within t.
+func NewHTTPServer(h http.Handler, t Timeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle}
+}
+
+// errTooLarge is the answer to a body over MaxBodyBytes.
+func errTooLarge() *awsquery.Error {
+	return awsquery.NewError("RequestEntityTooLarge", http.StatusRequestEntityTooLarge,
+		"The request body is larger than %d bytes, the most this endpoint accepts.", MaxBodyBytes)
+}
 
 // Authenticator verifies a request's signature; body is the full request body.
 // Errors of type *awsquery.Error are written to the client as they are.
@@ -67,9 +88,14 @@ func (h *Handler) serve(r *http.Request, requestID string) (action string, resp 
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return "", nil, awsquery.NewError("InvalidAction", http.StatusBadRequest, "The HTTP method %s is not supported.", r.Method)
 	}
+	if r.ContentLength > MaxBodyBytes {
+		return "", nil, errTooLarge()
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
-	if err != nil {
-		return "", nil, awsquery.MalformedQueryString("The request body is too large or could not be read.")
+	if errors.As(err, new(*http.MaxBytesError)) {
+		return "", nil, errTooLarge()
+	} else if err != nil {
+		return "", nil, awsquery.MalformedQueryString("The request body could not be read.")
 	}
 	accessKeyID, region, err := h.Auth.Authenticate(r, body)
 	if err != nil {
@@ -96,6 +122,11 @@ func (h *Handler) serve(r *http.Request, requestID string) (action string, resp 
 	in, err := op.Decode(awsquery.NewDecoder(params))
 	if err != nil {
 		return action, nil, err
+	}
+	if v, ok := h.Service.(api.InputValidator); ok {
+		if err := v.ValidateInput(in); err != nil {
+			return action, nil, err
+		}
 	}
 	ctx := api.WithCaller(r.Context(), api.Caller{AccessKeyID: accessKeyID, Region: region, RequestID: requestID})
 	out, err := call(ctx, op, h.Service, in)

@@ -26,6 +26,8 @@ type clusterSpec struct {
 	version engine.Version
 	nodes   int
 	azs     []string
+	// azsGiven says the request named the Availability Zones; otherwise ecache picked them.
+	azsGiven bool
 }
 
 // CreateCacheCluster validates the request, reserves ports and records a cluster in "creating";
@@ -33,6 +35,9 @@ type clusterSpec struct {
 func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClusterMessage) (*api.CreateCacheClusterResult, error) {
 	if in.ReplicationGroupId != nil {
 		return s.addReplicaCluster(ctx, in)
+	}
+	if len(in.SnapshotArns) > 1 {
+		return nil, api.InvalidParameterValueException("SnapshotArns of CreateCacheCluster is a single-element list (%d given); CreateReplicationGroup restores several files.", len(in.SnapshotArns))
 	}
 	rg := region(ctx)
 	spec, err := s.validateCreateCluster(rg, in)
@@ -55,6 +60,14 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		if err := s.checkReferences(tx, rg, c, spec.version); err != nil {
 			return err
 		}
+		at, err := s.placement(tx, rg, c.SubnetGroup)
+		if err != nil {
+			return err
+		}
+		if spec.azs, err = at.fit(spec.azs, spec.azsGiven); err != nil {
+			return err
+		}
+		c.PreferredAZ = preferredZone(spec.azs)
 		snap := imported
 		if name := deref(in.SnapshotName); name != "" {
 			if snap, err = getSnapshot(tx, rg, strings.ToLower(name)); err != nil {
@@ -100,6 +113,16 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 			"binary", spec.version.Binary, "binary_version", spec.version.BinaryVersion)
 	}
 	return &api.CreateCacheClusterResult{CacheCluster: s.renderCluster(c, true)}, nil
+}
+
+// preferredZone is a cluster's PreferredAvailabilityZone: its nodes' one zone, or "Multiple".
+func preferredZone(azs []string) string {
+	for _, az := range azs {
+		if az != azs[0] {
+			return "Multiple"
+		}
+	}
+	return azs[0]
 }
 
 func boolInt(b bool) int {
@@ -191,7 +214,7 @@ func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMes
 	if err := s.applyCreateOptions(rg, in, &c, memcached); err != nil {
 		return nil, err
 	}
-	return &clusterSpec{c: c, version: version, nodes: nodes, azs: azs}, nil
+	return &clusterSpec{c: c, version: version, nodes: nodes, azs: azs, azsGiven: in.PreferredAvailabilityZone != nil || in.PreferredAvailabilityZones != nil}, nil
 }
 
 // validAZ reports whether az names an Availability Zone of region rg: the region plus a letter a-f.
@@ -230,9 +253,6 @@ func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []
 			}
 		}
 	}
-	if in.AZMode == nil && in.NumCacheNodes != nil && in.PreferredAvailabilityZones != nil {
-		mode = "single-az"
-	}
 	if mode == "cross-az" && nodes < 2 {
 		return nil, "", "", api.InvalidParameterValueException("AZMode cross-az requires at least two cache nodes.")
 	}
@@ -245,6 +265,12 @@ func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []
 			}
 		}
 	}
+	if mode == "single-az" && preferred == "Multiple" {
+		return nil, "", "", api.InvalidParameterCombinationException("AZMode single-az places every node in one Availability Zone, but PreferredAvailabilityZones names several.")
+	}
+	if mode == "" && in.NumCacheNodes != nil && in.PreferredAvailabilityZones != nil {
+		mode = "single-az"
+	}
 	if mode == "" && in.NumCacheNodes != nil && deref(in.Engine) == engine.EngineMemcached {
 		mode = "single-az"
 	}
@@ -253,31 +279,12 @@ func placeNodes(rg string, in *api.CreateCacheClusterMessage, nodes int) (azs []
 
 // applyCreateOptions validates and records the optional settings of CreateCacheCluster.
 func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessage, c *resource.Cluster, memcached bool) error {
-	maint, snap := defaultWindows(rg)
-	var mw window
-	if in.PreferredMaintenanceWindow != nil {
-		w, norm, err := parseMaintenanceWindow(*in.PreferredMaintenanceWindow)
-		if err != nil {
-			return err
-		}
-		mw, maint = w, norm
-	} else {
-		mw, _, _ = parseMaintenanceWindow(maint)
+	maint, snap, err := createWindows(rg, in.PreferredMaintenanceWindow, in.SnapshotWindow, memcached)
+	if err != nil {
+		return err
 	}
 	c.MaintenanceWindow = maint
 	if !memcached {
-		if in.SnapshotWindow != nil {
-			start, length, err := parseSnapshotWindow(*in.SnapshotWindow)
-			if err != nil {
-				return err
-			}
-			if windowsOverlap(mw, start, length) {
-				return api.InvalidParameterCombinationException("The snapshot window %s overlaps with the maintenance window %s.", *in.SnapshotWindow, maint)
-			}
-			snap = *in.SnapshotWindow
-		} else if in.PreferredMaintenanceWindow != nil {
-			snap = snapshotAvoiding(mw, snap)
-		}
 		c.SnapshotWindow = snap
 		if n := deref(in.SnapshotRetentionLimit); n < 0 || n > 35 {
 			return api.InvalidParameterValueException("SnapshotRetentionLimit must be between 0 and 35 days.")
@@ -301,10 +308,9 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	if (in.SnapshotName != nil || in.SnapshotArns != nil) && memcached {
 		return api.InvalidParameterCombinationException("SnapshotName and SnapshotArns apply to the redis and valkey engines only.")
 	}
-	if nt := deref(in.NotificationTopicArn); nt != "" {
-		if !strings.HasPrefix(nt, "arn:") || strings.Count(nt, ":") < 5 || !strings.Contains(nt, ":sns:") {
-			return api.InvalidParameterValueException("Invalid NotificationTopicArn %q.", nt)
-		}
+	if nt, err := s.validTopic(in.NotificationTopicArn); err != nil {
+		return err
+	} else if nt != "" {
 		c.NotificationTopicARN, c.NotificationTopicStatus = nt, "active"
 	}
 	if err := validOutposts(in, c); err != nil {
@@ -360,6 +366,73 @@ func lowerAll(ss []string) []string {
 	return out
 }
 
+// createWindows gives a new cluster's maintenance and snapshot windows: the ones asked for (which must not
+// meet), and where one is not given, the region's default moved clear of the other, as ElastiCache picks
+// them. Memcached has no snapshot window: its SnapshotWindow is ignored.
+func createWindows(rg string, maintenance, snapshot *string, memcached bool) (maint, snap string, err error) {
+	maint, snap = defaultWindows(rg)
+	mw, _, _ := parseMaintenanceWindow(maint)
+	if maintenance != nil {
+		if mw, maint, err = parseMaintenanceWindow(*maintenance); err != nil {
+			return "", "", err
+		}
+	}
+	if memcached {
+		return maint, snap, nil
+	}
+	if snapshot == nil {
+		return maint, snapshotAvoiding(mw, snap), nil
+	}
+	start, length, err := parseSnapshotWindow(*snapshot)
+	if err != nil {
+		return "", "", err
+	}
+	if maintenance == nil {
+		if moved, ok := maintenanceAvoiding(mw, start, length); ok {
+			mw, maint = moved, formatWeekly(moved)
+		}
+	}
+	if windowsOverlap(mw, start, length) {
+		return "", "", api.InvalidParameterCombinationException("The snapshot window %s overlaps with the maintenance window %s.", *snapshot, maint)
+	}
+	return maint, *snapshot, nil
+}
+
+// maintenanceAvoiding moves a default maintenance window later by half hours, up to a day, until it no
+// longer meets the daily snapshot window; ok is false when no time of day is clear of it.
+func maintenanceAvoiding(mw window, snapStart, snapLen int) (window, bool) {
+	for shift := 0; shift < 24*60; shift += 30 {
+		w := window{(mw.start + shift) % minutesPerWeek, mw.length}
+		if !windowsOverlap(w, snapStart, snapLen) {
+			return w, true
+		}
+	}
+	return mw, false
+}
+
+// formatWeekly writes a weekly window as ddd:hh24:mi-ddd:hh24:mi.
+func formatWeekly(w window) string {
+	end := (w.start + w.length) % minutesPerWeek
+	return fmt.Sprintf("%s:%s-%s:%s", weekdays[w.start/(24*60)], formatClock(w.start), weekdays[end/(24*60)], formatClock(end))
+}
+
+// validTopic checks a NotificationTopicArn: an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)
+// whose owner is this account, as ElastiCache requires. Empty: none.
+func (s *Service) validTopic(arn *string) (string, error) {
+	nt := deref(arn)
+	if nt == "" {
+		return "", nil
+	}
+	parts := strings.Split(nt, ":")
+	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "sns" || parts[3] == "" || parts[5] == "" {
+		return "", api.InvalidParameterValueException("Invalid NotificationTopicArn %q.", nt)
+	}
+	if parts[4] != s.cfg.AccountID {
+		return "", api.InvalidParameterValueException("The Amazon SNS topic owner must be the same as the cluster owner: topic %s belongs to account %s, not %s.", nt, parts[4], s.cfg.AccountID)
+	}
+	return nt, nil
+}
+
 // snapshotAvoiding keeps the default snapshot window unless it meets the maintenance window.
 func snapshotAvoiding(mw window, snap string) string {
 	for shift := 0; shift < 24*60; shift += 60 {
@@ -408,6 +481,9 @@ func validOutposts(in *api.CreateCacheClusterMessage, c *resource.Cluster) error
 		if a != "" && !strings.HasPrefix(a, "arn:aws:outposts:") {
 			return api.InvalidParameterValueException("Invalid Outpost ARN %q.", a)
 		}
+	}
+	if in.OutpostMode != nil && in.PreferredOutpostArn == nil && len(in.PreferredOutpostArns) == 0 {
+		return api.InvalidParameterCombinationException("OutpostMode requires PreferredOutpostArn or PreferredOutpostArns.")
 	}
 	if deref(in.OutpostMode) == "cross-outpost" && len(in.PreferredOutpostArns) < 2 {
 		return api.InvalidParameterValueException("OutpostMode cross-outpost requires PreferredOutpostArns with at least two Outposts.")
@@ -519,24 +595,11 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCac
 // ModifyCacheCluster changes settings; node count, engine version and node type wait for the
 // maintenance window unless ApplyImmediately is set.
 func (s *Service) ModifyCacheCluster(ctx context.Context, in *api.ModifyCacheClusterMessage) (*api.ModifyCacheClusterResult, error) {
-	rg := region(ctx)
-	id := strings.ToLower(deref(in.CacheClusterId))
-	if id == "" {
-		return nil, api.InvalidParameterValueException("The parameter CacheClusterId must be provided.")
+	member := func(c *resource.Cluster) error {
+		return api.InvalidCacheClusterStateFault("Cache cluster %s is a member of replication group %s; modify the replication group instead.", c.ID, c.ReplicationGroupID)
 	}
-	var out *resource.Cluster
-	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
-		if st := clusterStatus(c); st != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
-		}
-		if c.ReplicationGroupID != "" {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is a member of replication group %s; modify the replication group instead.", c.ID, c.ReplicationGroupID)
-		}
-		if err := s.modifyCluster(tx, c, in); err != nil {
-			return err
-		}
-		out = c
-		return nil
+	out, err := s.updateStandalone(ctx, in.CacheClusterId, clusterAvailable, member, func(tx store.Tx, c *resource.Cluster) error {
+		return s.modifyCluster(tx, c, in)
 	})
 	if err != nil {
 		return nil, err
@@ -544,8 +607,27 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *api.ModifyCacheClu
 	return &api.ModifyCacheClusterResult{CacheCluster: s.renderCluster(out, false)}, nil
 }
 
-// updateCluster runs fn on the stored cluster inside one transaction and writes it back.
-func (s *Service) updateCluster(ctx context.Context, rg, id string, fn func(tx store.Tx, c *resource.Cluster) error) error {
+// updateStandalone runs fn, as updateCluster does, on the cluster named by id (required) once ready lets it
+// (clusterAvailable, clusterDeletable); a member of a replication group is refused with the fault member
+// returns.
+func (s *Service) updateStandalone(ctx context.Context, id *string, ready, member func(*resource.Cluster) error, fn func(tx store.Tx, c *resource.Cluster) error) (*resource.Cluster, error) {
+	if deref(id) == "" {
+		return nil, api.InvalidParameterValueException("The parameter CacheClusterId must be provided.")
+	}
+	return s.updateCluster(ctx, region(ctx), strings.ToLower(*id), func(tx store.Tx, c *resource.Cluster) error {
+		if err := ready(c); err != nil {
+			return err
+		}
+		if c.ReplicationGroupID != "" {
+			return member(c)
+		}
+		return fn(tx, c)
+	})
+}
+
+// updateCluster runs fn on the stored cluster inside one transaction, writes it back and returns it.
+func (s *Service) updateCluster(ctx context.Context, rg, id string, fn func(tx store.Tx, c *resource.Cluster) error) (*resource.Cluster, error) {
+	var out *resource.Cluster
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, id))
 		if errors.Is(err, store.ErrNotFound) {
@@ -560,10 +642,11 @@ func (s *Service) updateCluster(ctx context.Context, rg, id string, fn func(tx s
 		if err := fn(tx, c); err != nil {
 			return err
 		}
+		out = c
 		_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision)
 		return err
 	})
-	return faultOrInternal("update cache cluster", err)
+	return out, faultOrInternal("update cache cluster", err)
 }
 
 func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.ModifyCacheClusterMessage) error {
@@ -623,8 +706,11 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		c.SecurityGroupNames = lowerAll(in.CacheSecurityGroupNames)
 	}
 	if in.NotificationTopicArn != nil {
-		c.NotificationTopicARN = *in.NotificationTopicArn
-		c.NotificationTopicStatus = "active"
+		nt, err := s.validTopic(in.NotificationTopicArn)
+		if err != nil {
+			return err
+		}
+		c.NotificationTopicARN, c.NotificationTopicStatus = nt, "active"
 	}
 	if st := deref(in.NotificationTopicStatus); st != "" {
 		if st != "active" && st != "inactive" {
@@ -824,25 +910,19 @@ func (s *Service) scaleNodes(tx store.Tx, all []*resource.Cluster, c *resource.C
 
 // DeleteCacheCluster marks the cluster deleting; the controller stops its engines and removes it.
 func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClusterMessage) (*api.DeleteCacheClusterResult, error) {
-	rg := region(ctx)
-	id := strings.ToLower(deref(in.CacheClusterId))
-	if id == "" {
-		return nil, api.InvalidParameterValueException("The parameter CacheClusterId must be provided.")
+	member := func(c *resource.Cluster) error {
+		return api.InvalidCacheClusterStateFault("Cannot delete the cache cluster since it is a member of replication group %s. Delete the replication group instead.", c.ReplicationGroupID)
 	}
-	var out *resource.Cluster
-	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
-		if st := clusterStatus(c); st != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
-		}
-		if c.ReplicationGroupID != "" {
-			return api.InvalidCacheClusterStateFault("Cannot delete the cache cluster since it is a member of replication group %s. Delete the replication group instead.", c.ReplicationGroupID)
+	out, err := s.updateStandalone(ctx, in.CacheClusterId, clusterDeletable, member, func(tx store.Tx, c *resource.Cluster) error {
+		if in.FinalSnapshotIdentifier != nil && c.Incompatible != "" {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s has no running engine to take a final snapshot from: it is in %s state.", c.ID, resource.StatusIncompatibleParameters)
 		}
 		if in.FinalSnapshotIdentifier != nil {
 			if c.Engine == engine.EngineMemcached {
 				return api.InvalidParameterCombinationException("FinalSnapshotIdentifier is not valid for Memcached clusters, which do not support snapshots.")
 			}
 			// The controller copies the data before it stops the engine.
-			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "", "manual")
+			snap, err := s.newSnapshot(tx, c.Region, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "", "manual")
 			if err != nil {
 				return err
 			}
@@ -851,7 +931,6 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 			}
 		}
 		c.MarkDeleting()
-		out = c
 		return nil
 	})
 	if err != nil {
@@ -867,10 +946,9 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *api.RebootCacheClu
 	if len(in.CacheNodeIdsToReboot) == 0 {
 		return nil, api.InvalidParameterValueException("The parameter CacheNodeIdsToReboot must contain at least one cache node id.")
 	}
-	var out *resource.Cluster
-	err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
-		if st := clusterStatus(c); st != resource.StatusAvailable {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
+	out, err := s.updateCluster(ctx, rg, id, func(tx store.Tx, c *resource.Cluster) error {
+		if err := clusterAvailable(c); err != nil {
+			return err
 		}
 		if c.ReplicationGroupID != "" {
 			if primary, err := isGroupPrimary(tx, c); err != nil {
@@ -888,7 +966,6 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *api.RebootCacheClu
 			c.Nodes[i].Status = resource.NodeRebooting
 		}
 		c.Status = resource.StatusRebooting
-		out = c
 		return nil
 	})
 	if err != nil {

@@ -26,12 +26,8 @@ const (
 
 // CreateCacheParameterGroup records a user parameter group whose parameters all start at the family's defaults.
 func (s *Service) CreateCacheParameterGroup(ctx context.Context, in *api.CreateCacheParameterGroupMessage) (*api.CreateCacheParameterGroupResult, error) {
-	rg := region(ctx)
-	name := strings.ToLower(deref(in.CacheParameterGroupName))
-	if _, ok := defaultParameterGroup(name); ok {
-		return nil, api.CacheParameterGroupAlreadyExistsFault("Cache parameter group %s already exists.", name)
-	}
-	if err := validIdentifier("CacheParameterGroupName", name, maxParameterGroupNameLen); err != nil {
+	n, err := s.checkNew(parameterGroups, in.CacheParameterGroupName, "Description", in.Description, in.Tags)
+	if err != nil {
 		return nil, err
 	}
 	family := strings.ToLower(deref(in.CacheParameterGroupFamily))
@@ -41,51 +37,27 @@ func (s *Service) CreateCacheParameterGroup(ctx context.Context, in *api.CreateC
 	if _, ok := engine.LookupFamily(family); !ok {
 		return nil, api.InvalidParameterValueException("Invalid value %q for CacheParameterGroupFamily. Valid values: %s.", deref(in.CacheParameterGroupFamily), strings.Join(engine.Families(), ", "))
 	}
-	desc := deref(in.Description)
-	if desc == "" {
-		return nil, api.InvalidParameterValueException("The parameter Description must be provided and must not be blank.")
-	}
-	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
-	if err != nil {
+	pg := &resource.ParameterGroup{Region: region(ctx), Name: n.name, Family: family, Description: n.description, Tags: n.tags}
+	if err := s.storeNew(ctx, parameterGroups, n.name, pg, s.parameterGroupEvent(ctx, n.name, "Cache parameter group created")); err != nil {
 		return nil, err
-	}
-	pg := &resource.ParameterGroup{Region: rg, Name: name, Family: family, Description: desc, Tags: tags}
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		err := createNamed(tx, resource.KindParameterGroup, rg, name, pg, parameterGroupsPerRegion, nil,
-			api.CacheParameterGroupAlreadyExistsFault("Cache parameter group %s already exists.", name),
-			api.CacheParameterGroupQuotaExceededFault("You have reached the quota of %d cache parameter groups in this region.", parameterGroupsPerRegion))
-		if err != nil {
-			return err
-		}
-		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceParameterGroup, name, "Cache parameter group created")
-	})
-	if err != nil {
-		return nil, faultOrInternal("create cache parameter group", err)
 	}
 	return &api.CreateCacheParameterGroupResult{CacheParameterGroup: s.renderParameterGroup(pg)}, nil
 }
 
 // DescribeCacheParameterGroups lists the default groups and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *api.DescribeCacheParameterGroupsMessage) (*api.CacheParameterGroupsMessage, error) {
-	rg := region(ctx)
-	groups, max, err := regionList[resource.ParameterGroup](ctx, s.store, "describe cache parameter groups", resource.KindParameterGroup, in.MaxRecords, nil)
+	var defaults []*resource.ParameterGroup
+	for _, d := range engine.DefaultParameterGroups() {
+		defaults = append(defaults, &resource.ParameterGroup{Region: region(ctx), Name: d.Name, Family: d.Family, Description: d.Description})
+	}
+	groups, next, err := describeNamed(ctx, s.store, parameterGroups,
+		pageRequest{in.MaxRecords, in.Marker}, defaults,
+		func(g *resource.ParameterGroup) string { return g.Name }, in.CacheParameterGroupName,
+		func(g *resource.ParameterGroup) api.CacheParameterGroup { return *s.renderParameterGroup(g) })
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range engine.DefaultParameterGroups() {
-		groups = append(groups, &resource.ParameterGroup{Region: rg, Name: d.Name, Family: d.Family, Description: d.Description})
-	}
-	if name := strings.ToLower(deref(in.CacheParameterGroupName)); name != "" {
-		groups = slices.DeleteFunc(groups, func(g *resource.ParameterGroup) bool { return g.Name != name })
-		if len(groups) == 0 {
-			return nil, api.CacheParameterGroupNotFoundFault("CacheParameterGroup not found: %s", name)
-		}
-	}
-	slices.SortFunc(groups, func(a, b *resource.ParameterGroup) int { return strings.Compare(a.Name, b.Name) })
-	out := &api.CacheParameterGroupsMessage{}
-	out.CacheParameterGroups, out.Marker = renderPage(groups, func(g *resource.ParameterGroup) string { return g.Name }, in.Marker, max,
-		func(g *resource.ParameterGroup) api.CacheParameterGroup { return *s.renderParameterGroup(g) })
-	return out, nil
+	return &api.CacheParameterGroupsMessage{CacheParameterGroups: groups, Marker: next}, nil
 }
 
 // ModifyCacheParameterGroup stores new values for parameters of a user group; the controller hands them to the
@@ -230,47 +202,20 @@ func parameterFault(p engine.Param, value string, err error) error {
 
 // DeleteCacheParameterGroup removes a user group that no cluster uses.
 func (s *Service) DeleteCacheParameterGroup(ctx context.Context, in *api.DeleteCacheParameterGroupMessage) error {
-	rg := region(ctx)
 	name := strings.ToLower(deref(in.CacheParameterGroupName))
-	if name == "" {
-		return api.InvalidParameterValueException("The parameter CacheParameterGroupName must be provided.")
+	return s.deleteNamed(ctx, parameterGroups, in.CacheParameterGroupName, s.parameterGroupEvent(ctx, name, "Cache parameter group deleted"))
+}
+
+// parameterGroupEvent records message about group name, inside a transaction.
+func (s *Service) parameterGroupEvent(ctx context.Context, name, message string) func(tx store.Tx) error {
+	return func(tx store.Tx) error {
+		return resource.AddEvent(tx, s.now().UTC(), 0, region(ctx), resource.SourceParameterGroup, name, message)
 	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		if _, ok := defaultParameterGroup(name); ok {
-			return api.InvalidCacheParameterGroupStateFault("The default cache parameter group %s cannot be deleted.", name)
-		}
-		_, rev, err := getParameterGroup(tx.Get, rg, name)
-		if err != nil {
-			return err
-		}
-		id, err := clusterUsing(tx, rg, func(c *resource.Cluster) bool { return c.ParameterGroup == name })
-		if err != nil {
-			return err
-		}
-		if id != "" {
-			return api.InvalidCacheParameterGroupStateFault("Cache parameter group %s cannot be deleted: it is in use by cache cluster %s.", name, id)
-		}
-		if err := tx.Delete(resource.KindParameterGroup, resource.Key(rg, name), rev); err != nil {
-			return err
-		}
-		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceParameterGroup, name, "Cache parameter group deleted")
-	})
-	return faultOrInternal("delete cache parameter group", err)
 }
 
 // getParameterGroup reads a stored user group and its revision with get (a Tx.Get or a Store.Get).
 func getParameterGroup(get func(kind, key string) (store.Object, error), rg, name string) (*resource.ParameterGroup, int64, error) {
-	obj, err := get(resource.KindParameterGroup, resource.Key(rg, name))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, api.CacheParameterGroupNotFoundFault("CacheParameterGroup not found: %s", name)
-	} else if err != nil {
-		return nil, 0, err
-	}
-	pg, err := resource.Unmarshal[resource.ParameterGroup](obj.Value)
-	if err != nil {
-		return nil, 0, err
-	}
-	return pg, obj.Revision, nil
+	return getNamed[resource.ParameterGroup](get, parameterGroups, rg, name)
 }
 
 // DescribeCacheParameters lists a group's parameters with their current values: Source "user" for the ones the
@@ -416,3 +361,21 @@ func optional(s string) *string {
 }
 
 // Helpers shared by the parameter, subnet and security group kinds.
+
+// parameterGroups is the named kind of cache parameter groups; the defaults are never stored.
+var parameterGroups = namedKind{
+	kind: resource.KindParameterGroup, noun: "cache parameter group", nameParam: "CacheParameterGroupName",
+	maxLen: maxParameterGroupNameLen, quota: parameterGroupsPerRegion,
+	isDefault:   func(name string) bool { _, ok := defaultParameterGroup(name); return ok },
+	existsFault: api.CacheParameterGroupAlreadyExistsFault, fullFault: api.CacheParameterGroupQuotaExceededFault,
+	notFound: func(name string) error {
+		return api.CacheParameterGroupNotFoundFault("CacheParameterGroup not found: %s", name)
+	},
+	undeletable: func(name string) error {
+		return api.InvalidCacheParameterGroupStateFault("The default cache parameter group %s cannot be deleted.", name)
+	},
+	usedBy: func(c *resource.Cluster, name string) bool { return c.ParameterGroup == name },
+	inUse: func(name, id string) error {
+		return api.InvalidCacheParameterGroupStateFault("Cache parameter group %s cannot be deleted: it is in use by cache cluster %s.", name, id)
+	},
+}

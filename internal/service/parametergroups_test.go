@@ -378,29 +378,23 @@ func TestDescribeCacheParameterGroupsPagination(t *testing.T) {
 	for i := range 25 {
 		createParameterGroup(t, s, ctx, fmt.Sprintf("pg-%02d", i), "redis7")
 	}
-	var all []string
-	var marker *string
-	pages := 0
-	for {
+	all, sizes := describePages(t, func(marker *string) ([]string, *string, error) {
 		out, err := s.DescribeCacheParameterGroups(ctx, &api.DescribeCacheParameterGroupsMessage{MaxRecords: ptr(int32(20)), Marker: marker})
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
-		pages++
-		if len(out.CacheParameterGroups) > 20 {
-			t.Fatalf("page %d has %d groups, want at most 20", pages, len(out.CacheParameterGroups))
-		}
+		var names []string
 		for _, g := range out.CacheParameterGroups {
-			all = append(all, *g.CacheParameterGroupName)
+			names = append(names, *g.CacheParameterGroupName)
 		}
-		if out.Marker == nil {
-			break
-		}
-		marker = out.Marker
-	}
+		return names, out.Marker, nil
+	})
 	total := 25 + len(engine.DefaultParameterGroups())
-	if got, want := pages, (total+19)/20; got != want {
+	if got, want := len(sizes), (total+19)/20; got != want {
 		t.Errorf("pages = %d, want %d", got, want)
+	}
+	if slices.Max(sizes) > 20 {
+		t.Errorf("page sizes %v, want at most 20 each", sizes)
 	}
 	if len(all) != total || !slices.IsSorted(all) || len(slices.Compact(slices.Clone(all))) != total {
 		t.Errorf("got %d names (sorted %v), want %d distinct sorted names", len(all), slices.IsSorted(all), total)

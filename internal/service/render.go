@@ -47,15 +47,8 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
 		}
 	}
-	if c.SubnetGroup != "" {
-		out.CacheSubnetGroupName = ptr(c.SubnetGroup)
-	}
-	if c.PreferredOutpostARN != "" {
-		out.PreferredOutpostArn = ptr(c.PreferredOutpostARN)
-	}
-	if c.ReplicationGroupID != "" {
-		out.ReplicationGroupId = ptr(c.ReplicationGroupID)
-	}
+	out.CacheSubnetGroupName, out.PreferredOutpostArn = optional(c.SubnetGroup), optional(c.PreferredOutpostARN)
+	out.ReplicationGroupId = optional(c.ReplicationGroupID)
 	if c.TransitEncryption {
 		out.TransitEncryptionMode = ptr("required")
 	}
@@ -99,6 +92,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 				CacheNodeCreateTime:      ptr(n.CreatedAt),
 				ParameterGroupStatus:     ptr(nodeParameterStatus(n)),
 				CustomerAvailabilityZone: ptr(n.AZ),
+				CustomerOutpostArn:       optional(c.PreferredOutpostARN),
 			}
 			if n.Status != resource.NodeCreating {
 				node.Endpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(n.Port))}

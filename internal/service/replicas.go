@@ -12,19 +12,27 @@ import (
 	"github.com/ecache/ecache/internal/store"
 )
 
-// updateGroup runs fn on a stored replication group that must be available, inside one transaction.
+// updateGroup runs fn on a stored replication group that must be available, inside one transaction; all
+// are the cache clusters of every region.
 func (s *Service) updateGroup(ctx context.Context, rg, id string, fn func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error) (*resource.ReplicationGroup, error) {
+	available := func(g *resource.ReplicationGroup, _ []*resource.Cluster) error { return groupAvailable(g) }
+	return s.updateGroupWhen(ctx, rg, id, available, fn)
+}
+
+// updateGroupWhen is updateGroup for a group that ready lets through instead of an available one.
+func (s *Service) updateGroupWhen(ctx context.Context, rg, id string, ready func(g *resource.ReplicationGroup, all []*resource.Cluster) error,
+	fn func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error) (*resource.ReplicationGroup, error) {
 	var out *resource.ReplicationGroup
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		g, obj, err := getGroup(tx, rg, id)
 		if err != nil {
 			return err
 		}
-		if st := groupStatus(g); st != resource.StatusAvailable {
-			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, st)
-		}
 		all, err := loadClusters(tx)
 		if err != nil {
+			return err
+		}
+		if err := ready(g, all); err != nil {
 			return err
 		}
 		if err := fn(tx, g, all); err != nil {
@@ -129,17 +137,12 @@ func (s *Service) addReplicas(tx store.Tx, g *resource.ReplicationGroup, all []*
 	if err := s.checkQuotas(all, g.Region, len(adds)); err != nil {
 		return err
 	}
-	ports, err := s.allocatePorts(tx, portsPerMember(g)*len(adds))
+	batch, err := s.newMemberBatch(tx, g, len(adds))
 	if err != nil {
 		return err
 	}
-	version, err := s.resolveVersion(g.Engine, g.EngineVersion)
-	if err != nil {
-		return err
-	}
-	now := s.now().UTC()
 	for _, a := range adds {
-		if ports, err = createMember(tx, g, a.id, a.az, version, ports, now); err != nil {
+		if err := batch.create(a.id, a.az); err != nil {
 			return err
 		}
 		ng := g.NodeGroup(a.nodeGroup)
@@ -155,21 +158,47 @@ func errNoReplicaChange() error {
 	return api.NoOperationFault("Requested new replica count already matches current number of replicas.")
 }
 
+// replicaRequest is what IncreaseReplicaCount and DecreaseReplicaCount share; done says what happens to
+// replicas ("added", "removed"); empty says that the request names no change, refused with message missing.
+type replicaRequest struct {
+	groupID          *string
+	count            *int32
+	shards           []api.ConfigureShard
+	applyImmediately *bool
+	done             string
+	empty            bool
+	missing          string
+}
+
+// changeReplicas runs fn on an available group that is not cluster mode compatible, with the count of
+// replicas the request asks for in each node group.
+func (s *Service) changeReplicas(ctx context.Context, req replicaRequest, fn func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster, changes []replicaChange) error) (*resource.ReplicationGroup, error) {
+	if !deref(req.applyImmediately) {
+		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are %s immediately.", req.done)
+	}
+	if req.empty {
+		return nil, api.InvalidParameterValueException("%s", req.missing)
+	}
+	return s.updateGroup(ctx, region(ctx), strings.ToLower(deref(req.groupID)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if g.ClusterMode == clusterModeCompatible {
+			return errCompatible(g)
+		}
+		changes, err := replicaChanges(g, req.count, req.shards)
+		if err != nil {
+			return err
+		}
+		return fn(tx, g, all, changes)
+	})
+}
+
 // IncreaseReplicaCount adds replicas online: to the one node group of a cluster mode disabled group, to
 // every node group (NewReplicaCount) or to the listed ones (ReplicaConfiguration) of a cluster mode
 // enabled group.
 func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseReplicaCountMessage) (*api.IncreaseReplicaCountResult, error) {
-	if !deref(in.ApplyImmediately) {
-		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are added immediately.")
-	}
-	if in.NewReplicaCount == nil && len(in.ReplicaConfiguration) == 0 {
-		return nil, api.InvalidParameterValueException("Either NewReplicaCount or ReplicaConfiguration is required.")
-	}
-	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
-		if g.ClusterMode == clusterModeCompatible {
-			return errCompatible(g)
-		}
-		changes, err := replicaChanges(g, in.NewReplicaCount, in.ReplicaConfiguration)
+	req := replicaRequest{in.ReplicationGroupId, in.NewReplicaCount, in.ReplicaConfiguration, in.ApplyImmediately, "added",
+		in.NewReplicaCount == nil && len(in.ReplicaConfiguration) == 0, "Either NewReplicaCount or ReplicaConfiguration is required."}
+	g, err := s.changeReplicas(ctx, req, func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster, changes []replicaChange) error {
+		at, err := s.placement(tx, g.Region, g.SubnetGroup)
 		if err != nil {
 			return err
 		}
@@ -183,7 +212,7 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseRepl
 			for i := current; i < ch.want; i++ {
 				id := nextMemberID(g, ng.ID, all)
 				all = append(all, &resource.Cluster{Region: g.Region, ID: id})
-				az, err := memberAZ(g.Region, ch.azs, 1+i, g.MultiAZ)
+				az, err := at.memberAZ(ch.azs, 1+i, g.MultiAZ)
 				if err != nil {
 					return err
 				}
@@ -207,20 +236,10 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseRepl
 // DecreaseReplicaCount removes replicas online: the ones named in ReplicasToRemove, or else the
 // highest-numbered ones, down to NewReplicaCount (every node group) or the counts of ReplicaConfiguration.
 func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseReplicaCountMessage) (*api.DecreaseReplicaCountResult, error) {
-	if !deref(in.ApplyImmediately) {
-		return nil, api.InvalidParameterValueException("ApplyImmediately=false is not supported: replicas are removed immediately.")
-	}
-	if in.NewReplicaCount == nil && len(in.ReplicaConfiguration) == 0 && len(in.ReplicasToRemove) == 0 {
-		return nil, api.InvalidParameterValueException("One of NewReplicaCount, ReplicaConfiguration or ReplicasToRemove is required.")
-	}
-	g, err := s.updateGroup(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
-		if g.ClusterMode == clusterModeCompatible {
-			return errCompatible(g)
-		}
-		changes, err := replicaChanges(g, in.NewReplicaCount, in.ReplicaConfiguration)
-		if err != nil {
-			return err
-		}
+	req := replicaRequest{in.ReplicationGroupId, in.NewReplicaCount, in.ReplicaConfiguration, in.ApplyImmediately, "removed",
+		in.NewReplicaCount == nil && len(in.ReplicaConfiguration) == 0 && len(in.ReplicasToRemove) == 0,
+		"One of NewReplicaCount, ReplicaConfiguration or ReplicasToRemove is required."}
+	g, err := s.changeReplicas(ctx, req, func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster, changes []replicaChange) error {
 		// The node group of each replica named for removal.
 		named := map[string][]string{}
 		for _, id := range lowerAll(in.ReplicasToRemove) {
@@ -338,9 +357,17 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 	rg := region(ctx)
 	var created *resource.Cluster
 	_, err := s.updateGroup(ctx, rg, strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
-		if in.CacheNodeType != nil || in.EngineVersion != nil || in.CacheParameterGroupName != nil || deref(in.NumCacheNodes) > 1 ||
-			in.SnapshotArns != nil || in.SnapshotName != nil || in.AuthToken != nil || in.TransitEncryptionEnabled != nil || in.AZMode != nil {
-			return api.InvalidParameterCombinationException("Cannot specify additional cache cluster parameters when creating a replica cluster")
+		if given := groupSettingsGiven(in); len(given) > 0 {
+			return api.InvalidParameterCombinationException("Cannot specify additional cache cluster parameters when creating a replica cluster: %s %s the replication group's.",
+				strings.Join(given, ", "), map[bool]string{true: "is", false: "are"}[len(given) == 1])
+		}
+		tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
+		if err != nil {
+			return err
+		}
+		topic, err := s.validTopic(in.NotificationTopicArn)
+		if err != nil {
+			return err
 		}
 		if in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine) {
 			return api.InvalidParameterCombinationException("Engine %s does not match replication group %s (%s).", *in.Engine, g.ID, g.Engine)
@@ -355,9 +382,13 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 			return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each node group can have at most %d nodes.", maxNodesPerShard)
 		}
 		ng := &g.NodeGroups[0]
-		az, err := memberAZ(rg, nil, len(ng.Members), g.MultiAZ)
+		at, err := s.placement(tx, rg, g.SubnetGroup)
+		if err != nil {
+			return err
+		}
+		az, err := at.memberAZ(nil, len(ng.Members), g.MultiAZ)
 		if in.PreferredAvailabilityZone != nil {
-			az, err = memberAZ(rg, []string{*in.PreferredAvailabilityZone}, 0, false)
+			az, err = at.memberAZ([]string{*in.PreferredAvailabilityZone}, 0, false)
 		}
 		if err != nil {
 			return err
@@ -369,13 +400,46 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 		if err != nil {
 			return err
 		}
-		created, err = resource.Unmarshal[resource.Cluster](obj.Value)
+		if created, err = resource.Unmarshal[resource.Cluster](obj.Value); err != nil {
+			return err
+		}
+		created.Tags = tags
+		if topic != "" {
+			created.NotificationTopicARN, created.NotificationTopicStatus = topic, "active"
+		}
+		_, err = tx.Put(resource.KindCluster, obj.Key, resource.Marshal(created), obj.Revision)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &api.CreateCacheClusterResult{CacheCluster: s.renderCluster(created, true)}, nil
+}
+
+// groupSettingsGiven names the members of a CreateCacheCluster that joins a replication group which set
+// what the group decides for all its members: only the id, the group, the engine (which must match), the
+// Availability Zone, tags and a notification topic are the new cluster's own.
+func groupSettingsGiven(in *api.CreateCacheClusterMessage) []string {
+	var given []string
+	for name, set := range map[string]bool{
+		"AZMode": in.AZMode != nil, "AuthToken": in.AuthToken != nil, "AutoMinorVersionUpgrade": in.AutoMinorVersionUpgrade != nil,
+		"CacheNodeType": in.CacheNodeType != nil, "CacheParameterGroupName": in.CacheParameterGroupName != nil,
+		"CacheSecurityGroupNames": in.CacheSecurityGroupNames != nil, "CacheSubnetGroupName": in.CacheSubnetGroupName != nil,
+		"EngineVersion": in.EngineVersion != nil, "IpDiscovery": in.IpDiscovery != nil,
+		"LogDeliveryConfigurations": in.LogDeliveryConfigurations != nil, "NetworkType": in.NetworkType != nil,
+		"NumCacheNodes": deref(in.NumCacheNodes) > 1, "OutpostMode": in.OutpostMode != nil, "Port": in.Port != nil,
+		"PreferredAvailabilityZones": in.PreferredAvailabilityZones != nil, "PreferredMaintenanceWindow": in.PreferredMaintenanceWindow != nil,
+		"PreferredOutpostArn": in.PreferredOutpostArn != nil, "PreferredOutpostArns": in.PreferredOutpostArns != nil,
+		"SecurityGroupIds": in.SecurityGroupIds != nil, "SnapshotArns": in.SnapshotArns != nil, "SnapshotName": in.SnapshotName != nil,
+		"SnapshotRetentionLimit": in.SnapshotRetentionLimit != nil, "SnapshotWindow": in.SnapshotWindow != nil,
+		"TransitEncryptionEnabled": in.TransitEncryptionEnabled != nil,
+	} {
+		if set {
+			given = append(given, name)
+		}
+	}
+	slices.Sort(given)
+	return given
 }
 
 // ModifyReplicationGroup changes a cluster-mode-disabled group: group settings (description, automatic

@@ -45,7 +45,11 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.resolveClusterMode(tx, rg, g); err != nil {
 			return err
 		}
-		shards, err := s.planShards(rg, in, g)
+		at, err := s.placement(tx, rg, g.SubnetGroup)
+		if err != nil {
+			return err
+		}
+		shards, err := s.planShards(at, in, g)
 		if err != nil {
 			return err
 		}
@@ -75,7 +79,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			if primary != nil {
 				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or a snapshot to restore, not both.")
 			}
-			if shards, seeds, err = s.planRestore(rg, in, g, snap, shards, version); err != nil {
+			if shards, seeds, err = s.planRestore(at, in, g, snap, shards, version); err != nil {
 				return err
 			}
 		}
@@ -91,8 +95,8 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err != nil {
 			return err
 		}
-		now := s.now().UTC()
-		g.CreatedAt = now
+		batch := &memberBatch{tx: tx, g: g, version: version, ports: ports, now: s.now().UTC()}
+		g.CreatedAt = batch.now
 		g.NodeGroups = nodeGroupsOf(shards)
 		if primary != nil {
 			primary.ReplicationGroupID = g.ID
@@ -101,7 +105,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			}
 		}
 		for _, m := range newMembers {
-			if ports, err = createMember(tx, g, m.id, m.az, version, ports, now); err != nil {
+			if err := batch.create(m.id, m.az); err != nil {
 				return err
 			}
 		}
@@ -111,7 +115,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if _, err = tx.Create(resource.KindReplicationGroup, resource.Key(rg, g.ID), resource.Marshal(g)); err != nil || wantShards == len(shards) {
 			return err
 		}
-		return s.reshardRestore(tx, g, wantShards, now)
+		return s.reshardRestore(tx, g, wantShards, batch.now)
 	})
 	if err != nil {
 		return nil, faultOrInternal("create replication group", err)
@@ -122,7 +126,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 // planRestore fits the planned shards to a snapshot and returns them with each node group's file. A cluster
 // mode group restored into another number of node groups starts with the snapshot's and reshards online to
 // the number asked for.
-func (s *Service) planRestore(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup, snap *resource.Snapshot,
+func (s *Service) planRestore(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup, snap *resource.Snapshot,
 	shards []plannedShard, version engine.Version) ([]plannedShard, []resource.SeedFile, error) {
 	if n := len(snap.Shards); n != len(shards) && g.ClusterEnabled {
 		if len(in.NodeGroupConfiguration) > 0 {
@@ -131,7 +135,7 @@ func (s *Service) planRestore(rg string, in *api.CreateReplicationGroupMessage, 
 		planned := *in
 		planned.NumNodeGroups = ptr(int32(n))
 		var err error
-		if shards, err = s.planShards(rg, &planned, g); err != nil {
+		if shards, err = s.planShards(at, &planned, g); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -338,11 +342,11 @@ func (s *Service) resolveClusterMode(tx store.Tx, rg string, g *resource.Replica
 }
 
 // planShards lays out the node groups and member clusters the request asks for.
-func (s *Service) planShards(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
+func (s *Service) planShards(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
 	if g.ClusterEnabled {
-		return planClusterShards(rg, in, g)
+		return planClusterShards(at, in, g)
 	}
-	members, err := planSingleShard(rg, in, g)
+	members, err := planSingleShard(at, in, g)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +354,7 @@ func (s *Service) planShards(rg string, in *api.CreateReplicationGroupMessage, g
 }
 
 // planSingleShard lays out the one node group of a cluster mode disabled group.
-func planSingleShard(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedMember, error) {
+func planSingleShard(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedMember, error) {
 	id := g.ID
 	// Node count: NumCacheClusters, or one node group of 1 + ReplicasPerNodeGroup, or its configuration.
 	count := 1
@@ -401,7 +405,7 @@ func planSingleShard(rg string, in *api.CreateReplicationGroupMessage, g *resour
 	}
 	members := make([]plannedMember, count)
 	for i := range count {
-		az, err := memberAZ(rg, azs, i, g.MultiAZ)
+		az, err := at.memberAZ(azs, i, g.MultiAZ)
 		if err != nil {
 			return nil, err
 		}
@@ -499,13 +503,39 @@ func portsPerMember(g *resource.ReplicationGroup) int {
 
 // createMember stores a new member cache cluster of one node on the first ports of ports and returns the
 // ports left.
-func createMember(tx store.Tx, g *resource.ReplicationGroup, id, az string, v engine.Version, ports []int, now time.Time) ([]int, error) {
-	node := resource.Node{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: ports[0], AZ: az}
-	if g.ClusterEnabled {
-		node.BusPort = ports[1]
+// memberBatch creates the member clusters of one change to a group: on ports allocated for all of them at
+// once, at one engine version and one creation time.
+type memberBatch struct {
+	tx      store.Tx
+	g       *resource.ReplicationGroup
+	version engine.Version
+	ports   []int
+	now     time.Time
+}
+
+// newMemberBatch allocates the ports of n new members of g and resolves their engine version.
+func (s *Service) newMemberBatch(tx store.Tx, g *resource.ReplicationGroup, n int) (*memberBatch, error) {
+	ports, err := s.allocatePorts(tx, portsPerMember(g)*n)
+	if err != nil {
+		return nil, err
 	}
+	version, err := s.resolveVersion(g.Engine, g.EngineVersion)
+	if err != nil {
+		return nil, err
+	}
+	return &memberBatch{tx: tx, g: g, version: version, ports: ports, now: s.now().UTC()}, nil
+}
+
+// create stores member cluster id of the group, in az, on the batch's next ports.
+func (b *memberBatch) create(id, az string) error {
+	g, now := b.g, b.now
+	node := resource.Node{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: b.ports[0], AZ: az}
+	if g.ClusterEnabled {
+		node.BusPort = b.ports[1]
+	}
+	b.ports = b.ports[portsPerMember(g):]
 	c := &resource.Cluster{
-		Region: g.Region, ID: id, UID: newUID(), Engine: g.Engine, EngineVersion: v.EngineVersion, NodeType: g.NodeType,
+		Region: g.Region, ID: id, UID: newUID(), Engine: g.Engine, EngineVersion: b.version.EngineVersion, NodeType: g.NodeType,
 		Status: resource.StatusCreating, CreatedAt: now, ParameterGroup: g.ParameterGroup, ParameterApplyStatus: "in-sync",
 		SubnetGroup: g.SubnetGroup, SecurityGroupIDs: g.SecurityGroupIDs, PreferredAZ: az,
 		MaintenanceWindow: g.MaintenanceWindow, SnapshotWindow: g.SnapshotWindow, SnapshotRetentionLimit: g.SnapshotRetentionLimit,
@@ -514,8 +544,8 @@ func createMember(tx store.Tx, g *resource.ReplicationGroup, id, az string, v en
 		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled,
 		Nodes: []resource.Node{node},
 	}
-	_, err := tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c))
-	return ports[portsPerMember(g):], err
+	_, err := b.tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c))
+	return err
 }
 
 // DescribeReplicationGroups lists the region's replication groups with Marker pagination.
@@ -540,15 +570,9 @@ func (s *Service) DescribeReplicationGroups(ctx context.Context, in *api.Describ
 // as a standalone cluster.
 func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteReplicationGroupMessage) (*api.DeleteReplicationGroupResult, error) {
 	rg := region(ctx)
-	id := strings.ToLower(deref(in.ReplicationGroupId))
-	var out *resource.ReplicationGroup
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		g, obj, err := getGroup(tx, rg, id)
-		if err != nil {
-			return err
-		}
-		if st := groupStatus(g); st != resource.StatusAvailable {
-			return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, st)
+	out, err := s.updateGroupWhen(ctx, rg, strings.ToLower(deref(in.ReplicationGroupId)), groupDeletable, func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
+		if in.FinalSnapshotIdentifier != nil && incompatibleMember(g, all) != nil {
+			return api.InvalidReplicationGroupStateFault("Replication group %s has a member whose engine cannot start (%s): no final snapshot can be taken.", g.ID, resource.StatusIncompatibleParameters)
 		}
 		if in.FinalSnapshotIdentifier != nil {
 			// The controller copies the data before it stops the members' engines.
@@ -564,36 +588,46 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 		if retain && g.ClusterEnabled {
 			return api.InvalidParameterCombinationException("RetainPrimaryCluster is not supported for cluster mode enabled replication groups.")
 		}
-		primary := g.NodeGroups[0].Primary()
-		for _, mid := range g.MemberIDs() {
-			cobj, err := tx.Get(resource.KindCluster, resource.Key(rg, mid))
-			if errors.Is(err, store.ErrNotFound) {
+		primary, members := g.NodeGroups[0].Primary(), g.MemberIDs()
+		for _, c := range all {
+			if c.Region != rg || !slices.Contains(members, c.ID) {
 				continue
-			} else if err != nil {
-				return err
 			}
-			c, err := resource.Unmarshal[resource.Cluster](cobj.Value)
-			if err != nil {
-				return err
-			}
-			if retain && mid == primary {
+			if retain && c.ID == primary {
 				c.ReplicationGroupID = ""
 			} else {
 				c.MarkDeleting()
 			}
-			if _, err := tx.Put(resource.KindCluster, cobj.Key, resource.Marshal(c), cobj.Revision); err != nil {
+			if err := putCluster(tx, c); err != nil {
 				return err
 			}
 		}
 		g.Status = resource.StatusDeleting
-		out = g
-		_, err = tx.Put(resource.KindReplicationGroup, obj.Key, resource.Marshal(g), obj.Revision)
-		return err
+		return nil
 	})
 	if err != nil {
-		return nil, faultOrInternal("delete replication group", err)
+		return nil, err
 	}
 	return &api.DeleteReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
+}
+
+// groupDeletable refuses to delete a group that is neither available nor held up by a member whose engine
+// refuses its parameters (that one can always be deleted).
+func groupDeletable(g *resource.ReplicationGroup, all []*resource.Cluster) error {
+	if g.Status != resource.StatusDeleting && incompatibleMember(g, all) != nil {
+		return nil
+	}
+	return groupAvailable(g)
+}
+
+// incompatibleMember is a member of g whose engine refuses its parameters, or nil.
+func incompatibleMember(g *resource.ReplicationGroup, all []*resource.Cluster) *resource.Cluster {
+	for _, c := range all {
+		if c.Region == g.Region && c.ReplicationGroupID == g.ID && c.Incompatible != "" {
+			return c
+		}
+	}
+	return nil
 }
 
 // renderReplicationGroup builds the ReplicationGroup shape, reading member clusters for node endpoints.

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
@@ -23,83 +22,32 @@ const (
 
 // CreateCacheSecurityGroup records a cache security group in the caller's region.
 func (s *Service) CreateCacheSecurityGroup(ctx context.Context, in *api.CreateCacheSecurityGroupMessage) (*api.CreateCacheSecurityGroupResult, error) {
-	rg := region(ctx)
-	name := strings.ToLower(deref(in.CacheSecurityGroupName))
-	if name == defaultSecurityGroupName {
-		return nil, api.CacheSecurityGroupAlreadyExistsFault("Cache security group %s already exists.", name)
-	}
-	if err := validIdentifier("CacheSecurityGroupName", name, maxSecurityGroupNameLen); err != nil {
-		return nil, err
-	}
-	desc := deref(in.Description)
-	if desc == "" {
-		return nil, api.InvalidParameterValueException("The parameter Description must be provided and must not be blank.")
-	}
-	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
+	n, err := s.checkNew(securityGroups, in.CacheSecurityGroupName, "Description", in.Description, in.Tags)
 	if err != nil {
 		return nil, err
 	}
-	g := &resource.SecurityGroup{Region: rg, Name: name, Description: desc, Tags: tags}
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		user := func(o store.Object) bool { return o.Key != resource.Key(rg, defaultSecurityGroupName) }
-		return createNamed(tx, resource.KindSecurityGroup, rg, name, g, securityGroupsPerRegion, user,
-			api.CacheSecurityGroupAlreadyExistsFault("Cache security group %s already exists.", name),
-			api.CacheSecurityGroupQuotaExceededFault("You have reached the quota of %d cache security groups in this region.", securityGroupsPerRegion))
-	})
-	if err != nil {
-		return nil, faultOrInternal("create cache security group", err)
+	g := &resource.SecurityGroup{Region: region(ctx), Name: n.name, Description: n.description, Tags: n.tags}
+	if err := s.storeNew(ctx, securityGroups, n.name, g, nil); err != nil {
+		return nil, err
 	}
 	return &api.CreateCacheSecurityGroupResult{CacheSecurityGroup: s.renderSecurityGroup(g)}, nil
 }
 
 // DescribeCacheSecurityGroups lists the default group and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheSecurityGroups(ctx context.Context, in *api.DescribeCacheSecurityGroupsMessage) (*api.CacheSecurityGroupMessage, error) {
-	rg := region(ctx)
-	groups, max, err := regionList[resource.SecurityGroup](ctx, s.store, "describe cache security groups", resource.KindSecurityGroup, in.MaxRecords, nil)
+	groups, next, err := describeNamed(ctx, s.store, securityGroups,
+		pageRequest{in.MaxRecords, in.Marker}, []*resource.SecurityGroup{defaultSecurityGroup(region(ctx))},
+		func(g *resource.SecurityGroup) string { return g.Name }, in.CacheSecurityGroupName,
+		func(g *resource.SecurityGroup) api.CacheSecurityGroup { return *s.renderSecurityGroup(g) })
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(groups, func(g *resource.SecurityGroup) bool { return g.Name == defaultSecurityGroupName }) {
-		groups = append(groups, defaultSecurityGroup(rg))
-	}
-	if name := strings.ToLower(deref(in.CacheSecurityGroupName)); name != "" {
-		groups = slices.DeleteFunc(groups, func(g *resource.SecurityGroup) bool { return g.Name != name })
-		if len(groups) == 0 {
-			return nil, api.CacheSecurityGroupNotFoundFault("CacheSecurityGroup not found: %s", name)
-		}
-	}
-	slices.SortFunc(groups, func(a, b *resource.SecurityGroup) int { return strings.Compare(a.Name, b.Name) })
-	out := &api.CacheSecurityGroupMessage{}
-	out.CacheSecurityGroups, out.Marker = renderPage(groups, func(g *resource.SecurityGroup) string { return g.Name }, in.Marker, max,
-		func(g *resource.SecurityGroup) api.CacheSecurityGroup { return *s.renderSecurityGroup(g) })
-	return out, nil
+	return &api.CacheSecurityGroupMessage{CacheSecurityGroups: groups, Marker: next}, nil
 }
 
 // DeleteCacheSecurityGroup removes a user group that no cluster uses.
 func (s *Service) DeleteCacheSecurityGroup(ctx context.Context, in *api.DeleteCacheSecurityGroupMessage) error {
-	rg := region(ctx)
-	name := strings.ToLower(deref(in.CacheSecurityGroupName))
-	if name == "" {
-		return api.InvalidParameterValueException("The parameter CacheSecurityGroupName must be provided.")
-	}
-	if name == defaultSecurityGroupName {
-		return api.InvalidCacheSecurityGroupStateFault("The default cache security group cannot be deleted.")
-	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		_, rev, err := getSecurityGroup(tx, rg, name)
-		if err != nil {
-			return err
-		}
-		id, err := clusterUsing(tx, rg, func(c *resource.Cluster) bool { return slices.Contains(c.SecurityGroupNames, name) })
-		if err != nil {
-			return err
-		}
-		if id != "" {
-			return api.InvalidCacheSecurityGroupStateFault("Cache security group %s cannot be deleted: it is in use by cache cluster %s.", name, id)
-		}
-		return tx.Delete(resource.KindSecurityGroup, resource.Key(rg, name), rev)
-	})
-	return faultOrInternal("delete cache security group", err)
+	return s.deleteNamed(ctx, securityGroups, in.CacheSecurityGroupName, nil)
 }
 
 // AuthorizeCacheSecurityGroupIngress allows an EC2 security group on a cache security group.
@@ -190,20 +138,11 @@ func defaultSecurityGroup(rg string) *resource.SecurityGroup {
 
 // getSecurityGroup reads a group and its revision; the default group has revision 0 until it is stored.
 func getSecurityGroup(tx store.Tx, rg, name string) (*resource.SecurityGroup, int64, error) {
-	obj, err := tx.Get(resource.KindSecurityGroup, resource.Key(rg, name))
-	if errors.Is(err, store.ErrNotFound) {
-		if name == defaultSecurityGroupName {
-			return defaultSecurityGroup(rg), store.MustNotExist, nil
-		}
-		return nil, 0, api.CacheSecurityGroupNotFoundFault("CacheSecurityGroup not found: %s", name)
-	} else if err != nil {
-		return nil, 0, err
+	g, rev, err := getNamed[resource.SecurityGroup](tx.Get, securityGroups, rg, name)
+	if name == defaultSecurityGroupName && api.IsFault(err) {
+		return defaultSecurityGroup(rg), store.MustNotExist, nil
 	}
-	g, err := resource.Unmarshal[resource.SecurityGroup](obj.Value)
-	if err != nil {
-		return nil, 0, err
-	}
-	return g, obj.Revision, nil
+	return g, rev, err
 }
 
 func (s *Service) renderSecurityGroup(g *resource.SecurityGroup) *api.CacheSecurityGroup {
@@ -222,4 +161,23 @@ func (s *Service) renderSecurityGroup(g *resource.SecurityGroup) *api.CacheSecur
 		})
 	}
 	return out
+}
+
+// securityGroups is the named kind of cache security groups; only user groups count toward the quota.
+var securityGroups = namedKind{
+	kind: resource.KindSecurityGroup, noun: "cache security group", nameParam: "CacheSecurityGroupName",
+	maxLen: maxSecurityGroupNameLen, quota: securityGroupsPerRegion,
+	counts:      func(o store.Object) bool { return !strings.HasSuffix(o.Key, "/"+defaultSecurityGroupName) },
+	isDefault:   func(name string) bool { return name == defaultSecurityGroupName },
+	existsFault: api.CacheSecurityGroupAlreadyExistsFault, fullFault: api.CacheSecurityGroupQuotaExceededFault,
+	notFound: func(name string) error {
+		return api.CacheSecurityGroupNotFoundFault("CacheSecurityGroup not found: %s", name)
+	},
+	undeletable: func(string) error {
+		return api.InvalidCacheSecurityGroupStateFault("The default cache security group cannot be deleted.")
+	},
+	usedBy: func(c *resource.Cluster, name string) bool { return slices.Contains(c.SecurityGroupNames, name) },
+	inUse: func(name, id string) error {
+		return api.InvalidCacheSecurityGroupStateFault("Cache security group %s cannot be deleted: it is in use by cache cluster %s.", name, id)
+	},
 }

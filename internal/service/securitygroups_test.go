@@ -262,23 +262,17 @@ func TestDescribeCacheSecurityGroupsPagination(t *testing.T) {
 		createSecurityGroup(t, s, ctx, fmt.Sprintf("csg-%02d", i))
 	}
 	createSecurityGroup(t, s, inRegion("sa-east-1"), "elsewhere")
-	var names []string
-	var sizes []int
-	var marker *string
-	for {
+	names, sizes := describePages(t, func(marker *string) ([]string, *string, error) {
 		out, err := s.DescribeCacheSecurityGroups(ctx, &api.DescribeCacheSecurityGroupsMessage{MaxRecords: ptr(int32(20)), Marker: marker})
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
-		sizes = append(sizes, len(out.CacheSecurityGroups))
+		var names []string
 		for _, g := range out.CacheSecurityGroups {
 			names = append(names, deref(g.CacheSecurityGroupName))
 		}
-		if out.Marker == nil {
-			break
-		}
-		marker = out.Marker
-	}
+		return names, out.Marker, nil
+	})
 	if want := []int{20, 6}; !reflect.DeepEqual(sizes, want) {
 		t.Errorf("page sizes = %v, want %v", sizes, want)
 	}

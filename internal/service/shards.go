@@ -27,7 +27,7 @@ var nodeGroupIDPattern = regexp.MustCompile(`^[0-9a-zA-Z]{1,4}$`)
 // planClusterShards lays out the node groups of a cluster mode enabled group: NumNodeGroups shards of
 // ReplicasPerNodeGroup replicas with the slots split evenly, or one shard per NodeGroupConfiguration entry
 // with its own slots, replica count and Availability Zones.
-func planClusterShards(rg string, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
+func planClusterShards(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
 	switch {
 	case in.PrimaryClusterId != nil:
 		return nil, api.InvalidParameterCombinationException("PrimaryClusterId cannot seed a cluster mode enabled replication group.")
@@ -91,7 +91,7 @@ func planClusterShards(rg string, in *api.CreateReplicationGroupMessage, g *reso
 			return nil, api.InvalidParameterValueException("The number of replicas per node group must be within 0 and 5.")
 		}
 		for j := range n + 1 {
-			az, err := memberAZ(rg, azs, j, g.MultiAZ)
+			az, err := at.memberAZ(azs, j, g.MultiAZ)
 			if err != nil {
 				return nil, err
 			}
@@ -136,22 +136,6 @@ func plannedSlots(configs []api.NodeGroupConfiguration, count int) ([][]hashslot
 		return nil, api.InvalidParameterValueException("The Slots of the node groups must cover 0-16383, each slot once.")
 	}
 	return out, nil
-}
-
-// memberAZ is the Availability Zone of member i: as given, spread over three zones with Multi-AZ, else the
-// region's first zone.
-func memberAZ(rg string, given []string, i int, multiAZ bool) (string, error) {
-	switch {
-	case given != nil:
-		if !validAZ(rg, given[i]) {
-			return "", api.InvalidParameterValueException("Invalid Availability Zone %q for region %s.", given[i], rg)
-		}
-		return given[i], nil
-	case multiAZ:
-		return fmt.Sprintf("%s%c", rg, 'a'+i%3), nil
-	default:
-		return rg + "a", nil
-	}
 }
 
 // ModifyReplicationGroupShardConfiguration reshards a cluster mode enabled group online: NodeGroupCount
@@ -245,15 +229,14 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 	if n == 0 {
 		return nil
 	}
-	ports, err := s.allocatePorts(tx, portsPerMember(g)*n*(replicas+1))
+	batch, err := s.newMemberBatch(tx, g, n*(replicas+1))
 	if err != nil {
 		return err
 	}
-	version, err := s.resolveVersion(g.Engine, g.EngineVersion)
+	at, err := s.placement(tx, g.Region, g.SubnetGroup)
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
 	next := 1
 	for range n {
 		for g.NodeGroup(fmt.Sprintf("%04d", next)) != nil {
@@ -271,7 +254,7 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 		}
 		ng := resource.NodeGroup{ID: id, Status: resource.StatusCreating}
 		for j := range replicas + 1 {
-			az, err := memberAZ(g.Region, azs, j, g.MultiAZ)
+			az, err := at.memberAZ(azs, j, g.MultiAZ)
 			if err != nil {
 				return err
 			}
@@ -279,7 +262,7 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 			if _, err := tx.Get(resource.KindCluster, resource.Key(g.Region, mid)); err == nil {
 				return api.InvalidParameterValueException("Cache cluster %s already exists.", mid)
 			}
-			if ports, err = createMember(tx, g, mid, az, version, ports, now); err != nil {
+			if err := batch.create(mid, az); err != nil {
 				return err
 			}
 			role := resource.RoleReplica

@@ -368,15 +368,7 @@ func (s *Service) renderSnapshot(snap *resource.Snapshot, nodeGroupConfig bool) 
 		CacheClusterCreateTime: ptr(snap.SourceCreatedAt), DataTiering: ptr("disabled"), VpcId: ptr("vpc-ecache"),
 		NodeSnapshots: []api.NodeSnapshot{},
 	}
-	if snap.SubnetGroup != "" {
-		out.CacheSubnetGroupName = ptr(snap.SubnetGroup)
-	}
-	if snap.TopicARN != "" {
-		out.TopicArn = ptr(snap.TopicARN)
-	}
-	if snap.KMSKeyID != "" {
-		out.KmsKeyId = ptr(snap.KMSKeyID)
-	}
+	out.CacheSubnetGroupName, out.TopicArn, out.KmsKeyId = optional(snap.SubnetGroup), optional(snap.TopicARN), optional(snap.KMSKeyID)
 	if snap.ReplicationGroupID != "" {
 		out.ReplicationGroupId, out.ReplicationGroupDescription = ptr(snap.ReplicationGroupID), ptr(snap.ReplicationGroupDescription)
 		out.NumNodeGroups, out.AutomaticFailover = ptr(int32(len(snap.Shards))), ptr(snap.AutomaticFailover)
@@ -458,6 +450,9 @@ func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int, merg
 
 // clusterStatus is the status a cluster shows: snapshotting while a snapshot is copied from it.
 func clusterStatus(c *resource.Cluster) string {
+	if c.Incompatible != "" && c.Status != resource.StatusDeleting {
+		return resource.StatusIncompatibleParameters
+	}
 	if c.Status == resource.StatusAvailable && c.Snapshotting != "" {
 		return resource.StatusSnapshotting
 	}
@@ -470,6 +465,31 @@ func groupStatus(g *resource.ReplicationGroup) string {
 		return resource.StatusSnapshotting
 	}
 	return g.Status
+}
+
+// clusterAvailable refuses a change to a cluster that does not show available.
+func clusterAvailable(c *resource.Cluster) error {
+	if st := clusterStatus(c); st != resource.StatusAvailable {
+		return api.InvalidCacheClusterStateFault("Cache cluster %s is not in available state (it is %s).", c.ID, st)
+	}
+	return nil
+}
+
+// clusterDeletable refuses to delete a cluster that is neither available nor stuck on parameters its
+// engine refuses (that one can always be deleted, as on ElastiCache).
+func clusterDeletable(c *resource.Cluster) error {
+	if c.Incompatible != "" && c.Status != resource.StatusDeleting {
+		return nil
+	}
+	return clusterAvailable(c)
+}
+
+// groupAvailable refuses a change to a replication group that does not show available.
+func groupAvailable(g *resource.ReplicationGroup) error {
+	if st := groupStatus(g); st != resource.StatusAvailable {
+		return api.InvalidReplicationGroupStateFault("Replication group %s is not in available state (it is %s).", g.ID, st)
+	}
+	return nil
 }
 
 // restoreSlots gives the planned node groups of a cluster mode restore from a cluster mode snapshot the slots

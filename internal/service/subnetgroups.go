@@ -98,57 +98,31 @@ func validSubnets(ids []string) ([]string, error) {
 
 // CreateCacheSubnetGroup records a subnet group in the caller's region.
 func (s *Service) CreateCacheSubnetGroup(ctx context.Context, in *api.CreateCacheSubnetGroupMessage) (*api.CreateCacheSubnetGroupResult, error) {
-	rg := region(ctx)
-	name := strings.ToLower(deref(in.CacheSubnetGroupName))
-	if name == defaultSubnetGroupName {
-		return nil, api.CacheSubnetGroupAlreadyExistsFault("Cache subnet group %s already exists.", name)
-	}
-	if err := validIdentifier("CacheSubnetGroupName", name, maxSubnetGroupNameLen); err != nil {
+	n, err := s.checkNew(subnetGroups, in.CacheSubnetGroupName, "CacheSubnetGroupDescription", in.CacheSubnetGroupDescription, in.Tags)
+	if err != nil {
 		return nil, err
-	}
-	desc := deref(in.CacheSubnetGroupDescription)
-	if desc == "" {
-		return nil, api.InvalidParameterValueException("The parameter CacheSubnetGroupDescription must be provided and must not be blank.")
 	}
 	subnets, err := validSubnets(in.SubnetIds)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
-	if err != nil {
+	g := &resource.SubnetGroup{Region: region(ctx), Name: n.name, Description: n.description, SubnetIDs: subnets, Tags: n.tags}
+	if err := s.storeNew(ctx, subnetGroups, n.name, g, nil); err != nil {
 		return nil, err
-	}
-	g := &resource.SubnetGroup{Region: rg, Name: name, Description: desc, SubnetIDs: subnets, Tags: tags}
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		return createNamed(tx, resource.KindSubnetGroup, rg, name, g, subnetGroupsPerRegion, nil,
-			api.CacheSubnetGroupAlreadyExistsFault("Cache subnet group %s already exists.", name),
-			api.CacheSubnetGroupQuotaExceededFault("You have reached the quota of %d cache subnet groups in this region.", subnetGroupsPerRegion))
-	})
-	if err != nil {
-		return nil, faultOrInternal("create cache subnet group", err)
 	}
 	return &api.CreateCacheSubnetGroupResult{CacheSubnetGroup: s.renderSubnetGroup(g)}, nil
 }
 
 // DescribeCacheSubnetGroups lists the default group and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheSubnetGroups(ctx context.Context, in *api.DescribeCacheSubnetGroupsMessage) (*api.CacheSubnetGroupMessage, error) {
-	rg := region(ctx)
-	groups, max, err := regionList[resource.SubnetGroup](ctx, s.store, "describe cache subnet groups", resource.KindSubnetGroup, in.MaxRecords, nil)
+	groups, next, err := describeNamed(ctx, s.store, subnetGroups,
+		pageRequest{in.MaxRecords, in.Marker}, []*resource.SubnetGroup{s.defaultSubnetGroup(region(ctx))},
+		func(g *resource.SubnetGroup) string { return g.Name }, in.CacheSubnetGroupName,
+		func(g *resource.SubnetGroup) api.CacheSubnetGroup { return *s.renderSubnetGroup(g) })
 	if err != nil {
 		return nil, err
 	}
-	groups = append(groups, s.defaultSubnetGroup(rg))
-	if name := strings.ToLower(deref(in.CacheSubnetGroupName)); name != "" {
-		groups = slices.DeleteFunc(groups, func(g *resource.SubnetGroup) bool { return g.Name != name })
-		if len(groups) == 0 {
-			return nil, api.CacheSubnetGroupNotFoundFault("Cache subnet group %s not found.", name)
-		}
-	}
-	slices.SortFunc(groups, func(a, b *resource.SubnetGroup) int { return strings.Compare(a.Name, b.Name) })
-	out := &api.CacheSubnetGroupMessage{}
-	out.CacheSubnetGroups, out.Marker = renderPage(groups, func(g *resource.SubnetGroup) string { return g.Name }, in.Marker, max,
-		func(g *resource.SubnetGroup) api.CacheSubnetGroup { return *s.renderSubnetGroup(g) })
-	return out, nil
+	return &api.CacheSubnetGroupMessage{CacheSubnetGroups: groups, Marker: next}, nil
 }
 
 // ModifyCacheSubnetGroup changes the description or replaces the subnets of a user group. Clusters keep
@@ -196,37 +170,12 @@ func (s *Service) ModifyCacheSubnetGroup(ctx context.Context, in *api.ModifyCach
 
 // DeleteCacheSubnetGroup removes a user group that no cluster uses.
 func (s *Service) DeleteCacheSubnetGroup(ctx context.Context, in *api.DeleteCacheSubnetGroupMessage) error {
-	rg := region(ctx)
-	name := strings.ToLower(deref(in.CacheSubnetGroupName))
-	if name == "" {
-		return api.InvalidParameterValueException("The parameter CacheSubnetGroupName must be provided.")
-	}
-	if name == defaultSubnetGroupName {
-		return api.InvalidParameterValueException("Cannot delete default cache subnet group")
-	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		_, rev, err := getSubnetGroup(tx, rg, name)
-		if err != nil {
-			return err
-		}
-		id, err := clusterUsing(tx, rg, func(c *resource.Cluster) bool { return c.SubnetGroup == name })
-		if err != nil {
-			return err
-		}
-		if id != "" {
-			return api.CacheSubnetGroupInUse("Cache subnet group %s is in use by cache cluster %s.", name, id)
-		}
-		return tx.Delete(resource.KindSubnetGroup, resource.Key(rg, name), rev)
-	})
-	return faultOrInternal("delete cache subnet group", err)
+	return s.deleteNamed(ctx, subnetGroups, in.CacheSubnetGroupName, nil)
 }
 
 // getSubnetGroup reads a stored user group and its revision.
 func getSubnetGroup(tx store.Tx, rg, name string) (*resource.SubnetGroup, int64, error) {
-	g, obj, err := getRecord[resource.SubnetGroup](tx, resource.KindSubnetGroup, resource.Key(rg, name), func() error {
-		return api.CacheSubnetGroupNotFoundFault("Cache subnet group %s not found.", name)
-	})
-	return g, obj.Revision, err
+	return getNamed[resource.SubnetGroup](tx.Get, subnetGroups, rg, name)
 }
 
 func (s *Service) renderSubnetGroup(g *resource.SubnetGroup) *api.CacheSubnetGroup {
@@ -246,4 +195,22 @@ func (s *Service) renderSubnetGroup(g *resource.SubnetGroup) *api.CacheSubnetGro
 		})
 	}
 	return out
+}
+
+// subnetGroups is the named kind of cache subnet groups.
+var subnetGroups = namedKind{
+	kind: resource.KindSubnetGroup, noun: "cache subnet group", nameParam: "CacheSubnetGroupName",
+	maxLen: maxSubnetGroupNameLen, quota: subnetGroupsPerRegion,
+	isDefault:   func(name string) bool { return name == defaultSubnetGroupName },
+	existsFault: api.CacheSubnetGroupAlreadyExistsFault, fullFault: api.CacheSubnetGroupQuotaExceededFault,
+	notFound: func(name string) error {
+		return api.CacheSubnetGroupNotFoundFault("Cache subnet group %s not found.", name)
+	},
+	undeletable: func(string) error {
+		return api.InvalidParameterValueException("Cannot delete default cache subnet group")
+	},
+	usedBy: func(c *resource.Cluster, name string) bool { return c.SubnetGroup == name },
+	inUse: func(name, id string) error {
+		return api.CacheSubnetGroupInUse("Cache subnet group %s is in use by cache cluster %s.", name, id)
+	},
 }

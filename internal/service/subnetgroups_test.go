@@ -280,23 +280,17 @@ func TestDescribeCacheSubnetGroupsPagination(t *testing.T) {
 		createSubnetGroup(t, s, ctx, fmt.Sprintf("sg-%02d", i), "subnet-0a1b2c3d")
 	}
 	createSubnetGroup(t, s, inRegion("ap-southeast-1"), "elsewhere", "subnet-0a1b2c3d")
-	var names []string
-	var sizes []int
-	var marker *string
-	for {
+	names, sizes := describePages(t, func(marker *string) ([]string, *string, error) {
 		out, err := s.DescribeCacheSubnetGroups(ctx, &api.DescribeCacheSubnetGroupsMessage{MaxRecords: ptr(int32(20)), Marker: marker})
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
-		sizes = append(sizes, len(out.CacheSubnetGroups))
+		var names []string
 		for _, g := range out.CacheSubnetGroups {
 			names = append(names, deref(g.CacheSubnetGroupName))
 		}
-		if out.Marker == nil {
-			break
-		}
-		marker = out.Marker
-	}
+		return names, out.Marker, nil
+	})
 	if want := []int{20, 6}; !reflect.DeepEqual(sizes, want) {
 		t.Errorf("page sizes = %v, want %v", sizes, want)
 	}

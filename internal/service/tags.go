@@ -30,6 +30,12 @@ var taggable = map[string]struct {
 	"reserved-instance":       {"reserved-cache-node", api.ReservedCacheNodeNotFoundFault},
 }
 
+// An ARN's region and resource id are at most this long; a longer one names nothing ElastiCache could have.
+const (
+	maxRegionLen        = 64
+	maxARNResourceIDLen = 255
+)
+
 // taggedResource is a resource named by an ARN.
 type taggedResource struct {
 	kind, key, id string
@@ -39,7 +45,8 @@ type taggedResource struct {
 // parseTaggableARN checks arn:aws:elasticache:<region>:<account>:<type>:<id>.
 func (s *Service) parseTaggableARN(arn string) (taggedResource, error) {
 	parts := strings.SplitN(arn, ":", 7)
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "elasticache" || parts[3] == "" || parts[6] == "" {
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "elasticache" || parts[3] == "" || parts[6] == "" ||
+		len(parts[3]) > maxRegionLen || len(parts[6]) > maxARNResourceIDLen {
 		return taggedResource{}, api.InvalidARNFault("The ARN %s is not valid.", arn)
 	}
 	if strings.HasPrefix(parts[1], "aws") == false || parts[4] != s.cfg.AccountID {

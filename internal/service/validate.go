@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -144,7 +145,10 @@ func validTags(tags []api.Tag, quota int) ([]resource.Tag, error) {
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
 			return nil, api.InvalidParameterValueException("Tag keys starting with aws: are reserved for AWS use.")
 		}
-		out = mergeTag(out, resource.Tag{Key: k, Value: deref(t.Value)})
+		if slices.ContainsFunc(out, func(o resource.Tag) bool { return o.Key == k }) {
+			return nil, api.InvalidParameterValueException("Tag key %q is given more than once.", k)
+		}
+		out = append(out, resource.Tag{Key: k, Value: deref(t.Value)})
 	}
 	if len(out) > quota {
 		return nil, api.TagQuotaPerResourceExceeded("The request would give the resource %d tags; at most %d are allowed.", len(out), quota)

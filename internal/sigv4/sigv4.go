@@ -80,6 +80,8 @@ type Verifier struct {
 	Now func() time.Time
 	// MaxSkew is the tolerated clock skew; 0 means 15 minutes.
 	MaxSkew time.Duration
+	// Region reports whether a credential scope may name region; nil accepts any non-empty one.
+	Region func(region string) bool
 }
 
 // Result describes a request whose signature was verified.
@@ -247,7 +249,7 @@ func (v *Verifier) checkScope(in signingInput) *Error {
 	if c.service != v.Service {
 		return errIncomplete("Credential should be scoped to correct service: '%s'.", v.Service)
 	}
-	if c.region == "" {
+	if c.region == "" || (v.Region != nil && !v.Region(c.region)) {
 		return errMismatch("Credential should be scoped to a valid region, not '%s'.", c.region)
 	}
 	day := in.amzDate

@@ -42,8 +42,12 @@ func newTestVerifier(now time.Time) *Verifier {
 		Service: testService,
 		Lookup:  testLookup,
 		Now:     func() time.Time { return now },
+		Region:  func(r string) bool { return r != unservedRegion },
 	}
 }
+
+// unservedRegion is the one region the test verifier does not serve.
+const unservedRegion = "nowhere-1"
 
 func hashHex(b []byte) string {
 	sum := sha256.Sum256(b)
@@ -682,6 +686,13 @@ func TestVerifyFailures(t *testing.T) {
 			wantCode:   CodeSignatureDoesNotMatch,
 			wantStatus: http.StatusForbidden,
 			wantMsg:    "Credential should be scoped to a valid region, not ''.",
+		},
+		{
+			name:       "a region not served, correctly signed",
+			build:      func(t *testing.T) built { return post(t, signOpts{region: unservedRegion}) },
+			wantCode:   CodeSignatureDoesNotMatch,
+			wantStatus: http.StatusForbidden,
+			wantMsg:    "Credential should be scoped to a valid region, not 'nowhere-1'.",
 		},
 		{
 			name: "scope date differs from X-Amz-Date",

@@ -3,9 +3,7 @@ package process
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/resp"
 )
 
 var engineBinaries = map[driver.Engine]string{
@@ -180,11 +179,13 @@ func noExit(t *testing.T, d *Driver, within time.Duration) {
 	}
 }
 
-// client is a raw TCP client for the engines' protocols.
+// client is a TCP client for the engines' protocols: RESP through internal/resp, memcached's text protocol
+// line by line (the tests look at raw replies that internal/memcache does not expose).
 type client struct {
-	t *testing.T
-	c net.Conn
-	r *bufio.Reader
+	t  *testing.T
+	c  net.Conn
+	r  *bufio.Reader // memcached replies
+	rr *resp.Reader  // RESP replies
 }
 
 func dialEngine(t *testing.T, port int) *client {
@@ -211,51 +212,36 @@ func (c *client) line() string {
 // int64 for integers, []any for arrays, error for errors.
 func (c *client) do(args ...string) any {
 	c.t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.c.Write([]byte(b.String())); err != nil {
+	if _, err := c.c.Write(resp.AppendCommand(nil, args...)); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
-	return c.reply()
+	if c.rr == nil {
+		c.rr = resp.NewReader(c.c, 4096)
+	}
+	v, err := c.rr.ReadValue()
+	if err != nil {
+		c.t.Fatalf("read reply to %v: %v", args, err)
+	}
+	return plain(v)
 }
 
-func (c *client) reply() any {
-	c.t.Helper()
-	l := c.line()
-	if l == "" {
-		c.t.Fatal("empty RESP reply")
-	}
-	switch l[0] {
-	case '+':
-		return l[1:]
-	case '-':
-		return errors.New(l[1:])
-	case ':':
-		n, _ := strconv.ParseInt(l[1:], 10, 64)
-		return n
-	case '$':
-		n, _ := strconv.Atoi(l[1:])
-		if n < 0 {
-			return nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, buf); err != nil {
-			c.t.Fatalf("read bulk: %v", err)
-		}
-		return string(buf[:n])
-	case '*':
-		n, _ := strconv.Atoi(l[1:])
-		out := make([]any, 0, max(n, 0))
-		for range n {
-			out = append(out, c.reply())
+// plain is a RESP value as do gives it.
+func plain(v resp.Value) any {
+	switch {
+	case v.Err() != nil:
+		return v.Err()
+	case v.IsNull():
+		return nil
+	case v.Type == resp.Integer:
+		return v.Int
+	case v.Type == resp.Array:
+		out := make([]any, 0, len(v.Elems))
+		for _, e := range v.Elems {
+			out = append(out, plain(e))
 		}
 		return out
 	}
-	c.t.Fatalf("unexpected RESP reply %q", l)
-	return nil
+	return v.Str
 }
 
 // configGet returns CONFIG GET name from a redis/valkey.

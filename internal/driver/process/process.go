@@ -594,12 +594,25 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 			err = fmt.Errorf("%w (%s)", err, how)
 		}
 		tail := logTail(n.dir)
-		if strings.Contains(tail, "corrupted cluster config file") {
+		switch {
+		case strings.Contains(tail, "corrupted cluster config file"):
 			err = fmt.Errorf("%w: %w", driver.ErrClusterConfigCorrupt, err)
+		case configRejected(spec.Engine, p.exitStatus(), tail):
+			err = fmt.Errorf("%w: %w", driver.ErrConfigRejected, err)
 		}
 		return fail(fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, tail))
 	}
 	return d.status(ctx, n, false), nil
+}
+
+// configRejected tells, from how an engine that did not come up ended and the end of its log, whether it
+// refused its configuration: Valkey and Redis say FATAL CONFIG FILE ERROR and exit 1; memcached exits 64
+// (EX_USAGE) or 1 on an option it refuses, and 71 (EX_OSERR) when the system is the cause (a port taken).
+func configRejected(e driver.Engine, exit, logTail string) bool {
+	if e.RESP() {
+		return exit == "exit status 1" && strings.Contains(logTail, "FATAL CONFIG FILE ERROR")
+	}
+	return exit == "exit status 64" || exit == "exit status 1"
 }
 
 // launch starts binary in its own session, with stdin from /dev/null and output appended to engine.log.

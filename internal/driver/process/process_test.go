@@ -396,6 +396,9 @@ func TestPortInUse(t *testing.T) {
 			if tt.checkPort && !errors.Is(err, driver.ErrPortInUse) {
 				t.Errorf("err = %v, want errors.Is driver.ErrPortInUse", err)
 			}
+			if errors.Is(err, driver.ErrConfigRejected) {
+				t.Errorf("err = %v: a taken port is not a refused configuration", err)
+			}
 			t.Logf("error: %v", err)
 			if st.State != driver.StateStopped || st.PID != 0 {
 				t.Errorf("status after failed Ensure = %+v, want stopped without pid", st)
@@ -412,17 +415,34 @@ func TestPortInUse(t *testing.T) {
 	}
 }
 
+// An engine that refuses its configuration is reported as such (ErrConfigRejected), with its own words, and
+// leaves no process behind.
 func TestEnsureBadConfigReportsEngineLog(t *testing.T) {
-	dir := newDataDir(t)
-	d := newDriver(t, dir)
-	spec := newSpec(t, driver.EngineRedis, "badconf-0001")
-	spec.Config = map[string]string{"no-such-directive": "1"}
-	_, err := d.Ensure(t.Context(), spec)
-	if err == nil || !strings.Contains(err.Error(), "engine.log") || !strings.Contains(err.Error(), "no-such-directive") {
-		t.Fatalf("Ensure with a bad directive: err = %v, want engine.log's complaint about it", err)
-	}
-	if pids := nodePIDs(t, dir); len(pids) > 0 {
-		t.Errorf("engine processes left after a failed Ensure: %v", pids)
+	for _, tt := range []struct {
+		engine driver.Engine
+		edit   func(*driver.NodeSpec)
+		words  string // from engine.log
+	}{
+		{driver.EngineRedis, func(s *driver.NodeSpec) { s.Config = map[string]string{"no-such-directive": "1"} }, "no-such-directive"},
+		{driver.EngineValkey, func(s *driver.NodeSpec) { s.Config = map[string]string{"maxmemory-policy": "bogus"} }, "maxmemory-policy"},
+		{driver.EngineMemcached, func(s *driver.NodeSpec) { s.Args = []string{"-f", "0.5"} }, "Factor must be greater than 1"},
+	} {
+		t.Run(string(tt.engine), func(t *testing.T) {
+			dir := newDataDir(t)
+			d := newDriver(t, dir)
+			spec := newSpec(t, tt.engine, "badconf-0001")
+			tt.edit(&spec)
+			_, err := d.Ensure(t.Context(), spec)
+			if err == nil || !strings.Contains(err.Error(), "engine.log") || !strings.Contains(err.Error(), tt.words) {
+				t.Fatalf("Ensure with a bad setting: err = %v, want engine.log's complaint %q", err, tt.words)
+			}
+			if !errors.Is(err, driver.ErrConfigRejected) {
+				t.Errorf("err = %v, want errors.Is driver.ErrConfigRejected", err)
+			}
+			if pids := nodePIDs(t, dir); len(pids) > 0 {
+				t.Errorf("engine processes left after a failed Ensure: %v", pids)
+			}
+		})
 	}
 }
 
