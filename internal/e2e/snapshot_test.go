@@ -452,6 +452,8 @@ func TestFinalSnapshot(t *testing.T) {
 	})
 	if snap := waitSnapshot(t, c, "gfin-last"); aws.ToString(snap.ReplicationGroupId) != "gfin" || len(snap.NodeSnapshots) != 1 {
 		t.Errorf("final group snapshot: %+v", snap)
+	} else if from := aws.ToString(snap.NodeSnapshots[0].CacheClusterId); from != "gfin-001" {
+		t.Errorf("final group snapshot copied from %s, want the primary gfin-001 (the freshest data)", from)
 	}
 	if err := checkGroup(valkeyCluster(t, c, "gfin2", "gfin-last")); err != nil {
 		t.Errorf("restored from the final group snapshot: %v", err)

@@ -34,6 +34,8 @@ type ReplicationGroup struct {
 	SnapshotRetentionLimit  int32    `json:"snapshotRetentionLimit"`
 	AutoMinorVersionUpgrade bool     `json:"autoMinorVersionUpgrade"`
 	NotificationTopicARN    string   `json:"notificationTopicArn,omitempty"`
+	// LogDelivery are the log delivery configurations every member carries.
+	LogDelivery []LogDelivery `json:"logDelivery,omitempty"`
 
 	TransitEncryption  bool       `json:"transitEncryption"`
 	AtRestEncryption   bool       `json:"atRestEncryption"`

@@ -85,6 +85,7 @@ type SnapshotShard struct {
 	Slots          string    `json:"slots,omitempty"`
 	ReplicaCount   int       `json:"replicaCount"`
 	PrimaryAZ      string    `json:"primaryAz,omitempty"`
+	ReplicaAZs     []string  `json:"replicaAzs,omitempty"`
 	Size           int64     `json:"size"`
 	CopiedAt       time.Time `json:"copiedAt"`
 	Copied         bool      `json:"copied,omitempty"`

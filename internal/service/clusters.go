@@ -40,6 +40,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		return nil, api.InvalidParameterValueException("SnapshotArns of CreateCacheCluster is a single-element list (%d given); CreateReplicationGroup restores several files.", len(in.SnapshotArns))
 	}
 	rg := region(ctx)
+	s.restoreVersion(ctx, rg, in.SnapshotName, in.Engine, &in.EngineVersion)
 	spec, err := s.validateCreateCluster(rg, in)
 	if err != nil {
 		return nil, err
@@ -337,13 +338,64 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	}
 	c.SecurityGroupNames = lowerAll(in.CacheSecurityGroupNames)
 	c.SecurityGroupIDs = slices.Clone(in.SecurityGroupIds)
-	for _, sg := range c.SecurityGroupIDs {
-		if !strings.HasPrefix(sg, "sg-") {
-			return api.InvalidParameterValueException("Invalid security group id %q.", sg)
-		}
+	if err := validSecurityGroupIDs(c.SecurityGroupIDs); err != nil {
+		return err
 	}
 	if c.SecurityGroupNames == nil {
 		c.SubnetGroup = subnetGroupName(in.CacheSubnetGroupName)
+	}
+	return nil
+}
+
+// modifyWindows sets new maintenance and snapshot windows (nil: unchanged), which must not meet; a
+// Memcached cluster's snapshot window is refused by the caller.
+func modifyWindows(c *resource.Cluster, maintenance, snapshot *string, memcached bool) error {
+	if maintenance != nil {
+		_, norm, err := parseMaintenanceWindow(*maintenance)
+		if err != nil {
+			return err
+		}
+		c.MaintenanceWindow = norm
+	}
+	if memcached {
+		return nil
+	}
+	if snapshot != nil {
+		if _, _, err := parseSnapshotWindow(*snapshot); err != nil {
+			return err
+		}
+		c.SnapshotWindow = *snapshot
+	}
+	if maintenance != nil || snapshot != nil {
+		mw, _, _ := parseMaintenanceWindow(c.MaintenanceWindow)
+		if start, length, err := parseSnapshotWindow(c.SnapshotWindow); err == nil && windowsOverlap(mw, start, length) {
+			return api.InvalidParameterCombinationException("The snapshot window %s overlaps with the maintenance window %s.", c.SnapshotWindow, c.MaintenanceWindow)
+		}
+	}
+	return nil
+}
+
+// validSecurityGroupIDs checks VPC security group ids: sg- and the rest of the id.
+func validSecurityGroupIDs(ids []string) error {
+	for _, sg := range ids {
+		if !strings.HasPrefix(sg, "sg-") || len(sg) < 4 {
+			return api.InvalidParameterValueException("Invalid security group id %q.", sg)
+		}
+	}
+	return nil
+}
+
+// checkSecurityGroupNames refuses cache security group names that do not exist in region rg.
+func checkSecurityGroupNames(tx store.Tx, rg string, names []string) error {
+	for _, sg := range names {
+		if sg == "default" {
+			continue
+		}
+		if _, err := tx.Get(resource.KindSecurityGroup, resource.Key(rg, sg)); errors.Is(err, store.ErrNotFound) {
+			return api.CacheSecurityGroupNotFoundFault("CacheSecurityGroup not found: %s", sg)
+		} else if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -561,15 +613,8 @@ func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v
 			return err
 		}
 	}
-	for _, sg := range c.SecurityGroupNames {
-		if sg == "default" {
-			continue
-		}
-		if _, err := tx.Get(resource.KindSecurityGroup, resource.Key(rg, sg)); errors.Is(err, store.ErrNotFound) {
-			return api.CacheSecurityGroupNotFoundFault("CacheSecurityGroup not found: %s", sg)
-		} else if err != nil {
-			return err
-		}
+	if err := checkSecurityGroupNames(tx, rg, c.SecurityGroupNames); err != nil {
+		return err
 	}
 	return nil
 }
@@ -663,20 +708,10 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 	if err := modifyNodeType(c, in, now); err != nil {
 		return err
 	}
-	if w := in.PreferredMaintenanceWindow; w != nil {
-		_, norm, err := parseMaintenanceWindow(*w)
-		if err != nil {
-			return err
-		}
-		c.MaintenanceWindow = norm
+	if err := modifyWindows(c, in.PreferredMaintenanceWindow, in.SnapshotWindow, memcached); err != nil {
+		return err
 	}
 	if !memcached {
-		if w := in.SnapshotWindow; w != nil {
-			if _, _, err := parseSnapshotWindow(*w); err != nil {
-				return err
-			}
-			c.SnapshotWindow = *w
-		}
 		if n := in.SnapshotRetentionLimit; n != nil {
 			if *n < 0 || *n > 35 {
 				return api.InvalidParameterValueException("SnapshotRetentionLimit must be between 0 and 35 days.")
@@ -700,9 +735,18 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		c.ParameterGroup = g.Name
 	}
 	if in.SecurityGroupIds != nil {
+		if err := validSecurityGroupIDs(in.SecurityGroupIds); err != nil {
+			return err
+		}
 		c.SecurityGroupIDs = slices.Clone(in.SecurityGroupIds)
 	}
 	if in.CacheSecurityGroupNames != nil {
+		if c.SubnetGroup != "" {
+			return api.InvalidParameterCombinationException("CacheSecurityGroupNames can only be used outside a VPC; cache cluster %s is in cache subnet group %s.", c.ID, c.SubnetGroup)
+		}
+		if err := checkSecurityGroupNames(tx, c.Region, lowerAll(in.CacheSecurityGroupNames)); err != nil {
+			return err
+		}
 		c.SecurityGroupNames = lowerAll(in.CacheSecurityGroupNames)
 	}
 	if in.NotificationTopicArn != nil {
@@ -922,7 +966,7 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 				return api.InvalidParameterCombinationException("FinalSnapshotIdentifier is not valid for Memcached clusters, which do not support snapshots.")
 			}
 			// The controller copies the data before it stops the engine.
-			snap, err := s.newSnapshot(tx, c.Region, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "", "manual")
+			snap, err := s.newSnapshot(tx, c.Region, strings.ToLower(*in.FinalSnapshotIdentifier), c.ID, "", "final")
 			if err != nil {
 				return err
 			}

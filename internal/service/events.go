@@ -62,7 +62,7 @@ func (s *Service) DescribeEvents(ctx context.Context, in *api.DescribeEventsMess
 		}
 		list = append(list, keyed{o.Key, ev})
 	}
-	if m := deref(in.Marker); m != "" {
+	if m, _ := decodeMarker(deref(in.Marker)); m != "" {
 		i := slices.IndexFunc(list, func(k keyed) bool { return k.key < m })
 		if i < 0 {
 			i = len(list)
@@ -71,7 +71,7 @@ func (s *Service) DescribeEvents(ctx context.Context, in *api.DescribeEventsMess
 	}
 	out := &api.EventsMessage{Events: []api.Event{}}
 	if len(list) > max {
-		out.Marker = ptr(list[max-1].key)
+		out.Marker = ptr(encodeMarker(list[max-1].key))
 		list = list[:max]
 	}
 	for _, k := range list {

@@ -27,14 +27,20 @@ var identifierLimits = map[string]int{
 // identifierParams are the names ElastiCache's messages give some members.
 var identifierParams = map[string]string{"CacheClusterId": "CacheClusterIdentifier", "PrimaryClusterId": "PrimaryClusterIdentifier"}
 
-// ValidateInput refuses a request whose resource names are longer than ElastiCache allows, with
-// InvalidParameterValue. in is the decoded input of any operation (a pointer to its message struct).
+// ValidateInput refuses, with InvalidParameterValue, a request whose resource names are longer than
+// ElastiCache allows or whose Marker no call returned. in is the decoded input of any operation (a pointer
+// to its message struct).
 func (s *Service) ValidateInput(in any) error {
 	v := reflect.ValueOf(in)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return nil
 	}
 	v = v.Elem()
+	if m := v.FieldByName("Marker"); m.IsValid() && m.Kind() == reflect.Pointer && !m.IsNil() && m.Elem().Kind() == reflect.String {
+		if _, ok := decodeMarker(m.Elem().String()); !ok && m.Elem().String() != "" {
+			return api.InvalidParameterValueException("The marker %q is not one that a previous call returned.", m.Elem().String())
+		}
+	}
 	for i := range v.NumField() {
 		name := v.Type().Field(i).Name
 		limit, ok := identifierLimits[name]

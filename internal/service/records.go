@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func maxRecords(p *int32) (int, error) {
 // paginate returns the items after marker (an item key) and the marker of the next page, if any.
 func paginate[T any](items []T, key func(T) string, marker string, max int) ([]T, *string) {
 	start := 0
-	if marker != "" {
+	if marker, _ = decodeMarker(marker); marker != "" {
 		start = len(items)
 		for i, it := range items {
 			if key(it) > marker {
@@ -107,10 +108,27 @@ func paginate[T any](items []T, key func(T) string, marker string, max int) ([]T
 	}
 	items = items[start:]
 	if len(items) > max {
-		next := key(items[max-1])
+		next := encodeMarker(key(items[max-1]))
 		return items[:max], &next
 	}
 	return items, nil
+}
+
+// Markers are opaque to clients, as ElastiCache's are: the key of a page's last item, encoded, so that
+// one no call returned is told apart (ValidateInput refuses it).
+const markerPrefix = "ecache1:"
+
+func encodeMarker(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + key))
+}
+
+// decodeMarker gives the key a marker holds; ok is false for a string no call returned.
+func decodeMarker(m string) (key string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil {
+		return "", false
+	}
+	return strings.CutPrefix(string(b), markerPrefix)
 }
 
 // countInRegion counts the objects of region rg (keys are region/name) that keep reports true; nil keeps all.

@@ -65,21 +65,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 	for _, id := range c.SecurityGroupIDs {
 		out.SecurityGroups = append(out.SecurityGroups, api.SecurityGroupMembership{SecurityGroupId: ptr(id), Status: ptr("active")})
 	}
-	for _, l := range c.LogDelivery {
-		ld := api.LogDeliveryConfiguration{
-			LogType: ptr(l.LogType), DestinationType: ptr(l.DestinationType), LogFormat: ptr(l.LogFormat),
-			DestinationDetails: &api.DestinationDetails{},
-			// ecache keeps engine logs in the node directory; it has no CloudWatch or Firehose to send them to.
-			Status:  ptr("error"),
-			Message: ptr("ecache does not deliver logs to " + l.DestinationType + "; the engine log stays in the node directory."),
-		}
-		if l.LogGroup != "" {
-			ld.DestinationDetails.CloudWatchLogsDetails = &api.CloudWatchLogsDestinationDetails{LogGroup: ptr(l.LogGroup)}
-		} else {
-			ld.DestinationDetails.KinesisFirehoseDetails = &api.KinesisFirehoseDestinationDetails{DeliveryStream: ptr(l.DeliveryStream)}
-		}
-		out.LogDeliveryConfigurations = append(out.LogDeliveryConfigurations, ld)
-	}
+	out.LogDeliveryConfigurations = renderLogDelivery(c.LogDelivery)
 	if c.Engine == engine.EngineMemcached && c.ConfigPort != 0 {
 		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(c.ConfigPort))}
 	}
@@ -142,4 +128,25 @@ func renderPending(c *resource.Cluster) *api.PendingModifiedValues {
 		p.AuthTokenStatus = ptr(c.Pending.AuthTokenStatus)
 	}
 	return p
+}
+
+// renderLogDelivery is the LogDeliveryConfigurations of a cluster or group (never nil).
+func renderLogDelivery(logs []resource.LogDelivery) []api.LogDeliveryConfiguration {
+	out := make([]api.LogDeliveryConfiguration, 0, len(logs))
+	for _, l := range logs {
+		ld := api.LogDeliveryConfiguration{
+			LogType: ptr(l.LogType), DestinationType: ptr(l.DestinationType), LogFormat: ptr(l.LogFormat),
+			DestinationDetails: &api.DestinationDetails{},
+			// ecache keeps engine logs in the node directory; it has no CloudWatch or Firehose to send them to.
+			Status:  ptr("error"),
+			Message: ptr("ecache does not deliver logs to " + l.DestinationType + "; the engine log stays in the node directory."),
+		}
+		if l.LogGroup != "" {
+			ld.DestinationDetails.CloudWatchLogsDetails = &api.CloudWatchLogsDestinationDetails{LogGroup: ptr(l.LogGroup)}
+		} else {
+			ld.DestinationDetails.KinesisFirehoseDetails = &api.KinesisFirehoseDestinationDetails{DeliveryStream: ptr(l.DeliveryStream)}
+		}
+		out = append(out, ld)
+	}
+	return out
 }

@@ -358,8 +358,8 @@ func (s *Service) addReplicaCluster(ctx context.Context, in *api.CreateCacheClus
 	var created *resource.Cluster
 	_, err := s.updateGroup(ctx, rg, strings.ToLower(deref(in.ReplicationGroupId)), func(tx store.Tx, g *resource.ReplicationGroup, all []*resource.Cluster) error {
 		if given := groupSettingsGiven(in); len(given) > 0 {
-			return api.InvalidParameterCombinationException("Cannot specify additional cache cluster parameters when creating a replica cluster: %s %s the replication group's.",
-				strings.Join(given, ", "), map[bool]string{true: "is", false: "are"}[len(given) == 1])
+			return api.InvalidParameterCombinationException("Cannot specify additional cache cluster parameters when creating a replica cluster: the replication group sets %s.",
+				strings.Join(given, ", "))
 		}
 		tags, err := validTags(in.Tags, s.cfg.Quotas.TagsPerResource)
 		if err != nil {
@@ -456,6 +456,10 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			return api.InvalidParameterCombinationException("Changing in-transit encryption of an existing replication group is not available on this ecache host yet.")
 		case len(in.UserGroupIdsToAdd) > 0:
 			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToAdd[0])
+		case len(in.UserGroupIdsToRemove) > 0:
+			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToRemove[0])
+		case in.IpDiscovery != nil && *in.IpDiscovery != g.IPDiscovery && g.NetworkType == "ipv4":
+			return api.InvalidParameterCombinationException("IpDiscovery %s requires NetworkType ipv6 or dual_stack; replication group %s uses ipv4.", *in.IpDiscovery, g.ID)
 		case in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine):
 			return api.InvalidParameterCombinationException("Changing the engine of replication group %s from %s to %s is not supported.", g.ID, g.Engine, *in.Engine)
 		case g.ClusterEnabled && in.PrimaryClusterId != nil:
@@ -511,7 +515,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			ApplyImmediately: in.ApplyImmediately, AuthToken: in.AuthToken, AuthTokenUpdateStrategy: in.AuthTokenUpdateStrategy,
 			AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade, CacheNodeType: in.CacheNodeType, CacheParameterGroupName: in.CacheParameterGroupName,
 			EngineVersion: in.EngineVersion, NotificationTopicArn: in.NotificationTopicArn, NotificationTopicStatus: in.NotificationTopicStatus,
-			PreferredMaintenanceWindow: in.PreferredMaintenanceWindow, SecurityGroupIds: in.SecurityGroupIds,
+			PreferredMaintenanceWindow: in.PreferredMaintenanceWindow, SecurityGroupIds: in.SecurityGroupIds, CacheSecurityGroupNames: in.CacheSecurityGroupNames,
 			SnapshotRetentionLimit: in.SnapshotRetentionLimit, SnapshotWindow: in.SnapshotWindow, LogDeliveryConfigurations: in.LogDeliveryConfigurations,
 		}
 		return updateMembers(tx, g, func(c *resource.Cluster) error {
@@ -524,7 +528,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			g.NodeType, g.EngineVersion, g.ParameterGroup = c.NodeType, c.EngineVersion, c.ParameterGroup
 			g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
 			g.AuthToken, g.AuthTokenUpdatedAt, g.AutoMinorVersionUpgrade = c.AuthToken, c.AuthTokenUpdatedAt, c.AutoMinorVersionUpgrade
-			g.NotificationTopicARN, g.SecurityGroupIDs = c.NotificationTopicARN, c.SecurityGroupIDs
+			g.NotificationTopicARN, g.SecurityGroupIDs, g.LogDelivery = c.NotificationTopicARN, c.SecurityGroupIDs, c.LogDelivery
 			return nil
 		})
 	})

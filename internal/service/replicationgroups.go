@@ -24,6 +24,7 @@ const (
 // cache cluster of one node; the controller starts them and sets up replication.
 func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateReplicationGroupMessage) (*api.CreateReplicationGroupResult, error) {
 	rg := region(ctx)
+	s.restoreVersion(ctx, rg, in.SnapshotName, in.Engine, &in.EngineVersion)
 	g, err := s.validateCreateReplicationGroup(rg, in)
 	if err != nil {
 		return nil, err
@@ -96,13 +97,9 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			return err
 		}
 		batch := &memberBatch{tx: tx, g: g, version: version, ports: ports, now: s.now().UTC()}
-		g.CreatedAt = batch.now
-		g.NodeGroups = nodeGroupsOf(shards)
-		if primary != nil {
-			primary.ReplicationGroupID = g.ID
-			if err := putCluster(tx, primary); err != nil {
-				return err
-			}
+		g.CreatedAt, g.NodeGroups = batch.now, nodeGroupsOf(shards)
+		if err := adoptInto(tx, primary, g); err != nil {
+			return err
 		}
 		for _, m := range newMembers {
 			if err := batch.create(m.id, m.az); err != nil {
@@ -121,6 +118,15 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		return nil, faultOrInternal("create replication group", err)
 	}
 	return &api.CreateReplicationGroupResult{ReplicationGroup: s.renderReplicationGroup(ctx, g)}, nil
+}
+
+// adoptInto makes primary (nil: none) the primary member of g, which is being created.
+func adoptInto(tx store.Tx, primary *resource.Cluster, g *resource.ReplicationGroup) error {
+	if primary == nil {
+		return nil
+	}
+	primary.ReplicationGroupID = g.ID
+	return putCluster(tx, primary)
 }
 
 // planRestore fits the planned shards to a snapshot and returns them with each node group's file. A cluster
@@ -368,6 +374,9 @@ func planSingleShard(at placement, in *api.CreateReplicationGroupMessage, g *res
 		azs = in.PreferredCacheClusterAZs
 	case len(in.NodeGroupConfiguration) == 1:
 		ngc := in.NodeGroupConfiguration[0]
+		if ngc.NodeGroupId != nil && *ngc.NodeGroupId != "0001" {
+			return nil, api.InvalidParameterValueException("Invalid NodeGroupId %q: the node group of a cluster mode disabled replication group is 0001.", *ngc.NodeGroupId)
+		}
 		replicas := ngc.ReplicaCount
 		if replicas == nil {
 			replicas = in.ReplicasPerNodeGroup
@@ -454,7 +463,7 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		return api.InvalidParameterCombinationException("Durability %s needs the Multi-AZ transaction log, which this ecache host does not provide yet.", *in.Durability)
 	}
 	g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
-	g.NotificationTopicARN, g.Tags = c.NotificationTopicARN, c.Tags
+	g.NotificationTopicARN, g.Tags, g.LogDelivery = c.NotificationTopicARN, c.Tags, c.LogDelivery
 	g.TransitEncryption, g.AuthToken, g.AuthTokenUpdatedAt = c.TransitEncryption, c.AuthToken, c.AuthTokenUpdatedAt
 	g.SubnetGroup, g.SecurityGroupIDs = c.SubnetGroup, c.SecurityGroupIDs
 	g.AtRestEncryption = g.Engine == engine.EngineValkey
@@ -503,6 +512,14 @@ func portsPerMember(g *resource.ReplicationGroup) int {
 
 // createMember stores a new member cache cluster of one node on the first ports of ports and returns the
 // ports left.
+// topicStatus is the status of a notification topic when it is set: active.
+func topicStatus(arn string) string {
+	if arn == "" {
+		return ""
+	}
+	return "active"
+}
+
 // memberBatch creates the member clusters of one change to a group: on ports allocated for all of them at
 // once, at one engine version and one creation time.
 type memberBatch struct {
@@ -541,7 +558,8 @@ func (b *memberBatch) create(id, az string) error {
 		MaintenanceWindow: g.MaintenanceWindow, SnapshotWindow: g.SnapshotWindow, SnapshotRetentionLimit: g.SnapshotRetentionLimit,
 		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, AtRestEncryption: g.AtRestEncryption,
 		AuthToken: g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled,
+		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled, LogDelivery: slices.Clone(g.LogDelivery),
+		NotificationTopicARN: g.NotificationTopicARN, NotificationTopicStatus: topicStatus(g.NotificationTopicARN),
 		Nodes: []resource.Node{node},
 	}
 	_, err := b.tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c))
@@ -576,7 +594,7 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 		}
 		if in.FinalSnapshotIdentifier != nil {
 			// The controller copies the data before it stops the members' engines.
-			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), "", g.ID, "manual")
+			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), "", g.ID, "final")
 			if err != nil {
 				return err
 			}
@@ -675,14 +693,14 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		MemberClusters:             g.MemberIDs(),
 		MemberClustersOutpostArns:  []string{},
 		UserGroupIds:               []string{},
-		LogDeliveryConfigurations:  []api.LogDeliveryConfiguration{},
+		LogDeliveryConfigurations:  renderLogDelivery(g.LogDelivery),
 		PendingModifiedValues:      &api.ReplicationGroupPendingModifiedValues{},
 	}
 	if g.KMSKeyID != "" {
 		out.KmsKeyId = ptr(g.KMSKeyID)
 	}
-	if g.SnapshottingClusterID != "" && slices.Contains(g.MemberIDs(), g.SnapshottingClusterID) {
-		out.SnapshottingClusterId = ptr(g.SnapshottingClusterID)
+	if !g.ClusterEnabled && len(g.NodeGroups) == 1 && (g.SnapshotRetentionLimit > 0 || g.SnapshottingClusterID != "") {
+		out.SnapshottingClusterId = ptr(snapshottingMember(g, &g.NodeGroups[0]))
 	}
 	if g.TransitEncryption {
 		out.TransitEncryptionMode = ptr("required")
@@ -739,8 +757,27 @@ func (s *Service) renderNodeGroup(ctx context.Context, g *resource.ReplicationGr
 	return node
 }
 
-// testFailoversPerDay is how many node groups TestFailover may fail over in a rolling 24 hours.
+// testFailoversPerDay is how many node groups TestFailover may fail over in a rolling 24 hours, for an
+// account in a region.
 const testFailoversPerDay = 15
+
+// recentTestFailovers counts the TestFailover calls of the last 24 hours over every replication group of
+// region rg: the limit is the account's, not a group's.
+func recentTestFailovers(tx store.Tx, rg string, now time.Time) (int, error) {
+	groups, err := resource.List[resource.ReplicationGroup](tx, resource.KindReplicationGroup)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, g := range groups {
+		for _, t := range g.TestFailovers {
+			if g.Region == rg && now.Sub(t) < 24*time.Hour {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
 
 // TestFailover asks the controller to move a node group's primary role to a replica, as a failure would:
 // the most up-to-date replica is promoted and the old primary is recovered as a replica.
@@ -769,14 +806,11 @@ func (s *Service) TestFailover(ctx context.Context, in *api.TestFailoverMessage)
 			return api.InvalidReplicationGroupStateFault("Node group %s of replication group %s has no replica to fail over to.", ngID, g.ID)
 		}
 		now := s.now().UTC()
-		var recent []time.Time
-		for _, t := range g.TestFailovers {
-			if now.Sub(t) < 24*time.Hour {
-				recent = append(recent, t)
-			}
-		}
-		if len(recent) >= testFailoversPerDay {
-			return api.TestFailoverNotAvailableFault("TestFailover can be called for at most %d node groups in a rolling 24-hour period.", testFailoversPerDay)
+		recent := slices.DeleteFunc(slices.Clone(g.TestFailovers), func(t time.Time) bool { return now.Sub(t) >= 24*time.Hour })
+		if n, err := recentTestFailovers(tx, rg, now); err != nil {
+			return err
+		} else if n >= testFailoversPerDay {
+			return api.TestFailoverNotAvailableFault("TestFailover can be called for at most %d node groups of an account in a region in a rolling 24-hour period.", testFailoversPerDay)
 		}
 		g.TestFailovers = append(recent, now)
 		g.Failover = &resource.Failover{NodeGroupID: ngID, From: ng.Primary(), Test: true, StartedAt: now}

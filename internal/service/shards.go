@@ -166,6 +166,9 @@ func (s *Service) ModifyReplicationGroupShardConfiguration(ctx context.Context, 
 			return err
 		}
 		added := max(want-len(g.NodeGroups), 0)
+		if len(in.ReshardingConfiguration) > 0 && added == 0 {
+			return api.InvalidParameterCombinationException("ReshardingConfiguration applies only when NodeGroupCount (%d) is greater than the current number of node groups (%d).", want, len(g.NodeGroups))
+		}
 		replicas := len(g.NodeGroups[0].Members) - 1
 		nodes := len(g.MemberIDs()) + added*(replicas+1)
 		if nodes > maxClusterModeNodes {
@@ -237,20 +240,41 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 	if err != nil {
 		return err
 	}
-	next := 1
-	for range n {
-		for g.NodeGroup(fmt.Sprintf("%04d", next)) != nil {
-			next++
+	var fresh []api.ReshardingConfiguration // entries for new node groups: the others name existing ones
+	for _, rc := range config {
+		if rc.NodeGroupId == nil || g.NodeGroup(*rc.NodeGroupId) == nil {
+			fresh = append(fresh, rc)
 		}
-		id := fmt.Sprintf("%04d", next)
+	}
+	if len(fresh) > n {
+		return api.InvalidParameterValueException("ReshardingConfiguration describes %d new node groups; NodeGroupCount adds %d.", len(fresh), n)
+	}
+	next := 1
+	for k := range n {
 		var azs []string
-		for _, rc := range config {
-			if deref(rc.NodeGroupId) == id && len(rc.PreferredAvailabilityZones) > 0 {
-				if len(rc.PreferredAvailabilityZones) != replicas+1 {
-					return api.InvalidParameterValueException("ReshardingConfiguration for node group %s needs %d Availability Zones, one per node.", id, replicas+1)
+		id := ""
+		if k < len(fresh) {
+			rc := fresh[k]
+			if rc.NodeGroupId != nil {
+				if id = *rc.NodeGroupId; !nodeGroupIDPattern.MatchString(id) {
+					return api.InvalidParameterValueException("Invalid NodeGroupId %q: use 1 to 4 letters or digits.", id)
 				}
-				azs = rc.PreferredAvailabilityZones
+				if g.NodeGroup(id) != nil {
+					return api.InvalidParameterValueException("Node group %s is named twice in ReshardingConfiguration.", id)
+				}
 			}
+			if azs = rc.PreferredAvailabilityZones; len(azs) == 0 {
+				azs = nil
+			} else if len(azs) != replicas+1 {
+				return api.InvalidParameterValueException("ReshardingConfiguration for a new node group needs %d Availability Zones, one per node.", replicas+1)
+			}
+		}
+		if id == "" {
+			for g.NodeGroup(fmt.Sprintf("%04d", next)) != nil || slices.ContainsFunc(fresh, func(rc api.ReshardingConfiguration) bool { return deref(rc.NodeGroupId) == fmt.Sprintf("%04d", next) }) {
+				next++
+			}
+			id = fmt.Sprintf("%04d", next)
+			next++
 		}
 		ng := resource.NodeGroup{ID: id, Status: resource.StatusCreating}
 		for j := range replicas + 1 {
@@ -258,7 +282,7 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 			if err != nil {
 				return err
 			}
-			mid := fmt.Sprintf("%s-%s-%03d", g.ID, id, j+1)
+			mid := fmt.Sprintf("%s-%s-%03d", g.ID, strings.ToLower(id), j+1)
 			if _, err := tx.Get(resource.KindCluster, resource.Key(g.Region, mid)); err == nil {
 				return api.InvalidParameterValueException("Cache cluster %s already exists.", mid)
 			}

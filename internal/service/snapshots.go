@@ -55,9 +55,14 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 }
 
 // newSnapshot describes a new snapshot name of cluster clusterID or group groupID, source "manual" (a name
-// the user chose) or "automated", checking the name is free and the source can be snapshotted; putSnapshot
-// stores it.
+// the user chose), "automated", or "final" (a manual one taken as the cluster or group is deleted: of a
+// group, from the primaries, which have the freshest data), checking the name is free and the source can be
+// snapshotted; putSnapshot stores it.
 func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID, source string) (*resource.Snapshot, error) {
+	final := source == "final"
+	if final {
+		source = "manual"
+	}
 	if source == "manual" {
 		if err := validIdentifier("SnapshotName", name, maxSnapshotNameLen); err != nil {
 			return nil, err
@@ -75,7 +80,7 @@ func (s *Service) newSnapshot(tx store.Tx, rg, name, clusterID, groupID, source 
 	now := s.now().UTC()
 	var snap *resource.Snapshot
 	if groupID != "" {
-		snap, err = s.groupSnapshot(tx, rg, groupID)
+		snap, err = s.groupSnapshot(tx, rg, groupID, final)
 	} else {
 		snap, err = s.clusterSnapshot(tx, rg, clusterID)
 	}
@@ -163,9 +168,9 @@ func (s *Service) clusterSnapshot(tx store.Tx, rg, id string) (*resource.Snapsho
 	return snap, nil
 }
 
-// groupSnapshot describes a snapshot of a replication group: one file per node group, copied from a replica
-// where the node group has one.
-func (s *Service) groupSnapshot(tx store.Tx, rg, id string) (*resource.Snapshot, error) {
+// groupSnapshot describes a snapshot of a replication group: one file per node group, copied from the
+// snapshotting member (a replica where the node group has one) or, fromPrimaries, from the primary.
+func (s *Service) groupSnapshot(tx store.Tx, rg, id string, fromPrimaries bool) (*resource.Snapshot, error) {
 	g, _, err := getGroup(tx, rg, id)
 	if err != nil {
 		return nil, err
@@ -175,12 +180,9 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string) (*resource.Snapshot,
 	}
 	var snap *resource.Snapshot
 	for _, ng := range g.NodeGroups {
-		source := ng.Primary()
-		if replicas := replicasOf(&ng); len(replicas) > 0 {
-			source = replicas[len(replicas)-1]
-		}
-		if id := g.SnapshottingClusterID; id != "" && slices.ContainsFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == id }) {
-			source = id
+		source := snapshottingMember(g, &ng)
+		if fromPrimaries {
+			source = ng.Primary()
 		}
 		obj, err := tx.Get(resource.KindCluster, resource.Key(rg, source))
 		if err != nil {
@@ -196,16 +198,19 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string) (*resource.Snapshot,
 		if snap == nil {
 			snap = snapshotOf(c)
 		}
-		primaryAZ := c.Nodes[0].AZ
-		if p, err := tx.Get(resource.KindCluster, resource.Key(rg, ng.Primary())); err == nil {
-			if pc, err := resource.Unmarshal[resource.Cluster](p.Value); err == nil && len(pc.Nodes) > 0 {
-				primaryAZ = pc.Nodes[0].AZ
+		sh := resource.SnapshotShard{
+			NodeGroupID: ng.ID, CacheClusterID: c.ID, CacheNodeID: c.Nodes[0].ID, NodeCreatedAt: c.Nodes[0].CreatedAt,
+			Slots: ng.Slots, ReplicaCount: len(ng.Members) - 1, PrimaryAZ: c.Nodes[0].AZ,
+		}
+		for _, m := range ng.Members {
+			az := memberZone(tx, rg, m.ClusterID)
+			if m.ClusterID == ng.Primary() && az != "" {
+				sh.PrimaryAZ = az
+			} else if m.ClusterID != ng.Primary() {
+				sh.ReplicaAZs = append(sh.ReplicaAZs, az)
 			}
 		}
-		snap.Shards = append(snap.Shards, resource.SnapshotShard{
-			NodeGroupID: ng.ID, CacheClusterID: c.ID, CacheNodeID: c.Nodes[0].ID, NodeCreatedAt: c.Nodes[0].CreatedAt,
-			Slots: ng.Slots, ReplicaCount: len(ng.Members) - 1, PrimaryAZ: primaryAZ,
-		})
+		snap.Shards = append(snap.Shards, sh)
 	}
 	snap.ReplicationGroupID, snap.ReplicationGroupDescription, snap.SourceCreatedAt = g.ID, g.Description, g.CreatedAt
 	snap.NumCacheNodes, snap.ClusterEnabled, snap.Durability = 0, g.ClusterEnabled, g.Durability
@@ -322,6 +327,13 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	if name != "" && len(list) == 0 {
 		return nil, api.SnapshotNotFoundFault("Snapshot %s not found.", name)
 	}
+	if clusterID != "" && len(list) == 0 {
+		if _, err := s.store.Get(ctx, resource.KindCluster, resource.Key(rg, clusterID)); errors.Is(err, store.ErrNotFound) {
+			return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", clusterID)
+		} else if err != nil {
+			return nil, internal("describe snapshots", err)
+		}
+	}
 	out := &api.DescribeSnapshotsListMessage{}
 	out.Snapshots, out.Marker = renderPage(list, func(s *resource.Snapshot) string { return s.Name }, in.Marker, max,
 		func(snap *resource.Snapshot) api.Snapshot {
@@ -365,7 +377,7 @@ func (s *Service) renderSnapshot(snap *resource.Snapshot, nodeGroupConfig bool) 
 		CacheNodeType: ptr(snap.NodeType), CacheParameterGroupName: ptr(snap.ParameterGroup), Port: ptr(int32(6379)),
 		SnapshotRetentionLimit: ptr(snap.SnapshotRetentionLimit), SnapshotWindow: ptr(snap.SnapshotWindow),
 		PreferredMaintenanceWindow: ptr(snap.MaintenanceWindow), AutoMinorVersionUpgrade: ptr(snap.AutoMinorVersionUpgrade),
-		CacheClusterCreateTime: ptr(snap.SourceCreatedAt), DataTiering: ptr("disabled"), VpcId: ptr("vpc-ecache"),
+		CacheClusterCreateTime: ptr(snap.SourceCreatedAt), DataTiering: ptr("disabled"), VpcId: ptr(s.vpcID()),
 		NodeSnapshots: []api.NodeSnapshot{},
 	}
 	out.CacheSubnetGroupName, out.TopicArn, out.KmsKeyId = optional(snap.SubnetGroup), optional(snap.TopicARN), optional(snap.KMSKeyID)
@@ -396,11 +408,50 @@ func (s *Service) renderSnapshot(snap *resource.Snapshot, nodeGroupConfig bool) 
 			if sh.PrimaryAZ != "" {
 				cfg.PrimaryAvailabilityZone = ptr(sh.PrimaryAZ)
 			}
+			cfg.ReplicaAvailabilityZones = slices.Clone(sh.ReplicaAZs)
 			ns.NodeGroupConfiguration = cfg
 		}
 		out.NodeSnapshots = append(out.NodeSnapshots, ns)
 	}
 	return out
+}
+
+// snapshottingMember is the member of node group ng that snapshots are copied from: the one
+// SnapshottingClusterId names, else the last replica, else the primary.
+func snapshottingMember(g *resource.ReplicationGroup, ng *resource.NodeGroup) string {
+	if id := g.SnapshottingClusterID; id != "" && slices.ContainsFunc(ng.Members, func(m resource.Member) bool { return m.ClusterID == id }) {
+		return id
+	}
+	if replicas := replicasOf(ng); len(replicas) > 0 {
+		return replicas[len(replicas)-1]
+	}
+	return ng.Primary()
+}
+
+// restoreVersion gives a restore from snapshot name (nil: not a restore) that names no engine version the
+// version the snapshot was taken on, as ElastiCache does; a missing snapshot, or one of another engine
+// than eng, is left for the creation to report.
+func (s *Service) restoreVersion(ctx context.Context, rg string, name, eng *string, version **string) {
+	if name == nil || *version != nil {
+		return
+	}
+	obj, err := s.store.Get(ctx, resource.KindSnapshot, resource.Key(rg, strings.ToLower(*name)))
+	if err != nil {
+		return
+	}
+	snap, err := resource.Unmarshal[resource.Snapshot](obj.Value)
+	if err == nil && (eng == nil || strings.EqualFold(*eng, snap.Engine)) {
+		*version = ptr(snap.EngineVersion)
+	}
+}
+
+// memberZone is the Availability Zone of member cluster id's node ("" when it cannot be read).
+func memberZone(tx store.Tx, rg, id string) string {
+	c, _, err := resource.Get[resource.Cluster](tx, resource.KindCluster, resource.Key(rg, id))
+	if err != nil || len(c.Nodes) == 0 {
+		return ""
+	}
+	return c.Nodes[0].AZ
 }
 
 // cacheSize renders a snapshot file's size as ElastiCache does ("3 MB").
