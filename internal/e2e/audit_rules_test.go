@@ -38,6 +38,13 @@ func TestAuditedReplicationGroupAndSnapshotRules(t *testing.T) {
 			t.Errorf("member %s: notification %+v, log delivery %+v", id, m.NotificationConfiguration, m.LogDeliveryConfigurations)
 		}
 	}
+	// A replica's node names the primary node it replicates from; the primary's names none.
+	if n := describeCluster(t, c, "g-002").CacheNodes; len(n) != 1 || aws.ToString(n[0].SourceCacheNodeId) != "0001" {
+		t.Errorf("replica g-002 nodes %+v, want SourceCacheNodeId 0001", n)
+	}
+	if n := describeCluster(t, c, "g-001").CacheNodes; len(n) != 1 || n[0].SourceCacheNodeId != nil {
+		t.Errorf("primary g-001 nodes %+v, want no SourceCacheNodeId", n)
+	}
 	// Automatic snapshots are taken from a replica: the group says which.
 	if got := aws.ToString(out.ReplicationGroup.SnapshottingClusterId); got != "g-002" {
 		t.Errorf("SnapshottingClusterId = %q, want g-002 (the replica automatic snapshots come from)", got)
@@ -84,6 +91,21 @@ func TestAuditedReplicationGroupAndSnapshotRules(t *testing.T) {
 		}, "UserGroupNotFound"},
 		{"ModifyReplicationGroup: IPv6 discovery on an IPv4 group", func() error {
 			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"), IpDiscovery: types.IpDiscoveryIpv6})
+			return err
+		}, "InvalidParameterCombination"},
+		{"a data tiering node type for a cache cluster", func() error {
+			_, err := c.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheNodeType = aws.String("cache.r6gd.xlarge") }))
+			return err
+		}, "InvalidParameterCombination"},
+		{"a data tiering node type without DataTieringEnabled", func() error {
+			_, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("dt"),
+				ReplicationGroupDescription: aws.String("dt"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.r6gd.xlarge")})
+			return err
+		}, "InvalidParameterCombination"},
+		{"data tiering, which this host cannot do", func() error {
+			_, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("dt"),
+				ReplicationGroupDescription: aws.String("dt"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.r6gd.xlarge"),
+				DataTieringEnabled: aws.Bool(true)})
 			return err
 		}, "InvalidParameterCombination"},
 		{"a node group id that is not one", func() error {
@@ -225,5 +247,113 @@ func TestRestoreTakesTheSnapshotsVersion(t *testing.T) {
 	}
 	if v := aws.ToString(out.CacheCluster.EngineVersion); v != "7.1" {
 		t.Errorf("restored cluster runs %s, want the snapshot's 7.1", v)
+	}
+	// While the restore runs the snapshot says so, and cannot be deleted.
+	status := func(name string) string {
+		out, err := p.client.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{SnapshotName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Snapshots[0].SnapshotStatus)
+	}
+	if st := status("s71"); st != "restoring" {
+		t.Errorf("snapshot status during a restore: %s, want restoring", st)
+	}
+	if _, err := p.client.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("s71")}); err == nil {
+		t.Error("a snapshot being restored was deleted")
+	} else if code, _ := apiError(t, err); code != "InvalidSnapshotState" {
+		t.Errorf("deleting a snapshot being restored: %s, want InvalidSnapshotState", code)
+	}
+	markAvailable(t, p.store, "back")
+	if _, err := p.client.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("s71"), TargetSnapshotName: aws.String("s71-copy")}); err != nil {
+		t.Fatal(err)
+	}
+	if st := status("s71"); st != "copying" {
+		t.Errorf("snapshot status during a copy: %s, want copying", st)
+	}
+	if _, err := p.client.DeleteSnapshot(ctx, &elasticache.DeleteSnapshotInput{SnapshotName: aws.String("s71")}); err == nil {
+		t.Error("a snapshot being copied was deleted")
+	}
+}
+
+// ApplyImmediately applies the request and whatever earlier requests left for the maintenance window.
+func TestApplyImmediatelyTakesPendingChanges(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	c := p.client
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		ReplicationGroupDescription: aws.String("g"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	markGroupAvailable(t, p.store, "g")
+	markAvailable(t, p.store, "g-001", "g-002")
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		CacheNodeType: aws.String("cache.t3.small"), ApplyImmediately: aws.Bool(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if m := describeCluster(t, c, "g-002"); m.PendingModifiedValues == nil || aws.ToString(m.PendingModifiedValues.CacheNodeType) != "cache.t3.small" {
+		t.Fatalf("member pending values %+v, want cache.t3.small pending", m.PendingModifiedValues)
+	}
+	markGroupAvailable(t, p.store, "g")
+	markAvailable(t, p.store, "g-001", "g-002")
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		ReplicationGroupDescription: aws.String("now"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"g-001", "g-002"} {
+		m := describeCluster(t, c, id)
+		if aws.ToString(m.CacheNodeType) != "cache.t3.small" || (m.PendingModifiedValues != nil && m.PendingModifiedValues.CacheNodeType != nil) {
+			t.Errorf("%s after ApplyImmediately: node type %s, pending %+v; want cache.t3.small applied", id, aws.ToString(m.CacheNodeType), m.PendingModifiedValues)
+		}
+	}
+}
+
+// Right after a scale-in, while the removed node group's clusters are still being deleted, a scale-out
+// gets a node group name that is free instead of failing on the old one's clusters.
+func TestScaleOutRightAfterScaleIn(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	if _, err := p.client.CreateReplicationGroup(ctx, cmeReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.NumNodeGroups = aws.String("sh"), aws.Int32(2)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	// The scale-in of 0002 has finished in the group; its clusters are still being deleted.
+	editRecord(t, p.store, resource.KindReplicationGroup, func(g *resource.ReplicationGroup) {
+		g.NodeGroups = g.NodeGroups[:1]
+		g.NodeGroups[0].Slots = "0-16383"
+	}, "sh")
+	markGroupAvailable(t, p.store, "sh")
+	markAvailable(t, p.store, "sh-0001-001", "sh-0001-002")
+	editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { c.MarkDeleting() }, "sh-0002-001", "sh-0002-002")
+	out, err := p.client.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+		ReplicationGroupId: aws.String("sh"), NodeGroupCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("scale-out right after a scale-in: %v", err)
+	}
+	if ids := []string{aws.ToString(out.ReplicationGroup.NodeGroups[0].NodeGroupId), aws.ToString(out.ReplicationGroup.NodeGroups[1].NodeGroupId)}; ids[1] == "0002" {
+		t.Errorf("node groups %v: the new one took the name whose clusters are being deleted", ids)
+	}
+}
+
+// While an AUTH token is rotated, the group says so in its pending values, as its members do.
+func TestGroupShowsTheAuthTokenRotation(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	if _, err := p.client.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("tok"),
+		ReplicationGroupDescription: aws.String("tok"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String("first-token-0123456789")}); err != nil {
+		t.Fatal(err)
+	}
+	markGroupAvailable(t, p.store, "tok")
+	markAvailable(t, p.store, "tok-001", "tok-002")
+	out, err := p.client.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("tok"),
+		AuthToken: aws.String("second-token-0123456789"), AuthTokenUpdateStrategy: types.AuthTokenUpdateStrategyTypeRotate, ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.ReplicationGroup.PendingModifiedValues.AuthTokenStatus; got != types.AuthTokenUpdateStatusRotating {
+		t.Errorf("group pending AuthTokenStatus = %q, want ROTATING", got)
 	}
 }

@@ -164,6 +164,9 @@ func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMes
 	if !nt.SupportsEngine(eng, version.EngineVersion) {
 		return nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", nodeType, eng, version.EngineVersion)
 	}
+	if dataTiering(nodeType) {
+		return nil, api.InvalidParameterCombinationException("CacheNodeType %s uses data tiering, which only replication groups with DataTieringEnabled have.", nodeType)
+	}
 
 	nodes := int(deref(in.NumCacheNodes))
 	if in.NumCacheNodes == nil {
@@ -345,6 +348,24 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 		c.SubnetGroup = subnetGroupName(in.CacheSubnetGroupName)
 	}
 	return nil
+}
+
+// withPending is a request that applies immediately and takes with it what earlier requests left for the
+// maintenance window (engine version and node type, unless it changes them itself), as ElastiCache's
+// ApplyImmediately does: "the modifications in this request and any pending modifications".
+func withPending(c *resource.Cluster, in *api.ModifyCacheClusterMessage) *api.ModifyCacheClusterMessage {
+	if c.Pending.EngineVersion == "" && c.Pending.NodeType == "" {
+		return in
+	}
+	out := *in
+	if out.EngineVersion == nil && c.Pending.EngineVersion != "" {
+		out.EngineVersion = ptr(c.Pending.EngineVersion)
+	}
+	if out.CacheNodeType == nil && c.Pending.NodeType != "" {
+		out.CacheNodeType = ptr(c.Pending.NodeType)
+	}
+	c.Pending.EngineVersion, c.Pending.NodeType = "", ""
+	return &out
 }
 
 // modifyWindows sets new maintenance and snapshot windows (nil: unchanged), which must not meet; a
@@ -631,9 +652,44 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCac
 	if id != "" && len(list) == 0 {
 		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
 	}
+	sources, err := s.replicaSources(ctx, list)
+	if err != nil {
+		return nil, err
+	}
 	out := &api.CacheClusterMessage{}
 	out.CacheClusters, out.Marker = renderPage(list, func(c *resource.Cluster) string { return c.ID }, in.Marker, max,
-		func(c *resource.Cluster) api.CacheCluster { return *s.renderCluster(c, deref(in.ShowCacheNodeInfo)) })
+		func(c *resource.Cluster) api.CacheCluster {
+			cc := s.renderCluster(c, deref(in.ShowCacheNodeInfo))
+			if src, ok := sources[c.ID]; ok {
+				for i := range cc.CacheNodes {
+					cc.CacheNodes[i].SourceCacheNodeId = ptr(src)
+				}
+			}
+			return *cc
+		})
+	return out, nil
+}
+
+// replicaSources maps each replica member among clusters to the id of the primary node it replicates
+// from (its node group's primary, whose one node is 0001), for CacheNode.SourceCacheNodeId.
+func (s *Service) replicaSources(ctx context.Context, clusters []*resource.Cluster) (map[string]string, error) {
+	if !slices.ContainsFunc(clusters, func(c *resource.Cluster) bool { return c.ReplicationGroupID != "" }) {
+		return nil, nil
+	}
+	groups, _, err := regionList[resource.ReplicationGroup](ctx, s.store, "describe cache clusters", resource.KindReplicationGroup, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, g := range groups {
+		for _, ng := range g.NodeGroups {
+			for _, m := range ng.Members {
+				if m.Role == resource.RoleReplica {
+					out[m.ClusterID] = "0001"
+				}
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -697,6 +753,9 @@ func (s *Service) updateCluster(ctx context.Context, rg, id string, fn func(tx s
 func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.ModifyCacheClusterMessage) error {
 	memcached := c.Engine == engine.EngineMemcached
 	now := deref(in.ApplyImmediately)
+	if now {
+		in = withPending(c, in)
+	}
 	if in.NumCacheNodes != nil || in.CacheNodeIdsToRemove != nil {
 		if err := s.modifyNodeCount(tx, c, in, now); err != nil {
 			return err

@@ -315,6 +315,8 @@ func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplic
 			return nil, api.InvalidParameterValueException("CacheNodeType %s is a previous generation node type; creating new clusters with it is not supported.", g.NodeType)
 		case !nt.SupportsEngine(g.Engine, g.EngineVersion):
 			return nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", g.NodeType, g.Engine, g.EngineVersion)
+		case dataTiering(g.NodeType) && !deref(in.DataTieringEnabled):
+			return nil, api.InvalidParameterCombinationException("CacheNodeType %s requires DataTieringEnabled=true.", g.NodeType)
 		}
 	}
 
@@ -451,7 +453,10 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIds[0])
 	}
 	if deref(in.DataTieringEnabled) {
-		return api.InvalidParameterCombinationException("Data tiering requires r6gd node types, which this ecache host does not run.")
+		if !dataTiering(g.NodeType) {
+			return api.InvalidParameterCombinationException("DataTieringEnabled requires a node type with data tiering (cache.r6gd).")
+		}
+		return api.InvalidParameterCombinationException("Data tiering is not available on this ecache host: its engines keep every item in memory, with no SSD tier to move items to.")
 	}
 	switch deref(in.Durability) {
 	case "", "default", "disabled":
@@ -512,6 +517,9 @@ func portsPerMember(g *resource.ReplicationGroup) int {
 
 // createMember stores a new member cache cluster of one node on the first ports of ports and returns the
 // ports left.
+// dataTiering reports whether a node type keeps part of its data on SSD (the r6gd types).
+func dataTiering(nodeType string) bool { return strings.HasPrefix(nodeType, "cache.r6gd.") }
+
 // topicStatus is the status of a notification topic when it is set: active.
 func topicStatus(arn string) string {
 	if arn == "" {
@@ -717,6 +725,12 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	}
 	if g.Failover != nil && g.Failover.Target != "" {
 		out.PendingModifiedValues.PrimaryClusterId = ptr(g.Failover.Target)
+	}
+	if members := g.MemberIDs(); len(members) > 0 {
+		// An AUTH token change goes to every member at once: the first one's state is the group's.
+		if c, _, err := resource.Load[resource.Cluster](ctx, s.store, resource.KindCluster, resource.Key(g.Region, members[0])); err == nil && c.Pending.AuthTokenStatus != "" {
+			out.PendingModifiedValues.AuthTokenStatus = ptr(c.Pending.AuthTokenStatus)
+		}
 	}
 	return out
 }

@@ -270,7 +270,7 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 			}
 		}
 		if id == "" {
-			for g.NodeGroup(fmt.Sprintf("%04d", next)) != nil || slices.ContainsFunc(fresh, func(rc api.ReshardingConfiguration) bool { return deref(rc.NodeGroupId) == fmt.Sprintf("%04d", next) }) {
+			for nodeGroupIDTaken(tx, g, fresh, fmt.Sprintf("%04d", next)) {
 				next++
 			}
 			id = fmt.Sprintf("%04d", next)
@@ -298,6 +298,17 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 		g.NodeGroups = append(g.NodeGroups, ng)
 	}
 	return nil
+}
+
+// nodeGroupIDTaken reports whether a new node group of g cannot be called id: g has one, ReshardingConfiguration
+// names one so, or the member clusters of a node group of that name that a scale-in removed are still being
+// deleted.
+func nodeGroupIDTaken(tx store.Tx, g *resource.ReplicationGroup, fresh []api.ReshardingConfiguration, id string) bool {
+	if g.NodeGroup(id) != nil || slices.ContainsFunc(fresh, func(rc api.ReshardingConfiguration) bool { return deref(rc.NodeGroupId) == id }) {
+		return true
+	}
+	_, err := tx.Get(resource.KindCluster, resource.Key(g.Region, fmt.Sprintf("%s-%s-001", g.ID, strings.ToLower(id))))
+	return err == nil
 }
 
 // beginResharding records the target slots: an even share for every node group that stays, the fewest

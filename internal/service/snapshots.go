@@ -308,16 +308,12 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	}
 	name := strings.ToLower(deref(in.SnapshotName))
 	clusterID, groupID := strings.ToLower(deref(in.CacheClusterId)), strings.ToLower(deref(in.ReplicationGroupId))
-	objs, err := s.store.List(ctx, resource.KindSnapshot)
+	snaps, clusters, err := s.snapshotsAndClusters(ctx)
 	if err != nil {
 		return nil, internal("describe snapshots", err)
 	}
 	var list []*resource.Snapshot
-	for _, o := range objs {
-		snap, err := resource.Unmarshal[resource.Snapshot](o.Value)
-		if err != nil {
-			return nil, internal("describe snapshots", err)
-		}
+	for _, snap := range snaps {
 		inCluster := clusterID == "" || snap.CacheClusterID == clusterID || slices.ContainsFunc(snap.Shards, func(sh resource.SnapshotShard) bool { return sh.CacheClusterID == clusterID })
 		if snap.Region != rg || (name != "" && snap.Name != name) || !inCluster || (groupID != "" && snap.ReplicationGroupID != groupID) || (source != "" && snap.Source != source) {
 			continue
@@ -337,7 +333,11 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	out := &api.DescribeSnapshotsListMessage{}
 	out.Snapshots, out.Marker = renderPage(list, func(s *resource.Snapshot) string { return s.Name }, in.Marker, max,
 		func(snap *resource.Snapshot) api.Snapshot {
-			return *s.renderSnapshot(snap, deref(in.ShowNodeGroupConfig))
+			out := s.renderSnapshot(snap, deref(in.ShowNodeGroupConfig))
+			if use := snapshotUse(snap, snaps, clusters); use != "" {
+				out.SnapshotStatus = ptr(use)
+			}
+			return *out
 		})
 	return out, nil
 }
@@ -358,6 +358,11 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *api.DeleteSnapshotMess
 		}
 		if snap.Status != resource.SnapshotAvailable && snap.Status != resource.SnapshotFailed {
 			return api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", name, snap.Status)
+		}
+		if use, err := snapshotUseIn(tx, snap); err != nil {
+			return err
+		} else if use != "" {
+			return api.InvalidSnapshotStateFault("Snapshot %s is not in available state (it is %s).", name, use)
 		}
 		snap.Status = resource.SnapshotDeleting
 		_, err = tx.Put(resource.KindSnapshot, obj.Key, resource.Marshal(snap), obj.Revision)
@@ -443,6 +448,72 @@ func (s *Service) restoreVersion(ctx context.Context, rg string, name, eng *stri
 	if err == nil && (eng == nil || strings.EqualFold(*eng, snap.Engine)) {
 		*version = ptr(snap.EngineVersion)
 	}
+}
+
+// Snapshot statuses that say what an available snapshot's files are being used for.
+const (
+	snapshotCopying   = "copying"
+	snapshotRestoring = "restoring"
+)
+
+// snapshotUse is what the files of available snapshot snap are used for now: "copying" while a CopySnapshot
+// reads them, "restoring" while a cluster being created loads them, else "".
+func snapshotUse(snap *resource.Snapshot, snaps []*resource.Snapshot, clusters []*resource.Cluster) string {
+	if snap.Status != resource.SnapshotAvailable {
+		return ""
+	}
+	if slices.ContainsFunc(snaps, func(o *resource.Snapshot) bool { return o.CopyOf == snap.UID && o.Status == resource.SnapshotCreating }) {
+		return snapshotCopying
+	}
+	for _, c := range clusters {
+		creating := slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating })
+		if creating && c.Region == snap.Region && slices.ContainsFunc(c.SeedFiles(), func(f resource.SeedFile) bool {
+			return strings.HasPrefix(f.Path, snap.UID+"/")
+		}) {
+			return snapshotRestoring
+		}
+	}
+	return ""
+}
+
+// snapshotUseIn is snapshotUse inside a transaction.
+func snapshotUseIn(tx store.Tx, snap *resource.Snapshot) (string, error) {
+	snaps, err := resource.List[resource.Snapshot](tx, resource.KindSnapshot)
+	if err != nil {
+		return "", err
+	}
+	clusters, err := loadClusters(tx)
+	if err != nil {
+		return "", err
+	}
+	return snapshotUse(snap, snaps, clusters), nil
+}
+
+// snapshotsAndClusters reads every snapshot and cache cluster, for DescribeSnapshots.
+func (s *Service) snapshotsAndClusters(ctx context.Context) ([]*resource.Snapshot, []*resource.Cluster, error) {
+	snaps, err := listAll[resource.Snapshot](ctx, s.store, resource.KindSnapshot)
+	if err != nil {
+		return nil, nil, err
+	}
+	clusters, err := listAll[resource.Cluster](ctx, s.store, resource.KindCluster)
+	return snaps, clusters, err
+}
+
+// listAll decodes every stored record of kind.
+func listAll[T any](ctx context.Context, st store.Store, kind string) ([]*T, error) {
+	objs, err := st.List(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(objs))
+	for _, o := range objs {
+		v, err := resource.Unmarshal[T](o.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // memberZone is the Availability Zone of member cluster id's node ("" when it cannot be read).
