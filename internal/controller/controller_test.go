@@ -353,11 +353,11 @@ func TestPendingWaitsForMaintenanceWindow(t *testing.T) {
 	h.put(t, c)
 	h.waitStatus(t, "m", resource.StatusAvailable)
 	three := int32(3)
-	h.update(t, "m", func(c *resource.Cluster) { c.Pending.NumNodes = &three })
+	h.update(t, "m", func(c *resource.Cluster) { c.Pending.NumNodes, c.Pending.ParameterGroup = &three, "tuned" })
 
 	time.Sleep(200 * time.Millisecond) // several resyncs outside the window (Wednesday noon)
-	if c := h.get(t, "m"); len(c.Nodes) != 1 || c.Pending.NumNodes == nil {
-		t.Fatalf("pending change applied outside the window: %d nodes, pending %v", len(c.Nodes), c.Pending.NumNodes)
+	if c := h.get(t, "m"); len(c.Nodes) != 1 || c.Pending.NumNodes == nil || c.ParameterGroup != "default.memcached1.6" {
+		t.Fatalf("pending change applied outside the window: %d nodes, pending %v, parameter group %s", len(c.Nodes), c.Pending.NumNodes, c.ParameterGroup)
 	}
 	h.clock.Set(time.Date(2026, 11, 19, 3, 30, 0, 0, time.UTC)) // Thursday 03:30, inside thu:03:00-thu:04:00
 	waitFor(t, "scale-out applied", func() error {
@@ -376,6 +376,9 @@ func TestPendingWaitsForMaintenanceWindow(t *testing.T) {
 	}
 	if !contains(h.events(t), "Finished modifying number of nodes from 1 to 3") {
 		t.Errorf("events %q lack the scale-out", h.events(t))
+	}
+	if c.ParameterGroup != "tuned" || c.Pending.ParameterGroup != "" || !contains(h.events(t), "Finished applying modification to cache parameter group to tuned.") {
+		t.Errorf("parameter group %s (pending %q), events %q: want the switch to tuned applied in the window", c.ParameterGroup, c.Pending.ParameterGroup, h.events(t))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resource"
@@ -216,4 +217,29 @@ func TestTestFailoverEvents(t *testing.T) {
 	if st, _ := h.eng.state(memberAddr(1)); st.Role != replication.RoleReplica {
 		t.Errorf("old primary: %+v, want a replica", st)
 	}
+}
+
+// A primary change asked for without ApplyImmediately waits for the maintenance window, then happens as a
+// planned promotion.
+func TestPendingPrimaryWaitsForTheMaintenanceWindow(t *testing.T) {
+	h := start(t)
+	h.putGroup(t, 3)
+	h.setOffsets(500, 500, 500)
+	h.clock.Set(time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)) // Wednesday noon; the window is thu:03:00-thu:04:00
+	err := resource.Edit(context.Background(), h.st, resource.KindReplicationGroup, resource.Key("us-east-1", "g"),
+		func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+			g.PendingPrimary = "g-003"
+			return true, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // resyncs pass: nothing may happen outside the window
+	if g := h.group(t); primaryOf(g) != "g-001" || g.PendingPrimary != "g-003" {
+		t.Fatalf("outside the window: primary %s, pending %q; want g-001 and g-003 still pending", primaryOf(g), g.PendingPrimary)
+	}
+	h.clock.Set(time.Date(2026, 11, 19, 3, 30, 0, 0, time.UTC)) // Thursday 03:30
+	h.waitGroup(t, "promoted in the window", func(g *resource.ReplicationGroup) bool {
+		return primaryOf(g) == "g-003" && g.PendingPrimary == "" && g.Failover == nil && g.Status == resource.StatusAvailable
+	})
 }

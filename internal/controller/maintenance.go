@@ -40,6 +40,10 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 			cl.Pending.Completion = append(cl.Pending.Completion, fmt.Sprintf("Finished applying modification to cache node type to %s.", p.NodeType))
 			cl.NodeType, cl.Pending.NodeType = p.NodeType, ""
 		}
+		if p.ParameterGroup != "" {
+			cl.Pending.Completion = append(cl.Pending.Completion, fmt.Sprintf("Finished applying modification to cache parameter group to %s.", p.ParameterGroup))
+			cl.ParameterGroup, cl.Pending.ParameterGroup = p.ParameterGroup, ""
+		}
 		cl.Status = resource.StatusModifying
 		if p.NumNodes != nil {
 			msg := "Increasing number of requested nodes"
@@ -54,6 +58,27 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 		}
 		return true, nil
 	})
+}
+
+// startPendingPrimary starts, once the group's maintenance window opens, the planned promotion that a
+// ModifyReplicationGroup PrimaryClusterId without ApplyImmediately left pending; due reports that it did.
+func (c *Controller) startPendingPrimary(ctx context.Context, key string, g *resource.ReplicationGroup, primary string) (due bool, err error) {
+	now := c.cfg.Now().UTC()
+	if g.PendingPrimary == "" || g.Status != resource.StatusAvailable || g.Failover != nil || !g.InMaintenanceWindow(now) {
+		return false, nil
+	}
+	err = resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+		if g.PendingPrimary == "" || g.Status != resource.StatusAvailable || g.Failover != nil {
+			return false, nil
+		}
+		if g.PendingPrimary != primary {
+			g.Failover = &resource.Failover{NodeGroupID: g.NodeGroups[0].ID, From: primary, Target: g.PendingPrimary, StartedAt: now}
+			g.Status = resource.StatusModifying
+		}
+		g.PendingPrimary = ""
+		return true, nil
+	})
+	return err == nil, err
 }
 
 // pruneEvents deletes events older than resource.EventRetention.

@@ -139,6 +139,9 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	}
 	sh := shards[0]
 	primary, replicas := sh.primary, sh.replicas
+	if due, err := c.startPendingPrimary(ctx, key, g, sh.primary.cluster.ID); due || err != nil {
+		return true, err
+	}
 
 	// A dead primary with automatic failover: promote the most up-to-date replica first.
 	if g.AutomaticFailover && !primary.running && primary.cluster.Status != resource.StatusCreating {

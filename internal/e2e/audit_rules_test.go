@@ -307,6 +307,25 @@ func TestApplyImmediatelyTakesPendingChanges(t *testing.T) {
 			t.Errorf("%s after ApplyImmediately: node type %s, pending %+v; want cache.t3.small applied", id, aws.ToString(m.CacheNodeType), m.PendingModifiedValues)
 		}
 	}
+	// A new primary without ApplyImmediately waits for the maintenance window; ApplyImmediately starts it.
+	markGroupAvailable(t, p.store, "g")
+	markAvailable(t, p.store, "g-001", "g-002")
+	out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		PrimaryClusterId: aws.String("g-002"), ApplyImmediately: aws.Bool(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.ReplicationGroup.PendingModifiedValues.PrimaryClusterId); got != "g-002" || aws.ToString(out.ReplicationGroup.Status) != "available" {
+		t.Errorf("after PrimaryClusterId without ApplyImmediately: status %s, pending primary %q; want available with g-002 pending",
+			aws.ToString(out.ReplicationGroup.Status), got)
+	}
+	out, err = c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"), ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.ReplicationGroup.PendingModifiedValues.PrimaryClusterId); got != "g-002" || aws.ToString(out.ReplicationGroup.Status) != "modifying" {
+		t.Errorf("after ApplyImmediately: status %s, pending primary %q; want modifying towards g-002", aws.ToString(out.ReplicationGroup.Status), got)
+	}
 }
 
 // Right after a scale-in, while the removed node group's clusters are still being deleted, a scale-out
@@ -355,5 +374,36 @@ func TestGroupShowsTheAuthTokenRotation(t *testing.T) {
 	}
 	if got := out.ReplicationGroup.PendingModifiedValues.AuthTokenStatus; got != types.AuthTokenUpdateStatusRotating {
 		t.Errorf("group pending AuthTokenStatus = %q, want ROTATING", got)
+	}
+}
+
+// A cluster's new parameter group without ApplyImmediately waits for the maintenance window.
+func TestParameterGroupSwitchWaitsForTheWindow(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	c := p.client
+	if _, err := c.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{CacheParameterGroupName: aws.String("tuned"),
+		CacheParameterGroupFamily: aws.String("redis7"), Description: aws.String("tuned")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateCacheCluster(ctx, redisReq(func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("pgw") })); err != nil {
+		t.Fatal(err)
+	}
+	markAvailable(t, p.store, "pgw")
+	group := func() string {
+		return aws.ToString(describeCluster(t, c, "pgw").CacheParameterGroup.CacheParameterGroupName)
+	}
+	if _, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("pgw"), CacheParameterGroupName: aws.String("tuned")}); err != nil {
+		t.Fatal(err)
+	}
+	if g := group(); g != "default.redis7" {
+		t.Errorf("parameter group right after a switch without ApplyImmediately: %s, want default.redis7 until the window", g)
+	}
+	markAvailable(t, p.store, "pgw")
+	if _, err := c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("pgw"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if g := group(); g != "tuned" {
+		t.Errorf("parameter group after ApplyImmediately: %s, want tuned", g)
 	}
 }

@@ -74,6 +74,9 @@ type ReplicationGroup struct {
 	Failover *Failover `json:"failover,omitempty"`
 	// Recovering lists member clusters that lost the primary role and are being recovered as replicas.
 	Recovering []string `json:"recovering,omitempty"`
+	// PendingPrimary is the member a ModifyReplicationGroup PrimaryClusterId without ApplyImmediately
+	// promotes in the next maintenance window.
+	PendingPrimary string `json:"pendingPrimary,omitempty"`
 	// TestFailovers are the times of TestFailover calls, kept for the rolling 24-hour limit.
 	TestFailovers []time.Time `json:"testFailovers,omitempty"`
 }

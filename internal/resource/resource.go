@@ -155,13 +155,16 @@ type Pending struct {
 	EngineVersion   string `json:"engineVersion,omitempty"`
 	NodeType        string `json:"nodeType,omitempty"`
 	AuthTokenStatus string `json:"authTokenStatus,omitempty"`
+	// ParameterGroup is the cache parameter group the cluster switches to in the maintenance window.
+	ParameterGroup string `json:"parameterGroup,omitempty"`
 	// Completion holds the events to record once the modification in progress has been applied.
 	Completion []string `json:"completion,omitempty"`
 }
 
 // Empty reports whether nothing is pending.
 func (p Pending) Empty() bool {
-	return p.NumNodes == nil && len(p.NodeIDsToRemove) == 0 && p.EngineVersion == "" && p.NodeType == "" && p.AuthTokenStatus == ""
+	return p.NumNodes == nil && len(p.NodeIDsToRemove) == 0 && p.EngineVersion == "" && p.NodeType == "" && p.AuthTokenStatus == "" &&
+		p.ParameterGroup == ""
 }
 
 // Tag is a resource tag.

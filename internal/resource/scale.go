@@ -113,7 +113,17 @@ func weekMinute(s string) (int, bool) {
 
 // InMaintenanceWindow reports whether t falls inside the cluster's weekly maintenance window.
 func (c *Cluster) InMaintenanceWindow(t time.Time) bool {
-	start, length, ok := ParseWeeklyWindow(c.MaintenanceWindow)
+	return inWeeklyWindow(c.MaintenanceWindow, t)
+}
+
+// InMaintenanceWindow reports whether t falls in the group's weekly maintenance window.
+func (g *ReplicationGroup) InMaintenanceWindow(t time.Time) bool {
+	return inWeeklyWindow(g.MaintenanceWindow, t)
+}
+
+// inWeeklyWindow reports whether t falls in window (ddd:hh24:mi-ddd:hh24:mi, UTC).
+func inWeeklyWindow(window string, t time.Time) bool {
+	start, length, ok := ParseWeeklyWindow(window)
 	if !ok {
 		return false
 	}

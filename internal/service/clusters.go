@@ -354,7 +354,7 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 // maintenance window (engine version and node type, unless it changes them itself), as ElastiCache's
 // ApplyImmediately does: "the modifications in this request and any pending modifications".
 func withPending(c *resource.Cluster, in *api.ModifyCacheClusterMessage) *api.ModifyCacheClusterMessage {
-	if c.Pending.EngineVersion == "" && c.Pending.NodeType == "" {
+	if c.Pending.EngineVersion == "" && c.Pending.NodeType == "" && c.Pending.ParameterGroup == "" {
 		return in
 	}
 	out := *in
@@ -364,7 +364,10 @@ func withPending(c *resource.Cluster, in *api.ModifyCacheClusterMessage) *api.Mo
 	if out.CacheNodeType == nil && c.Pending.NodeType != "" {
 		out.CacheNodeType = ptr(c.Pending.NodeType)
 	}
-	c.Pending.EngineVersion, c.Pending.NodeType = "", ""
+	if out.CacheParameterGroupName == nil && c.Pending.ParameterGroup != "" {
+		out.CacheParameterGroupName = ptr(c.Pending.ParameterGroup)
+	}
+	c.Pending.EngineVersion, c.Pending.NodeType, c.Pending.ParameterGroup = "", "", ""
 	return &out
 }
 
@@ -791,7 +794,12 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		if g.ClusterEnabled != c.ClusterMode {
 			return api.InvalidParameterCombinationException("The parameter group %s has cluster-enabled %s, which does not match the cluster mode of %s.", g.Name, yesNo(g.ClusterEnabled), c.ID)
 		}
-		c.ParameterGroup = g.Name
+		c.Pending.ParameterGroup = ""
+		if now {
+			c.ParameterGroup = g.Name
+		} else if g.Name != c.ParameterGroup {
+			c.Pending.ParameterGroup = g.Name // switched in the maintenance window
+		}
 	}
 	if in.SecurityGroupIds != nil {
 		if err := validSecurityGroupIDs(in.SecurityGroupIds); err != nil {

@@ -494,12 +494,20 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			}
 			g.Durability = d
 		}
-		if pid := strings.ToLower(deref(in.PrimaryClusterId)); pid != "" && pid != ng.Primary() {
+		pid := strings.ToLower(deref(in.PrimaryClusterId))
+		if pid == "" && deref(in.ApplyImmediately) {
+			pid = g.PendingPrimary // ApplyImmediately takes pending changes with it
+		}
+		if pid != "" && pid != ng.Primary() {
 			if !slices.Contains(g.MemberIDs(), pid) {
 				return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", pid, g.ID)
 			}
-			g.Failover = &resource.Failover{NodeGroupID: ng.ID, From: ng.Primary(), Target: pid, StartedAt: s.now().UTC()}
-			g.Status = resource.StatusModifying
+			if deref(in.ApplyImmediately) {
+				g.Failover = &resource.Failover{NodeGroupID: ng.ID, From: ng.Primary(), Target: pid, StartedAt: s.now().UTC()}
+				g.Status, g.PendingPrimary = resource.StatusModifying, ""
+			} else {
+				g.PendingPrimary = pid // promoted in the maintenance window
+			}
 		}
 		if id := strings.ToLower(deref(in.SnapshottingClusterId)); id != "" {
 			switch {

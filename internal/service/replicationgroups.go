@@ -725,6 +725,8 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	}
 	if g.Failover != nil && g.Failover.Target != "" {
 		out.PendingModifiedValues.PrimaryClusterId = ptr(g.Failover.Target)
+	} else if g.PendingPrimary != "" {
+		out.PendingModifiedValues.PrimaryClusterId = ptr(g.PendingPrimary)
 	}
 	if members := g.MemberIDs(); len(members) > 0 {
 		// An AUTH token change goes to every member at once: the first one's state is the group's.
