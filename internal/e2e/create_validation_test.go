@@ -276,13 +276,17 @@ func TestSubnetGroupZonesAreEnforced(t *testing.T) {
 	if code, status := apiError(t, err); code != "InvalidParameterValue" || status != 400 {
 		t.Errorf("a zone without a subnet of the group (%s, subnets in %v): %v, want InvalidParameterValue", outside, zones, err)
 	}
-	out, err := p.client.CreateCacheCluster(ctx, memcachedReq(func(in *elasticache.CreateCacheClusterInput) {
+	if _, err := p.client.CreateCacheCluster(ctx, memcachedReq(func(in *elasticache.CreateCacheClusterInput) {
 		in.CacheClusterId, in.CacheSubnetGroupName, in.NumCacheNodes, in.AZMode = aws.String("inside"), aws.String("two"), aws.Int32(3), types.AZModeCrossAz
-	}))
-	if err != nil {
+	})); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range out.CacheCluster.CacheNodes {
+	markAvailable(t, p.store, "inside")
+	if _, err := p.client.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("inside"),
+		NumCacheNodes: aws.Int32(5), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range describeCluster(t, p.client, "inside").CacheNodes { // the three created and the two added
 		if z := aws.ToString(n.CustomerAvailabilityZone); !contains(zones, z) {
 			t.Errorf("node %s placed in %s, outside the group's zones %v", aws.ToString(n.CacheNodeId), z, zones)
 		}

@@ -152,7 +152,7 @@ func startsWith(t *testing.T, bin Binary, cfg NodeConfig) (string, bool) {
 		_ = cmd.Process.Kill()
 		<-done
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second) // databases=1200000 takes seconds on a busy machine
 	defer cancel()
 	for {
 		if _, err := os.Stat(sock); err == nil {
@@ -163,7 +163,7 @@ func startsWith(t *testing.T, bin Binary, cfg NodeConfig) (string, bool) {
 			done <- err
 			return fmt.Sprintf("%v\n%s", err, out.String()), false
 		case <-ctx.Done():
-			return "did not listen within 15s:\n" + out.String(), false
+			return "did not listen within 90s:\n" + out.String(), false
 		case <-time.After(2 * time.Millisecond):
 		}
 	}

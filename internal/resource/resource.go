@@ -96,6 +96,9 @@ type Cluster struct {
 	ClusterMode bool `json:"clusterMode,omitempty"`
 	// Snapshotting names the snapshot being copied from this cluster; the cluster shows "snapshotting".
 	Snapshotting string `json:"snapshotting,omitempty"`
+	// Zones are the Availability Zones of the cluster's subnet group, where nodes added later go (empty in
+	// records written before they were kept: the region's first three).
+	Zones []string `json:"zones,omitempty"`
 	// Incompatible is, while a node's engine refuses to start with the cluster's parameters, the engine's
 	// reason; the cluster then shows "incompatible-parameters" and can be deleted whatever its status.
 	Incompatible string `json:"incompatible,omitempty"`

@@ -68,6 +68,9 @@ func (c *Cluster) BeginScale(want int, remove []string, ports []int, at time.Tim
 		az := c.PreferredAZ
 		if az == "Multiple" || c.AZMode == "cross-az" {
 			az = fmt.Sprintf("%s%c", c.Region, 'a'+(next+i-1)%3)
+			if zones := c.Zones[:min(len(c.Zones), 3)]; len(zones) > 0 {
+				az = zones[(next+i-1)%len(zones)]
+			}
 		}
 		c.Nodes = append(c.Nodes, Node{ID: fmt.Sprintf("%04d", next+i), Status: NodeCreating, CreatedAt: at, Port: ports[i], AZ: az})
 	}

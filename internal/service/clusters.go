@@ -68,6 +68,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		if spec.azs, err = at.fit(spec.azs, spec.azsGiven); err != nil {
 			return err
 		}
+		c.Zones = at.zones
 		c.PreferredAZ = preferredZone(spec.azs)
 		snap := imported
 		if name := deref(in.SnapshotName); name != "" {

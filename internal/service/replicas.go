@@ -442,6 +442,29 @@ func groupSettingsGiven(in *api.CreateCacheClusterMessage) []string {
 	return given
 }
 
+// modifyPrimary moves the primary role of a cluster mode disabled group to member id (nil: none asked for):
+// a planned promotion now with ApplyImmediately (which also starts one left pending), else in the group's
+// maintenance window.
+func (s *Service) modifyPrimary(g *resource.ReplicationGroup, ng *resource.NodeGroup, id *string, now bool) error {
+	pid := strings.ToLower(deref(id))
+	if pid == "" && now {
+		pid = g.PendingPrimary
+	}
+	if pid == "" || pid == ng.Primary() {
+		return nil
+	}
+	if !slices.Contains(g.MemberIDs(), pid) {
+		return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", pid, g.ID)
+	}
+	if !now {
+		g.PendingPrimary = pid
+		return nil
+	}
+	g.Failover = &resource.Failover{NodeGroupID: ng.ID, From: ng.Primary(), Target: pid, StartedAt: s.now().UTC()}
+	g.Status, g.PendingPrimary = resource.StatusModifying, ""
+	return nil
+}
+
 // ModifyReplicationGroup changes a cluster-mode-disabled group: group settings (description, automatic
 // failover, Multi-AZ, primary, durability) directly, node settings (node type, engine version, parameter
 // group, AUTH token, windows …) on every member cluster with the cache-cluster rules, all in one transaction.
@@ -494,20 +517,8 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			}
 			g.Durability = d
 		}
-		pid := strings.ToLower(deref(in.PrimaryClusterId))
-		if pid == "" && deref(in.ApplyImmediately) {
-			pid = g.PendingPrimary // ApplyImmediately takes pending changes with it
-		}
-		if pid != "" && pid != ng.Primary() {
-			if !slices.Contains(g.MemberIDs(), pid) {
-				return api.InvalidParameterValueException("Cache cluster %s is not a member of replication group %s.", pid, g.ID)
-			}
-			if deref(in.ApplyImmediately) {
-				g.Failover = &resource.Failover{NodeGroupID: ng.ID, From: ng.Primary(), Target: pid, StartedAt: s.now().UTC()}
-				g.Status, g.PendingPrimary = resource.StatusModifying, ""
-			} else {
-				g.PendingPrimary = pid // promoted in the maintenance window
-			}
+		if err := s.modifyPrimary(g, ng, in.PrimaryClusterId, deref(in.ApplyImmediately)); err != nil {
+			return err
 		}
 		if id := strings.ToLower(deref(in.SnapshottingClusterId)); id != "" {
 			switch {
