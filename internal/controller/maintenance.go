@@ -54,7 +54,7 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 			if err := resource.AddEvent(tx, now, seq, cl.Region, resource.SourceCacheCluster, cl.ID, msg); err != nil {
 				return false, err
 			}
-			cl.BeginScale(int(*p.NumNodes), p.NodeIDsToRemove, ports, now)
+			cl.BeginScale(int(*p.NumNodes), p.NodeIDsToRemove, p.NewAZs, ports, now)
 		}
 		return true, nil
 	})

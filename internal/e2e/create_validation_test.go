@@ -286,7 +286,26 @@ func TestSubnetGroupZonesAreEnforced(t *testing.T) {
 		NumCacheNodes: aws.Int32(5), ApplyImmediately: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range describeCluster(t, p.client, "inside").CacheNodes { // the three created and the two added
+	// NewAvailabilityZones: one zone of the group per node added.
+	markAvailable(t, p.store, "inside")
+	for _, bad := range [][]string{{zones[0]}, {zones[0], outside}} {
+		_, err := p.client.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("inside"),
+			NumCacheNodes: aws.Int32(7), NewAvailabilityZones: bad, ApplyImmediately: aws.Bool(true)})
+		if code, _ := apiError(t, err); code != "InvalidParameterCombination" && code != "InvalidParameterValue" {
+			t.Errorf("NewAvailabilityZones %v for 2 new nodes: %v, want a refusal", bad, err)
+		}
+	}
+	last := zones[len(zones)-1]
+	if _, err := p.client.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("inside"),
+		NumCacheNodes: aws.Int32(7), NewAvailabilityZones: []string{last, last}, ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := describeCluster(t, p.client, "inside").CacheNodes
+	if len(nodes) != 7 || aws.ToString(nodes[5].CustomerAvailabilityZone) != last || aws.ToString(nodes[6].CustomerAvailabilityZone) != last {
+		t.Errorf("nodes after adding two in %s: %d nodes, the new ones in %s and %s", last, len(nodes),
+			aws.ToString(nodes[len(nodes)-2].CustomerAvailabilityZone), aws.ToString(nodes[len(nodes)-1].CustomerAvailabilityZone))
+	}
+	for _, n := range nodes { // the three created, the two added, the two placed
 		if z := aws.ToString(n.CustomerAvailabilityZone); !contains(zones, z) {
 			t.Errorf("node %s placed in %s, outside the group's zones %v", aws.ToString(n.CacheNodeId), z, zones)
 		}

@@ -158,6 +158,8 @@ type Pending struct {
 	EngineVersion   string `json:"engineVersion,omitempty"`
 	NodeType        string `json:"nodeType,omitempty"`
 	AuthTokenStatus string `json:"authTokenStatus,omitempty"`
+	// NewAZs are the Availability Zones of the nodes a pending scale-out adds (NewAvailabilityZones).
+	NewAZs []string `json:"newAzs,omitempty"`
 	// ParameterGroup is the cache parameter group the cluster switches to in the maintenance window.
 	ParameterGroup string `json:"parameterGroup,omitempty"`
 	// Completion holds the events to record once the modification in progress has been applied.

@@ -51,12 +51,13 @@ func (p Ports) Allocate(tx store.Tx, n int) (ports []int, ok bool, err error) {
 
 // BeginScale moves the cluster to want nodes: new nodes (one port each) are added in creating, nodes
 // named in remove are marked for removal, and the cluster is modifying until the controller is done.
-func (c *Cluster) BeginScale(want int, remove []string, ports []int, at time.Time) {
+func (c *Cluster) BeginScale(want int, remove, azs []string, ports []int, at time.Time) {
 	current := len(c.Nodes)
 	n := int32(want)
 	c.Pending.NumNodes = &n
 	c.Pending.FromNodes = int32(current)
 	c.Pending.NodeIDsToRemove = slices.Clone(remove)
+	c.Pending.NewAZs = nil
 	c.Status = StatusModifying
 	next := 1
 	for _, node := range c.Nodes {
@@ -71,6 +72,9 @@ func (c *Cluster) BeginScale(want int, remove []string, ports []int, at time.Tim
 			if zones := c.Zones[:min(len(c.Zones), 3)]; len(zones) > 0 {
 				az = zones[(next+i-1)%len(zones)]
 			}
+		}
+		if i < len(azs) {
+			az = azs[i]
 		}
 		c.Nodes = append(c.Nodes, Node{ID: fmt.Sprintf("%04d", next+i), Status: NodeCreating, CreatedAt: at, Port: ports[i], AZ: az})
 	}

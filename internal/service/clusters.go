@@ -977,6 +977,10 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 			return api.InvalidParameterValueException("Cache node %s does not exist in cluster %s.", id, c.ID)
 		}
 	}
+	azs, err := s.newNodeZones(tx, c, in.NewAvailabilityZones, int(want-current))
+	if err != nil {
+		return err
+	}
 	if want == current {
 		return nil
 	}
@@ -992,6 +996,7 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 		}
 		c.Pending.NumNodes = &want
 		c.Pending.NodeIDsToRemove = slices.Clone(remove)
+		c.Pending.NewAZs = azs
 		return nil
 	}
 	msg := "Increasing number of requested nodes"
@@ -1001,11 +1006,32 @@ func (s *Service) modifyNodeCount(tx store.Tx, c *resource.Cluster, in *api.Modi
 	if err := resource.AddEvent(tx, s.now().UTC(), 0, c.Region, resource.SourceCacheCluster, c.ID, msg); err != nil {
 		return err
 	}
-	return s.scaleNodes(tx, all, c, int(want), remove)
+	return s.scaleNodes(tx, all, c, int(want), remove, azs)
+}
+
+// newNodeZones checks NewAvailabilityZones: one zone, with a subnet of the cluster's subnet group, for each
+// of the added nodes (nil: ecache picks them).
+func (s *Service) newNodeZones(tx store.Tx, c *resource.Cluster, azs []string, added int) ([]string, error) {
+	if azs == nil {
+		return nil, nil
+	}
+	if len(azs) != added {
+		return nil, api.InvalidParameterCombinationException("NewAvailabilityZones names %d Availability Zones for %d new cache nodes: give one for each node added.", len(azs), max(added, 0))
+	}
+	at, err := s.placement(tx, c.Region, c.SubnetGroup)
+	if err != nil {
+		return nil, err
+	}
+	for _, az := range azs {
+		if err := at.check(az); err != nil {
+			return nil, err
+		}
+	}
+	return slices.Clone(azs), nil
 }
 
 // scaleNodes adds nodes (with fresh ports) or marks nodes for removal, and puts the cluster in modifying.
-func (s *Service) scaleNodes(tx store.Tx, all []*resource.Cluster, c *resource.Cluster, want int, remove []string) error {
+func (s *Service) scaleNodes(tx store.Tx, all []*resource.Cluster, c *resource.Cluster, want int, remove, azs []string) error {
 	var ports []int
 	if add := want - len(c.Nodes); add > 0 {
 		if err := s.checkNodeQuota(all, c.Region, add); err != nil {
@@ -1016,7 +1042,7 @@ func (s *Service) scaleNodes(tx store.Tx, all []*resource.Cluster, c *resource.C
 			return err
 		}
 	}
-	c.BeginScale(want, remove, ports, s.now().UTC())
+	c.BeginScale(want, remove, azs, ports, s.now().UTC())
 	return nil
 }
 
