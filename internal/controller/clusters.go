@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -411,20 +410,12 @@ func noteIncompatible(cl *resource.Cluster, results map[string]nodeResult, emit 
 	return true, nil
 }
 
-// engineReason is the engine's own account of why it refused its configuration: the last lines of its log
-// that the driver's error carries.
+// engineReason is the engine's own account of why it refused its configuration.
 func engineReason(err error) string {
-	_, tail, ok := strings.Cut(err.Error(), "engine.log:\n")
-	if !ok {
-		return err.Error()
+	if ce, ok := errors.AsType[*driver.ConfigError](err); ok {
+		return ce.Reason
 	}
-	var lines []string
-	for l := range strings.Lines(tail) {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "***") && !strings.HasPrefix(l, "Reading the configuration file") {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines[max(len(lines)-2, 0):], " ")
+	return err.Error()
 }
 
 // settled reports whether every node is available and nothing is left to do.

@@ -40,8 +40,7 @@ func (f *fakeDriver) refuse(words string) {
 }
 
 func (f *fakeDriver) refused(id string) error {
-	return fmt.Errorf("driver: start %s: %w: engine exited during startup (exit status 1)\nengine.log:\n*** FATAL CONFIG FILE ERROR ***\n%s",
-		id, driver.ErrConfigRejected, f.refusal)
+	return &driver.ConfigError{Reason: f.refusal, Err: fmt.Errorf("driver: start %s: engine exited during startup (exit status 1)", id)}
 }
 
 func newFakeDriver() *fakeDriver {

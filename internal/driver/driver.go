@@ -117,6 +117,18 @@ var ErrClusterConfigCorrupt = errors.New("cluster configuration file corrupted")
 // error's text ends with the engine's own words.
 var ErrConfigRejected = errors.New("the engine refused its configuration")
 
+// ConfigError is how the driver reports ErrConfigRejected: Reason is the engine's own account of what it
+// refused (the last lines it logged), Err the failed start.
+type ConfigError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ConfigError) Error() string { return ErrConfigRejected.Error() + ": " + e.Err.Error() }
+
+// Unwrap makes a ConfigError match ErrConfigRejected and the error of the start.
+func (e *ConfigError) Unwrap() []error { return []error{ErrConfigRejected, e.Err} }
+
 // ErrNodeDown is returned by Ensure for a node with StayDown whose process has died.
 var ErrNodeDown = errors.New("node is down and stays down")
 

@@ -165,7 +165,7 @@ func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMes
 	if !nt.SupportsEngine(eng, version.EngineVersion) {
 		return nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", nodeType, eng, version.EngineVersion)
 	}
-	if dataTiering(nodeType) {
+	if nt.DataTiering {
 		return nil, api.InvalidParameterCombinationException("CacheNodeType %s uses data tiering, which only replication groups with DataTieringEnabled have.", nodeType)
 	}
 
@@ -656,9 +656,11 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCac
 	if id != "" && len(list) == 0 {
 		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
 	}
-	sources, err := s.replicaSources(ctx, list)
-	if err != nil {
-		return nil, err
+	var sources map[string]string
+	if deref(in.ShowCacheNodeInfo) { // SourceCacheNodeId is shown on nodes only
+		if sources, err = s.replicaSources(ctx, list); err != nil {
+			return nil, err
+		}
 	}
 	out := &api.CacheClusterMessage{}
 	out.CacheClusters, out.Marker = renderPage(list, func(c *resource.Cluster) string { return c.ID }, in.Marker, max,

@@ -315,7 +315,7 @@ func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplic
 			return nil, api.InvalidParameterValueException("CacheNodeType %s is a previous generation node type; creating new clusters with it is not supported.", g.NodeType)
 		case !nt.SupportsEngine(g.Engine, g.EngineVersion):
 			return nil, api.InvalidParameterCombinationException("CacheNodeType %s does not support %s version %s.", g.NodeType, g.Engine, g.EngineVersion)
-		case dataTiering(g.NodeType) && !deref(in.DataTieringEnabled):
+		case nt.DataTiering && !deref(in.DataTieringEnabled):
 			return nil, api.InvalidParameterCombinationException("CacheNodeType %s requires DataTieringEnabled=true.", g.NodeType)
 		}
 	}
@@ -453,7 +453,7 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIds[0])
 	}
 	if deref(in.DataTieringEnabled) {
-		if !dataTiering(g.NodeType) {
+		if nt, _ := engine.NodeType(g.NodeType); !nt.DataTiering {
 			return api.InvalidParameterCombinationException("DataTieringEnabled requires a node type with data tiering (cache.r6gd).")
 		}
 		return api.InvalidParameterCombinationException("Data tiering is not available on this ecache host: its engines keep every item in memory, with no SSD tier to move items to.")
@@ -517,9 +517,6 @@ func portsPerMember(g *resource.ReplicationGroup) int {
 
 // createMember stores a new member cache cluster of one node on the first ports of ports and returns the
 // ports left.
-// dataTiering reports whether a node type keeps part of its data on SSD (the r6gd types).
-func dataTiering(nodeType string) bool { return strings.HasPrefix(nodeType, "cache.r6gd.") }
-
 // topicStatus is the status of a notification topic when it is set: active.
 func topicStatus(arn string) string {
 	if arn == "" {
@@ -716,8 +713,9 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	if g.ConfigPort != 0 {
 		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(g.ConfigPort))}
 	}
+	members := s.memberClusters(ctx, g)
 	for _, ng := range g.NodeGroups {
-		out.NodeGroups = append(out.NodeGroups, s.renderNodeGroup(ctx, g, ng))
+		out.NodeGroups = append(out.NodeGroups, s.renderNodeGroup(g, ng, members))
 	}
 	if r := g.Resharding; r != nil && r.TotalSlots > 0 {
 		pct := 100 * float64(r.MovedSlots) / float64(r.TotalSlots)
@@ -728,17 +726,27 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	} else if g.PendingPrimary != "" {
 		out.PendingModifiedValues.PrimaryClusterId = ptr(g.PendingPrimary)
 	}
-	if members := g.MemberIDs(); len(members) > 0 {
-		// An AUTH token change goes to every member at once: the first one's state is the group's.
-		if c, _, err := resource.Load[resource.Cluster](ctx, s.store, resource.KindCluster, resource.Key(g.Region, members[0])); err == nil && c.Pending.AuthTokenStatus != "" {
+	for _, c := range members { // an AUTH token change goes to every member at once
+		if c.Pending.AuthTokenStatus != "" {
 			out.PendingModifiedValues.AuthTokenStatus = ptr(c.Pending.AuthTokenStatus)
 		}
 	}
 	return out
 }
 
+// memberClusters reads the member clusters of g by id; one that cannot be read is left out.
+func (s *Service) memberClusters(ctx context.Context, g *resource.ReplicationGroup) map[string]*resource.Cluster {
+	out := map[string]*resource.Cluster{}
+	for _, id := range g.MemberIDs() {
+		if c, _, err := resource.Load[resource.Cluster](ctx, s.store, resource.KindCluster, resource.Key(g.Region, id)); err == nil {
+			out[id] = c
+		}
+	}
+	return out
+}
+
 // renderNodeGroup is one node group of a replication group with its members, their roles and endpoints.
-func (s *Service) renderNodeGroup(ctx context.Context, g *resource.ReplicationGroup, ng resource.NodeGroup) api.NodeGroup {
+func (s *Service) renderNodeGroup(g *resource.ReplicationGroup, ng resource.NodeGroup, members map[string]*resource.Cluster) api.NodeGroup {
 	host := s.cfg.NodeHost
 	node := api.NodeGroup{
 		NodeGroupId:      ptr(ng.ID),
@@ -760,12 +768,10 @@ func (s *Service) renderNodeGroup(ctx context.Context, g *resource.ReplicationGr
 		if !g.ClusterEnabled {
 			member.CurrentRole = ptr(m.Role)
 		}
-		if obj, err := s.store.Get(ctx, resource.KindCluster, resource.Key(g.Region, m.ClusterID)); err == nil {
-			if c, err := resource.Unmarshal[resource.Cluster](obj.Value); err == nil && len(c.Nodes) > 0 {
-				member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
-				if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
-					member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
-				}
+		if c := members[m.ClusterID]; c != nil && len(c.Nodes) > 0 {
+			member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
+			if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
+				member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
 			}
 		}
 		node.NodeGroupMembers = append(node.NodeGroupMembers, member)

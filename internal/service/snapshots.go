@@ -308,10 +308,15 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	}
 	name := strings.ToLower(deref(in.SnapshotName))
 	clusterID, groupID := strings.ToLower(deref(in.CacheClusterId)), strings.ToLower(deref(in.ReplicationGroupId))
-	snaps, clusters, err := s.snapshotsAndClusters(ctx)
+	snaps, _, err := regionList[resource.Snapshot](ctx, s.store, "describe snapshots", resource.KindSnapshot, nil, nil)
 	if err != nil {
-		return nil, internal("describe snapshots", err)
+		return nil, err
 	}
+	clusters, _, err := regionList[resource.Cluster](ctx, s.store, "describe snapshots", resource.KindCluster, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	uses := snapshotUses(snaps, clusters)
 	var list []*resource.Snapshot
 	for _, snap := range snaps {
 		inCluster := clusterID == "" || snap.CacheClusterID == clusterID || slices.ContainsFunc(snap.Shards, func(sh resource.SnapshotShard) bool { return sh.CacheClusterID == clusterID })
@@ -334,7 +339,7 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	out.Snapshots, out.Marker = renderPage(list, func(s *resource.Snapshot) string { return s.Name }, in.Marker, max,
 		func(snap *resource.Snapshot) api.Snapshot {
 			out := s.renderSnapshot(snap, deref(in.ShowNodeGroupConfig))
-			if use := snapshotUse(snap, snaps, clusters); use != "" {
+			if use := uses[snap.UID]; use != "" && snap.Status == resource.SnapshotAvailable {
 				out.SnapshotStatus = ptr(use)
 			}
 			return *out
@@ -440,11 +445,7 @@ func (s *Service) restoreVersion(ctx context.Context, rg string, name, eng *stri
 	if name == nil || *version != nil {
 		return
 	}
-	obj, err := s.store.Get(ctx, resource.KindSnapshot, resource.Key(rg, strings.ToLower(*name)))
-	if err != nil {
-		return
-	}
-	snap, err := resource.Unmarshal[resource.Snapshot](obj.Value)
+	snap, _, err := resource.Load[resource.Snapshot](ctx, s.store, resource.KindSnapshot, resource.Key(rg, strings.ToLower(*name)))
 	if err == nil && (eng == nil || strings.EqualFold(*eng, snap.Engine)) {
 		*version = ptr(snap.EngineVersion)
 	}
@@ -456,27 +457,28 @@ const (
 	snapshotRestoring = "restoring"
 )
 
-// snapshotUse is what the files of available snapshot snap are used for now: "copying" while a CopySnapshot
-// reads them, "restoring" while a cluster being created loads them, else "".
-func snapshotUse(snap *resource.Snapshot, snaps []*resource.Snapshot, clusters []*resource.Cluster) string {
-	if snap.Status != resource.SnapshotAvailable {
-		return ""
-	}
-	if slices.ContainsFunc(snaps, func(o *resource.Snapshot) bool { return o.CopyOf == snap.UID && o.Status == resource.SnapshotCreating }) {
-		return snapshotCopying
-	}
+// snapshotUses maps the UID of each snapshot whose files are in use to what uses them: "restoring" while a
+// cluster being created loads them, "copying" while a CopySnapshot reads them (which it says first).
+func snapshotUses(snaps []*resource.Snapshot, clusters []*resource.Cluster) map[string]string {
+	uses := map[string]string{}
 	for _, c := range clusters {
-		creating := slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating })
-		if creating && c.Region == snap.Region && slices.ContainsFunc(c.SeedFiles(), func(f resource.SeedFile) bool {
-			return strings.HasPrefix(f.Path, snap.UID+"/")
-		}) {
-			return snapshotRestoring
+		if !slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
+			continue
+		}
+		for _, f := range c.SeedFiles() { // "<snapshot UID>/<file>"
+			uid, _, _ := strings.Cut(f.Path, "/")
+			uses[uid] = snapshotRestoring
 		}
 	}
-	return ""
+	for _, o := range snaps {
+		if o.CopyOf != "" && o.Status == resource.SnapshotCreating {
+			uses[o.CopyOf] = snapshotCopying
+		}
+	}
+	return uses
 }
 
-// snapshotUseIn is snapshotUse inside a transaction.
+// snapshotUseIn is what uses the files of snapshot snap now (see snapshotUses), inside a transaction.
 func snapshotUseIn(tx store.Tx, snap *resource.Snapshot) (string, error) {
 	snaps, err := resource.List[resource.Snapshot](tx, resource.KindSnapshot)
 	if err != nil {
@@ -486,34 +488,7 @@ func snapshotUseIn(tx store.Tx, snap *resource.Snapshot) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return snapshotUse(snap, snaps, clusters), nil
-}
-
-// snapshotsAndClusters reads every snapshot and cache cluster, for DescribeSnapshots.
-func (s *Service) snapshotsAndClusters(ctx context.Context) ([]*resource.Snapshot, []*resource.Cluster, error) {
-	snaps, err := listAll[resource.Snapshot](ctx, s.store, resource.KindSnapshot)
-	if err != nil {
-		return nil, nil, err
-	}
-	clusters, err := listAll[resource.Cluster](ctx, s.store, resource.KindCluster)
-	return snaps, clusters, err
-}
-
-// listAll decodes every stored record of kind.
-func listAll[T any](ctx context.Context, st store.Store, kind string) ([]*T, error) {
-	objs, err := st.List(ctx, kind)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*T, 0, len(objs))
-	for _, o := range objs {
-		v, err := resource.Unmarshal[T](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return snapshotUses(snaps, clusters)[snap.UID], nil
 }
 
 // memberZone is the Availability Zone of member cluster id's node ("" when it cannot be read).

@@ -594,13 +594,14 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 			err = fmt.Errorf("%w (%s)", err, how)
 		}
 		tail := logTail(n.dir)
-		switch {
-		case strings.Contains(tail, "corrupted cluster config file"):
+		if strings.Contains(tail, "corrupted cluster config file") {
 			err = fmt.Errorf("%w: %w", driver.ErrClusterConfigCorrupt, err)
-		case configRejected(spec.Engine, p.exitStatus(), tail):
-			err = fmt.Errorf("%w: %w", driver.ErrConfigRejected, err)
 		}
-		return fail(fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, tail))
+		err = fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, tail)
+		if configRejected(spec.Engine, p.exitStatus(), tail) {
+			err = &driver.ConfigError{Reason: refusal(tail), Err: err}
+		}
+		return fail(err)
 	}
 	return d.status(ctx, n, false), nil
 }
@@ -613,6 +614,19 @@ func configRejected(e driver.Engine, exit, logTail string) bool {
 		return exit == "exit status 1" && strings.Contains(logTail, "FATAL CONFIG FILE ERROR")
 	}
 	return exit == "exit status 64" || exit == "exit status 1"
+}
+
+// refusal is the engine's reason, from the tail of its log, for refusing its configuration: its last two
+// lines that say something (Valkey and Redis put the offending line and the rule after a banner).
+func refusal(logTail string) string {
+	var lines []string
+	for l := range strings.Lines(logTail) {
+		l = strings.TrimSpace(l)
+		if l != "" && l != "engine.log:" && !strings.HasPrefix(l, "***") && !strings.HasPrefix(l, "Reading the configuration file") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(len(lines)-2, 0):], " ")
 }
 
 // launch starts binary in its own session, with stdin from /dev/null and output appended to engine.log.
