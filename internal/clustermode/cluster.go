@@ -258,6 +258,14 @@ func knowAll(p *pool, nodes []resp.Node, ids []string) func(context.Context) (bo
 	}
 }
 
+// Converged reports, once, whether nodes form one settled cluster (see converged); when not, why says what
+// is not settled yet.
+func Converged(ctx context.Context, nodes []resp.Node) (ok bool, why string, err error) {
+	p := newPool()
+	defer p.close()
+	return converged(p, nodes)(ctx)
+}
+
 // converged checks that every node answers with cluster_state:ok, that all of them describe the same cluster
 // (node ids, roles, primaries, primary config epochs and slot ownership) and that every replica's link to its
 // primary is up.

@@ -10,9 +10,9 @@ import (
 	"github.com/ecache/ecache/internal/store"
 )
 
-// compatiblePauseTimeout bounds how long the primary's writes stay paused while it saves its dataset and
-// restarts in cluster mode; the restart normally ends the pause much sooner.
-const compatiblePauseTimeout = 20 * time.Second
+// restartPauseTimeout bounds how long a primary's writes stay paused while it saves its dataset and
+// restarts (in cluster mode, or under another engine); the restart normally ends the pause much sooner.
+const restartPauseTimeout = 20 * time.Second
 
 // compatible reports whether g is cluster mode compatible: one shard whose engines run in cluster mode,
 // served through the primary, reader and configuration endpoints alike.
@@ -83,7 +83,7 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 		}
 	}
 	start := time.Now()
-	if err := c.engines.PauseAndSave(ctx, primary.node, compatiblePauseTimeout); err != nil {
+	if err := c.engines.PauseAndSave(ctx, primary.node, restartPauseTimeout); err != nil {
 		return false, fmt.Errorf("replication group %s: %w", g.ID, err)
 	}
 	ckey := resource.Key(primary.cluster.Region, primary.cluster.ID)

@@ -175,6 +175,18 @@ func (f *fakeEngines) shardOf(addr string) int {
 	return slices.IndexFunc(f.cluster, func(st clustermode.ShardState) bool { return st.PrimaryAddr == addr })
 }
 
+// ClusterConverged: the fake's cluster is settled whenever every node answers.
+func (f *fakeEngines) ClusterConverged(_ context.Context, nodes []resp.Node) (bool, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range nodes {
+		if _, ok := f.states[n.Addr]; !ok {
+			return false, n.Addr + " does not answer", nil
+		}
+	}
+	return true, "", nil
+}
+
 func (f *fakeEngines) ClusterInspect(_ context.Context, seed resp.Node) ([]clustermode.ShardState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

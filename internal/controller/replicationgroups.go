@@ -187,6 +187,9 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if !ready {
 		return true, nil // check again soon: replicas are still syncing
 	}
+	if busy, err := c.changeEngine(ctx, key, g, shards); busy || err != nil {
+		return true, err
+	}
 	return false, c.markGroupAvailable(ctx, key, rev)
 }
 

@@ -36,6 +36,9 @@ type Engines interface {
 
 	// ClusterInspect reads a cluster's shards as the node any sees them.
 	ClusterInspect(ctx context.Context, any resp.Node) ([]clustermode.ShardState, error)
+	// ClusterConverged reports whether nodes form one settled cluster: each answers cluster_state:ok, all
+	// agree on nodes, roles and slots, and every replica's link is up; why says what is not settled yet.
+	ClusterConverged(ctx context.Context, nodes []resp.Node) (ok bool, why string, err error)
 	// ClusterCreate forms a new cluster of shards.
 	ClusterCreate(ctx context.Context, shards []clustermode.ShardSpec) error
 	// ClusterAddShard adds an empty shard to the cluster seed belongs to.

@@ -140,6 +140,13 @@ func TestAuditedReplicationGroupAndSnapshotRules(t *testing.T) {
 	if aws.ToString(snap.VpcId) != aws.ToString(sg.CacheSubnetGroups[0].VpcId) {
 		t.Errorf("snapshot VpcId %q, the subnet group's %q", aws.ToString(snap.VpcId), aws.ToString(sg.CacheSubnetGroups[0].VpcId))
 	}
+	groups, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("g")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if primary := groups.ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint; primary == nil || aws.ToInt32(snap.Port) != aws.ToInt32(primary.Port) {
+		t.Errorf("snapshot Port %d, want the group's primary endpoint port (%+v)", aws.ToInt32(snap.Port), primary)
+	}
 	ngc := snap.NodeSnapshots[0].NodeGroupConfiguration
 	if ngc == nil || aws.ToString(ngc.PrimaryAvailabilityZone) == "" || len(ngc.ReplicaAvailabilityZones) != 1 {
 		t.Errorf("node group configuration %+v, want the primary's zone and one replica zone", ngc)

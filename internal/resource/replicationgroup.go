@@ -79,6 +79,21 @@ type ReplicationGroup struct {
 	PendingPrimary string `json:"pendingPrimary,omitempty"`
 	// TestFailovers are the times of TestFailover calls, kept for the rolling 24-hour limit.
 	TestFailovers []time.Time `json:"testFailovers,omitempty"`
+	// EngineChange is a cross-engine upgrade (Redis OSS to Valkey) asked for and not finished.
+	EngineChange *EngineChange `json:"engineChange,omitempty"`
+}
+
+// EngineChange moves every member of a group to another engine, one member at a time: replicas first, then
+// each primary, which saves its dataset first and loads it again under the new engine. Started is set when
+// it begins: at once with ApplyImmediately, else in the group's maintenance window.
+type EngineChange struct {
+	Engine         string `json:"engine"`
+	EngineVersion  string `json:"engineVersion"`
+	ParameterGroup string `json:"parameterGroup"`
+	// From is the engine and version the group had, for the event that ends the change.
+	From        string `json:"from"`
+	Immediately bool   `json:"immediately,omitempty"`
+	Started     bool   `json:"started,omitempty"`
 }
 
 // NodeGroup is one shard: a primary and its replicas.

@@ -31,12 +31,15 @@ type Snapshot struct {
 	ReplicationGroupDescription string    `json:"replicationGroupDescription,omitempty"`
 	SourceCreatedAt             time.Time `json:"sourceCreatedAt"`
 
-	Engine                  string `json:"engine"`
-	EngineVersion           string `json:"engineVersion"`
-	NodeType                string `json:"nodeType"`
-	ParameterGroup          string `json:"parameterGroup"`
-	SubnetGroup             string `json:"subnetGroup,omitempty"`
-	NumCacheNodes           int    `json:"numCacheNodes"`
+	Engine         string `json:"engine"`
+	EngineVersion  string `json:"engineVersion"`
+	NodeType       string `json:"nodeType"`
+	ParameterGroup string `json:"parameterGroup"`
+	SubnetGroup    string `json:"subnetGroup,omitempty"`
+	NumCacheNodes  int    `json:"numCacheNodes"`
+	// Port is the port clients used to reach the source: its node's, or its group's primary or
+	// configuration endpoint's (0 in snapshots recorded before it was kept: reported as 6379).
+	Port                    int    `json:"port,omitempty"`
 	PreferredAZ             string `json:"preferredAz,omitempty"`
 	MaintenanceWindow       string `json:"maintenanceWindow,omitempty"`
 	SnapshotWindow          string `json:"snapshotWindow,omitempty"`

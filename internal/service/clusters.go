@@ -853,12 +853,18 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 // modifyEngineVersion applies EngineVersion: an upgrade now or in the maintenance window, with the new
 // family's default parameter group unless the request names one.
 func (s *Service) modifyEngineVersion(c *resource.Cluster, in *api.ModifyCacheClusterMessage, now bool) error {
+	if in.Engine != nil && !strings.EqualFold(*in.Engine, c.Engine) {
+		switch {
+		case c.ReplicationGroupID != "":
+			return api.InvalidParameterCombinationException("Cache cluster %s is a member of replication group %s: change the engine with ModifyReplicationGroup.", c.ID, c.ReplicationGroupID)
+		case c.Engine == engine.EngineRedis && strings.EqualFold(*in.Engine, engine.EngineValkey):
+			return api.InvalidParameterCombinationException("To move cache cluster %s to valkey, first make it the primary of a replication group (CreateReplicationGroup PrimaryClusterId), then change the group's engine.", c.ID)
+		}
+		return api.InvalidParameterCombinationException("Changing the engine of cluster %s from %s to %s is not supported.", c.ID, c.Engine, *in.Engine)
+	}
 	v := deref(in.EngineVersion)
 	if v == "" {
 		return nil
-	}
-	if in.Engine != nil && !strings.EqualFold(*in.Engine, c.Engine) {
-		return api.InvalidParameterCombinationException("Changing the engine of cluster %s from %s to %s is not supported.", c.ID, c.Engine, *in.Engine)
 	}
 	target, err := s.resolveVersion(c.Engine, v)
 	if err != nil {

@@ -484,7 +484,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 		case in.IpDiscovery != nil && *in.IpDiscovery != g.IPDiscovery && g.NetworkType == "ipv4":
 			return api.InvalidParameterCombinationException("IpDiscovery %s requires NetworkType ipv6 or dual_stack; replication group %s uses ipv4.", *in.IpDiscovery, g.ID)
 		case in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine):
-			return api.InvalidParameterCombinationException("Changing the engine of replication group %s from %s to %s is not supported.", g.ID, g.Engine, *in.Engine)
+			return s.changeEngine(tx, g, in)
 		case g.ClusterEnabled && in.PrimaryClusterId != nil:
 			return api.InvalidParameterCombinationException("PrimaryClusterId applies to cluster mode disabled replication groups; use TestFailover for a shard of %s.", g.ID)
 		case g.ClusterEnabled && in.AutomaticFailoverEnabled != nil && !*in.AutomaticFailoverEnabled:

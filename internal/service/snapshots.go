@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -219,7 +220,10 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string, fromPrimaries bool) 
 		snap.AutomaticFailover = "enabled"
 	}
 	snap.ParameterGroup, snap.NodeType, snap.EngineVersion = g.ParameterGroup, g.NodeType, g.EngineVersion
-	snap.PreferredAZ = ""
+	snap.PreferredAZ, snap.Port = "", g.PrimaryPort
+	if g.ClusterEnabled {
+		snap.Port = g.ConfigPort
+	}
 	return snap, nil
 }
 
@@ -229,7 +233,7 @@ func snapshotOf(c *resource.Cluster) *resource.Snapshot {
 		Region: c.Region, Engine: c.Engine, EngineVersion: c.EngineVersion, NodeType: c.NodeType,
 		ParameterGroup: c.ParameterGroup, SubnetGroup: c.SubnetGroup, NumCacheNodes: len(c.Nodes), PreferredAZ: c.PreferredAZ,
 		MaintenanceWindow: c.MaintenanceWindow, SnapshotWindow: c.SnapshotWindow, SnapshotRetentionLimit: c.SnapshotRetentionLimit,
-		AutoMinorVersionUpgrade: c.AutoMinorVersionUpgrade, TopicARN: c.NotificationTopicARN,
+		AutoMinorVersionUpgrade: c.AutoMinorVersionUpgrade, TopicARN: c.NotificationTopicARN, Port: c.Nodes[0].Port,
 	}
 }
 
@@ -384,7 +388,7 @@ func (s *Service) renderSnapshot(snap *resource.Snapshot, nodeGroupConfig bool) 
 	out := &api.Snapshot{
 		ARN: ptr(s.arn(snap.Region, "snapshot", snap.Name)), SnapshotName: ptr(snap.Name), SnapshotStatus: ptr(snap.Status),
 		SnapshotSource: ptr(snap.Source), Engine: ptr(snap.Engine), EngineVersion: ptr(snap.EngineVersion),
-		CacheNodeType: ptr(snap.NodeType), CacheParameterGroupName: ptr(snap.ParameterGroup), Port: ptr(int32(6379)),
+		CacheNodeType: ptr(snap.NodeType), CacheParameterGroupName: ptr(snap.ParameterGroup), Port: ptr(int32(cmp.Or(snap.Port, 6379))),
 		SnapshotRetentionLimit: ptr(snap.SnapshotRetentionLimit), SnapshotWindow: ptr(snap.SnapshotWindow),
 		PreferredMaintenanceWindow: ptr(snap.MaintenanceWindow), AutoMinorVersionUpgrade: ptr(snap.AutoMinorVersionUpgrade),
 		CacheClusterCreateTime: ptr(snap.SourceCreatedAt), DataTiering: ptr("disabled"), VpcId: ptr(s.vpcID()),

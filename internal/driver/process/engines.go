@@ -57,6 +57,10 @@ func (Engines) ClusterInspect(ctx context.Context, any resp.Node) ([]clustermode
 	return clustermode.Inspect(ctx, any)
 }
 
+func (Engines) ClusterConverged(ctx context.Context, nodes []resp.Node) (bool, string, error) {
+	return clustermode.Converged(ctx, nodes)
+}
+
 func (Engines) ClusterCreate(ctx context.Context, shards []clustermode.ShardSpec) error {
 	return clustermode.Create(ctx, shards)
 }

@@ -580,6 +580,11 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 		}
 		d.mu.Unlock()
 	}
+	if err == nil && spec.Engine.RESP() {
+		// The engine has loaded the dataset saved before a planned restart (or a seed): a later restart, a
+		// reboot, must not bring it back.
+		_ = os.Remove(seed)
+	}
 	if err != nil {
 		if serr := d.stop(n, p); serr != nil {
 			d.log.Error("stopping failed engine", "node", n.id, "pid", p.pid, "err", serr)
