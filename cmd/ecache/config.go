@@ -25,6 +25,7 @@ type serveConfig struct {
 	AccountID       string
 	NodePorts       string
 	NodeHost        string
+	NodeHostIPv6    string
 	LogLevel        string
 	// Regions are served beside ElastiCache's own (comma-separated names).
 	Regions string
@@ -70,6 +71,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.AccountID, "account-id", "", "12-digit account id used in ARNs (default: generated on first start)")
 	str(&c.NodePorts, "node-ports", "31000-31999", "port range LO-HI for engine nodes and configuration endpoints")
 	str(&c.NodeHost, "node-host", "127.0.0.1", "address engines listen on and endpoints report")
+	str(&c.NodeHostIPv6, "node-host-ipv6", "::1", "address endpoints report for clusters with IpDiscovery ipv6 (engines of ipv6 and dual_stack clusters listen on ::1)")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&c.Regions, "regions", "", "regions to serve beside ElastiCache's own, comma-separated, e.g. lab-1,lab-2 (requests signed for any other region are refused)")
 	str(&c.S3Endpoint, "s3-endpoint", "", "URL of the S3-compatible object store that CopySnapshot --target-bucket exports to and SnapshotArns restore from, e.g. http://127.0.0.1:9000 (MinIO) or https://s3.us-east-1.amazonaws.com (default: none, export and import refused)")

@@ -132,16 +132,16 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		logger.Info("object store for snapshot export and restore", "endpoint", cfg.S3Endpoint)
 	}
 	svc := service.New(st, host, service.Config{
-		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
+		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
 		Quotas: service.Quotas{ClustersPerRegion: cfg.MaxClusters, NodesPerRegion: cfg.MaxNodes,
 			NodesPerCluster: cfg.MaxNodesPerCluster, TagsPerResource: cfg.MaxTags},
 		PortFree: process.PortFree, Objects: objects,
 	}, time.Now, logger)
-	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, "localhost"}, time.Now())
+	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, cfg.NodeHostIPv6, "localhost"}, time.Now())
 	if err != nil {
 		return fmt.Errorf("TLS certificates: %w", err)
 	}
-	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost,
+	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
 		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects,

@@ -266,8 +266,9 @@ func parseNodes(text string) (clusterView, error) {
 		n := clusterNode{ID: f[0], Flags: map[string]bool{}}
 		addr, _, _ := strings.Cut(f[1], ",")
 		hostPort, bus, _ := strings.Cut(addr, "@")
-		if host, port, err := net.SplitHostPort(hostPort); err == nil && host != "" && port != "0" {
-			n.Addr = hostPort
+		// The engines write an IPv6 address without brackets (::1:6379): the port follows the last colon.
+		if i := strings.LastIndexByte(hostPort, ':'); i > 0 && i < len(hostPort)-1 && hostPort[i+1:] != "0" {
+			n.Addr = net.JoinHostPort(strings.Trim(hostPort[:i], "[]"), hostPort[i+1:])
 		}
 		n.BusPort, _ = strconv.Atoi(bus)
 		for _, fl := range strings.Split(f[2], ",") {

@@ -55,3 +55,14 @@ func TestParseNodes(t *testing.T) {
 		t.Errorf("statesFromNodes = %+v, want %+v", states, want)
 	}
 }
+
+// TestParseNodesIPv6: the engines write IPv6 node addresses without brackets.
+func TestParseNodesIPv6(t *testing.T) {
+	v, err := parseNodes("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca ::1:30001@40001 myself,master - 0 0 1 connected 0-16383\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me, _ := v.self(); me.Addr != "[::1]:30001" || me.BusPort != 40001 {
+		t.Errorf("self = %+v, want [::1]:30001 with bus port 40001", me)
+	}
+}

@@ -195,14 +195,15 @@ func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl
 			return fmt.Errorf("configuration endpoint of %s: %w", cl.ID, err)
 		}
 	}
-	ep, err := c.listeners.memcachedEndpoint(key, cl.ConfigPort, clientTLS, nodeTLS, v.BinaryVersion)
+	ep, err := c.listeners.memcachedEndpoint(key, c.nodeHost(cl.IPDiscovery), cl.ConfigPort, clientTLS, nodeTLS, v.BinaryVersion)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cl.ID, err)
 	}
 	var nodes []endpoint.ClusterNode
 	for _, n := range cl.Nodes {
 		if r := results[n.ID]; r.ready && !n.Remove {
-			nodes = append(nodes, endpoint.ClusterNode{Host: c.cfg.NodeHost, IP: c.cfg.NodeHost, Port: n.Port})
+			host := c.nodeHost(cl.IPDiscovery)
+			nodes = append(nodes, endpoint.ClusterNode{Host: host, IP: host, Port: n.Port})
 		}
 	}
 	before := ep.Version()

@@ -27,10 +27,12 @@ import (
 
 // Config tunes the controller.
 type Config struct {
-	NodeHost string        // address engines and endpoints listen on
-	Workers  int           // reconciles running at once (default 4)
-	Resync   time.Duration // every key is reconciled at least this often (default 5s)
-	Now      func() time.Time
+	NodeHost string // address engines and endpoints listen on
+	// NodeHostIPv6 is the address of the nodes and endpoints of clusters with IpDiscovery ipv6 (default ::1).
+	NodeHostIPv6 string
+	Workers      int           // reconciles running at once (default 4)
+	Resync       time.Duration // every key is reconciled at least this often (default 5s)
+	Now          func() time.Time
 	// Ports is the node port range, for scale-outs applied in the maintenance window.
 	Ports resource.Ports
 	// TLS are the files that nodes with in-transit encryption serve.
@@ -69,6 +71,11 @@ type Controller struct {
 	groupOf map[string]string // cluster store key -> replication group store key
 }
 
+// nodeHost is the address the nodes and endpoints of a cluster or group with ipDiscovery are reached at.
+func (c *Controller) nodeHost(ipDiscovery string) string {
+	return resource.Hosts{IPv4: c.cfg.NodeHost, IPv6: c.cfg.NodeHostIPv6}.For(ipDiscovery)
+}
+
 // New returns a controller; Run starts it.
 func New(st store.Store, d driver.Driver, eng driver.Engines, host engine.Host, cfg Config, logger *slog.Logger) *Controller {
 	if cfg.Workers <= 0 {
@@ -80,8 +87,11 @@ func New(st store.Store, d driver.Driver, eng driver.Engines, host engine.Host, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NodeHostIPv6 == "" {
+		cfg.NodeHostIPv6 = "::1"
+	}
 	c := &Controller{store: st, driver: d, engines: eng, host: host, cfg: cfg, logger: logger, mgr: newManager(logger),
-		listeners: newListeners(cfg.NodeHost, logger), owners: map[string]string{}, groupOf: map[string]string{}}
+		listeners: newListeners(logger), owners: map[string]string{}, groupOf: map[string]string{}}
 	c.mgr.register(resource.KindCluster, soon(c.reconcileCluster))
 	c.mgr.register(resource.KindReplicationGroup, soon(c.reconcileReplicationGroup))
 	c.mgr.register(resource.KindSnapshot, soon(c.reconcileSnapshot))

@@ -23,7 +23,6 @@ const (
 // endpoints of replication groups (L4 forwarders) and the configuration endpoints of Memcached clusters. The
 // reconcilers open, re-point and close them only through it.
 type listeners struct {
-	host   string
 	logger *slog.Logger
 
 	mu         sync.Mutex
@@ -31,16 +30,23 @@ type listeners struct {
 	memcached  map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
 }
 
-func newListeners(host string, logger *slog.Logger) *listeners {
-	return &listeners{host: host, logger: logger, forwarders: map[string]*endpoint.Forwarder{},
+func newListeners(logger *slog.Logger) *listeners {
+	return &listeners{logger: logger, forwarders: map[string]*endpoint.Forwarder{},
 		memcached: map[string]*endpoint.MemcachedConfigEndpoint{}}
 }
 
-func (l *listeners) addr(port int) string { return net.JoinHostPort(l.host, strconv.Itoa(port)) }
+func addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
-// ensureGroup listens on each of a group's endpoints (name → port), and closes those it no longer has (the
-// primary and reader endpoints of a group that moved to cluster mode enabled).
-func (l *listeners) ensureGroup(key string, want map[string]int) error {
+// at reports whether a listener listens on host and port.
+func at(ln *net.TCPAddr, host string, port int) bool {
+	ip := net.ParseIP(host)
+	return ln.Port == port && (ip == nil || ip.Equal(ln.IP))
+}
+
+// ensureGroup listens on host at each of a group's endpoints (name → port), and closes those it no longer
+// has (the primary and reader endpoints of a group that moved to cluster mode enabled) or has elsewhere (a
+// group whose IpDiscovery changed).
+func (l *listeners) ensureGroup(key, host string, want map[string]int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, name := range []string{endpointPrimary, endpointReader, endpointConfig} {
@@ -50,10 +56,14 @@ func (l *listeners) ensureGroup(key string, want map[string]int) error {
 		}
 	}
 	for name, port := range want {
-		if l.forwarders[key+name] != nil {
-			continue
+		if fw := l.forwarders[key+name]; fw != nil {
+			if at(fw.Addr(), host, port) {
+				continue
+			}
+			_ = fw.Close()
+			delete(l.forwarders, key+name)
 		}
-		fw, err := endpoint.Listen(l.addr(port), l.logger)
+		fw, err := endpoint.Listen(addr(host, port), l.logger)
 		if err != nil {
 			return err
 		}
@@ -103,13 +113,17 @@ func (l *listeners) closeGroup(key string) {
 
 // memcachedEndpoint returns a Memcached cluster's configuration endpoint, listening on port with the
 // cluster's TLS (nil configurations for plain TCP) when it is not open yet.
-func (l *listeners) memcachedEndpoint(key string, port int, clientTLS, nodeTLS *tls.Config, binaryVersion string) (*endpoint.MemcachedConfigEndpoint, error) {
+func (l *listeners) memcachedEndpoint(key, host string, port int, clientTLS, nodeTLS *tls.Config, binaryVersion string) (*endpoint.MemcachedConfigEndpoint, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ep := l.memcached[key]; ep != nil {
-		return ep, nil
+		if at(ep.Addr(), host, port) {
+			return ep, nil
+		}
+		_ = ep.Close() // the cluster's IpDiscovery changed
+		delete(l.memcached, key)
 	}
-	ep, err := endpoint.ListenMemcachedConfigWith(l.addr(port), endpoint.MemcachedConfigOptions{ClientTLS: clientTLS, NodeTLS: nodeTLS}, l.logger)
+	ep, err := endpoint.ListenMemcachedConfigWith(addr(host, port), endpoint.MemcachedConfigOptions{ClientTLS: clientTLS, NodeTLS: nodeTLS}, l.logger)
 	if err != nil {
 		return nil, fmt.Errorf("configuration endpoint: %w", err)
 	}

@@ -69,7 +69,7 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 	}
 	spec := driver.NodeSpec{
 		ID: cl.DriverID(n.ID), Engine: driver.Engine(cl.Engine), Binary: v.Binary, Port: n.Port,
-		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25),
+		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25), Bind: resource.LoopbackBind(cl.NetworkType),
 	}
 	if cl.TransitEncryption {
 		spec.TLS = tls
@@ -127,6 +127,11 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		spec.Config["cluster-node-timeout"] = strconv.Itoa(clusterNodeTimeout)
 		if cl.TransitEncryption {
 			spec.Config["tls-cluster"] = "yes" // the cluster bus speaks TLS and nodes announce their TLS port
+		}
+		if cl.NetworkType == resource.NetworkDualStack {
+			// The one address per node that CLUSTER SLOTS and SHARDS report is of the discovery family; a
+			// change of IpDiscovery reaches running engines with CONFIG SET.
+			spec.Config["cluster-announce-ip"] = resource.LoopbackFor(cl.IPDiscovery)
 		}
 	}
 	return spec, nil

@@ -27,7 +27,7 @@ type member struct {
 
 // engineNode is how the controller reaches the engine of a cluster's first node.
 func (c *Controller) engineNode(cl *resource.Cluster) (resp.Node, error) {
-	n := resp.Node{Addr: net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
+	n := resp.Node{Addr: net.JoinHostPort(c.nodeHost(cl.IPDiscovery), strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
 	if cl.TransitEncryption {
 		_, client, err := c.tlsConfigs()
 		if err != nil {
@@ -117,7 +117,7 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if g.Status == resource.StatusDeleting {
 		return c.finishGroupDeletion(ctx, key, g)
 	}
-	if err := c.listeners.ensureGroup(key, groupEndpoints(g)); err != nil {
+	if err := c.listeners.ensureGroup(key, c.nodeHost(g.IPDiscovery), groupEndpoints(g)); err != nil {
 		return true, fmt.Errorf("endpoints of %s: %w", g.ID, err)
 	}
 	if g.ClusterEnabled {

@@ -31,10 +31,13 @@ func (e Engine) RESP() bool { return e == EngineRedis || e == EngineValkey }
 
 // NodeSpec describes one engine process.
 type NodeSpec struct {
-	ID             string            // unique, [a-z0-9-], e.g. "demo-0001"; also the node's directory name
-	Engine         Engine            // redis, valkey or memcached
-	Binary         string            // absolute path of the engine executable
-	Port           int               // TCP port on 127.0.0.1
+	ID     string // unique, [a-z0-9-], e.g. "demo-0001"; also the node's directory name
+	Engine Engine // redis, valkey or memcached
+	Binary string // absolute path of the engine executable
+	Port   int    // TCP port
+	// Bind are the loopback addresses the engine listens on (127.0.0.1, ::1 or both); empty: 127.0.0.1.
+	// The driver reaches the engine on the first.
+	Bind           []string
 	MaxMemoryBytes int64             // redis/valkey: maxmemory; memcached: -m in MB = MaxMemoryBytes>>20
 	Threads        int               // memcached -t (0 = engine default)
 	Config         map[string]string // extra redis/valkey directives (e.g. "maxmemory-policy": "volatile-lru"); memcached: ignored
@@ -55,6 +58,14 @@ type NodeSpec struct {
 	// Args are extra memcached command-line arguments, after the driver's own (a repeated flag takes
 	// the later value); redis/valkey: ignored.
 	Args []string
+}
+
+// Host is the address the engine is reached on: its first bind address.
+func (s NodeSpec) Host() string {
+	if len(s.Bind) > 0 {
+		return s.Bind[0]
+	}
+	return "127.0.0.1"
 }
 
 // NodeState is the lifecycle state of a node's process.

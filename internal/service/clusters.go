@@ -213,7 +213,6 @@ func (s *Service) validateCreateCluster(rg string, in *api.CreateCacheClusterMes
 		Region: rg, ID: id, UID: newUID(), Engine: eng, EngineVersion: version.EngineVersion, NodeType: nodeType,
 		Status: resource.StatusCreating, ParameterApplyStatus: "in-sync", AZMode: azMode, PreferredAZ: preferredAZ,
 		AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
-		NetworkType:             "ipv4", IPDiscovery: "ipv4",
 		CacheParameterGroupHint: deref(in.CacheParameterGroupName),
 	}
 	if err := s.applyCreateOptions(rg, in, &c, memcached); err != nil {
@@ -331,11 +330,8 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 		return err
 	}
 	c.Tags = tags
-	if nt := deref(in.NetworkType); nt != "" && nt != "ipv4" {
-		return api.InvalidParameterCombinationException("NetworkType %s is not supported by cache subnet group %s, which supports ipv4 only.", nt, subnetGroupName(in.CacheSubnetGroupName))
-	}
-	if ip := deref(in.IpDiscovery); ip != "" && ip != "ipv4" {
-		return api.InvalidParameterCombinationException("IpDiscovery %s requires NetworkType ipv6 or dual_stack.", ip)
+	if c.NetworkType, c.IPDiscovery, err = networkSettings(c.Engine, c.EngineVersion, c.NodeType, deref(in.NetworkType), deref(in.IpDiscovery)); err != nil {
+		return err
 	}
 	if in.CacheSecurityGroupNames != nil && (in.CacheSubnetGroupName != nil || in.SecurityGroupIds != nil) {
 		return api.InvalidParameterCombinationException("CacheSecurityGroupNames can only be used outside a VPC, without CacheSubnetGroupName or SecurityGroupIds.")
@@ -774,6 +770,9 @@ func (s *Service) modifyCluster(tx store.Tx, c *resource.Cluster, in *api.Modify
 		return err
 	}
 	if err := modifyWindows(c, in.PreferredMaintenanceWindow, in.SnapshotWindow, memcached); err != nil {
+		return err
+	}
+	if err := modifyIPDiscovery(c.NetworkType, &c.IPDiscovery, in.IpDiscovery); err != nil {
 		return err
 	}
 	if !memcached {

@@ -67,7 +67,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 	}
 	out.LogDeliveryConfigurations = renderLogDelivery(c.LogDelivery)
 	if c.Engine == engine.EngineMemcached && c.ConfigPort != 0 {
-		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(c.ConfigPort))}
+		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.nodeHost(c.IPDiscovery)), Port: ptr(int32(c.ConfigPort))}
 	}
 	if showNodes {
 		out.CacheNodes = []api.CacheNode{}
@@ -81,7 +81,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 				CustomerOutpostArn:       optional(c.PreferredOutpostARN),
 			}
 			if n.Status != resource.NodeCreating {
-				node.Endpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(n.Port))}
+				node.Endpoint = &api.Endpoint{Address: ptr(s.nodeHost(c.IPDiscovery)), Port: ptr(int32(n.Port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, node)
 		}

@@ -481,8 +481,6 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToAdd[0])
 		case len(in.UserGroupIdsToRemove) > 0:
 			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToRemove[0])
-		case in.IpDiscovery != nil && *in.IpDiscovery != g.IPDiscovery && g.NetworkType == "ipv4":
-			return api.InvalidParameterCombinationException("IpDiscovery %s requires NetworkType ipv6 or dual_stack; replication group %s uses ipv4.", *in.IpDiscovery, g.ID)
 		case in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine):
 			return s.changeEngine(tx, g, in)
 		case g.ClusterEnabled && in.PrimaryClusterId != nil:
@@ -536,6 +534,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			EngineVersion: in.EngineVersion, NotificationTopicArn: in.NotificationTopicArn, NotificationTopicStatus: in.NotificationTopicStatus,
 			PreferredMaintenanceWindow: in.PreferredMaintenanceWindow, SecurityGroupIds: in.SecurityGroupIds, CacheSecurityGroupNames: in.CacheSecurityGroupNames,
 			SnapshotRetentionLimit: in.SnapshotRetentionLimit, SnapshotWindow: in.SnapshotWindow, LogDeliveryConfigurations: in.LogDeliveryConfigurations,
+			IpDiscovery: in.IpDiscovery,
 		}
 		return updateMembers(tx, g, func(c *resource.Cluster) error {
 			if err := s.modifyCluster(tx, c, mod); err != nil {
@@ -548,6 +547,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
 			g.AuthToken, g.AuthTokenUpdatedAt, g.AutoMinorVersionUpgrade = c.AuthToken, c.AuthTokenUpdatedAt, c.AutoMinorVersionUpgrade
 			g.NotificationTopicARN, g.SecurityGroupIDs, g.LogDelivery = c.NotificationTopicARN, c.SecurityGroupIDs, c.LogDelivery
+			g.IPDiscovery = c.IPDiscovery
 			return nil
 		})
 	})

@@ -288,7 +288,7 @@ func (s *Service) validateCreateReplicationGroup(rg string, in *api.CreateReplic
 		ClusterMode: clusterMode, ClusterEnabled: clusterMode == "enabled" || multiShard,
 		AutomaticFailover: deref(in.AutomaticFailoverEnabled), MultiAZ: deref(in.MultiAZEnabled),
 		AutoMinorVersionUpgrade: in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
-		NetworkType:             "ipv4", IPDiscovery: "ipv4", ParameterGroup: strings.ToLower(deref(in.CacheParameterGroupName)),
+		ParameterGroup:          strings.ToLower(deref(in.CacheParameterGroupName)),
 	}
 	if in.PrimaryClusterId == nil {
 		g.Engine = strings.ToLower(deref(in.Engine))
@@ -439,7 +439,7 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		LogDeliveryConfigurations: in.LogDeliveryConfigurations, Tags: in.Tags, NetworkType: in.NetworkType, IpDiscovery: in.IpDiscovery,
 		CacheSecurityGroupNames: in.CacheSecurityGroupNames, SecurityGroupIds: in.SecurityGroupIds, CacheSubnetGroupName: in.CacheSubnetGroupName,
 	}
-	c := &resource.Cluster{Region: rg, Engine: g.Engine, EngineVersion: g.EngineVersion}
+	c := &resource.Cluster{Region: rg, Engine: g.Engine, EngineVersion: g.EngineVersion, NodeType: g.NodeType}
 	if err := s.applyCreateOptions(rg, cc, c, false); err != nil {
 		return err
 	}
@@ -468,6 +468,7 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		return api.InvalidParameterCombinationException("Durability %s needs the Multi-AZ transaction log, which this ecache host does not provide yet.", *in.Durability)
 	}
 	g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
+	g.NetworkType, g.IPDiscovery = c.NetworkType, c.IPDiscovery
 	g.NotificationTopicARN, g.Tags, g.LogDelivery = c.NotificationTopicARN, c.Tags, c.LogDelivery
 	g.TransitEncryption, g.AuthToken, g.AuthTokenUpdatedAt = c.TransitEncryption, c.AuthToken, c.AuthTokenUpdatedAt
 	g.SubnetGroup, g.SecurityGroupIDs = c.SubnetGroup, c.SecurityGroupIDs
@@ -500,6 +501,7 @@ func (s *Service) adoptPrimary(all []*resource.Cluster, rg, id string, g *resour
 		return nil, api.InvalidParameterCombinationException("Cache cluster %s already belongs to replication group %s.", c.ID, c.ReplicationGroupID)
 	}
 	g.Engine, g.EngineVersion, g.NodeType = c.Engine, c.EngineVersion, c.NodeType
+	g.NetworkType, g.IPDiscovery = c.NetworkType, c.IPDiscovery // its engine keeps listening where it does
 	if g.ParameterGroup == "" {
 		g.ParameterGroup = c.ParameterGroup
 	}
@@ -711,7 +713,7 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		out.TransitEncryptionMode = ptr("required")
 	}
 	if g.ConfigPort != 0 {
-		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.cfg.NodeHost), Port: ptr(int32(g.ConfigPort))}
+		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.nodeHost(g.IPDiscovery)), Port: ptr(int32(g.ConfigPort))}
 	}
 	members := s.memberClusters(ctx, g)
 	for _, ng := range g.NodeGroups {
@@ -747,7 +749,7 @@ func (s *Service) memberClusters(ctx context.Context, g *resource.ReplicationGro
 
 // renderNodeGroup is one node group of a replication group with its members, their roles and endpoints.
 func (s *Service) renderNodeGroup(g *resource.ReplicationGroup, ng resource.NodeGroup, members map[string]*resource.Cluster) api.NodeGroup {
-	host := s.cfg.NodeHost
+	host := s.nodeHost(g.IPDiscovery)
 	node := api.NodeGroup{
 		NodeGroupId:      ptr(ng.ID),
 		Status:           ptr(ng.Status),

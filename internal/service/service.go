@@ -17,6 +17,7 @@ import (
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/objectstore"
+	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	AccountID string
 	// NodeHost is the address clients use to reach nodes (engines listen on it).
 	NodeHost string
+	// NodeHostIPv6 is the address clients reach the nodes of clusters with IpDiscovery ipv6 at (default
+	// ::1).
+	NodeHostIPv6 string
 	// PortLow and PortHigh bound the ports given to nodes and configuration endpoints.
 	PortLow, PortHigh int
 	Quotas            Quotas
@@ -66,10 +70,18 @@ func New(st store.Store, host engine.Host, cfg Config, now func() time.Time, log
 	if cfg.PortFree == nil {
 		cfg.PortFree = func(int) bool { return true }
 	}
+	if cfg.NodeHostIPv6 == "" {
+		cfg.NodeHostIPv6 = "::1"
+	}
 	return &Service{store: st, host: host, cfg: cfg, now: now, logger: logger}
 }
 
 var _ api.Service = (*Service)(nil)
+
+// nodeHost is the address the nodes and endpoints of a cluster or group with ipDiscovery are reached at.
+func (s *Service) nodeHost(ipDiscovery string) string {
+	return resource.Hosts{IPv4: s.cfg.NodeHost, IPv6: s.cfg.NodeHostIPv6}.For(ipDiscovery)
+}
 
 // region is the caller's region; requests without one (tests) use us-east-1.
 func region(ctx context.Context) string {

@@ -15,7 +15,8 @@ import (
 )
 
 // ecache runs every node on one host, so there is one network: a single VPC per account, identified by a
-// fake but stable id. Subnets are names the user gives; each lands in one of the region's six Availability
+// fake but stable id, whose subnets carry IPv4 and IPv6 (the host's two loopbacks) and so support every
+// network type. Subnets are names the user gives; each lands in one of the region's six Availability
 // Zones (a to f), chosen from its id so that it stays the same on every call.
 
 const (
@@ -25,7 +26,6 @@ const (
 	subnetGroupsPerRegion = 300
 	subnetsPerSubnetGroup = 20
 	availabilityZones     = 6
-	networkTypeIPv4       = "ipv4"
 )
 
 // vpcID is the id of ecache's single local network, derived from the account id.
@@ -184,14 +184,14 @@ func (s *Service) renderSubnetGroup(g *resource.SubnetGroup) *api.CacheSubnetGro
 		CacheSubnetGroupDescription: ptr(g.Description),
 		CacheSubnetGroupName:        ptr(g.Name),
 		VpcId:                       ptr(s.vpcID()),
-		SupportedNetworkTypes:       []string{networkTypeIPv4},
+		SupportedNetworkTypes:       slices.Clone(resource.NetworkTypes),
 		Subnets:                     make([]api.Subnet, 0, len(g.SubnetIDs)),
 	}
 	for _, id := range g.SubnetIDs {
 		out.Subnets = append(out.Subnets, api.Subnet{
 			SubnetIdentifier:       ptr(id),
 			SubnetAvailabilityZone: &api.AvailabilityZone{Name: ptr(subnetAZ(g.Region, id))},
-			SupportedNetworkTypes:  []string{networkTypeIPv4},
+			SupportedNetworkTypes:  slices.Clone(resource.NetworkTypes),
 		})
 	}
 	return out

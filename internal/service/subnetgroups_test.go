@@ -151,10 +151,10 @@ func TestCreateCacheSubnetGroup(t *testing.T) {
 		CacheSubnetGroupDescription: ptr("app tier"),
 		CacheSubnetGroupName:        ptr("app-subnets"),
 		VpcId:                       ptr(vpc),
-		SupportedNetworkTypes:       []string{"ipv4"},
+		SupportedNetworkTypes:       []string{"ipv4", "ipv6", "dual_stack"},
 		Subnets: []api.Subnet{
-			{SubnetIdentifier: ptr("subnet-0123456789abcdef0"), SubnetAvailabilityZone: &api.AvailabilityZone{Name: ptr(azs[0])}, SupportedNetworkTypes: []string{"ipv4"}},
-			{SubnetIdentifier: ptr("subnet-0a1b2c3d"), SubnetAvailabilityZone: &api.AvailabilityZone{Name: ptr(azs[1])}, SupportedNetworkTypes: []string{"ipv4"}},
+			{SubnetIdentifier: ptr("subnet-0123456789abcdef0"), SubnetAvailabilityZone: &api.AvailabilityZone{Name: ptr(azs[0])}, SupportedNetworkTypes: []string{"ipv4", "ipv6", "dual_stack"}},
+			{SubnetIdentifier: ptr("subnet-0a1b2c3d"), SubnetAvailabilityZone: &api.AvailabilityZone{Name: ptr(azs[1])}, SupportedNetworkTypes: []string{"ipv4", "ipv6", "dual_stack"}},
 		},
 	}
 	if !reflect.DeepEqual(g, want) {
@@ -198,7 +198,7 @@ func TestDescribeDefaultCacheSubnetGroup(t *testing.T) {
 	g := out.CacheSubnetGroups[0]
 	if deref(g.CacheSubnetGroupName) != "default" || deref(g.CacheSubnetGroupDescription) != "default" ||
 		deref(g.ARN) != "arn:aws:elasticache:eu-west-1:123456789012:subnetgroup:default" ||
-		!vpcIDPattern.MatchString(deref(g.VpcId)) || !reflect.DeepEqual(g.SupportedNetworkTypes, []string{"ipv4"}) {
+		!vpcIDPattern.MatchString(deref(g.VpcId)) || !reflect.DeepEqual(g.SupportedNetworkTypes, []string{"ipv4", "ipv6", "dual_stack"}) {
 		t.Errorf("default group = %s", dumpJSON(g))
 	}
 	var azs []string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,6 +86,11 @@ func validateSpec(s driver.NodeSpec) error {
 	if s.Port < 1 || s.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d out of range 1-65535", s.Port))
 	}
+	for _, a := range s.Bind {
+		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+			errs = append(errs, fmt.Errorf("bind address %q is not a loopback address", a))
+		}
+	}
 	if s.MaxMemoryBytes < 0 {
 		errs = append(errs, fmt.Errorf("negative MaxMemoryBytes %d", s.MaxMemoryBytes))
 	}
@@ -125,6 +131,14 @@ func configFileName(e driver.Engine) string {
 	}
 }
 
+// bindAddrs are the addresses the engine of s listens on.
+func bindAddrs(s driver.NodeSpec) []string {
+	if len(s.Bind) == 0 {
+		return []string{"127.0.0.1"}
+	}
+	return s.Bind
+}
+
 // quote renders s as a double-quoted redis config argument.
 func quote(s string) string {
 	var b strings.Builder
@@ -155,7 +169,7 @@ func respConfig(s driver.NodeSpec, dir string) []byte {
 	} else {
 		fmt.Fprintf(&b, "port %d\n", s.Port)
 	}
-	b.WriteString("bind 127.0.0.1\n")
+	fmt.Fprintf(&b, "bind %s\n", strings.Join(bindAddrs(s), " "))
 	b.WriteString("protected-mode no\n")
 	b.WriteString("daemonize no\n")
 	fmt.Fprintf(&b, "dir %s\n", quote(dir))
@@ -188,7 +202,7 @@ func respConfig(s driver.NodeSpec, dir string) []byte {
 
 // memcachedArgs returns memcached's command-line arguments for s.
 func memcachedArgs(s driver.NodeSpec) []string {
-	args := []string{"-p", strconv.Itoa(s.Port), "-U", "0", "-l", "127.0.0.1"}
+	args := []string{"-p", strconv.Itoa(s.Port), "-U", "0", "-l", strings.Join(bindAddrs(s), ",")}
 	if s.MaxMemoryBytes > 0 {
 		args = append(args, "-m", strconv.FormatInt(max(1, s.MaxMemoryBytes>>20), 10))
 	}

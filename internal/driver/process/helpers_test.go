@@ -334,3 +334,15 @@ func readValue(t *testing.T, e driver.Engine, port int, key string) (string, boo
 	}
 	return got[1], true
 }
+
+func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// answersOn reports whether something accepts TCP connections at host:port.
+func answersOn(host string, port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

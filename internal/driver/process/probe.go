@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ecache/ecache/internal/certs"
@@ -14,25 +15,36 @@ import (
 	"github.com/ecache/ecache/internal/resp"
 )
 
-// PortFree reports whether port can be listened on at 127.0.0.1 right now.
+// PortFree reports whether port can be listened on right now at 127.0.0.1, and at ::1 too where this host
+// has IPv6 loopback: a port given to a node must serve any network type.
 func PortFree(port int) bool {
 	if port < 1 || port > 65535 {
 		return false
 	}
-	l, err := net.Listen("tcp", addr(port))
-	if err != nil {
-		return false
+	for _, host := range loopbacks() {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return false
+		}
+		l.Close()
 	}
-	l.Close()
 	return true
 }
 
-func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+// loopbacks are the loopback addresses of this host: 127.0.0.1, and ::1 when IPv6 is on.
+var loopbacks = sync.OnceValue(func() []string {
+	if l, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		l.Close()
+		return []string{"127.0.0.1", "::1"}
+	}
+	return []string{"127.0.0.1"}
+})
 
-// engineAddr is how the driver reaches the engine on port: TLS verified against the node's CA when files is set.
-func engineAddr(port int, files *driver.TLSFiles, password string) (resp.Node, error) {
-	n := resp.Node{Addr: addr(port), Password: password}
-	if files != nil {
+// engineAddr is how the driver reaches the engine of spec (with password): TLS verified against the node's
+// CA when it has TLS files.
+func engineAddr(spec driver.NodeSpec, password string) (resp.Node, error) {
+	n := resp.Node{Addr: net.JoinHostPort(spec.Host(), strconv.Itoa(spec.Port)), Password: password}
+	if files := spec.TLS; files != nil {
 		cfg, err := certs.ClientConfig(files.CAFile, "127.0.0.1")
 		if err != nil {
 			return resp.Node{}, err
@@ -44,14 +56,14 @@ func engineAddr(port int, files *driver.TLSFiles, password string) (resp.Node, e
 
 // probe checks that the engine on port answers within timeout: PING gets PONG (or NOAUTH when a password is
 // set) on redis/valkey; "version" gets VERSION on memcached, whose text protocol is spoken only here.
-func probe(ctx context.Context, e driver.Engine, port int, files *driver.TLSFiles, timeout time.Duration) error {
+func probe(ctx context.Context, spec driver.NodeSpec, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	n, err := engineAddr(port, files, "")
+	n, err := engineAddr(spec, "")
 	if err != nil {
 		return err
 	}
-	if !e.RESP() {
+	if !spec.Engine.RESP() {
 		return probeMemcached(ctx, n)
 	}
 	err = resp.Ping(ctx, n, timeout)
@@ -67,10 +79,11 @@ func probeMemcached(ctx context.Context, n resp.Node) error {
 	return err
 }
 
-// configSet applies directives to a running redis/valkey with CONFIG SET, authenticating with password
-// first; a non-nil passwords then replaces the default user's passwords (ACL SETUSER).
-func configSet(ctx context.Context, port int, files *driver.TLSFiles, password string, kv [][2]string, passwords []string) error {
-	n, err := engineAddr(port, files, password)
+// configSet applies directives to a running redis/valkey (as spec started it) with CONFIG SET,
+// authenticating with its password first; a non-nil passwords then replaces the default user's passwords
+// (ACL SETUSER).
+func configSet(ctx context.Context, running driver.NodeSpec, kv [][2]string, passwords []string) error {
+	n, err := engineAddr(running, running.Password)
 	if err != nil {
 		return err
 	}

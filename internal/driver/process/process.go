@@ -340,7 +340,7 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 	if p != nil && !p.hasExited() && state == driver.StateRunning {
 		restart, live, passwords := diffSpec(old, spec)
 		if !restart && (len(live) > 0 || passwords != nil) {
-			if err := configSet(ctx, spec.Port, old.TLS, old.Password, live, passwords); err != nil {
+			if err := configSet(ctx, old, live, passwords); err != nil {
 				d.log.Warn("applying config change to running engine failed; restarting", "node", n.id, "err", err)
 				restart = true
 			}
@@ -511,7 +511,7 @@ func (d *Driver) status(ctx context.Context, n *node, withProbe bool) driver.Nod
 	}
 	d.mu.Unlock()
 	if st.State == driver.StateRunning {
-		st.Healthy = !withProbe || probe(ctx, st.Spec.Engine, st.Port, st.Spec.TLS, probeTimeout) == nil
+		st.Healthy = !withProbe || probe(ctx, st.Spec, probeTimeout) == nil
 	}
 	return st
 }
@@ -531,7 +531,7 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 		return fail(err)
 	}
 	if d.checkPort && !PortFree(spec.Port) {
-		return fail(fmt.Errorf("%w: port %d on 127.0.0.1", driver.ErrPortInUse, spec.Port))
+		return fail(fmt.Errorf("%w: port %d on loopback", driver.ErrPortInUse, spec.Port))
 	}
 	args, file := commandLine(spec, n.dir)
 	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached} {
@@ -671,7 +671,7 @@ func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) e
 			return ctx.Err()
 		case <-t.C:
 		}
-		if last = probe(ctx, spec.Engine, spec.Port, spec.TLS, probeTimeout); last == nil {
+		if last = probe(ctx, spec, probeTimeout); last == nil {
 			if p.hasExited() {
 				return errors.New("engine exited during startup")
 			}
@@ -741,7 +741,7 @@ func (d *Driver) persist(n *node) error {
 // otherwise live lists the redis/valkey directives to change with CONFIG SET, and a non-nil passwords the
 // default user's new passwords.
 func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string, passwords []string) {
-	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port || !sameTLS(old.TLS, want.TLS) {
+	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port || !sameTLS(old.TLS, want.TLS) || !slices.Equal(old.Bind, want.Bind) {
 		return true, nil, nil
 	}
 	if !want.Engine.RESP() {

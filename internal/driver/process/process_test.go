@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -694,5 +695,37 @@ func TestStayDown(t *testing.T) {
 	spec.StayDown = false
 	if second := ensure(t, d, spec); second.PID == first.PID || second.State != driver.StateRunning {
 		t.Errorf("Ensure without StayDown = %+v, want a new running process", second)
+	}
+}
+
+// TestBindAddresses: an engine listens on the loopback addresses of its network type, IPv6 only or both
+// families, and the driver reaches it there.
+func TestBindAddresses(t *testing.T) {
+	if len(loopbacks()) < 2 {
+		t.Skip("this host has no IPv6 loopback")
+	}
+	for _, e := range allEngines {
+		for _, bind := range [][]string{{"::1"}, {"127.0.0.1", "::1"}} {
+			t.Run(fmt.Sprintf("%s on %v", e, bind), func(t *testing.T) {
+				d := newDriver(t, newDataDir(t))
+				spec := newSpec(t, e, "net-0001")
+				spec.Bind = bind
+				if st := ensure(t, d, spec); !st.Healthy {
+					t.Fatalf("status %+v, want healthy", st)
+				}
+				if !answersOn("::1", spec.Port) {
+					t.Errorf("nothing listens on [::1]:%d", spec.Port)
+				}
+				if got := answersOn("127.0.0.1", spec.Port); got != (len(bind) == 2) {
+					t.Errorf("listening on 127.0.0.1:%d = %v with bind %v", spec.Port, got, bind)
+				}
+			})
+		}
+	}
+	d := newDriver(t, newDataDir(t))
+	spec := newSpec(t, driver.EngineRedis, "net-0002")
+	spec.Bind = []string{"10.0.0.1"}
+	if _, err := d.Ensure(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Errorf("a bind address off loopback: %v", err)
 	}
 }
