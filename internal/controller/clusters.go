@@ -125,6 +125,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	c.mu.Lock()
 	c.owners[id] = key
 	c.mu.Unlock()
+	if spec.PlainPort == 0 {
+		c.listeners.closeSplit(id) // the engine takes the node's port back
+	}
 	if _, err := c.driver.Ensure(ctx, spec); err != nil {
 		if errors.Is(err, driver.ErrConfigRejected) {
 			return nodeResult{incompatible: engineReason(err)}, err
@@ -148,6 +151,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 		}
 		return nodeResult{}, err
 	}
+	if err := c.splitPort(cl, n, spec); err != nil {
+		return nodeResult{}, err
+	}
 	if len(cl.MergeFiles) > 0 && n.Status == resource.NodeCreating {
 		if err := c.mergeFiles(ctx, cl, v); err != nil {
 			return nodeResult{}, err
@@ -167,6 +173,20 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	return res, nil
 }
 
+// splitPort keeps the listener of a node that takes TLS and plain connections on its port (in-transit
+// encryption preferred), once its engine runs behind it on its own two ports.
+func (c *Controller) splitPort(cl *resource.Cluster, n resource.Node, spec driver.NodeSpec) error {
+	id := cl.DriverID(n.ID)
+	if spec.PlainPort == 0 {
+		return nil
+	}
+	engineAt := func(port int) string { return net.JoinHostPort(spec.Host(), strconv.Itoa(port)) }
+	if err := c.listeners.ensureSplit(id, c.nodeHost(cl.IPDiscovery), n.Port, engineAt(spec.PlainPort), engineAt(spec.Port)); err != nil {
+		return fmt.Errorf("node %s port %d: %w", id, n.Port, err)
+	}
+	return nil
+}
+
 func sameValues(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
@@ -183,6 +203,7 @@ func (c *Controller) forget(id string) {
 	c.mu.Lock()
 	delete(c.owners, id)
 	c.mu.Unlock()
+	c.listeners.closeSplit(id)
 }
 
 // reconcileConfigEndpoint keeps a Memcached cluster's configuration endpoint listening and its node list

@@ -28,11 +28,12 @@ type listeners struct {
 	mu         sync.Mutex
 	forwarders map[string]*endpoint.Forwarder               // by group store key + endpoint name
 	memcached  map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
+	splitters  map[string]*endpoint.Splitter                // by driver node id
 }
 
 func newListeners(logger *slog.Logger) *listeners {
 	return &listeners{logger: logger, forwarders: map[string]*endpoint.Forwarder{},
-		memcached: map[string]*endpoint.MemcachedConfigEndpoint{}}
+		memcached: map[string]*endpoint.MemcachedConfigEndpoint{}, splitters: map[string]*endpoint.Splitter{}}
 }
 
 func addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
@@ -143,6 +144,37 @@ func (l *listeners) closeMemcached(key string) {
 	}
 }
 
+// ensureSplit listens on host and port for a node that takes TLS and plain connections there, handing them
+// to the engine's own listeners plain and tls; a listener elsewhere or to other listeners is replaced.
+func (l *listeners) ensureSplit(id, host string, port int, plain, tls string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sp := l.splitters[id]; sp != nil {
+		if p, t := sp.Backends(); at(sp.Addr(), host, port) && p == plain && t == tls {
+			return nil
+		}
+		_ = sp.Close()
+		delete(l.splitters, id)
+	}
+	sp, err := endpoint.ListenSplit(addr(host, port), plain, tls, l.logger)
+	if err != nil {
+		return err
+	}
+	l.splitters[id] = sp
+	return nil
+}
+
+// closeSplit closes a node's TLS and plain listener, if it has one.
+func (l *listeners) closeSplit(id string) {
+	l.mu.Lock()
+	sp := l.splitters[id]
+	delete(l.splitters, id)
+	l.mu.Unlock()
+	if sp != nil {
+		_ = sp.Close()
+	}
+}
+
 // closeAll closes every listener; the engines keep running.
 func (l *listeners) closeAll() {
 	l.mu.Lock()
@@ -154,5 +186,9 @@ func (l *listeners) closeAll() {
 	for key, fw := range l.forwarders {
 		_ = fw.Close()
 		delete(l.forwarders, key)
+	}
+	for id, sp := range l.splitters {
+		_ = sp.Close()
+		delete(l.splitters, id)
 	}
 }

@@ -75,6 +75,10 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		spec.TLS = tls
 		spec.Password, spec.SecondPassword = cl.AuthToken, cl.PreviousAuthToken
 	}
+	if cl.PreferredTLS() && len(n.EnginePorts) == 2 {
+		// Both kinds of client on the node's port: the engine listens on its own two ports behind it.
+		spec.PlainPort, spec.Port = n.EnginePorts[0], n.EnginePorts[1]
+	}
 	if cl.Engine == engine.EngineMemcached {
 		spec.Threads = nt.VCPU
 		args, err := engine.MemcachedArgs(engine.NodeConfig{
@@ -125,7 +129,11 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		// role reaches the others when a shard is added. ecache finds failed nodes itself within a second,
 		// so the engines' own failure detection need not wait the default 15 s either.
 		spec.Config["cluster-node-timeout"] = strconv.Itoa(clusterNodeTimeout)
-		if cl.TransitEncryption {
+		if spec.PlainPort != 0 {
+			// The bus stays plain; nodes announce the node's port, where either kind of client is taken.
+			spec.Config["cluster-announce-port"] = strconv.Itoa(n.Port)
+			spec.Config["cluster-announce-tls-port"] = strconv.Itoa(n.Port)
+		} else if cl.TransitEncryption {
 			spec.Config["tls-cluster"] = "yes" // the cluster bus speaks TLS and nodes announce their TLS port
 		}
 		if cl.NetworkType == resource.NetworkDualStack {

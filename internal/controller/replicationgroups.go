@@ -38,6 +38,17 @@ func (c *Controller) engineNode(cl *resource.Cluster) (resp.Node, error) {
 	return n, nil
 }
 
+// replicationSource is how replica reaches its primary at node: over TLS only when the replica takes TLS
+// alone. A replica that takes plain connections (no in-transit encryption, or preferred) replicates in
+// plain, which its primary takes then: members move into preferred primaries first and out of it replicas
+// first.
+func replicationSource(primary resp.Node, replica *resource.Cluster) resp.Node {
+	if !replica.TransitEncryption || replica.PreferredTLS() {
+		primary.TLS = nil
+	}
+	return primary
+}
+
 // members loads the group's member clusters with their roles and process state.
 func (c *Controller) members(ctx context.Context, key string, g *resource.ReplicationGroup) ([]member, error) {
 	var out []member
@@ -166,7 +177,7 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 			continue
 		}
 		if st.Role == replication.RolePrimary || st.MasterAddr != primary.node.Addr {
-			if err := c.engines.Attach(ctx, r.node, primary.node); err != nil {
+			if err := c.engines.Attach(ctx, r.node, replicationSource(primary.node, r.cluster)); err != nil {
 				c.logger.Warn("attaching replica", "group", g.ID, "replica", r.cluster.ID, "err", err)
 			}
 			ready = false
@@ -187,7 +198,7 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if !ready {
 		return true, nil // check again soon: replicas are still syncing
 	}
-	if busy, err := c.changeEngine(ctx, key, g, shards); busy || err != nil {
+	if busy, err := c.rollMembers(ctx, key, g, shards); busy || err != nil {
 		return true, err
 	}
 	return false, c.markGroupAvailable(ctx, key, rev)

@@ -124,7 +124,7 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 	if g.Resharding != nil {
 		return true, c.reshardStep(ctx, key, g, shards, states, seed) // the next pass takes the next step
 	}
-	if busy, err := c.changeEngine(ctx, key, g, shards); busy || err != nil {
+	if busy, err := c.rollMembers(ctx, key, g, shards); busy || err != nil {
 		return true, err
 	}
 	return false, c.markGroupAvailable(ctx, key, rev)

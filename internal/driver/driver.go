@@ -46,6 +46,9 @@ type NodeSpec struct {
 	SecondPassword string
 	// TLS, when set, makes the node accept only TLS connections on Port.
 	TLS *TLSFiles
+	// PlainPort, with TLS, is a second port where the engine takes plain connections (a node whose clients
+	// may use either, behind a listener that tells them apart).
+	PlainPort int
 	// SeedRDB, when set, is an RDB file the redis/valkey engine loads when it starts (a restore from a
 	// snapshot). The driver links (or copies) it into the node's directory for the start and removes it from
 	// there once the engine answers, so a later restart does not bring the snapshot's data back.

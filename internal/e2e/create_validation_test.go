@@ -170,7 +170,9 @@ func TestCreateCacheClusterRejects(t *testing.T) {
 		// Other parameters.
 		{name: "port out of range", in: redisReq(func(in *elasticache.CreateCacheClusterInput) { in.Port = aws.Int32(70000) }), wantCode: badValue, wantStatus: 400},
 		{name: "notification topic not an SNS ARN", in: redisReq(func(in *elasticache.CreateCacheClusterInput) { in.NotificationTopicArn = aws.String("topic") }), wantCode: badValue, wantStatus: 400},
-		{name: "network type ipv6 on an ipv4 subnet group", in: redisReq(func(in *elasticache.CreateCacheClusterInput) { in.NetworkType = types.NetworkTypeIpv6 }), wantCode: badCombo, wantStatus: 400},
+		{name: "network type ipv6 on a node type not built on Nitro", in: redisReq(func(in *elasticache.CreateCacheClusterInput) {
+			in.NetworkType, in.CacheNodeType = types.NetworkTypeIpv6, aws.String("cache.m4.large")
+		}), wantCode: badCombo, wantStatus: 400},
 		{name: "log delivery without destination", in: redisReq(func(in *elasticache.CreateCacheClusterInput) {
 			in.LogDeliveryConfigurations = []types.LogDeliveryConfigurationRequest{{LogType: types.LogTypeSlowLog, DestinationType: types.DestinationTypeCloudWatchLogs, LogFormat: types.LogFormatJson}}
 		}), wantCode: badValue, wantStatus: 400},

@@ -37,14 +37,16 @@ type ReplicationGroup struct {
 	// LogDelivery are the log delivery configurations every member carries.
 	LogDelivery []LogDelivery `json:"logDelivery,omitempty"`
 
-	TransitEncryption  bool       `json:"transitEncryption"`
-	AtRestEncryption   bool       `json:"atRestEncryption"`
-	KMSKeyID           string     `json:"kmsKeyId,omitempty"`
-	AuthToken          string     `json:"authToken,omitempty"`
-	AuthTokenUpdatedAt *time.Time `json:"authTokenUpdatedAt,omitempty"`
-	NetworkType        string     `json:"networkType"`
-	IPDiscovery        string     `json:"ipDiscovery"`
-	Tags               []Tag      `json:"tags,omitempty"`
+	TransitEncryption bool `json:"transitEncryption"`
+	// TransitEncryptionMode is required or preferred with TransitEncryption (see Cluster).
+	TransitEncryptionMode string     `json:"transitEncryptionMode,omitempty"`
+	AtRestEncryption      bool       `json:"atRestEncryption"`
+	KMSKeyID              string     `json:"kmsKeyId,omitempty"`
+	AuthToken             string     `json:"authToken,omitempty"`
+	AuthTokenUpdatedAt    *time.Time `json:"authTokenUpdatedAt,omitempty"`
+	NetworkType           string     `json:"networkType"`
+	IPDiscovery           string     `json:"ipDiscovery"`
+	Tags                  []Tag      `json:"tags,omitempty"`
 
 	NodeGroups []NodeGroup `json:"nodeGroups"`
 
@@ -81,6 +83,17 @@ type ReplicationGroup struct {
 	TestFailovers []time.Time `json:"testFailovers,omitempty"`
 	// EngineChange is a cross-engine upgrade (Redis OSS to Valkey) asked for and not finished.
 	EngineChange *EngineChange `json:"engineChange,omitempty"`
+	// TransitChange is a change of in-transit encryption under way (see TransitChange).
+	TransitChange *TransitChange `json:"transitChange,omitempty"`
+}
+
+// TransitChange moves every member of a group to another in-transit encryption setting, one member at a
+// time, each restarting (a primary with its saved dataset): Enabled with Mode preferred or required, or
+// disabled. Members move into preferred primary first and out of it replicas first, so that replicas
+// always reach their primary (a node in preferred mode replicates in plain).
+type TransitChange struct {
+	Enabled bool   `json:"enabled"`
+	Mode    string `json:"mode,omitempty"`
 }
 
 // EngineChange moves every member of a group to another engine, one member at a time: replicas first, then

@@ -80,9 +80,12 @@ type Cluster struct {
 	NotificationTopicARN    string `json:"notificationTopicArn,omitempty"`
 	NotificationTopicStatus string `json:"notificationTopicStatus,omitempty"`
 
-	TransitEncryption bool   `json:"transitEncryption"`
-	AtRestEncryption  bool   `json:"atRestEncryption"`
-	AuthToken         string `json:"authToken,omitempty"`
+	TransitEncryption bool `json:"transitEncryption"`
+	// TransitEncryptionMode is preferred while nodes take both TLS and plain connections on their port (a
+	// group moving to or from in-transit encryption); otherwise required whenever TransitEncryption.
+	TransitEncryptionMode string `json:"transitEncryptionMode,omitempty"`
+	AtRestEncryption      bool   `json:"atRestEncryption"`
+	AuthToken             string `json:"authToken,omitempty"`
 	// PreviousAuthToken stays valid next to AuthToken after a ROTATE, until a SET.
 	PreviousAuthToken  string        `json:"previousAuthToken,omitempty"`
 	AuthTokenUpdatedAt *time.Time    `json:"authTokenUpdatedAt,omitempty"`
@@ -132,8 +135,12 @@ type Node struct {
 	CreatedAt time.Time `json:"createdAt"`
 	Port      int       `json:"port"`
 	// BusPort is the cluster bus port of a cluster-mode engine.
-	BusPort int    `json:"busPort,omitempty"`
-	AZ      string `json:"az"`
+	BusPort int `json:"busPort,omitempty"`
+	// EnginePorts are, while the node takes both TLS and plain connections on Port (TransitEncryptionMode
+	// preferred), the engine's own plain and TLS ports; ecache's listener on Port hands each connection to
+	// one of them.
+	EnginePorts []int  `json:"enginePorts,omitempty"`
+	AZ          string `json:"az"`
 	// Reboot asks the controller to restart the engine; it clears the flag when done.
 	Reboot bool `json:"reboot,omitempty"`
 	// Remove asks the controller to delete the node (scale in, cluster deletion).
@@ -143,6 +150,17 @@ type Node struct {
 	// StaticValues are the requires-reboot parameter values the engine was last started with.
 	StaticValues map[string]string `json:"staticValues,omitempty"`
 }
+
+// PreferredTLS reports whether the cluster's nodes take both TLS and plain connections.
+func (c *Cluster) PreferredTLS() bool {
+	return c.TransitEncryption && c.TransitEncryptionMode == TransitPreferred
+}
+
+// In-transit encryption modes.
+const (
+	TransitPreferred = "preferred"
+	TransitRequired  = "required"
+)
 
 // DriverID is the node's id for the process driver: unique across regions and cluster generations.
 func (c *Cluster) DriverID(nodeID string) string {

@@ -33,6 +33,9 @@ func (p Ports) Allocate(tx store.Tx, n int) (ports []int, ok bool, err error) {
 		for _, node := range c.Nodes {
 			used[node.Port] = true
 			used[node.BusPort] = true
+			for _, port := range node.EnginePorts {
+				used[port] = true
+			}
 		}
 		used[c.ConfigPort] = true
 	}

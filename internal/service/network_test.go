@@ -12,7 +12,7 @@ import (
 func TestNetworkSettings(t *testing.T) {
 	for _, tt := range []struct {
 		engine, version, nodeType, network, discovery string
-		wantNetwork, wantDiscovery, wantCode       string
+		wantNetwork, wantDiscovery, wantCode          string
 	}{
 		{"redis", "7.1", "cache.t3.micro", "", "", "ipv4", "ipv4", ""},
 		{"redis", "6.2", "cache.t3.micro", "ipv6", "", "ipv6", "ipv6", ""},

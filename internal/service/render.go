@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/ecache/ecache/internal/api"
@@ -50,7 +51,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 	out.CacheSubnetGroupName, out.PreferredOutpostArn = optional(c.SubnetGroup), optional(c.PreferredOutpostARN)
 	out.ReplicationGroupId = optional(c.ReplicationGroupID)
 	if c.TransitEncryption {
-		out.TransitEncryptionMode = ptr("required")
+		out.TransitEncryptionMode = ptr(cmp.Or(c.TransitEncryptionMode, resource.TransitRequired))
 	}
 	if c.Engine != engine.EngineMemcached {
 		out.SnapshotRetentionLimit = ptr(c.SnapshotRetentionLimit)

@@ -475,8 +475,10 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			return s.changeClusterMode(tx, g, in)
 		case g.ClusterMode == clusterModeCompatible:
 			return errCompatible(g)
-		case in.TransitEncryptionEnabled != nil && *in.TransitEncryptionEnabled != g.TransitEncryption, in.TransitEncryptionMode != nil:
-			return api.InvalidParameterCombinationException("Changing in-transit encryption of an existing replication group is not available on this ecache host yet.")
+		case in.TransitEncryptionEnabled != nil || in.TransitEncryptionMode != nil:
+			if err := s.changeTransit(tx, g, in); err != nil || g.TransitChange != nil {
+				return err // an encryption change goes alone: the members restart one by one
+			}
 		case len(in.UserGroupIdsToAdd) > 0:
 			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToAdd[0])
 		case len(in.UserGroupIdsToRemove) > 0:

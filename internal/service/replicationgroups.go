@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -446,9 +447,6 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 	if in.ServerlessCacheSnapshotName != nil {
 		return api.InvalidParameterValueException("Serverless cache snapshot %s not found.", *in.ServerlessCacheSnapshotName)
 	}
-	if mode := deref(in.TransitEncryptionMode); mode == "preferred" {
-		return api.InvalidParameterCombinationException("TransitEncryptionMode preferred is not available on this ecache host: a node serves either TLS or plain connections.")
-	}
 	if len(in.UserGroupIds) > 0 {
 		return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIds[0])
 	}
@@ -471,6 +469,11 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 	g.NetworkType, g.IPDiscovery = c.NetworkType, c.IPDiscovery
 	g.NotificationTopicARN, g.Tags, g.LogDelivery = c.NotificationTopicARN, c.Tags, c.LogDelivery
 	g.TransitEncryption, g.AuthToken, g.AuthTokenUpdatedAt = c.TransitEncryption, c.AuthToken, c.AuthTokenUpdatedAt
+	mode, err := createTransitMode(g, deref(in.TransitEncryptionMode))
+	if err != nil {
+		return err
+	}
+	g.TransitEncryptionMode = mode
 	g.SubnetGroup, g.SecurityGroupIDs = c.SubnetGroup, c.SecurityGroupIDs
 	g.AtRestEncryption = g.Engine == engine.EngineValkey
 	if in.AtRestEncryptionEnabled != nil {
@@ -511,10 +514,14 @@ func (s *Service) adoptPrimary(all []*resource.Cluster, rg, id string, g *resour
 // portsPerMember is how many node-range ports a member takes: its client port and, with cluster mode, its
 // cluster bus port.
 func portsPerMember(g *resource.ReplicationGroup) int {
+	n := 1
 	if g.ClusterEnabled {
-		return 2
+		n++
 	}
-	return 1
+	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred {
+		n += 2 // the engine's own plain and TLS ports behind the node's
+	}
+	return n
 }
 
 // createMember stores a new member cache cluster of one node on the first ports of ports and returns the
@@ -554,8 +561,12 @@ func (s *Service) newMemberBatch(tx store.Tx, g *resource.ReplicationGroup, n in
 func (b *memberBatch) create(id, az string) error {
 	g, now := b.g, b.now
 	node := resource.Node{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: b.ports[0], AZ: az}
+	next := b.ports[1:]
 	if g.ClusterEnabled {
-		node.BusPort = b.ports[1]
+		node.BusPort, next = next[0], next[1:]
+	}
+	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred {
+		node.EnginePorts = next[:2]
 	}
 	b.ports = b.ports[portsPerMember(g):]
 	c := &resource.Cluster{
@@ -563,8 +574,9 @@ func (b *memberBatch) create(id, az string) error {
 		Status: resource.StatusCreating, CreatedAt: now, ParameterGroup: g.ParameterGroup, ParameterApplyStatus: "in-sync",
 		SubnetGroup: g.SubnetGroup, SecurityGroupIDs: g.SecurityGroupIDs, PreferredAZ: az,
 		MaintenanceWindow: g.MaintenanceWindow, SnapshotWindow: g.SnapshotWindow, SnapshotRetentionLimit: g.SnapshotRetentionLimit,
-		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, AtRestEncryption: g.AtRestEncryption,
-		AuthToken: g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
+		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, TransitEncryptionMode: g.TransitEncryptionMode,
+		AtRestEncryption: g.AtRestEncryption,
+		AuthToken:        g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
 		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled, LogDelivery: slices.Clone(g.LogDelivery),
 		NotificationTopicARN: g.NotificationTopicARN, NotificationTopicStatus: topicStatus(g.NotificationTopicARN),
 		Nodes: []resource.Node{node},
@@ -710,7 +722,11 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		out.SnapshottingClusterId = ptr(snapshottingMember(g, &g.NodeGroups[0]))
 	}
 	if g.TransitEncryption {
-		out.TransitEncryptionMode = ptr("required")
+		out.TransitEncryptionMode = ptr(cmp.Or(g.TransitEncryptionMode, resource.TransitRequired))
+	}
+	if tc := g.TransitChange; tc != nil {
+		out.PendingModifiedValues.TransitEncryptionEnabled = ptr(tc.Enabled)
+		out.PendingModifiedValues.TransitEncryptionMode = optional(tc.Mode)
 	}
 	if g.ConfigPort != 0 {
 		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.nodeHost(g.IPDiscovery)), Port: ptr(int32(g.ConfigPort))}

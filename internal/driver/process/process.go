@@ -530,7 +530,7 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if d.checkPort && !PortFree(spec.Port) {
+	if d.checkPort && (!PortFree(spec.Port) || spec.PlainPort != 0 && !PortFree(spec.PlainPort)) {
 		return fail(fmt.Errorf("%w: port %d on loopback", driver.ErrPortInUse, spec.Port))
 	}
 	args, file := commandLine(spec, n.dir)
@@ -741,7 +741,7 @@ func (d *Driver) persist(n *node) error {
 // otherwise live lists the redis/valkey directives to change with CONFIG SET, and a non-nil passwords the
 // default user's new passwords.
 func diffSpec(old, want driver.NodeSpec) (restart bool, live [][2]string, passwords []string) {
-	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port || !sameTLS(old.TLS, want.TLS) || !slices.Equal(old.Bind, want.Bind) {
+	if old.Engine != want.Engine || old.Binary != want.Binary || old.Port != want.Port || !sameTLS(old.TLS, want.TLS) || !slices.Equal(old.Bind, want.Bind) || old.PlainPort != want.PlainPort {
 		return true, nil, nil
 	}
 	if !want.Engine.RESP() {
