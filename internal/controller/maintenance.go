@@ -56,6 +56,21 @@ func (c *Controller) applyDuePending(ctx context.Context, key string) error {
 			}
 			cl.BeginScale(int(*p.NumNodes), p.NodeIDsToRemove, p.NewAZs, ports, now)
 		}
+		return true, groupFollows(tx, cl)
+	})
+}
+
+// groupFollows gives a member's group the node settings the member took in its maintenance window: a
+// group's pending change reaches every member, and the group reports what its members run.
+func groupFollows(tx store.Tx, cl *resource.Cluster) error {
+	if cl.ReplicationGroupID == "" {
+		return nil
+	}
+	return resource.EditTx(tx, resource.KindReplicationGroup, resource.Key(cl.Region, cl.ReplicationGroupID), func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+		if g.NodeType == cl.NodeType && g.EngineVersion == cl.EngineVersion && g.ParameterGroup == cl.ParameterGroup {
+			return false, nil
+		}
+		g.NodeType, g.EngineVersion, g.ParameterGroup = cl.NodeType, cl.EngineVersion, cl.ParameterGroup
 		return true, nil
 	})
 }

@@ -44,7 +44,13 @@ func TestClusterModeCompatible(t *testing.T) {
 	if rg.ClusterMode != types.ClusterModeCompatible || aws.ToString(rg.Status) != "modifying" || rg.ConfigurationEndpoint == nil {
 		t.Errorf("compatible response: mode %q, status %s, configuration endpoint %v", rg.ClusterMode, aws.ToString(rg.Status), rg.ConfigurationEndpoint)
 	}
+	if pending := rg.PendingModifiedValues; pending == nil || pending.ClusterMode != types.ClusterModeCompatible {
+		t.Errorf("PendingModifiedValues %+v while the engines move, want ClusterMode compatible", pending)
+	}
 	g = waitGroupAvailable(t, c, "mig")
+	if g.PendingModifiedValues != nil && g.PendingModifiedValues.ClusterMode != "" {
+		t.Errorf("PendingModifiedValues.ClusterMode %q once the group is available", g.PendingModifiedValues.ClusterMode)
+	}
 	if aws.ToBool(g.ClusterEnabled) || g.NodeGroups[0].PrimaryEndpoint == nil || g.ConfigurationEndpoint == nil {
 		t.Errorf("compatible group: ClusterEnabled %v, primary endpoint %v, configuration endpoint %v", aws.ToBool(g.ClusterEnabled), g.NodeGroups[0].PrimaryEndpoint, g.ConfigurationEndpoint)
 	}

@@ -262,3 +262,46 @@ func TestEngineChangeRules(t *testing.T) {
 		t.Errorf("recorded engine change %+v, want valkey 8.0 with vk in the window", ec)
 	}
 }
+
+// windowAroundNow is a maintenance window that is open now: from ten minutes ago for an hour and a half.
+func windowAroundNow() string {
+	days := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	at := func(t time.Time) string { return fmt.Sprintf("%s:%02d:%02d", days[t.Weekday()], t.Hour(), t.Minute()) }
+	from := time.Now().UTC().Add(-10 * time.Minute)
+	return at(from) + "-" + at(from.Add(90*time.Minute))
+}
+
+// TestPendingGroupChangeAppliedInTheWindow: a group's node type change without ApplyImmediately waits as
+// every member's pending value and, applied in the maintenance window, leaves no member showing it.
+func TestPendingGroupChangeAppliedInTheWindow(t *testing.T) {
+	requireBinary(t, "redis-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("win"),
+		ReplicationGroupDescription: aws.String("win"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2), PreferredMaintenanceWindow: aws.String(windowAroundNow())}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, c, "win")
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("win"),
+		CacheNodeType: aws.String("cache.t3.small")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the node type applied in the window on every member", func() error {
+		for _, id := range []string{"win-001", "win-002"} {
+			m := describeCluster(t, c, id)
+			if aws.ToString(m.CacheNodeType) != "cache.t3.small" || aws.ToString(m.CacheClusterStatus) != "available" {
+				return fmt.Errorf("member %s: %s, %s", id, aws.ToString(m.CacheNodeType), aws.ToString(m.CacheClusterStatus))
+			}
+			if p := m.PendingModifiedValues; p != nil && p.CacheNodeType != nil {
+				return fmt.Errorf("member %s still shows pending node type %s", id, aws.ToString(p.CacheNodeType))
+			}
+		}
+		return nil
+	})
+	g := waitGroupAvailable(t, c, "win")
+	if aws.ToString(g.CacheNodeType) != "cache.t3.small" {
+		t.Errorf("group node type %s after the window applied the change", aws.ToString(g.CacheNodeType))
+	}
+}

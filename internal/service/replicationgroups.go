@@ -724,6 +724,9 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	if g.TransitEncryption {
 		out.TransitEncryptionMode = ptr(cmp.Or(g.TransitEncryptionMode, resource.TransitRequired))
 	}
+	if g.ClusterMode == clusterModeCompatible && g.Status == resource.StatusModifying {
+		out.PendingModifiedValues.ClusterMode = ptr(clusterModeCompatible) // engines still moving to cluster mode
+	}
 	if tc := g.TransitChange; tc != nil {
 		out.PendingModifiedValues.TransitEncryptionEnabled = ptr(tc.Enabled)
 		out.PendingModifiedValues.TransitEncryptionMode = optional(tc.Mode)
