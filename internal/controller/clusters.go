@@ -113,10 +113,15 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	}
 	spec.StayDown = c.stayDown(ctx, cl)
 	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
-		spec.SeedRDB = filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot) // a restore: the first start loads it
-		if err := c.downloadSeed(ctx, cl.ID, cl.SeedFiles()[0]); err != nil {
+		if err := c.downloadSeed(ctx, cl, cl.SeedFiles()[0]); err != nil {
 			return nodeResult{}, err
 		}
+		seed, done, err := c.plainFile(filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot))
+		if err != nil {
+			return nodeResult{}, fmt.Errorf("restore file of %s: %w", cl.ID, err)
+		}
+		defer done()        // the driver has its own link or copy once the engine is started
+		spec.SeedRDB = seed // a restore: the first start loads it
 	}
 	res := nodeResult{ready: true, pendingReboot: !sameValues(started, groupStatic)}
 	if fresh {

@@ -11,14 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/resource"
 )
 
 // downloadSeed fetches the object a restoring node loads to its path under the snapshot directory, unless
 // the file is not an import or an earlier pass downloaded it.
-func (c *Controller) downloadSeed(ctx context.Context, clusterID string, f resource.SeedFile) error {
+func (c *Controller) downloadSeed(ctx context.Context, cl *resource.Cluster, f resource.SeedFile) error {
+	clusterID := cl.ID
 	path := filepath.Join(c.cfg.SnapshotDir, f.Path)
 	if f.Object == "" {
 		return nil
@@ -30,7 +30,7 @@ func (c *Controller) downloadSeed(ctx context.Context, clusterID string, f resou
 		return fmt.Errorf("cluster %s restores from %s: %w", clusterID, f.Object, errNoObjectStore)
 	}
 	bucket, objKey, _ := strings.Cut(f.Object, "/")
-	n, err := atomicfile.Write(path, 0o600, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
+	n, err := c.writeData(path, cl.AtRestEncryption, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
 	if err != nil {
 		return fmt.Errorf("download %s for cluster %s: %w", f.Object, clusterID, err)
 	}
@@ -47,11 +47,16 @@ func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v eng
 		return err
 	}
 	for _, f := range cl.MergeFiles {
-		if err := c.downloadSeed(ctx, cl.ID, f); err != nil {
+		if err := c.downloadSeed(ctx, cl, f); err != nil {
 			return err
 		}
 		start := time.Now()
-		n, err := c.engines.CopyKeys(ctx, v.Binary, filepath.Join(c.cfg.SnapshotDir, f.Path), node)
+		file, done, err := c.plainFile(filepath.Join(c.cfg.SnapshotDir, f.Path))
+		if err != nil {
+			return fmt.Errorf("merge %s into cluster %s: %w", f.Path, cl.ID, err)
+		}
+		n, err := c.engines.CopyKeys(ctx, v.Binary, file, node)
+		done()
 		if err != nil {
 			return fmt.Errorf("merge %s into cluster %s: %w", f.Path, cl.ID, err)
 		}

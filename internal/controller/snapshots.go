@@ -129,7 +129,7 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	if err != nil {
 		return 0, err
 	}
-	return atomicfile.Write(SnapshotFile(c.cfg.SnapshotDir, snap, sh), 0o600, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
+	return c.writeData(SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.AtRestEncryption, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
 }
 
 // clearIf empties *field when it holds value, and reports whether it did.
@@ -228,7 +228,14 @@ func (c *Controller) uploadExport(ctx context.Context, snap *resource.Snapshot) 
 	}
 	for _, sh := range snap.Shards {
 		key := snap.ExportKey(snap.Export.Name, sh)
-		if err := c.cfg.Objects.Upload(ctx, snap.Export.Bucket, key, SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.ExportMetadata(sh)); err != nil {
+		// The bucket's object is the engine's RDB file, as ElastiCache exports it.
+		file, done, err := c.plainFile(SnapshotFile(c.cfg.SnapshotDir, snap, sh))
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		err = c.cfg.Objects.Upload(ctx, snap.Export.Bucket, key, file, snap.ExportMetadata(sh))
+		done()
+		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
 	}

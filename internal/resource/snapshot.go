@@ -49,8 +49,10 @@ type Snapshot struct {
 	ClusterEnabled          bool   `json:"clusterEnabled,omitempty"`
 	Durability              string `json:"durability,omitempty"`
 	KMSKeyID                string `json:"kmsKeyId,omitempty"`
-	TopicARN                string `json:"topicArn,omitempty"`
-	Tags                    []Tag  `json:"tags,omitempty"`
+	// AtRestEncryption seals the snapshot's files (internal/atrest), as its source's data is at rest.
+	AtRestEncryption bool   `json:"atRestEncryption,omitempty"`
+	TopicARN         string `json:"topicArn,omitempty"`
+	Tags             []Tag  `json:"tags,omitempty"`
 
 	Shards []SnapshotShard `json:"shards"`
 	// CopyOf is the UID of the snapshot whose files this one copies (CopySnapshot); empty when the files come

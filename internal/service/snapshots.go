@@ -220,7 +220,7 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string, fromPrimaries bool) 
 		snap.AutomaticFailover = "enabled"
 	}
 	snap.ParameterGroup, snap.NodeType, snap.EngineVersion = g.ParameterGroup, g.NodeType, g.EngineVersion
-	snap.PreferredAZ, snap.Port = "", g.PrimaryPort
+	snap.PreferredAZ, snap.Port, snap.AtRestEncryption = "", g.PrimaryPort, g.AtRestEncryption
 	if g.ClusterEnabled {
 		snap.Port = g.ConfigPort
 	}
@@ -234,6 +234,7 @@ func snapshotOf(c *resource.Cluster) *resource.Snapshot {
 		ParameterGroup: c.ParameterGroup, SubnetGroup: c.SubnetGroup, NumCacheNodes: len(c.Nodes), PreferredAZ: c.PreferredAZ,
 		MaintenanceWindow: c.MaintenanceWindow, SnapshotWindow: c.SnapshotWindow, SnapshotRetentionLimit: c.SnapshotRetentionLimit,
 		AutoMinorVersionUpgrade: c.AutoMinorVersionUpgrade, TopicARN: c.NotificationTopicARN, Port: c.Nodes[0].Port,
+		AtRestEncryption: c.AtRestEncryption,
 	}
 }
 
