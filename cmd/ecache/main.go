@@ -36,6 +36,7 @@ const usage = `ecache is a self-hosted Amazon ElastiCache.
 
 Usage:
   ecache serve [flags]   run the ElastiCache API and the engines it manages
+  ecache txlog-replica   run one replica of a durability transaction log
   ecache help            show this help
 
 Every flag of serve has an ECACHE_* environment variable (--node-ports: ECACHE_NODE_PORTS).
@@ -73,6 +74,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return serve(ctx, cfg, stdout, stderr)
+	case "txlog-replica":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return runTxlogReplica(ctx, args[1:], stderr)
 	default:
 		return fmt.Errorf("unknown command %q; run ecache help", args[0])
 	}

@@ -1,0 +1,204 @@
+package txlog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// group is a log of n replicas on loopback.
+type group struct {
+	t        *testing.T
+	dir      string
+	peers    []Peer
+	replicas []*Replica
+}
+
+func newGroup(t *testing.T, n int) *group {
+	t.Helper()
+	g := &group{t: t, dir: t.TempDir()}
+	for i := range n {
+		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("r%d", i), RaftAddr: freeAddr(t), APIAddr: freeAddr(t)})
+	}
+	g.replicas = make([]*Replica, n)
+	for i := range n {
+		g.start(i)
+	}
+	t.Cleanup(func() {
+		for _, r := range g.replicas {
+			if r != nil {
+				r.Close()
+			}
+		}
+	})
+	return g
+}
+
+func (g *group) start(i int) {
+	g.t.Helper()
+	r, err := StartReplica(ReplicaConfig{Self: g.peers[i], Dir: filepath.Join(g.dir, g.peers[i].ID), Peers: g.peers}, nil)
+	if err != nil {
+		g.t.Fatalf("start %s: %v", g.peers[i].ID, err)
+	}
+	g.replicas[i] = r
+}
+
+func (g *group) stop(i int) {
+	g.t.Helper()
+	if err := g.replicas[i].Close(); err != nil {
+		g.t.Logf("close %s: %v", g.peers[i].ID, err)
+	}
+	g.replicas[i] = nil
+}
+
+func (g *group) apis() []string {
+	var out []string
+	for _, p := range g.peers {
+		out = append(out, p.APIAddr)
+	}
+	return out
+}
+
+// leader is the index of the replica that leads, once one does.
+func (g *group) leader() int {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, r := range g.replicas {
+			if r != nil && r.raft.State().String() == "Leader" {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.t.Fatal("no leader elected")
+	return -1
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestCommittedWritesSurviveTheLeader: writes acknowledged by the log are on every replica, survive the
+// loss of the leader (the others elect a new one and take more writes) and reach the old leader when it
+// comes back.
+func TestCommittedWritesSurviveTheLeader(t *testing.T) {
+	g := newGroup(t, 3)
+	c := NewClient(g.apis())
+	if _, err := c.Fence(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	write := func(n int) {
+		t.Helper()
+		for range n {
+			data := []byte(fmt.Sprintf("SET k%d v%d\n", len(want), len(want)))
+			end, err := c.Append(ctx(t), 1, uint64(len(want)), data)
+			if err != nil {
+				t.Fatalf("append at %d: %v", len(want), err)
+			}
+			want = append(want, data...)
+			if end != uint64(len(want)) {
+				t.Fatalf("end after append = %d, want %d", end, len(want))
+			}
+		}
+	}
+	write(100)
+	old := g.leader()
+	g.stop(old)
+	write(100) // the two others elect a leader and commit
+	got, end, err := c.Read(ctx(t), 0, len(want)+100)
+	if err != nil || !bytes.Equal(got, want) || end != uint64(len(want)) {
+		t.Fatalf("read after the leader's loss: %d bytes (end %d), %v; want %d", len(got), end, err, len(want))
+	}
+	g.start(old)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, end, err := g.replicas[old].fsm.read(0, len(want)+100)
+		if err == nil && bytes.Equal(data, want) && end == uint64(len(want)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old leader back holds %d bytes (end %d), %v; want %d", len(data), end, err, len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWritesAreFencedAndIdempotent: a retried write is committed once, a gap or an overlap is refused, and
+// after a fence the old epoch's writer commits nothing.
+func TestWritesAreFencedAndIdempotent(t *testing.T) {
+	g := newGroup(t, 3)
+	c := NewClient(g.apis())
+	if _, err := c.Fence(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx(t), 1, 0, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if end, err := c.Append(ctx(t), 1, 0, []byte("abc")); err != nil || end != 3 {
+		t.Errorf("retried write: end %d, %v; want 3 and no error", end, err)
+	}
+	if _, err := c.Append(ctx(t), 1, 5, []byte("x")); !errors.Is(err, ErrGap) {
+		t.Errorf("write past the end: %v, want ErrGap", err)
+	}
+	if _, err := c.Append(ctx(t), 1, 2, []byte("xyz")); !errors.Is(err, ErrOverlap) {
+		t.Errorf("write across the end: %v, want ErrOverlap", err)
+	}
+	if end, err := c.Fence(ctx(t), 2); err != nil || end != 3 {
+		t.Fatalf("fence: end %d, %v", end, err)
+	}
+	if _, err := c.Append(ctx(t), 1, 3, []byte("late")); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("write of the fenced epoch: %v, want ErrStaleEpoch", err)
+	}
+	if _, err := c.Fence(ctx(t), 2); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("a fence that does not raise the epoch: %v, want ErrStaleEpoch", err)
+	}
+	if _, err := c.Append(ctx(t), 2, 3, []byte("def")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := c.Read(ctx(t), 1, 100); err != nil || string(got) != "bcdef" {
+		t.Errorf("read from 1 = %q, %v; want bcdef", got, err)
+	}
+}
+
+// TestNoQuorumNoCommit: with two of three replicas down nothing is committed; the write is refused as
+// unavailable within the caller's time.
+func TestNoQuorumNoCommit(t *testing.T) {
+	g := newGroup(t, 3)
+	c := NewClient(g.apis())
+	if _, err := c.Fence(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	l := g.leader()
+	for i := range g.replicas {
+		if i != l {
+			g.stop(i)
+		}
+	}
+	short, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := c.Append(short, 1, 0, []byte("lost?")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("write without a quorum: %v, want ErrUnavailable", err)
+	}
+	if _, end, _ := g.replicas[l].fsm.read(0, 100); end != 0 {
+		t.Errorf("the lone replica applied %d bytes without a quorum", end)
+	}
+}
