@@ -309,7 +309,10 @@ func converged(p *pool, nodes []resp.Node) func(context.Context) (bool, string, 
 func signature(v clusterView) string {
 	lines := make([]string, 0, len(v))
 	for _, n := range v {
-		if n.Flags["handshake"] {
+		// A node without an address is the old identity of a node met again under a new one (a node that
+		// started afresh at the same address): the nodes that knew it keep it until it is forgotten, the
+		// others never learn it, and it has no say in whether the cluster agrees.
+		if n.Flags["handshake"] || n.Flags["noaddr"] {
 			continue
 		}
 		if n.master() {

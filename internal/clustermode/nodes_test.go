@@ -66,3 +66,21 @@ func TestParseNodesIPv6(t *testing.T) {
 		t.Errorf("self = %+v, want [::1]:30001 with bus port 40001", me)
 	}
 }
+
+// TestSignatureIgnoresNodesWithoutAddress: a node that knows the old identity of a node met again (noaddr)
+// agrees with one that never knew it.
+func TestSignatureIgnoresNodesWithoutAddress(t *testing.T) {
+	fresh := "aa 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-16383\nbb 127.0.0.1:30002@40002 slave aa 0 0 1 connected\n"
+	old := fresh + "cc :0@0 master,noaddr - 1 1 1 disconnected\n"
+	a, err := parseNodes(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parseNodes(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signature(a) != signature(b) {
+		t.Errorf("signatures differ by a node without address:\n%s\n--\n%s", signature(a), signature(b))
+	}
+}

@@ -511,11 +511,8 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			return api.InvalidParameterCombinationException("Automatic failover requires at least two cache clusters: a primary and a replica.")
 		}
 		g.AutomaticFailover, g.MultiAZ = failover, multiAZ
-		if d := deref(in.Durability); d != "" {
-			if d != "default" && d != "disabled" {
-				return api.InvalidParameterCombinationException("Durability %s needs the Multi-AZ transaction log, which this ecache host does not provide yet.", d)
-			}
-			g.Durability = d
+		if err := modifyDurability(g, in.Durability); err != nil {
+			return err
 		}
 		if err := s.modifyPrimary(g, ng, in.PrimaryClusterId, deref(in.ApplyImmediately)); err != nil {
 			return err

@@ -78,6 +78,9 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			}
 		}
 		if snap != nil {
+			if in.Durability == nil && snap.Durability != "" {
+				g.Durability = snap.Durability // a restore keeps the snapshot's unless the request says otherwise
+			}
 			if primary != nil {
 				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or a snapshot to restore, not both.")
 			}
@@ -456,15 +459,6 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		}
 		return api.InvalidParameterCombinationException("Data tiering is not available on this ecache host: its engines keep every item in memory, with no SSD tier to move items to.")
 	}
-	switch deref(in.Durability) {
-	case "", "default", "disabled":
-		g.Durability = deref(in.Durability)
-		if g.Durability == "" {
-			g.Durability = "default"
-		}
-	default:
-		return api.InvalidParameterCombinationException("Durability %s needs the Multi-AZ transaction log, which this ecache host does not provide yet.", *in.Durability)
-	}
 	g.MaintenanceWindow, g.SnapshotWindow, g.SnapshotRetentionLimit = c.MaintenanceWindow, c.SnapshotWindow, c.SnapshotRetentionLimit
 	g.NetworkType, g.IPDiscovery = c.NetworkType, c.IPDiscovery
 	g.NotificationTopicARN, g.Tags, g.LogDelivery = c.NotificationTopicARN, c.Tags, c.LogDelivery
@@ -474,6 +468,9 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 		return err
 	}
 	g.TransitEncryptionMode = mode
+	if g.Durability, err = createDurability(g, in); err != nil {
+		return err
+	}
 	g.SubnetGroup, g.SecurityGroupIDs = c.SubnetGroup, c.SecurityGroupIDs
 	g.AtRestEncryption = g.Engine == engine.EngineValkey
 	if in.AtRestEncryptionEnabled != nil {

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/service"
+)
+
+// durableReq is a request that meets every requirement of durability.
+func durableReq(mod func(*elasticache.CreateReplicationGroupInput)) *elasticache.CreateReplicationGroupInput {
+	in := cmeReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.Durability = aws.String("dur"), types.DurabilitySync
+		in.MultiAZEnabled, in.AutomaticFailoverEnabled, in.TransitEncryptionEnabled = aws.Bool(true), aws.Bool(true), aws.Bool(true)
+	})
+	if mod != nil {
+		mod(in)
+	}
+	return in
+}
+
+// TestDurabilityRules: each requirement of durability is refused with its own reason and nothing created;
+// whether durability is on cannot change after creation; a restore keeps the snapshot's durability.
+func TestDurabilityRules(t *testing.T) {
+	p := newInProcess(t, service.DefaultQuotas(), 29100, 29199)
+	ctx := context.Background()
+	c := p.client
+	for _, r := range []struct {
+		name, code, reason string
+		mod                func(*elasticache.CreateReplicationGroupInput)
+	}{
+		{"a value that does not exist", "InvalidParameterValue", "Valid values", func(in *elasticache.CreateReplicationGroupInput) { in.Durability = "always" }},
+		{"redis", "InvalidParameterCombination", "valkey engine", func(in *elasticache.CreateReplicationGroupInput) { in.Engine = aws.String("redis") }},
+		{"cluster mode disabled", "InvalidParameterCombination", "cluster mode enabled", func(in *elasticache.CreateReplicationGroupInput) {
+			in.NumNodeGroups, in.ReplicasPerNodeGroup, in.NumCacheClusters = nil, nil, aws.Int32(2)
+		}},
+		{"no Multi-AZ", "InvalidParameterCombination", "Multi-AZ", func(in *elasticache.CreateReplicationGroupInput) { in.MultiAZEnabled = aws.Bool(false) }},
+		{"a shard without a replica", "InvalidParameterCombination", "replica in every node group", func(in *elasticache.CreateReplicationGroupInput) {
+			in.ReplicasPerNodeGroup, in.MultiAZEnabled = aws.Int32(0), aws.Bool(true)
+		}},
+		{"no in-transit encryption", "InvalidParameterCombination", "in-transit encryption", func(in *elasticache.CreateReplicationGroupInput) { in.TransitEncryptionEnabled = nil }},
+		{"async, meeting every requirement", "InvalidParameterCombination", "not available on this ecache host yet", func(in *elasticache.CreateReplicationGroupInput) {
+			in.Durability = types.DurabilityAsync
+		}},
+	} {
+		before, _ := p.store.Revision(ctx)
+		_, err := c.CreateReplicationGroup(ctx, durableReq(r.mod))
+		if err == nil {
+			t.Errorf("%s: created", r.name)
+			continue
+		}
+		if code, _ := apiError(t, err); code != r.code || !strings.Contains(err.Error(), r.reason) {
+			t.Errorf("%s: %v, want %s saying %q", r.name, err, r.code, r.reason)
+		}
+		if after, _ := p.store.Revision(ctx); after != before {
+			t.Errorf("%s: the refused request changed the store", r.name)
+		}
+	}
+
+	// Off stays off: default and disabled are both off, sync would turn it on.
+	if _, err := c.CreateReplicationGroup(ctx, durableReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.Durability = aws.String("off"), types.DurabilityDisabled
+	})); err != nil {
+		t.Fatal(err)
+	}
+	markAvailable(t, p.store, "off-0001-001", "off-0001-002", "off-0002-001", "off-0002-002", "off-0003-001", "off-0003-002")
+	markGroupAvailable(t, p.store, "off")
+	_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("off"), Durability: types.DurabilitySync})
+	if code, _ := apiError(t, err); code != "InvalidParameterCombination" {
+		t.Errorf("turning durability on after creation: %v, want InvalidParameterCombination", err)
+	}
+	out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("off"), Durability: types.DurabilityDefault})
+	if err != nil || out.ReplicationGroup.Durability != types.DurabilityDefault || out.ReplicationGroup.EffectiveDurability != types.EffectiveDurabilityDisabled {
+		t.Errorf("disabled to default: %v, durability %q effective %q", err, out.ReplicationGroup.Durability, out.ReplicationGroup.EffectiveDurability)
+	}
+	// A restore keeps the snapshot's durability.
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("off"), Durability: types.DurabilityDisabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("off"), SnapshotName: aws.String("off-snap")}); err != nil {
+		t.Fatal(err)
+	}
+	editRecord(t, p.store, resource.KindSnapshot, func(s *resource.Snapshot) { s.Status = resource.SnapshotAvailable }, "off-snap")
+	restored, err := c.CreateReplicationGroup(ctx, durableReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.Durability, in.SnapshotName = aws.String("back"), "", aws.String("off-snap")
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := restored.ReplicationGroup.Durability; got != types.DurabilityDisabled {
+		t.Errorf("restored group's durability %q, want the snapshot's disabled", got)
+	}
+}
