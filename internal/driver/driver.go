@@ -15,12 +15,16 @@ const (
 	EngineRedis     Engine = "redis"
 	EngineValkey    Engine = "valkey"
 	EngineMemcached Engine = "memcached"
+	// EngineTxlog is a replica of a durability transaction log (`ecache txlog-replica`), which the driver
+	// runs and adopts like a cache engine: Binary is the ecache executable, Port the replica's API port, and
+	// Args its identity and peers (--id, --peers); the driver gives it its directory.
+	EngineTxlog Engine = "txlog"
 )
 
 // Valid reports whether e is a supported engine.
 func (e Engine) Valid() bool {
 	switch e {
-	case EngineRedis, EngineValkey, EngineMemcached:
+	case EngineRedis, EngineValkey, EngineMemcached, EngineTxlog:
 		return true
 	}
 	return false
@@ -59,7 +63,7 @@ type NodeSpec struct {
 	// checking this inside Ensure leaves no moment between the check and a restart for the process to die in.
 	StayDown bool
 	// Args are extra memcached command-line arguments, after the driver's own (a repeated flag takes
-	// the later value); redis/valkey: ignored.
+	// the later value); a log replica's arguments after its directory; redis/valkey: ignored.
 	Args []string
 }
 

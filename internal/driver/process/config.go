@@ -129,6 +129,8 @@ func configFileName(e driver.Engine) string {
 		return "valkey.conf"
 	case driver.EngineRedis:
 		return "redis.conf"
+	case driver.EngineTxlog:
+		return "txlog.args"
 	default:
 		return "memcached.args"
 	}
@@ -237,9 +239,13 @@ func memcachedConns() int {
 
 // commandLine returns the engine's arguments and the contents of its config/argument file.
 func commandLine(s driver.NodeSpec, dir string) (args []string, file []byte) {
-	if s.Engine.RESP() {
+	switch {
+	case s.Engine.RESP():
 		return []string{filepath.Join(dir, configFileName(s.Engine))}, respConfig(s, dir)
+	case s.Engine == driver.EngineTxlog:
+		args = append([]string{"txlog-replica", "--dir", filepath.Join(dir, "txlog")}, s.Args...)
+	default:
+		args = memcachedArgs(s)
 	}
-	args = memcachedArgs(s)
 	return args, []byte(strings.Join(args, "\n") + "\n")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -63,8 +64,11 @@ func probe(ctx context.Context, spec driver.NodeSpec, timeout time.Duration) err
 	if err != nil {
 		return err
 	}
-	if !spec.Engine.RESP() {
+	switch spec.Engine {
+	case driver.EngineMemcached:
 		return probeMemcached(ctx, n)
+	case driver.EngineTxlog:
+		return probeHTTP(ctx, n.Addr)
 	}
 	err = resp.Ping(ctx, n, timeout)
 	var refused resp.Error
@@ -72,6 +76,23 @@ func probe(ctx context.Context, spec driver.NodeSpec, timeout time.Duration) err
 		return nil
 	}
 	return fmt.Errorf("PING: %w", err)
+}
+
+// probeHTTP asks a log replica for its status.
+func probeHTTP(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status: %s", resp.Status)
+	}
+	return nil
 }
 
 func probeMemcached(ctx context.Context, n resp.Node) error {

@@ -3,7 +3,8 @@
 // Every node lives in its own directory, <dataDir>/nodes/<id>/:
 //
 //	node.json        spec, pid and the pid's start time (/proc/<pid>/stat field 22), written atomically
-//	redis.conf       generated config (valkey.conf for valkey); memcached.args lists memcached's arguments
+//	redis.conf       generated config (valkey.conf for valkey); memcached.args lists memcached's arguments,
+//	                 txlog.args a log replica's (whose state is in txlog/)
 //	engine.log       the engine's log, stdout and stderr
 //	redis.pid        pidfile written by redis/valkey (valkey.pid for valkey)
 //	...              the engine's own data files (dir points here)
@@ -534,7 +535,7 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 		return fail(fmt.Errorf("%w: port %d on loopback", driver.ErrPortInUse, spec.Port))
 	}
 	args, file := commandLine(spec, n.dir)
-	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached} {
+	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached, driver.EngineTxlog} {
 		if name := configFileName(e); e != spec.Engine && name != configFileName(spec.Engine) {
 			_ = os.Remove(filepath.Join(n.dir, name))
 		}
