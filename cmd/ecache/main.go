@@ -147,12 +147,12 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("TLS certificates: %w", err)
 	}
-	atRestKey, err := atrest.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "atrest.key"))
-	if err != nil {
+	keys := atrest.Keyring{Dir: filepath.Join(cfg.DataDir, "keys")}
+	if _, err := keys.Key(""); err != nil {
 		return fmt.Errorf("at-rest encryption key: %w", err)
 	}
 	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6,
-		AtRestKey:   &atRestKey,
+		AtRest:      keys,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
 		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects,

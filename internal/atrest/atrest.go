@@ -1,8 +1,9 @@
 // Package atrest encrypts the files ecache writes with cache data (snapshots, files downloaded for restores)
 // for resources with at-rest encryption: AES-256-GCM with a fresh data key per file, the data key wrapped by
-// a key ecache keeps in its data directory. A sealed file is a header (magic, wrapped data key, nonce
-// prefix) followed by chunks, each authenticated with its index and whether it is the last, so that a
-// truncated, reordered or altered file fails to open instead of yielding wrong data.
+// a key ecache keeps in its data directory (its own, or the one it keeps for a KmsKeyId). A sealed file is
+// a header (magic, the label of the wrapping key, wrapped data key, nonce prefix) followed by chunks, each
+// authenticated with its index and whether it is the last, so that a truncated, reordered or altered file
+// fails to open instead of yielding wrong data.
 package atrest
 
 import (
@@ -11,7 +12,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,10 +25,39 @@ import (
 // Key is a 256-bit key-encryption key.
 type Key [32]byte
 
+// Keys finds a key-encryption key by its label ("" is ecache's own key).
+type Keys interface {
+	Key(label string) (Key, error)
+}
+
+// Key makes a single Key a Keys that knows only the label "".
+func (k Key) Key(label string) (Key, error) {
+	if label != "" {
+		return Key{}, fmt.Errorf("atrest: no key %q", label)
+	}
+	return k, nil
+}
+
+// Keyring keeps ecache's own key and one key per KmsKeyId, each in a file under Dir, created on first use:
+// a local key store standing in for AWS KMS.
+type Keyring struct {
+	Dir string
+}
+
+// Key returns the key of label ("" for ecache's own), creating it when it is new.
+func (r Keyring) Key(label string) (Key, error) {
+	name := "atrest.key"
+	if label != "" {
+		sum := sha256.Sum256([]byte(label))
+		name = filepath.Join("kms", hex.EncodeToString(sum[:16])+".key")
+	}
+	return LoadOrCreateKey(filepath.Join(r.Dir, name))
+}
+
 const (
 	magic     = "ECSEAL01"
 	chunkSize = 64 << 10
-	// header: magic, wrapped data key (nonce, key, tag), nonce prefix of the chunks.
+	// header: magic, label length and label, wrapped data key (nonce, key, tag), nonce prefix of the chunks.
 	wrappedLen = 12 + 32 + 16
 	prefixLen  = 4
 )
@@ -86,9 +118,16 @@ type writer struct {
 	err    error
 }
 
-// Seal returns a writer that writes to w, sealed with a new data key wrapped by k. Close must be called to
-// finish the file (it does not close w).
-func Seal(w io.Writer, k Key) (io.WriteCloser, error) {
+// Seal returns a writer that writes to w, sealed with a new data key wrapped by the key labelled label.
+// Close must be called to finish the file (it does not close w).
+func Seal(w io.Writer, keys Keys, label string) (io.WriteCloser, error) {
+	if len(label) > 255 {
+		return nil, fmt.Errorf("atrest: key label longer than 255 bytes")
+	}
+	k, err := keys.Key(label)
+	if err != nil {
+		return nil, err
+	}
 	kek, err := gcm(k[:])
 	if err != nil {
 		return nil, err
@@ -104,8 +143,10 @@ func Seal(w io.Writer, k Key) (io.WriteCloser, error) {
 	if sw.aead, err = gcm(dataKey); err != nil {
 		return nil, err
 	}
-	header := append([]byte(magic), nonce...)
-	header = kek.Seal(header, nonce, dataKey, []byte(magic))
+	header := append([]byte(magic), byte(len(label)))
+	header = append(header, label...)
+	header = append(header, nonce...)
+	header = kek.Seal(header, nonce, dataKey, []byte(magic+label))
 	header = append(header, sw.prefix[:]...)
 	if _, err := w.Write(header); err != nil {
 		return nil, err
@@ -179,23 +220,34 @@ type reader struct {
 
 // Open returns the plaintext of a sealed stream r, checked chunk by chunk; a stream that ends before its
 // last chunk is ErrCorrupt.
-func Open(r io.Reader, k Key) (io.Reader, error) {
+func Open(r io.Reader, keys Keys) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, chunkSize+64)
-	header := make([]byte, len(magic)+wrappedLen+prefixLen)
-	if _, err := io.ReadFull(br, header); err != nil || string(header[:len(magic)]) != magic {
+	head := make([]byte, len(magic)+1)
+	if _, err := io.ReadFull(br, head); err != nil || string(head[:len(magic)]) != magic {
 		return nil, ErrCorrupt
+	}
+	label := make([]byte, head[len(magic)])
+	rest := make([]byte, wrappedLen+prefixLen)
+	if _, err := io.ReadFull(br, label); err != nil {
+		return nil, ErrCorrupt
+	}
+	if _, err := io.ReadFull(br, rest); err != nil {
+		return nil, ErrCorrupt
+	}
+	k, err := keys.Key(string(label))
+	if err != nil {
+		return nil, err
 	}
 	kek, err := gcm(k[:])
 	if err != nil {
 		return nil, err
 	}
-	nonce := header[len(magic) : len(magic)+12]
-	dataKey, err := kek.Open(nil, nonce, header[len(magic)+12:len(magic)+wrappedLen], []byte(magic))
+	dataKey, err := kek.Open(nil, rest[:12], rest[12:wrappedLen], []byte(magic+string(label)))
 	if err != nil {
 		return nil, ErrCorrupt
 	}
 	rd := &reader{r: br}
-	copy(rd.prefix[:], header[len(magic)+wrappedLen:])
+	copy(rd.prefix[:], rest[wrappedLen:])
 	if rd.aead, err = gcm(dataKey); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 func seal(t *testing.T, k Key, plain []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := Seal(&buf, k)
+	w, err := Seal(&buf, k, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +90,34 @@ func TestKeyIsKept(t *testing.T) {
 	b, err := LoadOrCreateKey(path)
 	if err != nil || a != b {
 		t.Errorf("second load: %v, same key %v", err, a == b)
+	}
+}
+
+// TestKeyringSealsWithTheNamedKey: a file sealed with a KmsKeyId's key opens with the keyring (which finds
+// that key by the label in the file), not with ecache's own key.
+func TestKeyringSealsWithTheNamedKey(t *testing.T) {
+	ring := Keyring{Dir: t.TempDir()}
+	var buf bytes.Buffer
+	w, err := Seal(&buf, ring, "arn:aws:kms:us-east-1:123456789012:key/abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("secret"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(bytes.NewReader(buf.Bytes()), ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); err != nil || string(got) != "secret" {
+		t.Errorf("opened %q, %v", got, err)
+	}
+	own, err := ring.Key("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(bytes.NewReader(buf.Bytes()), own); err == nil {
+		t.Error("ecache's own key opened a file sealed with a KmsKeyId's key")
 	}
 }

@@ -38,9 +38,9 @@ type Config struct {
 	Ports resource.Ports
 	// TLS are the files that nodes with in-transit encryption serve.
 	TLS *driver.TLSFiles
-	// AtRestKey seals the files of cache data written for resources with at-rest encryption (snapshots,
-	// restore downloads); nil: they are written in plain.
-	AtRestKey *atrest.Key
+	// AtRest are the keys that seal the files of cache data written for resources with at-rest encryption
+	// (snapshots, restore downloads); nil: they are written in plain.
+	AtRest atrest.Keys
 	// SnapshotDir holds the snapshots' RDB files, a directory per snapshot, and files downloaded for
 	// restores from the object store (imports/).
 	SnapshotDir string

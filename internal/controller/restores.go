@@ -30,7 +30,7 @@ func (c *Controller) downloadSeed(ctx context.Context, cl *resource.Cluster, f r
 		return fmt.Errorf("cluster %s restores from %s: %w", clusterID, f.Object, errNoObjectStore)
 	}
 	bucket, objKey, _ := strings.Cut(f.Object, "/")
-	n, err := c.writeData(path, cl.AtRestEncryption, func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
+	n, err := c.writeData(path, cl.AtRestEncryption, "", func(w io.Writer) (int64, error) { return c.cfg.Objects.Download(ctx, bucket, objKey, w) })
 	if err != nil {
 		return fmt.Errorf("download %s for cluster %s: %w", f.Object, clusterID, err)
 	}

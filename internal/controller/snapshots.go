@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
@@ -112,7 +111,13 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 // the snapshot it is a copy of.
 func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh resource.SnapshotShard) (int64, error) {
 	if snap.CopyOf != "" {
-		return atomicfile.Copy(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()), SnapshotFile(c.cfg.SnapshotDir, snap, sh), 0o600)
+		// Sealed again with the copy's own key (CopySnapshot may name another KmsKeyId).
+		src, err := c.readData(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()))
+		if err != nil {
+			return 0, err
+		}
+		defer src.Close()
+		return c.writeData(SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.AtRestEncryption, snap.KMSKeyID, func(w io.Writer) (int64, error) { return io.Copy(w, src) })
 	}
 	obj, err := c.store.Get(ctx, resource.KindCluster, resource.Key(snap.Region, sh.CacheClusterID))
 	if err != nil {
@@ -129,7 +134,7 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	if err != nil {
 		return 0, err
 	}
-	return c.writeData(SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.AtRestEncryption, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
+	return c.writeData(SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.AtRestEncryption, snap.KMSKeyID, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
 }
 
 // clearIf empties *field when it holds value, and reports whether it did.

@@ -64,14 +64,19 @@ func TestSnapshotFilesAreEncryptedAtRest(t *testing.T) {
 		}
 		waitSnapshot(t, c, g.id+"-s")
 	}
-	if _, err := c.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("sealed-s"), TargetSnapshotName: aws.String("sealed-copy")}); err != nil {
+	const kmsKey = "arn:aws:kms:us-east-1:123456789012:key/copy-key"
+	if _, err := c.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("sealed-s"), TargetSnapshotName: aws.String("sealed-copy"),
+		KmsKeyId: aws.String(kmsKey)}); err != nil {
 		t.Fatal(err)
 	}
 	waitSnapshot(t, c, "sealed-copy")
 
 	files := snapshotFiles(t, srv)
-	var sealed, open int
+	var sealed, open, withKMS int
 	for path, b := range files {
+		if bytes.HasPrefix(b, []byte("ECSEAL01")) && bytes.Contains(b[:200], []byte(kmsKey)) {
+			withKMS++ // sealed with the key kept for the KmsKeyId
+		}
 		if bytes.Contains(b, []byte("card-number-sealed")) || bytes.Contains(b, []byte("sealed-key-")) {
 			t.Errorf("%s holds the data of a group with at-rest encryption in plain", path)
 		}
@@ -81,6 +86,12 @@ func TestSnapshotFilesAreEncryptedAtRest(t *testing.T) {
 		if bytes.Contains(b, []byte("card-number-open")) {
 			open++
 		}
+	}
+	if withKMS != 1 {
+		t.Errorf("%d files sealed with the copy's KmsKeyId key, want the copy's one", withKMS)
+	}
+	if kms, _ := filepath.Glob(filepath.Join(srv.dataDir, "keys", "kms", "*.key")); len(kms) != 1 {
+		t.Errorf("keys kept for KMS key ids: %v, want one", kms)
 	}
 	if sealed != 2 || open != 1 {
 		t.Errorf("%d sealed files (want the snapshot and its copy) and %d plain ones (want the unencrypted group's) in %d files", sealed, open, len(files))

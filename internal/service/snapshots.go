@@ -43,7 +43,11 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *api.CreateSnapshotMess
 		if snap, err = s.newSnapshot(tx, rg, name, clusterID, groupID, "manual"); err != nil {
 			return err
 		}
-		snap.KMSKeyID, snap.Tags = deref(in.KmsKeyId), tags
+		snap.Tags = tags
+		if in.KmsKeyId != nil {
+			// A snapshot taken with a KMS key is encrypted with it, whatever its source.
+			snap.KMSKeyID, snap.AtRestEncryption = *in.KmsKeyId, true
+		}
 		if err := putSnapshot(tx, snap); err != nil {
 			return err
 		}
@@ -220,7 +224,7 @@ func (s *Service) groupSnapshot(tx store.Tx, rg, id string, fromPrimaries bool) 
 		snap.AutomaticFailover = "enabled"
 	}
 	snap.ParameterGroup, snap.NodeType, snap.EngineVersion = g.ParameterGroup, g.NodeType, g.EngineVersion
-	snap.PreferredAZ, snap.Port, snap.AtRestEncryption = "", g.PrimaryPort, g.AtRestEncryption
+	snap.PreferredAZ, snap.Port, snap.AtRestEncryption, snap.KMSKeyID = "", g.PrimaryPort, g.AtRestEncryption, g.KMSKeyID
 	if g.ClusterEnabled {
 		snap.Port = g.ConfigPort
 	}
@@ -275,7 +279,7 @@ func (s *Service) CopySnapshot(ctx context.Context, in *api.CopySnapshotMessage)
 		cp.Name, cp.UID, cp.Status, cp.Source, cp.CreatedAt = target, newUID(), resource.SnapshotCreating, "manual", s.now().UTC()
 		cp.CopyOf, cp.Failures, cp.Tags = src.UID, 0, tags
 		if in.KmsKeyId != nil {
-			cp.KMSKeyID = *in.KmsKeyId
+			cp.KMSKeyID, cp.AtRestEncryption = *in.KmsKeyId, true // the controller seals the copy with it
 		}
 		cp.Shards = slices.Clone(src.Shards)
 		for i := range cp.Shards {
