@@ -62,19 +62,31 @@ func Fetch(ctx context.Context, n resp.Node, w io.Writer) (int64, error) {
 	conn, r := c.NetConn(), c.Reader().Buffered()
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
+	size, err := ReadTransfer(conn, r, w)
+	if err != nil {
+		return size, fmt.Errorf("rdb: %s: %w", n.Addr, err)
+	}
+	return size, nil
+}
+
+// ReadTransfer reads the RDB file a primary sends a replica after a full synchronisation (SYNC, or PSYNC
+// answered +FULLRESYNC) from r, the replication connection conn's buffered reader, to w, and returns its
+// size; r is left at the first byte of the replication stream that follows. Each read pushes conn's
+// deadline idleTimeout ahead.
+func ReadTransfer(conn net.Conn, r *bufio.Reader, w io.Writer) (int64, error) {
 	// Newlines keep the link alive while the engine forks; then "$<length>" or "$EOF:<mark>".
 	var header string
 	for {
 		conn.SetDeadline(time.Now().Add(idleTimeout))
 		line, err := readLine(r)
 		if err != nil {
-			return 0, fmt.Errorf("rdb: %s: waiting for the RDB: %w", n.Addr, err)
+			return 0, fmt.Errorf("waiting for the RDB: %w", err)
 		}
 		if line == "" || strings.HasPrefix(line, "$ENDOFF:") {
 			continue // keep-alive, or the replication offset an RDB channel is told first
 		}
 		if strings.HasPrefix(line, "-") {
-			return 0, fmt.Errorf("rdb: %s: SYNC: %s", n.Addr, line[1:])
+			return 0, fmt.Errorf("SYNC: %s", line[1:])
 		}
 		header = line
 		break
@@ -85,27 +97,27 @@ func Fetch(ctx context.Context, n resp.Node, w io.Writer) (int64, error) {
 	case strings.HasPrefix(header, "$EOF:"):
 		mark := []byte(header[len("$EOF:"):])
 		if len(mark) != eofMarkLen {
-			return 0, fmt.Errorf("rdb: %s: bad end mark in %q", n.Addr, header)
+			return 0, fmt.Errorf("bad end mark in %q", header)
 		}
 		if err := copyUntilMark(out, body, mark); err != nil {
-			return out.n, fmt.Errorf("rdb: %s: %w", n.Addr, err)
+			return out.n, err
 		}
 	case strings.HasPrefix(header, "$"):
 		size, err := strconv.ParseInt(header[1:], 10, 64)
 		if err != nil || size < 0 {
-			return 0, fmt.Errorf("rdb: %s: bad length in %q", n.Addr, header)
+			return 0, fmt.Errorf("bad length in %q", header)
 		}
 		if _, err := io.CopyN(out, body, size); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = ErrTruncated
 			}
-			return out.n, fmt.Errorf("rdb: %s: %w", n.Addr, err)
+			return out.n, err
 		}
 	default:
-		return 0, fmt.Errorf("rdb: %s: unexpected reply %q to SYNC", n.Addr, header)
+		return 0, fmt.Errorf("unexpected reply %q to SYNC", header)
 	}
 	if err := out.check(); err != nil {
-		return out.n, fmt.Errorf("rdb: %s: %w", n.Addr, err)
+		return out.n, err
 	}
 	return out.n, nil
 }

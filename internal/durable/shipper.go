@@ -1,0 +1,175 @@
+// Package durable builds the durability of replication groups (Durability sync and async) on the
+// transaction log (internal/txlog). The Shipper copies a primary's replication stream into the log and
+// acknowledges to the primary only what the log has committed.
+package durable
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ecache/ecache/internal/rdb"
+	"github.com/ecache/ecache/internal/resp"
+	"github.com/ecache/ecache/internal/txlog"
+)
+
+// ShipperConfig says which primary to copy into which log.
+type ShipperConfig struct {
+	Primary resp.Node
+	Log     *txlog.Client
+	// Epoch is the primary's term: the shipper fences the log with it first, so that a shipper of an
+	// older primary commits nothing more.
+	Epoch uint64
+	// Dataset receives the primary's dataset (an RDB file) taken when the shipper attaches; the log holds
+	// what follows it.
+	Dataset io.Writer
+	// MaxBatch bounds the bytes of one append (default 1 MiB).
+	MaxBatch int
+}
+
+// Shipper is a primary's replication stream on its way into the log.
+type Shipper struct {
+	cfg ShipperConfig
+	// replBase and logBase are the replication offset and the log offset of the first streamed byte.
+	replBase, logBase uint64
+	shipped           atomic.Uint64 // stream bytes committed to the log
+	attached          chan struct{}
+}
+
+const (
+	// streamIdle bounds the wait for the primary's next bytes: it sends a PING every 10 s (repl-ping-replica-period).
+	streamIdle = time.Minute
+	ackEvery   = time.Second
+)
+
+// Ship attaches to the primary as a replica and copies its replication stream into the log until ctx ends
+// or the link breaks. Bytes are appended in arrival order, what arrived during one append in the next; after
+// each commit the shipper acknowledges the stream up to it (REPLCONF ACK), and every second as well, so a
+// client's WAIT 1 on the primary returns once its writes are in the log.
+func Ship(ctx context.Context, cfg ShipperConfig) (*Shipper, <-chan error) {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1 << 20
+	}
+	s := &Shipper{cfg: cfg, attached: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	return s, done
+}
+
+// Attached is closed once the shipper has the primary's dataset (Dataset is written) and follows its
+// stream.
+func (s *Shipper) Attached() <-chan struct{} { return s.attached }
+
+// Committed is the replication offset up to which the log has the primary's stream.
+func (s *Shipper) Committed() uint64 { return s.replBase + s.shipped.Load() }
+
+func (s *Shipper) run(ctx context.Context) error {
+	end, err := s.cfg.Log.Fence(ctx, s.cfg.Epoch)
+	if err != nil {
+		return fmt.Errorf("shipper: fence: %w", err)
+	}
+	s.logBase = end
+	c, err := resp.Dial(ctx, s.cfg.Primary, resp.Options{DialTimeout: 2 * time.Second, ReadTimeout: streamIdle, ReadBufferSize: 256 << 10})
+	if err != nil {
+		return fmt.Errorf("shipper: %w", err)
+	}
+	defer c.Close()
+	// Without "capa eof" the primary sends the dataset with its length, so the stream that follows is
+	// read exactly from where the dataset ends.
+	if _, err := c.Do(ctx, "REPLCONF", "capa", "psync2"); err != nil {
+		return fmt.Errorf("shipper: %w", err)
+	}
+	if err := c.Send(ctx, "PSYNC", "?", "-1"); err != nil {
+		return fmt.Errorf("shipper: %w", err)
+	}
+	conn, r := c.NetConn(), c.Reader().Buffered()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if s.replBase, err = fullResync(conn, r); err != nil {
+		return fmt.Errorf("shipper: %w", err)
+	}
+	dataset := s.cfg.Dataset
+	if dataset == nil {
+		dataset = io.Discard
+	}
+	if _, err := rdb.ReadTransfer(conn, r, dataset); err != nil {
+		return fmt.Errorf("shipper: dataset: %w", err)
+	}
+	close(s.attached)
+	var wmu sync.Mutex
+	ack := func() error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_, err := conn.Write(resp.AppendCommand(nil, "REPLCONF", "ACK", strconv.FormatUint(s.Committed(), 10)))
+		return err
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(ackEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case <-t.C:
+				_ = ack()
+			}
+		}
+	}()
+	buf := make([]byte, s.cfg.MaxBatch)
+	for {
+		conn.SetReadDeadline(time.Now().Add(streamIdle))
+		n, err := r.Read(buf)
+		if n > 0 {
+			// Take what else is already here, up to a batch.
+			for n < len(buf) && r.Buffered() > 0 {
+				k, _ := r.Read(buf[n:])
+				n += k
+			}
+			off := s.logBase + s.shipped.Load()
+			if _, aerr := s.cfg.Log.Append(ctx, s.cfg.Epoch, off, buf[:n]); aerr != nil {
+				return fmt.Errorf("shipper: append at %d: %w", off, aerr)
+			}
+			s.shipped.Add(uint64(n))
+			if werr := ack(); werr != nil {
+				return fmt.Errorf("shipper: ack: %w", werr)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("shipper: stream: %w", err)
+		}
+	}
+}
+
+// fullResync reads the primary's answer to PSYNC ? -1 (+FULLRESYNC <replid> <offset>, after any keep-alive
+// newlines) and returns the offset the stream starts at.
+func fullResync(conn net.Conn, r *bufio.Reader) (uint64, error) {
+	for {
+		conn.SetReadDeadline(time.Now().Add(streamIdle))
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "+FULLRESYNC" {
+			return 0, errors.New("PSYNC: unexpected reply " + line)
+		}
+		return strconv.ParseUint(f[2], 10, 64)
+	}
+}
