@@ -1,7 +1,9 @@
-// Command txlog measures the durability transaction log on its own: three `ecache txlog-replica` processes
-// on loopback, appends committed one after another (each waits for a quorum of replicas to have it on disk),
+// Command txlog measures the durability transaction log: three `ecache txlog-replica` processes on
+// loopback, appends committed one after another (each waits for a quorum of replicas to have it on disk),
 // side by side in the same run with SET on a bare valkey-server (what a write costs without the log), for
-// small writes and for 16 KiB batches.
+// small writes and for 16 KiB batches; then a durable write as sync durability will make it, SET followed by
+// WAIT 1 with the shipper copying the engine's stream into the log, against plain SET, for one client and
+// for many (whose writes the shipper commits together).
 package main
 
 import (
@@ -17,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ecache/ecache/bench/internal/benchkit"
+	"github.com/ecache/ecache/internal/durable"
+	"github.com/ecache/ecache/internal/resp"
 	"github.com/ecache/ecache/internal/txlog"
 )
 
@@ -106,5 +110,47 @@ func run(n int) error {
 		p99 := float64(benchkit.Percentile(logged, 0.99)) / float64(benchkit.Percentile(engine, 0.99))
 		fmt.Printf("| %d B | %s | %s | p50 %.1fx, p99 %.1fx |\n", size, percentiles(engine), percentiles(logged), p50, p99)
 	}
+	return durableWrites(ctx, n, rdb, valkeyAddr, c)
+}
+
+// durableWrites compares SET with SET + WAIT 1 while the shipper copies the engine's stream into the log.
+func durableWrites(ctx context.Context, n int, rdb *redis.Client, addr string, log *txlog.Client) error {
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	shipper, done := durable.Ship(sctx, durable.ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 2})
+	select {
+	case <-shipper.Attached():
+	case err := <-done:
+		return err
+	}
+	fmt.Println()
+	fmt.Println("| clients | SET | SET + WAIT 1 (in the log) | ratio |")
+	fmt.Println("|---|---|---|---|")
+	for _, clients := range []int{1, 16} {
+		pool := redis.NewClient(&redis.Options{Addr: addr, PoolSize: clients})
+		plainRate, plain, err := benchkit.Load(n, clients, func() error { return pool.Set(ctx, "k", "v", 0).Err() })
+		if err != nil {
+			return err
+		}
+		syncRate, synced, err := benchkit.Load(n, clients, func() error {
+			pipe := pool.Pipeline()
+			pipe.Set(ctx, "k", "v", 0)
+			wait := pipe.Do(ctx, "WAIT", 1, 5000)
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			if got, _ := wait.Int(); got != 1 {
+				return fmt.Errorf("WAIT 1 = %d", got)
+			}
+			return nil
+		})
+		pool.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %.0f/s, %s | %.0f/s, %s | throughput %.3fx, p50 %.1fx |\n", clients, plainRate, percentiles(plain), syncRate, percentiles(synced),
+			syncRate/plainRate, float64(benchkit.Percentile(synced, 0.5))/float64(benchkit.Percentile(plain, 0.5)))
+	}
+	_ = rdb
 	return nil
 }
