@@ -1,6 +1,7 @@
 // Package durable builds the durability of replication groups (Durability sync and async) on the
 // transaction log (internal/txlog). The Shipper copies a primary's replication stream into the log and
-// acknowledges to the primary only what the log has committed.
+// acknowledges to the primary only what the log has committed; the Endpoint answers a client's write only
+// once the log has it.
 package durable
 
 import (

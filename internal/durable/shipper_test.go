@@ -140,3 +140,71 @@ func TestWaitReturnsOnceTheLogHasTheWrite(t *testing.T) {
 		t.Errorf("WAIT 1 without a log quorum = %d, %v; want 0", n, err)
 	}
 }
+
+// TestEndpointAcknowledgesOnlyLoggedWrites: through the endpoint, a write's reply (alone or in a pipeline)
+// comes back once the log has it; reads and subscriptions work as on the engine; while the log has no
+// quorum, a write is not acknowledged.
+func TestEndpointAcknowledgesOnlyLoggedWrites(t *testing.T) {
+	addr := startValkey(t)
+	replicas, log := startLog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shipper, done := Ship(ctx, ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 1})
+	select {
+	case <-shipper.Attached():
+	case err := <-done:
+		t.Fatal(err)
+	}
+	ep, err := ListenEndpoint(ctx, "127.0.0.1:0", resp.Node{Addr: addr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: ep.Addr().String()})
+	defer rdb.Close()
+	inLog := func(s string) bool {
+		logged, _, err := log.Read(ctx, 0, 8<<20)
+		return err == nil && bytes.Contains(logged, []byte(s))
+	}
+	if err := rdb.Set(ctx, "single-write", "one", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !inLog("single-write") {
+		t.Error("a write was acknowledged before the log had it")
+	}
+	pipe := rdb.Pipeline()
+	for i := range 200 {
+		pipe.Set(ctx, fmt.Sprintf("piped-%03d", i), i, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if !inLog(fmt.Sprintf("piped-%03d", i)) {
+			t.Fatalf("pipelined write %d acknowledged before the log had it", i)
+		}
+	}
+	if v, err := rdb.Get(ctx, "piped-199").Int(); err != nil || v != 199 {
+		t.Errorf("GET through the endpoint = %d, %v", v, err)
+	}
+	sub := rdb.Subscribe(ctx, "news")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Publish(ctx, "news", "hello").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := sub.ReceiveMessage(ctx); err != nil || msg.Payload != "hello" {
+		t.Errorf("subscription through the endpoint got %v, %v", msg, err)
+	}
+
+	replicas[1].Close()
+	replicas[2].Close()
+	replicas[1], replicas[2] = nil, nil
+	short, stop := context.WithTimeout(ctx, time.Second)
+	defer stop()
+	if err := rdb.Set(short, "unlogged", "x", 0).Err(); err == nil {
+		t.Error("a write was acknowledged while the log had no quorum")
+	}
+}

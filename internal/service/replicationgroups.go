@@ -78,9 +78,6 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 			}
 		}
 		if snap != nil {
-			if in.Durability == nil && snap.Durability != "" {
-				g.Durability = snap.Durability // a restore keeps the snapshot's unless the request says otherwise
-			}
 			if primary != nil {
 				return api.InvalidParameterCombinationException("Specify either PrimaryClusterId or a snapshot to restore, not both.")
 			}
@@ -138,6 +135,9 @@ func adoptInto(tx store.Tx, primary *resource.Cluster, g *resource.ReplicationGr
 // the number asked for.
 func (s *Service) planRestore(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup, snap *resource.Snapshot,
 	shards []plannedShard, version engine.Version) ([]plannedShard, []resource.SeedFile, error) {
+	if in.Durability == nil && snap.Durability != "" {
+		g.Durability = snap.Durability // a restore keeps the snapshot's unless the request says otherwise
+	}
 	if n := len(snap.Shards); n != len(shards) && g.ClusterEnabled {
 		if len(in.NodeGroupConfiguration) > 0 {
 			return nil, nil, api.InvalidParameterCombinationException("Snapshot %s has %d node groups; restoring it into %d node groups takes NumNodeGroups, not NodeGroupConfiguration.", snap.Name, n, len(shards))
