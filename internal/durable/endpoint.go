@@ -167,6 +167,7 @@ func (e *Endpoint) serve(client net.Conn) {
 	cr, er := resp.NewReader(client, 64<<10), resp.NewReader(engine, 64<<10)
 	wait := resp.AppendCommand(nil, "WAIT", "1", "0")
 	var batch, replies []byte
+	inMulti := false // a transaction is open: its commands are queued, not run
 	for {
 		batch, replies = batch[:0], replies[:0]
 		count, write, relay := 0, false, false
@@ -178,26 +179,31 @@ func (e *Endpoint) serve(client net.Conn) {
 			name := commandName(batch[start:])
 			write = write || e.writes[name]
 			relay = relayModes[name]
+			switch name {
+			case "multi":
+				inMulti = true
+			case "exec", "discard":
+				inMulti = false
+			}
 			count++
+		}
+		// Inside an open transaction a WAIT would be queued with it; its writes run (and are waited for)
+		// at EXEC.
+		write = write && !inMulti
+		if write {
+			// Sent with the batch: every write of the batch is in the log once WAIT 1 returns (it blocks
+			// until then; after writes that failed it returns at once).
+			batch = append(batch, wait...)
 		}
 		if _, err := engine.Write(batch); err != nil {
 			return
 		}
-		errs := 0
 		for range count {
-			start := len(replies)
 			if replies, err = er.ReadRaw(replies); err != nil {
 				return
 			}
-			if replies[start] == '-' {
-				errs++
-			}
 		}
-		if write && errs < count {
-			// Every write of the batch is in the log once WAIT 1 returns (it blocks until then).
-			if _, err := engine.Write(wait); err != nil {
-				return
-			}
+		if write {
 			if _, err := er.ReadValue(); err != nil {
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -183,6 +184,34 @@ func TestEndpointAcknowledgesOnlyLoggedWrites(t *testing.T) {
 		if !inLog(fmt.Sprintf("piped-%03d", i)) {
 			t.Fatalf("pipelined write %d acknowledged before the log had it", i)
 		}
+	}
+	// A transaction sent in pieces: nothing is waited for while it is open, and EXEC's reply is whole.
+	tx := rdb.TxPipeline()
+	tx.Set(ctx, "in-multi-a", "1", 0)
+	tx.Incr(ctx, "in-multi-b")
+	if cmds, err := tx.Exec(ctx); err != nil || len(cmds) != 2 || cmds[1].(*redis.IntCmd).Val() != 1 {
+		t.Errorf("MULTI/EXEC through the endpoint: %v, %v", cmds, err)
+	}
+	if !inLog("in-multi-b") {
+		t.Error("a transaction was acknowledged before the log had it")
+	}
+	multi, err := net.Dial("tcp", ep.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer multi.Close()
+	for _, cmd := range [][]string{{"MULTI"}, {"SET", "split-tx", "1"}, {"EXEC"}} {
+		if _, err := multi.Write(resp.AppendCommand(nil, cmd...)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // one batch per command
+	}
+	multi.SetReadDeadline(time.Now().Add(5 * time.Second))
+	want := "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n"
+	got := make([]byte, len(want)+16)
+	n, _ := io.ReadAtLeast(multi, got, len(want))
+	if string(got[:n]) != want {
+		t.Errorf("a transaction sent command by command got %q, want %q", got[:n], want)
 	}
 	if v, err := rdb.Get(ctx, "piped-199").Int(); err != nil || v != 199 {
 		t.Errorf("GET through the endpoint = %d, %v", v, err)
