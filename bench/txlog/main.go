@@ -44,12 +44,9 @@ func run(n int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := os.Getenv("ECACHE_BENCH_BIN")
-	if bin == "" {
-		bin = filepath.Join(dir, "ecache")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
-			return fmt.Errorf("build: %v\n%s", err, out)
-		}
+	bin, err := benchkit.Binary(dir)
+	if err != nil {
+		return err
 	}
 	var peers []txlog.Peer
 	var spec []string
@@ -110,11 +107,11 @@ func run(n int) error {
 		p99 := float64(benchkit.Percentile(logged, 0.99)) / float64(benchkit.Percentile(engine, 0.99))
 		fmt.Printf("| %d B | %s | %s | p50 %.1fx, p99 %.1fx |\n", size, percentiles(engine), percentiles(logged), p50, p99)
 	}
-	return durableWrites(ctx, n, rdb, valkeyAddr, c)
+	return durableWrites(ctx, n, valkeyAddr, c)
 }
 
 // durableWrites compares SET with SET + WAIT 1 while the shipper copies the engine's stream into the log.
-func durableWrites(ctx context.Context, n int, rdb *redis.Client, addr string, log *txlog.Client) error {
+func durableWrites(ctx context.Context, n int, addr string, log *txlog.Client) error {
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	shipper, done := durable.Ship(sctx, durable.ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 2})
@@ -162,6 +159,5 @@ func durableWrites(ctx context.Context, n int, rdb *redis.Client, addr string, l
 		fmt.Printf("| %d | %.0f/s, %s | %.0f/s, %s | throughput %.3fx | %.0f/s, %s | throughput %.3fx |\n", clients, plainRate, percentiles(plain),
 			syncRate, percentiles(synced), syncRate/plainRate, epRate, percentiles(viaEndpoint), epRate/plainRate)
 	}
-	_ = rdb
 	return nil
 }

@@ -8,7 +8,6 @@ package atrest
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -297,14 +296,8 @@ func (r *reader) next() error {
 	return ErrCorrupt
 }
 
-// Sealed reports whether the file at path starts like a sealed file.
-func Sealed(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	head := make([]byte, len(magic))
-	n, _ := io.ReadFull(f, head)
-	return bytes.Equal(head[:n], []byte(magic)), nil
+// HasMagic reports whether what r holds next starts like a sealed file, without consuming it.
+func HasMagic(r *bufio.Reader) bool {
+	head, _ := r.Peek(len(magic))
+	return string(head) == magic
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bufio"
 	"io"
 	"os"
 
@@ -31,49 +32,44 @@ func (c *Controller) writeData(path string, seal bool, kmsKeyID string, fill fun
 // plainFile is a plaintext copy of a file of cache data for an engine to read: path itself when it is not
 // sealed, else a decrypted copy beside it, which done removes.
 func (c *Controller) plainFile(path string) (plain string, done func(), err error) {
-	sealed, err := atrest.Sealed(path)
-	if err != nil || !sealed {
-		return path, func() {}, err
+	r, sealed, err := c.readData(path)
+	if err != nil {
+		return "", nil, err
 	}
-	if c.cfg.AtRest == nil {
-		return "", nil, atrest.ErrCorrupt
+	defer r.Close()
+	if !sealed {
+		return path, func() {}, nil
 	}
 	plain = path + ".plain"
-	_, err = atomicfile.Write(plain, 0o600, func(w io.Writer) (int64, error) {
-		r, err := c.readData(path)
-		if err != nil {
-			return 0, err
-		}
-		defer r.Close()
-		return io.Copy(w, r)
-	})
-	if err != nil {
+	if _, err := atomicfile.Write(plain, 0o600, func(w io.Writer) (int64, error) { return io.Copy(w, r) }); err != nil {
 		return "", nil, err
 	}
 	return plain, func() { _ = os.Remove(plain) }, nil
 }
 
-// readData opens a file of cache data for reading its plaintext, sealed or not.
-func (c *Controller) readData(path string) (io.ReadCloser, error) {
+// readData opens a file of cache data for reading its plaintext, and says whether the file is sealed.
+func (c *Controller) readData(path string) (io.ReadCloser, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	sealed, err := atrest.Sealed(path)
-	if err != nil || !sealed {
-		return f, err
+	br := bufio.NewReader(f)
+	plain := struct {
+		io.Reader
+		io.Closer
+	}{br, f}
+	if !atrest.HasMagic(br) {
+		return plain, false, nil
 	}
 	if c.cfg.AtRest == nil {
 		f.Close()
-		return nil, atrest.ErrCorrupt
+		return nil, true, atrest.ErrCorrupt
 	}
-	r, err := atrest.Open(f, c.cfg.AtRest)
+	r, err := atrest.Open(br, c.cfg.AtRest)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, true, err
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{r, f}, nil
+	plain.Reader = r
+	return plain, true, nil
 }

@@ -134,13 +134,16 @@ func (l *listeners) memcachedEndpoint(key, host string, port int, clientTLS, nod
 }
 
 // closeMemcached closes a Memcached cluster's configuration endpoint, if it has one.
-func (l *listeners) closeMemcached(key string) {
+func (l *listeners) closeMemcached(key string) { closeEntry(l, l.memcached, key) }
+
+// closeEntry takes a listener out of one of l's maps and closes it, if there is one.
+func closeEntry[T interface{ Close() error }](l *listeners, m map[string]T, key string) {
 	l.mu.Lock()
-	ep := l.memcached[key]
-	delete(l.memcached, key)
+	v, ok := m[key]
+	delete(m, key)
 	l.mu.Unlock()
-	if ep != nil {
-		_ = ep.Close()
+	if ok {
+		_ = v.Close()
 	}
 }
 
@@ -165,15 +168,7 @@ func (l *listeners) ensureSplit(id, host string, port int, plain, tls string) er
 }
 
 // closeSplit closes a node's TLS and plain listener, if it has one.
-func (l *listeners) closeSplit(id string) {
-	l.mu.Lock()
-	sp := l.splitters[id]
-	delete(l.splitters, id)
-	l.mu.Unlock()
-	if sp != nil {
-		_ = sp.Close()
-	}
-}
+func (l *listeners) closeSplit(id string) { closeEntry(l, l.splitters, id) }
 
 // closeAll closes every listener; the engines keep running.
 func (l *listeners) closeAll() {

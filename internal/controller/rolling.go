@@ -87,8 +87,8 @@ func (c *Controller) rollMembers(ctx context.Context, key string, g *resource.Re
 	}
 	now := c.cfg.Now().UTC()
 	return true, resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
-		if cur, err := c.groupChange(ctx, g); cur == nil || err != nil {
-			return false, err
+		if g.EngineChange == nil && g.TransitChange == nil {
+			return false, nil // finished by an earlier pass
 		}
 		msg := change.finish(g)
 		return true, resource.AddEvent(tx, now, 1, g.Region, resource.SourceReplicationGroup, g.ID, msg)

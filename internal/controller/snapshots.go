@@ -112,7 +112,7 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh resource.SnapshotShard) (int64, error) {
 	if snap.CopyOf != "" {
 		// Sealed again with the copy's own key (CopySnapshot may name another KmsKeyId).
-		src, err := c.readData(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()))
+		src, _, err := c.readData(filepath.Join(c.cfg.SnapshotDir, snap.CopyOf, sh.File()))
 		if err != nil {
 			return 0, err
 		}

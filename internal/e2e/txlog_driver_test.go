@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestDriverRunsLogReplicas(t *testing.T) {
 		specs = append(specs, driver.NodeSpec{ID: id, Engine: driver.EngineTxlog, Binary: ecacheBinary(t), Port: apiPort})
 	}
 	for i := range specs {
-		specs[i].Args = []string{"--id", specs[i].ID, "--peers", joinComma(peers), "--log-level", "warn"}
+		specs[i].Args = []string{"--id", specs[i].ID, "--peers", strings.Join(peers, ","), "--log-level", "warn"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -107,15 +108,4 @@ func TestDriverRunsLogReplicas(t *testing.T) {
 	if err != nil || !bytes.Equal(got, acked) {
 		t.Fatalf("the log reads %d bytes, %v; %d were acknowledged", len(got), err, len(acked))
 	}
-}
-
-func joinComma(list []string) string {
-	out := ""
-	for i, s := range list {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
 }

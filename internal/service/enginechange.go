@@ -2,7 +2,6 @@ package service
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/ecache/ecache/internal/api"
@@ -21,9 +20,9 @@ func (s *Service) changeEngine(tx store.Tx, g *resource.ReplicationGroup, in *ap
 	if g.Engine != engine.EngineRedis || target != engine.EngineValkey {
 		return api.InvalidParameterCombinationException("Replication group %s runs %s; the engine can only be changed from redis to valkey.", g.ID, g.Engine)
 	}
-	rest := *in
-	rest.ReplicationGroupId, rest.Engine, rest.EngineVersion, rest.CacheParameterGroupName, rest.ApplyImmediately = nil, nil, nil, nil, nil
-	if !reflect.ValueOf(rest).IsZero() {
+	if !asksOnly(in, func(m *api.ModifyReplicationGroupMessage) {
+		m.Engine, m.EngineVersion, m.CacheParameterGroupName = nil, nil, nil
+	}) {
 		return api.InvalidParameterCombinationException("An engine change takes only EngineVersion, CacheParameterGroupName and ApplyImmediately; make the other modifications of %s in a separate request.", g.ID)
 	}
 	v, err := s.resolveVersion(target, deref(in.EngineVersion))

@@ -93,8 +93,17 @@ func (s *Service) changeTransit(tx store.Tx, g *resource.ReplicationGroup, in *a
 
 // onlyTransit reports whether a ModifyReplicationGroup request asks for nothing but in-transit encryption.
 func onlyTransit(in *api.ModifyReplicationGroupMessage) bool {
+	return asksOnly(in, func(m *api.ModifyReplicationGroupMessage) {
+		m.TransitEncryptionEnabled, m.TransitEncryptionMode = nil, nil
+	})
+}
+
+// asksOnly reports whether a ModifyReplicationGroup request sets nothing but the group's id,
+// ApplyImmediately and what clear empties: a change that goes alone.
+func asksOnly(in *api.ModifyReplicationGroupMessage, clear func(*api.ModifyReplicationGroupMessage)) bool {
 	rest := *in
-	rest.ReplicationGroupId, rest.TransitEncryptionEnabled, rest.TransitEncryptionMode, rest.ApplyImmediately = nil, nil, nil, nil
+	rest.ReplicationGroupId, rest.ApplyImmediately = nil, nil
+	clear(&rest)
 	return reflect.ValueOf(rest).IsZero()
 }
 

@@ -65,12 +65,9 @@ func Start(nodePorts string, args ...string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin := os.Getenv("ECACHE_BENCH_BIN")
-	if bin == "" {
-		bin = filepath.Join(dir, "ecache")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build: %v\n%s", err, out)
-		}
+	bin, err := Binary(dir)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort()), Dir: dir}
 	s.Cmd = exec.Command(bin, append([]string{"serve", "--listen", s.Addr, "--data-dir", filepath.Join(dir, "data"), "--node-ports", nodePorts, "--log-level", logLevel}, args...)...)
@@ -94,6 +91,18 @@ func Start(nodePorts string, args ...string) (*Server, error) {
 		}
 	}()
 	return s, WaitListening(s.Addr, 10*time.Second)
+}
+
+// Binary is the ecache executable to measure: ECACHE_BENCH_BIN, else cmd/ecache built into dir.
+func Binary(dir string) (string, error) {
+	if bin := os.Getenv("ECACHE_BENCH_BIN"); bin != "" {
+		return bin, nil
+	}
+	bin := filepath.Join(dir, "ecache")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ecache/ecache/cmd/ecache").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // Client signs for us-east-1 with the server's credentials.
