@@ -120,7 +120,7 @@ func durableWrites(ctx context.Context, n int, addr string, log *txlog.Client) e
 	case err := <-done:
 		return err
 	}
-	ep, err := durable.ListenEndpoint(ctx, "127.0.0.1:0", resp.Node{Addr: addr}, nil)
+	ep, err := durable.ListenEndpoint(ctx, durable.EndpointConfig{Addr: "127.0.0.1:0", Engine: resp.Node{Addr: addr}})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package durable
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,69 +17,53 @@ import (
 // Endpoint serves a durable primary's port in front of its engine: client commands go to the engine as they
 // come, and the replies to a batch that holds a write go back only once the engine's WAIT 1 says the log has
 // every write of the batch (the shipper being the primary's one replica). A client therefore never sees a
-// write acknowledged that a failure could take back; while the log cannot commit, the reply waits.
+// write acknowledged that a failure could take back; while the log cannot commit, the reply waits. Nor
+// does a client read what the log does not have yet: a read waits for the writes to its keys that were sent
+// before it and are not logged yet (to any key when its keys are not known).
 // Subscribers and MONITOR get a plain relay once they enter that mode.
 type Endpoint struct {
-	ln     net.Listener
-	engine string // the engine's own address
-	writes map[string]bool
-	log    *slog.Logger
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	ln       net.Listener
+	engine   string // the engine's own address
+	replicas *Relay
+	commands map[string]command
+	inflight *inflight
+	log      *slog.Logger
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closed   bool
 }
 
 // maxBatch bounds the commands of one client read together (and answered after one WAIT).
 const maxBatch = 1024
 
-// ListenEndpoint starts an endpoint on addr for the engine at engine; it reads the engine's command table
-// to tell writes from the rest.
-func ListenEndpoint(ctx context.Context, addr string, engine resp.Node, logger *slog.Logger) (*Endpoint, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// EndpointConfig says where an endpoint listens and what it serves.
+type EndpointConfig struct {
+	Addr   string
+	Engine resp.Node
+	// Relay serves the connections of replicas (REPLCONF, PSYNC, SYNC), which never reach the engine: a
+	// replica of the engine would count in its WAIT. Without a relay they are refused.
+	Relay  *Relay
+	Logger *slog.Logger
+}
+
+// ListenEndpoint starts an endpoint; it reads the engine's command table to tell writes from the rest.
+func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	writes, err := writeCommands(ctx, engine)
+	commands, err := commandTable(ctx, cfg.Engine)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
-	e := &Endpoint{ln: ln, engine: engine.Addr, writes: writes, log: logger, conns: map[net.Conn]struct{}{}}
+	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, replicas: cfg.Relay, commands: commands, inflight: newInflight(), log: cfg.Logger, conns: map[net.Conn]struct{}{}}
 	e.wg.Add(1)
 	go e.accept()
 	return e, nil
-}
-
-// writeCommands lists the engine's commands that may write (COMMAND: flag write or may_replicate), and
-// EXEC, whose transaction may.
-func writeCommands(ctx context.Context, n resp.Node) (map[string]bool, error) {
-	c, err := resp.Dial(ctx, n, resp.Options{DialTimeout: 2 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	table, err := c.Do(ctx, "COMMAND")
-	if err != nil {
-		return nil, fmt.Errorf("durable: COMMAND: %w", err)
-	}
-	out := map[string]bool{"exec": true}
-	for _, cmd := range table.Elems {
-		if len(cmd.Elems) < 3 {
-			continue
-		}
-		for _, f := range cmd.Elems[2].Elems {
-			if f.Str == "write" || f.Str == "may_replicate" {
-				out[strings.ToLower(cmd.Elems[0].Str)] = true
-			}
-		}
-	}
-	if len(out) < 10 {
-		return nil, errors.New("durable: COMMAND lists no write commands")
-	}
-	return out, nil
 }
 
 // Addr is where the endpoint listens.
@@ -143,6 +126,9 @@ func commandName(raw []byte) string {
 	return strings.ToLower(string(name))
 }
 
+// replicationCommands start a replica's conversation with its primary.
+var replicationCommands = map[string]bool{"replconf": true, "psync": true, "sync": true}
+
 // relayModes are the commands after which a connection is a plain relay: the engine pushes to it.
 var relayModes = map[string]bool{"subscribe": true, "psubscribe": true, "ssubscribe": true, "monitor": true}
 
@@ -153,9 +139,11 @@ func (e *Endpoint) serve(client net.Conn) {
 	}
 	defer e.track(client, false)
 	defer client.Close()
+	cr := resp.NewReader(client, 64<<10)
 	engine, err := net.DialTimeout("tcp", e.engine, 2*time.Second)
 	if err != nil {
 		e.log.Warn("durable endpoint: engine unreachable", "engine", e.engine, "err", err)
+		e.withoutEngine(client, cr)
 		return
 	}
 	if !e.track(engine, true) {
@@ -164,58 +152,207 @@ func (e *Endpoint) serve(client net.Conn) {
 	}
 	defer e.track(engine, false)
 	defer engine.Close()
-	cr, er := resp.NewReader(client, 64<<10), resp.NewReader(engine, 64<<10)
-	wait := resp.AppendCommand(nil, "WAIT", "1", "0")
-	var batch, replies []byte
-	inMulti := false // a transaction is open: its commands are queued, not run
+	e.forward(client, cr, engine)
+}
+
+// withoutEngine serves a connection while the engine is down: the shard's replicas still reach the relay
+// (their handshake starts with PING), clients are told the engine is unavailable.
+func (e *Endpoint) withoutEngine(client net.Conn, cr *resp.Reader) {
 	for {
-		batch, replies = batch[:0], replies[:0]
-		count, write, relay := 0, false, false
-		for count == 0 || (count < maxBatch && cr.Buffered().Buffered() > 0 && !relay) {
-			start := len(batch)
-			if batch, err = cr.ReadRaw(batch); err != nil {
-				return
-			}
-			name := commandName(batch[start:])
-			write = write || e.writes[name]
-			relay = relayModes[name]
-			switch name {
-			case "multi":
-				inMulti = true
-			case "exec", "discard":
-				inMulti = false
-			}
-			count++
-		}
-		// Inside an open transaction a WAIT would be queued with it; its writes run (and are waited for)
-		// at EXEC.
-		write = write && !inMulti
-		if write {
-			// Sent with the batch: every write of the batch is in the log once WAIT 1 returns (it blocks
-			// until then; after writes that failed it returns at once).
-			batch = append(batch, wait...)
-		}
-		if _, err := engine.Write(batch); err != nil {
+		raw, err := cr.ReadRaw(nil)
+		if err != nil {
 			return
 		}
-		for range count {
-			if replies, err = er.ReadRaw(replies); err != nil {
-				return
-			}
+		switch name := commandName(raw); {
+		case name == "ping":
+			_, err = client.Write(resp.AppendSimple(nil, "PONG"))
+		case replicationCommands[name]:
+			e.replica(client, nil, raw, cr)
+			return
+		default:
+			_, _ = client.Write(resp.AppendError(nil, "LOADING the node's engine is not running"))
+			return
 		}
-		if write {
-			if _, err := er.ReadValue(); err != nil {
-				return
+		if err != nil {
+			return
+		}
+	}
+}
+
+// forward runs a client's commands on the engine, batch by batch.
+func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
+	er := resp.NewReader(engine, 64<<10)
+	var b batch
+	var replies []byte
+	var blockers []*pendingWrites
+	for {
+		if err := b.read(cr, e.commands); err != nil {
+			return
+		}
+		if replicationCommands[b.first] {
+			e.replica(client, engine, b.raw, cr)
+			return
+		}
+		var writes *pendingWrites
+		if b.write {
+			// Sent with the batch: every write of the batch is in the log once WAIT 1 returns (it blocks
+			// until then; after writes that failed it returns at once).
+			writes = e.inflight.begin(b.writeKeys, b.writeWild)
+			b.raw = append(b.raw, waitForTheLog...)
+		}
+		replies, err := e.roundTrip(engine, er, &b, replies[:0])
+		if writes != nil {
+			e.inflight.end(writes, err == nil)
+		}
+		if err != nil {
+			return
+		}
+		// Writes sent before these reads ran were recorded before they were sent: those the log has not
+		// acknowledged yet are waited for, so that no reply shows what a failure could take back.
+		if b.readAny || len(b.readKeys) > 0 {
+			blockers = e.inflight.before(blockers[:0], b.readKeys, b.readAny)
+			if !wait(blockers) {
+				return // those writes are lost with the engine: so are these reads
 			}
 		}
 		if _, err := client.Write(replies); err != nil {
 			return
 		}
-		if relay {
+		if b.relay {
 			e.relay(client, engine, cr, er)
 			return
 		}
 	}
+}
+
+var waitForTheLog = resp.AppendCommand(nil, "WAIT", "1", "0")
+
+// roundTrip sends a batch to the engine and reads its replies (and WAIT's, which must say the log has the
+// writes).
+func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies []byte) ([]byte, error) {
+	if _, err := engine.Write(b.raw); err != nil {
+		return replies, err
+	}
+	var err error
+	for range b.count {
+		if replies, err = er.ReadRaw(replies); err != nil {
+			return replies, err
+		}
+	}
+	if b.write {
+		v, err := er.ReadValue()
+		if err != nil {
+			return replies, err
+		}
+		if v.Type != resp.Integer || v.Int < 1 {
+			return replies, fmt.Errorf("durable endpoint: WAIT answered %v", v)
+		}
+	}
+	return replies, nil
+}
+
+// batch is the commands of one client read together: what the client pipelined, up to maxBatch.
+type batch struct {
+	raw     []byte
+	count   int
+	first   string // the first command's name
+	write   bool   // it holds writes that run now (not queued in a transaction left open)
+	relay   bool   // it ends with a command after which the connection is a plain relay
+	inMulti bool   // a transaction is open after it (kept from batch to batch)
+	carry   []byte // a command read that starts the next batch
+
+	writeKeys, readKeys []string
+	writeWild, readAny  bool // writes or reads of keys not known
+}
+
+// read reads the next batch from the client.
+func (b *batch) read(cr *resp.Reader, commands map[string]command) error {
+	b.raw = append(b.raw[:0], b.carry...)
+	b.count, b.write, b.relay, b.first = 0, false, false, ""
+	b.writeKeys, b.readKeys, b.writeWild, b.readAny = b.writeKeys[:0], b.readKeys[:0], false, false
+	if len(b.carry) > 0 {
+		b.carry = b.carry[:0]
+		b.note(b.raw, commands)
+	}
+	for b.count == 0 || (b.count < maxBatch && cr.Buffered().Buffered() > 0 && !b.relay) {
+		start := len(b.raw)
+		var err error
+		if b.raw, err = cr.ReadRaw(b.raw); err != nil {
+			return err
+		}
+		if b.count > 0 && replicationCommands[commandName(b.raw[start:])] {
+			// It starts the next batch, and a replica's link.
+			b.carry = append(b.carry, b.raw[start:]...)
+			b.raw = b.raw[:start]
+			break
+		}
+		b.note(b.raw[start:], commands)
+	}
+	// Inside an open transaction a WAIT would be queued with it; its writes run (and are waited for) at
+	// EXEC.
+	b.write = b.write && !b.inMulti
+	return nil
+}
+
+// note adds one command to the batch's bookkeeping.
+func (b *batch) note(raw []byte, commands map[string]command) {
+	_, args, _ := parseCommand(raw)
+	name := ""
+	if len(args) > 0 {
+		name = strings.ToLower(string(args[0]))
+	}
+	if b.count == 0 {
+		b.first = name
+	}
+	b.count++
+	cmd, known := commands[name]
+	queued := b.inMulti && name != "exec" && name != "discard"
+	switch name {
+	case "multi":
+		b.inMulti = true
+	case "exec", "discard":
+		b.inMulti = false
+	}
+	b.relay = relayModes[name]
+	switch {
+	case name == "exec":
+		// The transaction's writes and reads run now; which keys they touch is not looked at.
+		b.write, b.writeWild, b.readAny = true, true, true
+	case queued:
+	case cmd.write:
+		b.write = true
+		if cmd.keysKnown() {
+			b.writeKeys = appendKeys(b.writeKeys, cmd.keys(args))
+		} else {
+			b.writeWild = true
+		}
+	case !known || !cmd.read:
+		// It reads no data: a connection's or the server's state, or it is not a command.
+	case cmd.keysKnown():
+		b.readKeys = appendKeys(b.readKeys, cmd.keys(args))
+	default:
+		// No keys to go by (DBSIZE, SCAN, KEYS, a read-only script): it may read any.
+		b.readAny = true
+	}
+}
+
+func appendKeys(dst []string, keys [][]byte) []string {
+	for _, k := range keys {
+		dst = append(dst, string(k))
+	}
+	return dst
+}
+
+// replica hands a replica's connection to the relay (pending is what was read of it), or refuses it.
+func (e *Endpoint) replica(client, engine net.Conn, pending []byte, cr *resp.Reader) {
+	if engine != nil {
+		engine.Close()
+	}
+	if e.replicas == nil {
+		_, _ = client.Write(resp.AppendError(nil, "ERR replicas of a durable node are fed by its log"))
+		return
+	}
+	e.replicas.Serve(client, io.MultiReader(bytes.NewReader(pending), cr.Buffered()))
 }
 
 // relay copies both ways, what the readers already hold first.

@@ -29,10 +29,12 @@ type ShipperConfig struct {
 	// Epoch is the primary's term: the shipper fences the log with it first, so that a shipper of an
 	// older primary commits nothing more.
 	Epoch uint64
-	// Dataset receives the primary's dataset (an RDB file) taken when the shipper attaches; the log holds
-	// what follows it.
-	Dataset io.Writer
-	// MaxBatch bounds the bytes of one append (default 1 MiB).
+	// Dataset keeps the primary's dataset (an RDB file, which write copies into a writer) taken when the
+	// shipper attaches: the state of the log at logOffset, whose entries after it follow the dataset. It
+	// must be durable when Dataset returns: the shipper acknowledges nothing before. Nil discards it.
+	Dataset func(logOffset uint64, write func(io.Writer) error) error
+	// MaxBatch is the bytes one append usually takes at most (default 1 MiB); a command or a transaction
+	// larger than that goes in one append of its own size.
 	MaxBatch int
 }
 
@@ -44,6 +46,9 @@ type Shipper struct {
 	shipped           atomic.Uint64 // stream bytes committed to the log
 	attached          chan struct{}
 }
+
+// maxAppendBytes bounds one append: the log replicas take 64 MiB at most.
+const maxAppendBytes = 32 << 20
 
 const (
 	// streamIdle bounds the wait for the primary's next bytes: it sends a PING every 10 s (repl-ping-replica-period).
@@ -97,11 +102,15 @@ func (s *Shipper) run(ctx context.Context) error {
 	if s.replBase, err = fullResync(conn, r); err != nil {
 		return fmt.Errorf("shipper: %w", err)
 	}
-	dataset := s.cfg.Dataset
-	if dataset == nil {
-		dataset = io.Discard
+	keep := s.cfg.Dataset
+	if keep == nil {
+		keep = func(_ uint64, write func(io.Writer) error) error { return write(io.Discard) }
 	}
-	if _, err := rdb.ReadTransfer(conn, r, dataset); err != nil {
+	err = keep(s.logBase, func(w io.Writer) error {
+		_, err := rdb.ReadTransfer(conn, r, w)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("shipper: dataset: %w", err)
 	}
 	close(s.attached)
@@ -126,24 +135,44 @@ func (s *Shipper) run(ctx context.Context) error {
 			}
 		}
 	}()
-	buf := make([]byte, s.cfg.MaxBatch)
+	return s.stream(ctx, conn, r, ack)
+}
+
+// stream appends the primary's stream to the log, cut only between commands and outside transactions,
+// and acknowledges each commit.
+func (s *Shipper) stream(ctx context.Context, conn net.Conn, r *bufio.Reader, ack func() error) error {
+	buf := make([]byte, 0, s.cfg.MaxBatch)
+	var cutter streamCutter
 	for {
-		conn.SetReadDeadline(time.Now().Add(streamIdle))
-		n, err := r.Read(buf)
-		if n > 0 {
-			// Take what else is already here, up to a batch.
-			for n < len(buf) && r.Buffered() > 0 {
-				k, _ := r.Read(buf[n:])
-				n += k
+		if len(buf) == cap(buf) {
+			if cap(buf) >= maxAppendBytes {
+				return fmt.Errorf("shipper: a command or transaction over %d bytes", maxAppendBytes)
 			}
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		conn.SetReadDeadline(time.Now().Add(streamIdle))
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		// Take what else is already here, up to the buffer.
+		for len(buf) < cap(buf) && r.Buffered() > 0 {
+			k, _ := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+k]
+		}
+		cut, serr := cutter.scan(buf)
+		if serr != nil {
+			return fmt.Errorf("shipper: %w", serr)
+		}
+		if cut > 0 {
 			off := s.logBase + s.shipped.Load()
-			if _, aerr := s.cfg.Log.Append(ctx, s.cfg.Epoch, off, buf[:n]); aerr != nil {
+			if _, aerr := s.cfg.Log.Append(ctx, s.cfg.Epoch, off, buf[:cut]); aerr != nil {
 				return fmt.Errorf("shipper: append at %d: %w", off, aerr)
 			}
-			s.shipped.Add(uint64(n))
+			s.shipped.Add(uint64(cut))
 			if werr := ack(); werr != nil {
 				return fmt.Errorf("shipper: ack: %w", werr)
 			}
+			buf = buf[:copy(buf, buf[cut:])]
+			cutter.consumed(cut)
 		}
 		if err != nil {
 			if ctx.Err() != nil {

@@ -30,6 +30,13 @@ func freeAddr(t *testing.T) string {
 // startValkey runs a valkey-server (or redis-server) without persistence; it skips the test without one.
 func startValkey(t *testing.T) string {
 	t.Helper()
+	addr, _ := startEngine(t)
+	return addr
+}
+
+// startEngine is startValkey that also returns the process, for tests that kill it.
+func startEngine(t *testing.T) (string, *exec.Cmd) {
+	t.Helper()
 	bin, err := exec.LookPath("valkey-server")
 	if err != nil {
 		if bin, err = exec.LookPath("redis-server"); err != nil {
@@ -46,16 +53,23 @@ func startValkey(t *testing.T) string {
 	for range 200 {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr
+			return addr, cmd
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the engine did not start")
-	return ""
+	return "", nil
 }
 
-// startLog runs a three-replica log in this process and returns its replicas and a client.
-func startLog(t *testing.T) ([]*txlog.Replica, *txlog.Client) {
+// testLog is a three-replica log run in the test's process.
+type testLog struct {
+	t        *testing.T
+	cfgs     []txlog.ReplicaConfig
+	replicas []*txlog.Replica
+}
+
+// startLog runs a three-replica log in this process and returns it and a client.
+func startLog(t *testing.T) (*testLog, *txlog.Client) {
 	t.Helper()
 	var peers []txlog.Peer
 	var apis []string
@@ -65,22 +79,59 @@ func startLog(t *testing.T) ([]*txlog.Replica, *txlog.Client) {
 		apis = append(apis, p.APIAddr)
 	}
 	dir := t.TempDir()
-	var replicas []*txlog.Replica
+	l := &testLog{t: t}
 	for _, p := range peers {
-		r, err := txlog.StartReplica(txlog.ReplicaConfig{Self: p, Dir: filepath.Join(dir, p.ID), Peers: peers}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		replicas = append(replicas, r)
+		l.cfgs = append(l.cfgs, txlog.ReplicaConfig{Self: p, Dir: filepath.Join(dir, p.ID), Peers: peers})
+		l.replicas = append(l.replicas, nil)
 	}
 	t.Cleanup(func() {
-		for _, r := range replicas {
-			if r != nil {
-				r.Close()
-			}
+		for i := range l.replicas {
+			l.stop(i)
 		}
 	})
-	return replicas, txlog.NewClient(apis)
+	for i := range l.replicas {
+		l.start(i)
+	}
+	return l, txlog.NewClient(apis)
+}
+
+// stop stops replica i (its state stays), start starts it again.
+func (l *testLog) stop(i int) {
+	if l.replicas[i] != nil {
+		l.replicas[i].Close()
+		l.replicas[i] = nil
+	}
+}
+
+func (l *testLog) start(i int) {
+	r, err := txlog.StartReplica(l.cfgs[i], nil)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.replicas[i] = r
+}
+
+// startShipperAndEndpoint attaches a shipper of epoch 1 to the engine at addr and starts an endpoint
+// (without a relay) in front of it.
+func startShipperAndEndpoint(t *testing.T, ctx context.Context, addr string, log *txlog.Client) *Endpoint {
+	t.Helper()
+	shipper, done := Ship(ctx, ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 1})
+	select {
+	case <-shipper.Attached():
+	case err := <-done:
+		t.Fatal(err)
+	}
+	ep, err := ListenEndpoint(ctx, EndpointConfig{Addr: "127.0.0.1:0", Engine: resp.Node{Addr: addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ep.Close() })
+	return ep
+}
+
+// keepIn keeps a shipper's dataset in buf.
+func keepIn(buf *bytes.Buffer) func(uint64, func(io.Writer) error) error {
+	return func(_ uint64, write func(io.Writer) error) error { return write(buf) }
 }
 
 // TestWaitReturnsOnceTheLogHasTheWrite: with the shipper as the primary's replica, WAIT 1 returns for a
@@ -99,7 +150,7 @@ func TestWaitReturnsOnceTheLogHasTheWrite(t *testing.T) {
 	var dataset bytes.Buffer
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	shipper, done := Ship(sctx, ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 1, Dataset: &dataset})
+	shipper, done := Ship(sctx, ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 1, Dataset: keepIn(&dataset)})
 	select {
 	case <-shipper.Attached():
 	case err := <-done:
@@ -131,9 +182,8 @@ func TestWaitReturnsOnceTheLogHasTheWrite(t *testing.T) {
 		t.Error("the shipper reports no committed offset")
 	}
 	// Without a quorum the log commits nothing, and WAIT does not return the write.
-	replicas[1].Close()
-	replicas[2].Close()
-	replicas[1], replicas[2] = nil, nil
+	replicas.stop(1)
+	replicas.stop(2)
 	if err := rdb.Set(ctx, "no-quorum", "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -150,17 +200,7 @@ func TestEndpointAcknowledgesOnlyLoggedWrites(t *testing.T) {
 	replicas, log := startLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	shipper, done := Ship(ctx, ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 1})
-	select {
-	case <-shipper.Attached():
-	case err := <-done:
-		t.Fatal(err)
-	}
-	ep, err := ListenEndpoint(ctx, "127.0.0.1:0", resp.Node{Addr: addr}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ep.Close()
+	ep := startShipperAndEndpoint(t, ctx, addr, log)
 	rdb := redis.NewClient(&redis.Options{Addr: ep.Addr().String()})
 	defer rdb.Close()
 	inLog := func(s string) bool {
@@ -228,12 +268,78 @@ func TestEndpointAcknowledgesOnlyLoggedWrites(t *testing.T) {
 		t.Errorf("subscription through the endpoint got %v, %v", msg, err)
 	}
 
-	replicas[1].Close()
-	replicas[2].Close()
-	replicas[1], replicas[2] = nil, nil
+	replicas.stop(1)
+	replicas.stop(2)
 	short, stop := context.WithTimeout(ctx, time.Second)
 	defer stop()
 	if err := rdb.Set(short, "unlogged", "x", 0).Err(); err == nil {
 		t.Error("a write was acknowledged while the log had no quorum")
+	}
+}
+
+// TestReadsWaitForUnloggedWrites: while a write is not in the log, another client reading its key (or
+// reading without keys, like DBSIZE) is not answered, so nobody sees what a failure could take back; reads
+// of other keys are answered at once. Once the log has the write, all are answered, with the new value.
+func TestReadsWaitForUnloggedWrites(t *testing.T) {
+	addr := startValkey(t)
+	replicas, log := startLog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ep := startShipperAndEndpoint(t, ctx, addr, log)
+	client := func() *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: ep.Addr().String(), ReadTimeout: 30 * time.Second})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	writer, reader := client(), client()
+	for _, k := range []string{"held", "other"} {
+		if err := writer.Set(ctx, k, "logged", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replicas.stop(1)
+	replicas.stop(2)
+	wrote := make(chan error, 1)
+	go func() { wrote <- writer.Set(ctx, "held", "unlogged", 0).Err() }()
+	// The write has run on the engine (it is not yet in the log).
+	engine := redis.NewClient(&redis.Options{Addr: addr})
+	defer engine.Close()
+	for v := ""; v != "unlogged"; v, _ = engine.Get(ctx, "held").Result() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v, err := reader.Get(ctx, "other").Result(); err != nil || v != "logged" {
+		t.Errorf("a read of another key: %q, %v", v, err)
+	}
+	type answer struct {
+		v   string
+		err error
+	}
+	held, dbsize := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		v, err := reader.Get(ctx, "held").Result()
+		held <- answer{v, err}
+	}()
+	go func() {
+		n, err := client().DBSize(ctx).Result()
+		dbsize <- answer{fmt.Sprint(n), err}
+	}()
+	select {
+	case a := <-held:
+		t.Fatalf("a read of the key was answered (%q, %v) while its write was not in the log", a.v, a.err)
+	case a := <-dbsize:
+		t.Fatalf("DBSIZE was answered (%s, %v) while a write was not in the log", a.v, a.err)
+	case err := <-wrote:
+		t.Fatalf("the write was acknowledged (%v) without a log quorum", err)
+	case <-time.After(time.Second):
+	}
+	replicas.start(1)
+	if err := <-wrote; err != nil {
+		t.Fatalf("the write once the log is back: %v", err)
+	}
+	if a := <-held; a.err != nil || a.v != "unlogged" {
+		t.Errorf("the held read: %q, %v; want the value now logged", a.v, a.err)
+	}
+	if a := <-dbsize; a.err != nil || a.v != "2" {
+		t.Errorf("the held DBSIZE: %s, %v; want 2", a.v, a.err)
 	}
 }

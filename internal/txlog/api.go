@@ -6,17 +6,22 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
 
 // The API: POST /append and POST /fence go to the leader (another replica answers 421 with the leader's
 // address in X-Leader); GET /read serves committed bytes from any replica (from the leader with
-// ?leader=1, after confirming its leadership, for a read that sees every committed write); GET /status.
+// ?leader=1, after confirming its leadership, for a read that sees every committed write; with ?wait=<ms> a
+// read at the end of the log waits that long for it to grow); GET /status.
 // Epoch and offset travel in the X-Epoch and X-Offset headers, the log's epoch and end come back in the same
 // headers, and a refused write answers 409 with the reason.
 
 const maxAppend = 64 << 20
+
+// maxWaitMillis bounds how long a read waits for the log to grow.
+const maxWaitMillis = 30_000
 
 // Status is what a replica reports about itself and the log.
 type Status struct {
@@ -97,9 +102,9 @@ func (r *Replica) read(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "from is required", http.StatusBadRequest)
 		return
 	}
-	max, err := strconv.Atoi(req.URL.Query().Get("max"))
-	if err != nil || max <= 0 || max > maxAppend {
-		max = 1 << 20
+	limit, err := strconv.Atoi(req.URL.Query().Get("max"))
+	if err != nil || limit <= 0 || limit > maxAppend {
+		limit = 1 << 20
 	}
 	if req.URL.Query().Get("leader") == "1" {
 		// Everything committed before this read is applied here once the barrier returns.
@@ -108,10 +113,26 @@ func (r *Replica) read(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	data, end, err := r.fsm.read(from, max)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+	wait, _ := strconv.Atoi(req.URL.Query().Get("wait"))
+	deadline := time.After(time.Duration(min(max(wait, 0), maxWaitMillis)) * time.Millisecond)
+	var data []byte
+	var end uint64
+	for {
+		grew := r.fsm.growth()
+		if data, end, err = r.fsm.read(from, limit); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if len(data) > 0 || wait <= 0 {
+			break
+		}
+		select {
+		case <-grew:
+			continue
+		case <-deadline:
+		case <-req.Context().Done():
+		}
+		break
 	}
 	w.Header().Set("X-Offset", strconv.FormatUint(end, 10))
 	_, _ = w.Write(data)

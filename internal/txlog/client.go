@@ -125,9 +125,22 @@ func (c *Client) setLeader(addr string) {
 // Read returns up to max committed bytes from offset and the end of the log, as the leader sees it (every
 // write committed before the call is included).
 func (c *Client) Read(ctx context.Context, from uint64, max int) ([]byte, uint64, error) {
+	return c.read(ctx, fmt.Sprintf("leader=1&from=%d&max=%d", from, max))
+}
+
+// Tail returns up to max committed bytes from offset, waiting up to wait for the log to grow when it ends
+// there, and the end of the log as the replica that answered knows it. Any replica may answer (what it has
+// applied is committed); the leader is asked first.
+func (c *Client) Tail(ctx context.Context, from uint64, max int, wait time.Duration) ([]byte, uint64, error) {
+	wait = min(wait, applyTimeout) // within the HTTP client's timeout
+	return c.read(ctx, fmt.Sprintf("from=%d&max=%d&wait=%d", from, max, wait.Milliseconds()))
+}
+
+// read asks for /read?query until a replica answers it, following the leader a replica names.
+func (c *Client) read(ctx context.Context, query string) ([]byte, uint64, error) {
 	for attempt := 0; ; attempt++ {
 		target := c.target(attempt)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/read?leader=1&from=%d&max=%d", target, from, max), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+"/read?"+query, nil)
 		if err != nil {
 			return nil, 0, err
 		}

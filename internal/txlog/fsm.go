@@ -58,11 +58,28 @@ type fsm struct {
 	path string
 	mu   sync.RWMutex // guards db against Restore swapping it
 	db   *bolt.DB
+
+	grewMu sync.Mutex
+	grew   chan struct{} // closed (and replaced) each time the log grows
 }
 
 func openFSM(dir string) (*fsm, error) {
-	f := &fsm{path: filepath.Join(dir, "fsm.db")}
+	f := &fsm{path: filepath.Join(dir, "fsm.db"), grew: make(chan struct{})}
 	return f, f.open()
+}
+
+// growth is closed the next time the log grows.
+func (f *fsm) growth() <-chan struct{} {
+	f.grewMu.Lock()
+	defer f.grewMu.Unlock()
+	return f.grew
+}
+
+func (f *fsm) signalGrowth() {
+	f.grewMu.Lock()
+	close(f.grew)
+	f.grew = make(chan struct{})
+	f.grewMu.Unlock()
 }
 
 func (f *fsm) open() error {
@@ -120,7 +137,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 		res = result{Epoch: cur, End: end}
 		switch cmd {
 		case cmdFence:
-			if epoch <= cur {
+			// A fence with the current epoch is a retried one: it holds already.
+			if epoch < cur {
 				res.Err = ErrStaleEpoch
 				return nil
 			}
@@ -150,6 +168,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	})
 	if err != nil {
 		return result{Err: fmt.Errorf("txlog: apply: %w", err)}
+	}
+	if cmd == cmdAppend && res.Err == nil {
+		f.signalGrowth()
 	}
 	return res
 }

@@ -168,8 +168,11 @@ func TestWritesAreFencedAndIdempotent(t *testing.T) {
 	if _, err := c.Append(ctx(t), 1, 3, []byte("late")); !errors.Is(err, ErrStaleEpoch) {
 		t.Errorf("write of the fenced epoch: %v, want ErrStaleEpoch", err)
 	}
-	if _, err := c.Fence(ctx(t), 2); !errors.Is(err, ErrStaleEpoch) {
-		t.Errorf("a fence that does not raise the epoch: %v, want ErrStaleEpoch", err)
+	if end, err := c.Fence(ctx(t), 2); err != nil || end != 3 {
+		t.Errorf("a retried fence: end %d, %v; want 3 and no error", end, err)
+	}
+	if _, err := c.Fence(ctx(t), 1); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("a fence with an older epoch: %v, want ErrStaleEpoch", err)
 	}
 	if _, err := c.Append(ctx(t), 2, 3, []byte("def")); err != nil {
 		t.Fatal(err)
@@ -200,5 +203,46 @@ func TestNoQuorumNoCommit(t *testing.T) {
 	}
 	if _, end, _ := g.replicas[l].fsm.read(0, 100); end != 0 {
 		t.Errorf("the lone replica applied %d bytes without a quorum", end)
+	}
+}
+
+// TestTailWaitsForTheLogToGrow: a tail read at the end of the log returns as soon as a write is committed,
+// with the write's bytes; one that finds nothing within its wait returns empty.
+func TestTailWaitsForTheLogToGrow(t *testing.T) {
+	g := newGroup(t, 3)
+	c := NewClient(g.apis())
+	if _, err := c.Fence(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx(t), 1, 0, []byte("head")); err != nil {
+		t.Fatal(err)
+	}
+	if data, end, err := c.Tail(ctx(t), 4, 100, 50*time.Millisecond); err != nil || len(data) != 0 || end != 4 {
+		t.Errorf("tail at the end = %q, %d, %v; want nothing, 4", data, end, err)
+	}
+	type tail struct {
+		data []byte
+		err  error
+	}
+	got := make(chan tail, 1)
+	go func() {
+		data, _, err := c.Tail(ctx(t), 4, 100, 10*time.Second)
+		got <- tail{data, err}
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("the tail read returned %q, %v before anything was written", r.data, r.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := c.Append(ctx(t), 1, 4, []byte("-tail")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		if r.err != nil || string(r.data) != "-tail" {
+			t.Errorf("tail read = %q, %v; want -tail", r.data, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the tail read did not return once the log grew")
 	}
 }

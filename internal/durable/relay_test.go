@@ -1,0 +1,267 @@
+package durable
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ecache/ecache/internal/atrest"
+	"github.com/ecache/ecache/internal/resp"
+	"github.com/ecache/ecache/internal/txlog"
+)
+
+// durablePrimary is an engine with its shipper and its endpoint, as a durable shard's primary runs.
+type durablePrimary struct {
+	endpoint *Endpoint
+	stop     context.CancelFunc
+	done     <-chan error
+}
+
+func startDurablePrimary(t *testing.T, ctx context.Context, engine string, log *txlog.Client, epoch uint64, cps Checkpoints, relay *Relay) *durablePrimary {
+	t.Helper()
+	sctx, stop := context.WithCancel(ctx)
+	shipper, done := Ship(sctx, ShipperConfig{Primary: resp.Node{Addr: engine}, Log: log, Epoch: epoch,
+		Dataset: func(offset uint64, write func(io.Writer) error) error {
+			_, err := cps.Save(offset, write)
+			return err
+		}})
+	select {
+	case <-shipper.Attached():
+	case err := <-done:
+		stop()
+		t.Fatalf("shipper of epoch %d: %v", epoch, err)
+	}
+	ep, err := ListenEndpoint(ctx, EndpointConfig{Addr: "127.0.0.1:0", Engine: resp.Node{Addr: engine}, Relay: relay})
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	p := &durablePrimary{endpoint: ep, stop: stop, done: done}
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *durablePrimary) close() {
+	p.stop()
+	p.endpoint.Close()
+}
+
+// replicaOffset is the replication offset an engine replica has processed (a log offset when the relay
+// feeds it), and whether its link is up.
+func replicaOffset(ctx context.Context, addr string) (uint64, bool, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	v, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, false, err
+	}
+	var off uint64
+	up := false
+	for _, line := range strings.Split(v, "\r\n") {
+		if s, ok := strings.CutPrefix(line, "slave_repl_offset:"); ok {
+			off, _ = strconv.ParseUint(s, 10, 64)
+		}
+		if line == "master_link_status:up" {
+			up = true
+		}
+	}
+	return off, up, nil
+}
+
+// TestFailoverThroughTheLog: a replica fed by the relay (through the primary's endpoint, as CLUSTER
+// REPLICATE or REPLICAOF reaches it) holds only what the log has; when the primary is killed, the log is
+// fenced, the replica applies the log to its end and is promoted, and every write the old primary
+// acknowledged is on it. A new, empty replica then gets the new primary's checkpoint and the log after it.
+// The checkpoints are sealed: no value written is readable in their files.
+func TestFailoverThroughTheLog(t *testing.T) {
+	primaryAddr, primaryProc := startEngine(t)
+	replicaAddr := startValkey(t)
+	_, log := startLog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cps := Checkpoints{Dir: t.TempDir(), Keys: atrest.Key{1, 2, 3}}
+	relay := NewRelay(RelayConfig{Log: log, Checkpoints: cps})
+	defer relay.Close()
+
+	seed := redis.NewClient(&redis.Options{Addr: primaryAddr})
+	defer seed.Close()
+	if err := seed.Set(ctx, "before-attach", "secret-dataset-value", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old := startDurablePrimary(t, ctx, primaryAddr, log, 1, cps, relay)
+	host, port, _ := net.SplitHostPort(old.endpoint.Addr().String())
+	replica := redis.NewClient(&redis.Options{Addr: replicaAddr})
+	defer replica.Close()
+	if err := replica.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A writer acknowledged through the endpoint until the primary dies.
+	var mu sync.Mutex
+	var acked []int
+	writer := redis.NewClient(&redis.Options{Addr: old.endpoint.Addr().String(), MaxRetries: -1})
+	defer writer.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+			err := writer.Set(wctx, fmt.Sprintf("k%05d", i), fmt.Sprintf("secret-v%05d", i), 0).Err()
+			wcancel()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+		}
+	}()
+	eventually(t, 20*time.Second, "the replica follows the log", func() error {
+		if n, err := replica.DBSize(ctx).Result(); err != nil || n < 200 {
+			return fmt.Errorf("the replica has %d keys, %v", n, err)
+		}
+		return nil
+	})
+	// A replica whose link breaks continues where it was.
+	if err := replica.Do(ctx, "CLIENT", "KILL", "TYPE", "master").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the replica continues its history", func() error {
+		if full, partial := relay.Syncs(); full != 1 || partial != 1 {
+			return fmt.Errorf("%d full and %d partial syncs, want 1 and 1", full, partial)
+		}
+		return nil
+	})
+	if err := primaryProc.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	mu.Lock()
+	ackedWrites := append([]int(nil), acked...)
+	mu.Unlock()
+
+	// Failover: fence, apply the log's tail, promote.
+	end, err := log.Fence(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the replica applies the log to its end", func() error {
+		if off, _, err := replicaOffset(ctx, replicaAddr); err != nil || off != end {
+			return fmt.Errorf("the replica is at %d of %d, %v", off, end, err)
+		}
+		return nil
+	})
+	if err := replica.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	promoted := startDurablePrimary(t, ctx, replicaAddr, log, 2, cps, relay)
+	old.close()
+	client := redis.NewClient(&redis.Options{Addr: promoted.endpoint.Addr().String()})
+	defer client.Close()
+	checkKeys := func(c *redis.Client, who string) {
+		t.Helper()
+		if v, err := c.Get(ctx, "before-attach").Result(); err != nil || v != "secret-dataset-value" {
+			t.Errorf("%s: the key of the first checkpoint = %q, %v", who, v, err)
+		}
+		for _, i := range ackedWrites {
+			if v, err := c.Get(ctx, fmt.Sprintf("k%05d", i)).Result(); err != nil || v != fmt.Sprintf("secret-v%05d", i) {
+				t.Fatalf("%s: acknowledged write %d of %d lost: %q, %v", who, i, len(ackedWrites), v, err)
+			}
+		}
+	}
+	checkKeys(client, "the promoted replica")
+	if err := client.Set(ctx, "after-failover", "new-epoch", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new replica gets the new primary's checkpoint and the log after it.
+	fresh := redis.NewClient(&redis.Options{Addr: startValkey(t)})
+	defer fresh.Close()
+	host, port, _ = net.SplitHostPort(promoted.endpoint.Addr().String())
+	if err := fresh.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "a new replica syncs from the log", func() error {
+		if v, err := fresh.Get(ctx, "after-failover").Result(); err != nil || v != "new-epoch" {
+			info, _ := fresh.Info(ctx, "replication").Result()
+			return fmt.Errorf("after-failover = %q, %v; %s", v, err, info)
+		}
+		return nil
+	})
+	checkKeys(fresh, "the new replica")
+	t.Logf("%d writes acknowledged before the kill, log end %d at the fence", len(ackedWrites), end)
+
+	files, _ := filepath.Glob(filepath.Join(cps.Dir, "*"))
+	if len(files) != 1 {
+		t.Errorf("checkpoint files %v, want the newest only", files)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("secret-")) || bytes.Contains(raw, []byte("before-attach")) {
+			t.Errorf("%s holds cache data in plain", f)
+		}
+	}
+}
+
+// TestEndpointKeepsReplicasOffTheEngine: without a relay, a replica's handshake through the endpoint is
+// refused; it never reaches the engine, where it would count in WAIT.
+func TestEndpointKeepsReplicasOffTheEngine(t *testing.T) {
+	addr := startValkey(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ep, err := ListenEndpoint(ctx, EndpointConfig{Addr: "127.0.0.1:0", Engine: resp.Node{Addr: addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	c, err := resp.Dial(ctx, resp.Node{Addr: ep.Addr().String()}, resp.Options{DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Do(ctx, "PING"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(ctx, "REPLCONF", "listening-port", "1234")
+	var rerr resp.Error
+	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "fed by its log") {
+		t.Errorf("REPLCONF through an endpoint without a relay: %v, want the refusal", err)
+	}
+	engine := redis.NewClient(&redis.Options{Addr: addr})
+	defer engine.Close()
+	if n, err := engine.Do(ctx, "WAIT", 0, 0).Int(); err != nil || n != 0 {
+		t.Errorf("the engine counts %d replicas, %v; want none", n, err)
+	}
+}
+
+func eventually(t *testing.T, within time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
