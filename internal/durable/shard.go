@@ -1,0 +1,193 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ecache/ecache/internal/resp"
+	"github.com/ecache/ecache/internal/txlog"
+)
+
+// Shard is ecache's side of one durable shard: the relay its replicas follow and the shipper of its
+// current primary. Leadership goes through the log: every primary ships under an epoch of its own, raised
+// by a fence before it, so a primary that lost the role can commit nothing; and a replica becomes primary
+// only once it has applied the whole log (CatchUp), so it holds every acknowledged write.
+type Shard struct {
+	cfg   ShardConfig
+	relay *Relay
+
+	mu      sync.Mutex
+	primary resp.Node
+	epoch   uint64
+	stop    context.CancelFunc
+	done    <-chan error // the shipper's end
+	err     error        // why the shipper ended
+}
+
+// ShardConfig says which log and checkpoints a shard uses.
+type ShardConfig struct {
+	Log         *txlog.Client
+	Checkpoints Checkpoints
+	// Password is the AUTH a replica gives the relay ("" none).
+	Password string
+	// NextEpoch records a new epoch, greater than any before, and returns it: the caller keeps it where
+	// it outlives this process (the store), so that epochs never repeat.
+	NextEpoch func(context.Context) (uint64, error)
+	Logger    *slog.Logger
+}
+
+// NewShard returns a shard with no primary yet; its relay serves replicas from the checkpoints at once.
+func NewShard(cfg ShardConfig) *Shard {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Shard{cfg: cfg, relay: NewRelay(RelayConfig{Log: cfg.Log, Checkpoints: cfg.Checkpoints, Password: cfg.Password, Logger: cfg.Logger})}
+}
+
+// Relay is where the shard's endpoints send replicas.
+func (s *Shard) Relay() *Relay { return s.relay }
+
+// Close stops the shipper and the relay.
+func (s *Shard) Close() {
+	s.mu.Lock()
+	if s.stop != nil {
+		s.stop()
+	}
+	s.mu.Unlock()
+	s.relay.Close()
+}
+
+// Lead makes primary the node whose writes go into the log: under a new epoch, its shipper attaches (its
+// dataset becomes the shard's checkpoint) and Lead returns once it follows the primary's stream. Writes on
+// the primary are acknowledged (WAIT 1) from then on. A previous shipper is stopped first.
+func (s *Shard) Lead(ctx context.Context, primary resp.Node) error {
+	s.mu.Lock()
+	if s.stop != nil {
+		s.stop()
+	}
+	s.mu.Unlock()
+	epoch, err := s.cfg.NextEpoch(ctx)
+	if err != nil {
+		return fmt.Errorf("durable shard: epoch: %w", err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	shipper, done := Ship(sctx, ShipperConfig{Primary: primary, Log: s.cfg.Log, Epoch: epoch,
+		Dataset: func(offset uint64, write func(io.Writer) error) error {
+			_, err := s.cfg.Checkpoints.Save(offset, write)
+			return err
+		}})
+	select {
+	case <-shipper.Attached():
+	case err := <-done:
+		stop()
+		return fmt.Errorf("durable shard: shipper of epoch %d: %w", epoch, err)
+	case <-ctx.Done():
+		stop()
+		return ctx.Err()
+	}
+	ended := make(chan error, 1)
+	s.mu.Lock()
+	s.primary, s.epoch, s.stop, s.done, s.err = primary, epoch, stop, ended, nil
+	s.mu.Unlock()
+	go func() {
+		err := <-done
+		s.mu.Lock()
+		if s.done == ended {
+			s.err = err
+		}
+		s.mu.Unlock()
+		ended <- err
+		s.cfg.Logger.Info("durable shard: shipper ended", "primary", primary.Addr, "epoch", epoch, "err", err)
+	}()
+	return nil
+}
+
+// Leading is the primary whose writes go into the log and its epoch; ok is false when there is none or
+// its shipper has ended (the link broke: Lead again, or fail over).
+func (s *Shard) Leading() (primary resp.Node, epoch uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil || s.err != nil {
+		return s.primary, s.epoch, false
+	}
+	select {
+	case <-s.done:
+		return s.primary, s.epoch, false
+	default:
+		return s.primary, s.epoch, true
+	}
+}
+
+// CatchUp prepares replica to take over: it fences the log with a new epoch (the current primary commits
+// nothing more, and its shipper ends) and waits until the replica, fed by the relay, has applied the log to
+// its end. The caller then promotes the replica and makes it Lead.
+func (s *Shard) CatchUp(ctx context.Context, replica resp.Node) error {
+	epoch, err := s.cfg.NextEpoch(ctx)
+	if err != nil {
+		return fmt.Errorf("durable shard: epoch: %w", err)
+	}
+	end, err := s.cfg.Log.Fence(ctx, epoch)
+	if err != nil {
+		return fmt.Errorf("durable shard: fence: %w", err)
+	}
+	s.mu.Lock()
+	if s.stop != nil {
+		s.stop()
+	}
+	s.mu.Unlock()
+	var c *resp.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		var off uint64
+		if c == nil {
+			c, err = resp.Dial(ctx, replica, resp.Options{DialTimeout: time.Second, ReadTimeout: time.Second})
+		}
+		if c != nil {
+			if off, err = replicaOffset(ctx, c); err == nil && off >= end {
+				return nil
+			} else if err != nil {
+				c.Close()
+				c = nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("durable shard: %s has applied the log to %d of %d: %w", replica.Addr, off, end, errors.Join(ctx.Err(), err))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// ReplicaOffset is how much of the log a replica fed by the relay has applied (its replication offset).
+func ReplicaOffset(ctx context.Context, replica resp.Node) (uint64, error) {
+	c, err := resp.Dial(ctx, replica, resp.Options{DialTimeout: time.Second, ReadTimeout: time.Second})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return replicaOffset(ctx, c)
+}
+
+func replicaOffset(ctx context.Context, c *resp.Conn) (uint64, error) {
+	info, err := resp.String(c.Do(ctx, "INFO", "replication"))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "slave_repl_offset:"); ok {
+			return strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return 0, errors.New("not a replica")
+}
