@@ -155,7 +155,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		AtRest:      keys,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
-		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects,
+		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects, DurableDir: filepath.Join(cfg.DataDir, "durable"),
 		Jobs: []controller.Job{{Name: "automatic snapshots", Every: snapshotScheduleInterval, Run: svc.TakeScheduledSnapshots}}}, logger)
 
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {

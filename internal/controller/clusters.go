@@ -156,7 +156,11 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 		}
 		return nodeResult{}, err
 	}
-	if err := c.splitPort(cl, n, spec); err != nil {
+	if cl.Durable {
+		if err := c.durableEndpoint(ctx, cl, n); err != nil {
+			return nodeResult{}, err
+		}
+	} else if err := c.splitPort(cl, n, spec); err != nil {
 		return nodeResult{}, err
 	}
 	if len(cl.MergeFiles) > 0 && n.Status == resource.NodeCreating {
@@ -209,6 +213,7 @@ func (c *Controller) forget(id string) {
 	delete(c.owners, id)
 	c.mu.Unlock()
 	c.listeners.closeSplit(id)
+	c.listeners.closeDurable(id)
 }
 
 // reconcileConfigEndpoint keeps a Memcached cluster's configuration endpoint listening and its node list

@@ -47,6 +47,12 @@ type Config struct {
 	// Objects is the S3-compatible object store snapshots are exported to and restored from; nil when none
 	// is configured.
 	Objects *objectstore.Store
+	// DurableDir holds the checkpoints of durable shards (their datasets at a log offset), a directory per
+	// shard.
+	DurableDir string
+	// Executable is the ecache executable that runs log replicas (`ecache txlog-replica`); empty: this
+	// process's own.
+	Executable string
 	// Jobs are scheduled work the controller runs beside its own (resync, orphan removal, event pruning),
 	// on its clock: the service's automatic snapshots.
 	Jobs []Job
@@ -65,6 +71,8 @@ type Controller struct {
 	mgr *manager
 	// listeners owns the stable endpoints of groups and Memcached clusters.
 	listeners *listeners
+	// durables are the runtimes of durable shards (relay, shipper) and their log replicas.
+	durables durableShards
 
 	tlsOnce              sync.Once
 	tlsServer, tlsClient *tls.Config
@@ -138,6 +146,11 @@ loop:
 				c.enqueueAll(ctx)
 			}
 		case id := <-c.driver.Exits():
+			if group := c.logOwner(id); group != "" {
+				c.logger.Warn("log replica exited unexpectedly", "replica", id)
+				c.mgr.enqueue(resource.KindReplicationGroup, group) // it restarts
+				continue
+			}
 			c.mu.Lock()
 			key, group := c.owners[id], c.groupOf[c.owners[id]]
 			c.mu.Unlock()
@@ -153,6 +166,7 @@ loop:
 	c.mgr.stop()
 	wg.Wait()
 	c.listeners.closeAll()
+	c.closeDurables()
 	return nil
 }
 
@@ -196,6 +210,19 @@ func (c *Controller) collectGarbage(ctx context.Context) error {
 	}
 	if err := c.removeFinishedImports(imports, clusters); err != nil {
 		return err
+	}
+	gobjs, err := c.store.List(ctx, resource.KindReplicationGroup)
+	if err != nil {
+		return err
+	}
+	for _, o := range gobjs {
+		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
+		if err != nil {
+			return err
+		}
+		for _, id := range logDriverIDs([]*resource.ReplicationGroup{g}) {
+			want[id] = true
+		}
 	}
 	nodes, err := c.driver.List(ctx)
 	if err != nil {

@@ -24,9 +24,12 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 	if err != nil {
 		return err
 	}
-	if g.ClusterEnabled || compatible(g) {
-		err = c.promoteInCluster(ctx, sh, chosen)
-	} else {
+	switch {
+	case g.Durable():
+		err = c.failoverThroughLog(ctx, key, g, sh, chosen)
+	case g.ClusterEnabled || compatible(g):
+		err = c.promoteInCluster(ctx, sh, chosen, sh.primary.running)
+	default:
 		err = c.promote(ctx, key, sh, chosen)
 	}
 	if err != nil {
@@ -63,11 +66,25 @@ func (c *Controller) promote(ctx context.Context, key string, sh shard, chosen *
 	return nil
 }
 
+// failoverThroughLog promotes chosen in a durable shard: the log is fenced (the old primary, dead or alive,
+// commits nothing more), chosen applies it to its end, takes the shard over (a takeover even from a live
+// primary: a coordinated failover compares replication offsets, and the replica's are the log's) and
+// leads the log.
+func (c *Controller) failoverThroughLog(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, chosen *member) error {
+	if err := c.catchUp(ctx, key, g, sh, chosen); err != nil {
+		return err
+	}
+	if err := c.promoteInCluster(ctx, sh, chosen, false); err != nil {
+		return err
+	}
+	return c.lead(ctx, key, g, sh, chosen)
+}
+
 // promoteInCluster makes chosen the primary of its shard with CLUSTER FAILOVER: coordinated with a live
 // primary, a takeover of a dead one.
-func (c *Controller) promoteInCluster(ctx context.Context, sh shard, chosen *member) error {
+func (c *Controller) promoteInCluster(ctx context.Context, sh shard, chosen *member, coordinated bool) error {
 	mode := clustermode.Coordinated
-	if !sh.primary.running {
+	if !coordinated {
 		mode = clustermode.Takeover
 	}
 	fctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)

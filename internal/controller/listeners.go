@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/ecache/ecache/internal/durable"
 	"github.com/ecache/ecache/internal/endpoint"
 )
 
@@ -29,11 +31,19 @@ type listeners struct {
 	forwarders map[string]*endpoint.Forwarder               // by group store key + endpoint name
 	memcached  map[string]*endpoint.MemcachedConfigEndpoint // by cluster store key
 	splitters  map[string]*endpoint.Splitter                // by driver node id
+	durables   map[string]*durableListener                  // by driver node id
+}
+
+// durableListener is a durable member node's endpoint and what it was opened with.
+type durableListener struct {
+	ep  *durable.Endpoint
+	cfg durable.EndpointConfig
 }
 
 func newListeners(logger *slog.Logger) *listeners {
 	return &listeners{logger: logger, forwarders: map[string]*endpoint.Forwarder{},
-		memcached: map[string]*endpoint.MemcachedConfigEndpoint{}, splitters: map[string]*endpoint.Splitter{}}
+		memcached: map[string]*endpoint.MemcachedConfigEndpoint{}, splitters: map[string]*endpoint.Splitter{},
+		durables: map[string]*durableListener{}}
 }
 
 func addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
@@ -170,6 +180,37 @@ func (l *listeners) ensureSplit(id, host string, port int, plain, tls string) er
 // closeSplit closes a node's TLS and plain listener, if it has one.
 func (l *listeners) closeSplit(id string) { closeEntry(l, l.splitters, id) }
 
+// ensureDurable keeps a durable member node's endpoint listening as cfg says; one opened otherwise (another
+// address, engine or relay) is replaced.
+func (l *listeners) ensureDurable(ctx context.Context, id string, cfg durable.EndpointConfig) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.durables[id]; d != nil {
+		if d.cfg.Addr == cfg.Addr && d.cfg.Engine.Addr == cfg.Engine.Addr && d.cfg.Relay == cfg.Relay {
+			return nil
+		}
+		_ = d.ep.Close()
+		delete(l.durables, id)
+	}
+	ep, err := durable.ListenEndpoint(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("durable endpoint %s: %w", cfg.Addr, err)
+	}
+	l.durables[id] = &durableListener{ep: ep, cfg: cfg}
+	return nil
+}
+
+// closeDurable closes a node's durable endpoint, if it has one.
+func (l *listeners) closeDurable(id string) {
+	l.mu.Lock()
+	d := l.durables[id]
+	delete(l.durables, id)
+	l.mu.Unlock()
+	if d != nil {
+		_ = d.ep.Close()
+	}
+}
+
 // closeAll closes every listener; the engines keep running.
 func (l *listeners) closeAll() {
 	l.mu.Lock()
@@ -185,5 +226,9 @@ func (l *listeners) closeAll() {
 	for id, sp := range l.splitters {
 		_ = sp.Close()
 		delete(l.splitters, id)
+	}
+	for id, d := range l.durables {
+		_ = d.ep.Close()
+		delete(l.durables, id)
 	}
 }

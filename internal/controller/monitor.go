@@ -71,11 +71,7 @@ func (c *Controller) primaryAnswers(ctx context.Context, cl *resource.Cluster) b
 	if err != nil || st.State != driver.StateRunning {
 		return true
 	}
-	n, err := c.engineNode(cl)
-	if err != nil {
-		return true
-	}
-	return c.engines.Ping(ctx, n, pingTimeout)
+	return c.engines.Ping(ctx, c.directNode(cl), pingTimeout)
 }
 
 // memberCluster reads a member cluster with at least one node, or nil.

@@ -75,8 +75,9 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		spec.TLS = tls
 		spec.Password, spec.SecondPassword = cl.AuthToken, cl.PreviousAuthToken
 	}
-	if cl.PreferredTLS() && len(n.EnginePorts) == 2 {
-		// Both kinds of client on the node's port: the engine listens on its own two ports behind it.
+	if cl.Fronted() && len(n.EnginePorts) == 2 {
+		// ecache listens on the node's port (both kinds of client, or the durable endpoint): the engine
+		// listens on its own two ports behind it.
 		spec.PlainPort, spec.Port = n.EnginePorts[0], n.EnginePorts[1]
 	}
 	if cl.Engine == engine.EngineMemcached {
@@ -130,9 +131,14 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		// so the engines' own failure detection need not wait the default 15 s either.
 		spec.Config["cluster-node-timeout"] = strconv.Itoa(clusterNodeTimeout)
 		if spec.PlainPort != 0 {
-			// The bus stays plain; nodes announce the node's port, where either kind of client is taken.
+			// Nodes announce the node's port, ecache's listener: clients redirected by the cluster, and
+			// replicas following a primary, come there. The bus of a node taking both kinds of client
+			// stays plain.
 			spec.Config["cluster-announce-port"] = strconv.Itoa(n.Port)
 			spec.Config["cluster-announce-tls-port"] = strconv.Itoa(n.Port)
+			if cl.Durable {
+				spec.Config["tls-cluster"] = "yes"
+			}
 		} else if cl.TransitEncryption {
 			spec.Config["tls-cluster"] = "yes" // the cluster bus speaks TLS and nodes announce their TLS port
 		}
@@ -141,6 +147,12 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 			// change of IpDiscovery reaches running engines with CONFIG SET.
 			spec.Config["cluster-announce-ip"] = resource.LoopbackFor(cl.IPDiscovery)
 		}
+	}
+	if cl.Durable {
+		// A replica reaches its primary's durable endpoint, which takes TLS only, and is fed there by the
+		// shard's log; only ecache promotes a replica, once it has applied the whole log.
+		spec.Config["tls-replication"] = "yes"
+		spec.Config["cluster-replica-no-failover"] = "yes"
 	}
 	return spec, nil
 }

@@ -265,6 +265,9 @@ func (c *Controller) finishGroupDeletion(ctx context.Context, key string, g *res
 		}
 	}
 	c.listeners.closeGroup(key)
+	if err := c.closeDurableGroup(ctx, key, g); err != nil {
+		return true, err
+	}
 	now := c.cfg.Now().UTC()
 	return false, resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, _ *resource.ReplicationGroup, rev int64) (bool, error) {
 		if err := tx.Delete(resource.KindReplicationGroup, key, rev); err != nil {

@@ -42,10 +42,7 @@ func (c *Controller) downloadSeed(ctx context.Context, cl *resource.Cluster, f r
 // snapshot of several node groups restored into one node. It runs on every pass while the node is still
 // creating; RESTORE … REPLACE makes a repeat (after a restart of ecache) harmless.
 func (c *Controller) mergeFiles(ctx context.Context, cl *resource.Cluster, v engine.Version) error {
-	node, err := c.engineNode(cl)
-	if err != nil {
-		return err
-	}
+	node := c.directNode(cl) // the engine itself: what any client writes reaches a log through the primary's stream
 	for _, f := range cl.MergeFiles {
 		if err := c.downloadSeed(ctx, cl, f); err != nil {
 			return err

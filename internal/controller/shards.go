@@ -73,6 +73,11 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 	if !g.Formed {
 		c.pointConfigEndpoint(key, g, members, nil) // no cluster yet: every running member
 	}
+	if g.Durable() {
+		if err := c.ensureShardLogs(ctx, key, g); err != nil {
+			return true, err
+		}
+	}
 
 	// A dead primary with a running replica: promote the replica before anything else.
 	for _, sh := range shards {
@@ -87,6 +92,13 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 			return true, fmt.Errorf("replication group %s: failover of unknown node group %s", g.ID, f.NodeGroupID)
 		}
 		return true, c.failover(ctx, key, g, shards[i], f.Target)
+	}
+	if g.Durable() {
+		// Before the cluster forms, too: replicas join it from the relay, which serves the checkpoint the
+		// primary's shipper takes.
+		if err := c.leadShards(ctx, key, g, shards); err != nil {
+			return true, err
+		}
 	}
 	if !g.Formed {
 		return true, c.formCluster(ctx, key, g, shards)

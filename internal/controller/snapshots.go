@@ -130,10 +130,7 @@ func (c *Controller) copyShard(ctx context.Context, snap *resource.Snapshot, sh 
 	if len(cl.Nodes) == 0 {
 		return 0, fmt.Errorf("source cluster %s has no node", cl.ID)
 	}
-	node, err := c.engineNode(cl)
-	if err != nil {
-		return 0, err
-	}
+	node := c.directNode(cl) // the engine itself: a durable endpoint hands replication to the relay
 	return c.writeData(SnapshotFile(c.cfg.SnapshotDir, snap, sh), snap.AtRestEncryption, snap.KMSKeyID, func(w io.Writer) (int64, error) { return c.engines.Fetch(ctx, node, w) })
 }
 

@@ -3,6 +3,7 @@ package durable
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,7 +44,10 @@ type EndpointConfig struct {
 	Engine resp.Node
 	// Relay serves the connections of replicas (REPLCONF, PSYNC, SYNC), which never reach the engine: a
 	// replica of the engine would count in its WAIT. Without a relay they are refused.
-	Relay  *Relay
+	Relay *Relay
+	// TLS, when set, is the server side of the TLS every connection must speak (clients and replicas); the
+	// engine is reached in plain on its loopback address.
+	TLS    *tls.Config
 	Logger *slog.Logger
 }
 
@@ -59,6 +63,9 @@ func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, replicas: cfg.Relay, commands: commands, inflight: newInflight(), log: cfg.Logger, conns: map[net.Conn]struct{}{}}
 	e.wg.Add(1)
@@ -167,7 +174,7 @@ func (e *Endpoint) withoutEngine(client net.Conn, cr *resp.Reader) {
 		case name == "ping":
 			_, err = client.Write(resp.AppendSimple(nil, "PONG"))
 		case replicationCommands[name]:
-			e.replica(client, nil, raw, cr)
+			e.replica(client, nil, raw, cr, false)
 			return
 		default:
 			_, _ = client.Write(resp.AppendError(nil, "LOADING the node's engine is not running"))
@@ -185,12 +192,13 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 	var b batch
 	var replies []byte
 	var blockers []*pendingWrites
+	authed := false
 	for {
 		if err := b.read(cr, e.commands); err != nil {
 			return
 		}
 		if replicationCommands[b.first] {
-			e.replica(client, engine, b.raw, cr)
+			e.replica(client, engine, append(b.raw, b.carry...), cr, authed)
 			return
 		}
 		var writes *pendingWrites
@@ -215,6 +223,9 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 				return // those writes are lost with the engine: so are these reads
 			}
 		}
+		if b.count == 1 && b.first == "auth" && bytes.HasPrefix(replies, []byte("+OK")) {
+			authed = true // a replica's handshake authenticates before it turns to the relay
+		}
 		if _, err := client.Write(replies); err != nil {
 			return
 		}
@@ -234,17 +245,22 @@ func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies
 		return replies, err
 	}
 	var err error
-	for range b.count {
+	written := false // a write of the batch was carried out (its reply is not an error)
+	for i := range b.count {
+		start := len(replies)
 		if replies, err = er.ReadRaw(replies); err != nil {
 			return replies, err
 		}
+		written = written || b.writes[i] && replies[start] != '-'
 	}
 	if b.write {
 		v, err := er.ReadValue()
 		if err != nil {
 			return replies, err
 		}
-		if v.Type != resp.Integer || v.Int < 1 {
+		// WAIT refuses on a replica, whose refusals of the batch's writes (MOVED, READONLY) go back as
+		// they are; a write carried out and not known to be logged is never answered.
+		if v.Type != resp.Integer && written || v.Type == resp.Integer && v.Int < 1 {
 			return replies, fmt.Errorf("durable endpoint: WAIT answered %v", v)
 		}
 	}
@@ -255,6 +271,7 @@ func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies
 type batch struct {
 	raw     []byte
 	count   int
+	writes  []bool // per command: it may write now (EXEC included)
 	first   string // the first command's name
 	write   bool   // it holds writes that run now (not queued in a transaction left open)
 	relay   bool   // it ends with a command after which the connection is a plain relay
@@ -268,7 +285,7 @@ type batch struct {
 // read reads the next batch from the client.
 func (b *batch) read(cr *resp.Reader, commands map[string]command) error {
 	b.raw = append(b.raw[:0], b.carry...)
-	b.count, b.write, b.relay, b.first = 0, false, false, ""
+	b.count, b.write, b.relay, b.first, b.writes = 0, false, false, "", b.writes[:0]
 	b.writeKeys, b.readKeys, b.writeWild, b.readAny = b.writeKeys[:0], b.readKeys[:0], false, false
 	if len(b.carry) > 0 {
 		b.carry = b.carry[:0]
@@ -314,6 +331,7 @@ func (b *batch) note(raw []byte, commands map[string]command) {
 		b.inMulti = false
 	}
 	b.relay = relayModes[name]
+	b.writes = append(b.writes, name == "exec" || !queued && cmd.write)
 	switch {
 	case name == "exec":
 		// The transaction's writes and reads run now; which keys they touch is not looked at.
@@ -344,7 +362,7 @@ func appendKeys(dst []string, keys [][]byte) []string {
 }
 
 // replica hands a replica's connection to the relay (pending is what was read of it), or refuses it.
-func (e *Endpoint) replica(client, engine net.Conn, pending []byte, cr *resp.Reader) {
+func (e *Endpoint) replica(client, engine net.Conn, pending []byte, cr *resp.Reader, authed bool) {
 	if engine != nil {
 		engine.Close()
 	}
@@ -352,7 +370,7 @@ func (e *Endpoint) replica(client, engine net.Conn, pending []byte, cr *resp.Rea
 		_, _ = client.Write(resp.AppendError(nil, "ERR replicas of a durable node are fed by its log"))
 		return
 	}
-	e.replicas.Serve(client, io.MultiReader(bytes.NewReader(pending), cr.Buffered()))
+	e.replicas.Serve(client, io.MultiReader(bytes.NewReader(pending), cr.Buffered()), authed)
 }
 
 // relay copies both ways, what the readers already hold first.

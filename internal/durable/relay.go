@@ -74,8 +74,9 @@ func (r *Relay) Close() {
 }
 
 // Serve talks to conn as a primary talks to a replica, until either ends; in holds what conn sends (the
-// commands a caller already read from it first). It returns when the connection ends.
-func (r *Relay) Serve(conn net.Conn, in io.Reader) {
+// commands a caller already read from it first), authed says that the connection already authenticated
+// (with the engine). It returns when the connection ends.
+func (r *Relay) Serve(conn net.Conn, in io.Reader, authed bool) {
 	r.mu.Lock()
 	if r.ctx.Err() != nil {
 		r.mu.Unlock()
@@ -92,7 +93,7 @@ func (r *Relay) Serve(conn net.Conn, in io.Reader) {
 		conn.Close()
 		r.wg.Done()
 	}()
-	if err := r.serve(conn, resp.NewReader(in, 16<<10)); err != nil && r.ctx.Err() == nil {
+	if err := r.serve(conn, resp.NewReader(in, 16<<10), authed); err != nil && r.ctx.Err() == nil {
 		r.cfg.Logger.Info("durable relay: replica link ended", "replica", conn.RemoteAddr().String(), "err", err)
 	}
 }
@@ -101,14 +102,15 @@ func (r *Relay) Serve(conn net.Conn, in io.Reader) {
 const handshakeTimeout = 30 * time.Second
 
 // serve answers the handshake (PING, AUTH, REPLCONF) and then PSYNC.
-func (r *Relay) serve(conn net.Conn, in *resp.Reader) error {
-	authed := r.cfg.Password == ""
+func (r *Relay) serve(conn net.Conn, in *resp.Reader, authed bool) error {
+	authed = authed || r.cfg.Password == ""
 	eofCapable := false
 	for {
 		conn.SetDeadline(time.Now().Add(handshakeTimeout))
 		v, err := in.ReadValue()
 		if err != nil {
-			return err
+			peek, _ := in.Buffered().Peek(min(in.Buffered().Buffered(), 40))
+			return fmt.Errorf("%w (then %q)", err, peek)
 		}
 		args := make([]string, len(v.Elems))
 		for i, e := range v.Elems {

@@ -40,7 +40,10 @@ type ShardConfig struct {
 	// NextEpoch records a new epoch, greater than any before, and returns it: the caller keeps it where
 	// it outlives this process (the store), so that epochs never repeat.
 	NextEpoch func(context.Context) (uint64, error)
-	Logger    *slog.Logger
+	// ShipperEnded, when set, is called when the current primary's shipper ends on its own (the primary
+	// died, or its link broke): writes wait until the shard leads again.
+	ShipperEnded func(err error)
+	Logger       *slog.Logger
 }
 
 // NewShard returns a shard with no primary yet; its relay serves replicas from the checkpoints at once.
@@ -105,6 +108,9 @@ func (s *Shard) Lead(ctx context.Context, primary resp.Node) error {
 		s.mu.Unlock()
 		ended <- err
 		s.cfg.Logger.Info("durable shard: shipper ended", "primary", primary.Addr, "epoch", epoch, "err", err)
+		if s.cfg.ShipperEnded != nil && sctx.Err() == nil {
+			s.cfg.ShipperEnded(err)
+		}
 	}()
 	return nil
 }

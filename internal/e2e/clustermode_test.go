@@ -145,6 +145,25 @@ func primaryOfSlot(t *testing.T, c *elasticache.Client, rdb *redis.ClusterClient
 	return id
 }
 
+// killPrimaryOfSlot0 SIGKILLs the engine of the primary serving slot 0 and returns its member cluster once
+// a replica serves the slot and takes a write.
+func killPrimaryOfSlot0(t *testing.T, srv *ecacheProcess, c *elasticache.Client, cc *redis.ClusterClient) string {
+	t.Helper()
+	victim := primaryOfSlot(t, c, cc, 0)
+	killPID(t, engineOf(t, srv, victim))
+	eventually(t, 30*time.Second, "slot 0 served by the replica", func() error {
+		p, err := slotOwner(t, c, cc, 0)
+		if err != nil {
+			return err
+		}
+		if p == victim {
+			return fmt.Errorf("%s still serves slot 0", p)
+		}
+		return cc.Set(ctxT(t), "after-failover", "1", 0).Err()
+	})
+	return victim
+}
+
 // slotOwner names the member cluster that serves slot, as the node the client asks reports it. During a
 // failover that node may be one that knows no owner yet (an old primary back afresh): that is an error to
 // retry, not a failure.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -52,18 +51,7 @@ func TestClusterModeTLS(t *testing.T) {
 	writeClusterKeys(t, cc, "k", 2000)
 
 	// The shard of slot 0 fails over: the engines agree on it over the TLS cluster bus.
-	victim := primaryOfSlot(t, c, cc, 0)
-	killPID(t, engineOf(t, srv, victim))
-	eventually(t, 30*time.Second, "slot 0 served by the replica", func() error {
-		p, err := slotOwner(t, c, cc, 0)
-		if err != nil {
-			return err
-		}
-		if p == victim {
-			return fmt.Errorf("%s still serves slot 0", p)
-		}
-		return cc.Set(ctxT(t), "after-failover", "1", 0).Err()
-	})
+	killPrimaryOfSlot0(t, srv, c, cc)
 	waitGroupAvailable(t, c, "sec")
 
 	// Slots and keys move to a third shard (MIGRATE between TLS engines).

@@ -96,4 +96,72 @@ func TestDurabilityRules(t *testing.T) {
 	if got := restored.ReplicationGroup.Durability; got != types.DurabilityDisabled {
 		t.Errorf("restored group's durability %q, want the snapshot's disabled", got)
 	}
+
+	// On stays on: a sync group gets a log of three replicas per node group on ports no other resource holds;
+	// it cannot be turned off, async is refused (not available here yet), and so is a change of its shards.
+	created, err := c.CreateReplicationGroup(ctx, durableReq(nil))
+	if err != nil {
+		t.Fatalf("a sync group meeting every requirement: %v", err)
+	}
+	if g := created.ReplicationGroup; g.Durability != types.DurabilitySync || g.EffectiveDurability != types.EffectiveDurabilitySync {
+		t.Errorf("sync group: durability %q, effective %q", g.Durability, g.EffectiveDurability)
+	}
+	var stored *resource.ReplicationGroup
+	editRecord(t, p.store, resource.KindReplicationGroup, func(g *resource.ReplicationGroup) { stored = g }, "dur")
+	taken := map[int]string{}
+	take := func(port int, what string) {
+		if prev, ok := taken[port]; ok || port == 0 {
+			t.Errorf("port %d of %s is also %s's", port, what, prev)
+		}
+		taken[port] = what
+	}
+	for _, ng := range stored.NodeGroups {
+		if ng.Log == nil || len(ng.Log.Replicas) != 3 {
+			t.Fatalf("node group %s has log %+v, want three replicas", ng.ID, ng.Log)
+		}
+		for _, r := range ng.Log.Replicas {
+			take(r.RaftPort, ng.ID+" log "+r.ID)
+			take(r.APIPort, ng.ID+" log "+r.ID)
+		}
+		for _, m := range ng.Members {
+			var cl *resource.Cluster
+			editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { cl = c }, m.ClusterID)
+			if !cl.Durable || len(cl.Nodes[0].EnginePorts) != 2 {
+				t.Errorf("member %s: durable %v, engine ports %v", m.ClusterID, cl.Durable, cl.Nodes[0].EnginePorts)
+			}
+			take(cl.Nodes[0].Port, m.ClusterID)
+			take(cl.Nodes[0].BusPort, m.ClusterID+" bus")
+			for _, port := range cl.Nodes[0].EnginePorts {
+				take(port, m.ClusterID+" engine")
+			}
+		}
+	}
+	markAvailable(t, p.store, "dur-0001-001", "dur-0001-002", "dur-0002-001", "dur-0002-002", "dur-0003-001", "dur-0003-002")
+	markGroupAvailable(t, p.store, "dur")
+	for _, r := range []struct {
+		name string
+		call func() error
+	}{
+		{"turning durability off", func() error {
+			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: types.DurabilityDisabled})
+			return err
+		}},
+		{"switching to async", func() error {
+			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: types.DurabilityAsync})
+			return err
+		}},
+		{"changing the shards", func() error {
+			_, err := c.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+				ReplicationGroupId: aws.String("dur"), NodeGroupCount: aws.Int32(4), ApplyImmediately: aws.Bool(true)})
+			return err
+		}},
+	} {
+		before, _ := p.store.Revision(ctx)
+		if code, _ := apiError(t, r.call()); code != "InvalidParameterCombination" {
+			t.Errorf("%s: %s, want InvalidParameterCombination", r.name, code)
+		}
+		if after, _ := p.store.Revision(ctx); after != before {
+			t.Errorf("%s: the refused request changed the store", r.name)
+		}
+	}
 }

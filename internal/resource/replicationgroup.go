@@ -1,6 +1,9 @@
 package resource
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // KindReplicationGroup is the store kind of replication groups.
 const KindReplicationGroup = "replication-group"
@@ -116,7 +119,35 @@ type NodeGroup struct {
 	Members []Member `json:"members"`
 	// Slots are the hash slots the shard serves, as NodeGroupConfiguration.Slots writes them (cluster mode).
 	Slots string `json:"slots,omitempty"`
+	// Log is the shard's transaction log, in a group with durability.
+	Log *ShardLog `json:"log,omitempty"`
 }
+
+// ShardLog is a durable shard's transaction log: its replicas, each a process of its own, and the last epoch
+// handed to a primary (each primary writes to the log under a new one, so an old primary commits nothing).
+type ShardLog struct {
+	Replicas []LogReplica `json:"replicas"`
+	Epoch    uint64       `json:"epoch"`
+}
+
+// LogReplica is one replica of a shard's log, in its own Availability Zone.
+type LogReplica struct {
+	ID       string `json:"id"` // r1, r2, r3
+	RaftPort int    `json:"raftPort"`
+	APIPort  int    `json:"apiPort"`
+	AZ       string `json:"az"`
+}
+
+// LogReplicasPerShard is how many replicas a shard's log has: a quorum of two survives the loss of one.
+const LogReplicasPerShard = 3
+
+// LogDriverID is the driver's id of replica r of node group ng's log in group g.
+func (g *ReplicationGroup) LogDriverID(ng *NodeGroup, r LogReplica) string {
+	return fmt.Sprintf("%s-%s-log-%s-%s", g.ID, ng.ID, r.ID, g.UID)
+}
+
+// Durable reports whether the group runs with a transaction log (Durability sync or async).
+func (g *ReplicationGroup) Durable() bool { return g.Durability == "sync" || g.Durability == "async" }
 
 // Member is one member cluster of a node group.
 type Member struct {
@@ -188,6 +219,13 @@ func (rg *ReplicationGroup) Ports() []int {
 	for _, p := range []int{rg.PrimaryPort, rg.ReaderPort, rg.ConfigPort} {
 		if p != 0 {
 			out = append(out, p)
+		}
+	}
+	for _, ng := range rg.NodeGroups {
+		if ng.Log != nil {
+			for _, r := range ng.Log.Replicas {
+				out = append(out, r.RaftPort, r.APIPort)
+			}
 		}
 	}
 	return out

@@ -95,6 +95,10 @@ type Cluster struct {
 	Tags               []Tag         `json:"tags,omitempty"`
 
 	ReplicationGroupID string `json:"replicationGroupId,omitempty"`
+	// Durable members belong to a group with Durability sync or async: clients reach their nodes through
+	// ecache's durable endpoint on Port, which answers writes once the shard's transaction log has them; the
+	// engine runs behind it on EnginePorts.
+	Durable bool `json:"durable,omitempty"`
 	// ClusterMode members of cluster-mode-enabled groups run their engine with cluster-enabled yes.
 	ClusterMode bool `json:"clusterMode,omitempty"`
 	// Snapshotting names the snapshot being copied from this cluster; the cluster shows "snapshotting".
@@ -136,9 +140,9 @@ type Node struct {
 	Port      int       `json:"port"`
 	// BusPort is the cluster bus port of a cluster-mode engine.
 	BusPort int `json:"busPort,omitempty"`
-	// EnginePorts are, while the node takes both TLS and plain connections on Port (TransitEncryptionMode
-	// preferred), the engine's own plain and TLS ports; ecache's listener on Port hands each connection to
-	// one of them.
+	// EnginePorts are the engine's own plain and TLS ports when ecache listens on Port in front of it: while
+	// the node takes both TLS and plain connections (TransitEncryptionMode preferred; the listener hands each
+	// connection to one of them), and on durable members (the durable endpoint).
 	EnginePorts []int  `json:"enginePorts,omitempty"`
 	AZ          string `json:"az"`
 	// Reboot asks the controller to restart the engine; it clears the flag when done.
@@ -155,6 +159,10 @@ type Node struct {
 func (c *Cluster) PreferredTLS() bool {
 	return c.TransitEncryption && c.TransitEncryptionMode == TransitPreferred
 }
+
+// Fronted reports whether ecache listens on the cluster's node ports in front of the engines (which run on
+// the nodes' EnginePorts).
+func (c *Cluster) Fronted() bool { return c.PreferredTLS() || c.Durable }
 
 // In-transit encryption modes.
 const (

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"fmt"
+
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/resource"
@@ -27,8 +29,8 @@ func validDurability(d string) error {
 
 // createDurability checks a new group's Durability against ElastiCache's requirements (Valkey, cluster mode
 // enabled, Multi-AZ with a replica in every shard, in-transit encryption at creation, not in a global
-// datastore), each refused with its own reason. A group that meets them all is refused too, saying so:
-// the transaction log runs (internal/txlog), but the write path that waits for it is not built yet.
+// datastore), each refused with its own reason. sync is served; async is refused, saying so: its window of
+// writes acknowledged before the log has them is not built yet.
 func createDurability(g *resource.ReplicationGroup, in *api.CreateReplicationGroupMessage) (string, error) {
 	d := deref(in.Durability)
 	if d == "" {
@@ -58,7 +60,26 @@ func createDurability(g *resource.ReplicationGroup, in *api.CreateReplicationGro
 	case in.GlobalReplicationGroupId != nil:
 		return "", api.InvalidParameterCombinationException("Durability %s is not available for a member of a global datastore.", d)
 	}
-	return "", api.InvalidParameterCombinationException("Durability %s is not available on this ecache host yet: its transaction log runs, but writes do not wait for it yet.", d)
+	if d == durabilityAsync {
+		return "", errAsyncUnavailable()
+	}
+	return d, nil
+}
+
+func errAsyncUnavailable() error {
+	return api.InvalidParameterCombinationException("Durability async is not available on this ecache host yet; sync is.")
+}
+
+// newShardLog lays out a new shard's transaction log on ports (two per replica: Raft and API), one replica
+// per Availability Zone.
+func newShardLog(g *resource.ReplicationGroup, ports []int) *resource.ShardLog {
+	l := &resource.ShardLog{}
+	for i := range resource.LogReplicasPerShard {
+		l.Replicas = append(l.Replicas, resource.LogReplica{
+			ID: fmt.Sprintf("r%d", i+1), RaftPort: ports[2*i], APIPort: ports[2*i+1], AZ: fmt.Sprintf("%s%c", g.Region, 'a'+i),
+		})
+	}
+	return l
 }
 
 // modifyDurability applies ModifyReplicationGroup's Durability: sync and async switch between each other,
@@ -74,6 +95,18 @@ func modifyDurability(g *resource.ReplicationGroup, requested *string) error {
 	if durabilityOn(d) != durabilityOn(g.Durability) {
 		return api.InvalidParameterCombinationException("Durability of replication group %s is fixed at creation: it cannot be turned on or off (it is %s).", g.ID, g.Durability)
 	}
+	if d == durabilityAsync {
+		return errAsyncUnavailable()
+	}
 	g.Durability = d
 	return nil
+}
+
+// effectiveDurability is the mode in force: the group's when its log runs (it is fixed at creation), else
+// disabled (default resolves to it).
+func effectiveDurability(g *resource.ReplicationGroup) string {
+	if g.Durable() {
+		return g.Durability
+	}
+	return durabilityDisabled
 }

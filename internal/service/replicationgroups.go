@@ -93,12 +93,13 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err := s.checkQuotas(all, rg, len(newMembers)); err != nil {
 			return err
 		}
+		g.NodeGroups = nodeGroupsOf(shards)
 		ports, err := s.allocateGroupPorts(tx, g, len(newMembers))
 		if err != nil {
 			return err
 		}
 		batch := &memberBatch{tx: tx, g: g, version: version, ports: ports, now: s.now().UTC()}
-		g.CreatedAt, g.NodeGroups = batch.now, nodeGroupsOf(shards)
+		g.CreatedAt = batch.now
 		if err := adoptInto(tx, primary, g); err != nil {
 			return err
 		}
@@ -233,9 +234,19 @@ func (s *Service) allocateGroupPorts(tx store.Tx, g *resource.ReplicationGroup, 
 	if g.ClusterEnabled {
 		endpoints = 1
 	}
-	ports, err := s.allocatePorts(tx, portsPerMember(g)*members+endpoints)
+	logs := 0
+	if g.Durable() {
+		logs = 2 * resource.LogReplicasPerShard * len(g.NodeGroups)
+	}
+	ports, err := s.allocatePorts(tx, portsPerMember(g)*members+endpoints+logs)
 	if err != nil {
 		return nil, err
+	}
+	ports, logPorts := ports[:len(ports)-logs], ports[len(ports)-logs:]
+	for i := range g.NodeGroups {
+		if g.Durable() {
+			g.NodeGroups[i].Log, logPorts = newShardLog(g, logPorts), logPorts[2*resource.LogReplicasPerShard:]
+		}
 	}
 	if g.ClusterEnabled {
 		g.ConfigPort = ports[len(ports)-1]
@@ -515,7 +526,7 @@ func portsPerMember(g *resource.ReplicationGroup) int {
 	if g.ClusterEnabled {
 		n++
 	}
-	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred {
+	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred || g.Durable() {
 		n += 2 // the engine's own plain and TLS ports behind the node's
 	}
 	return n
@@ -562,7 +573,7 @@ func (b *memberBatch) create(id, az string) error {
 	if g.ClusterEnabled {
 		node.BusPort, next = next[0], next[1:]
 	}
-	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred {
+	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred || g.Durable() {
 		node.EnginePorts = next[:2]
 	}
 	b.ports = b.ports[portsPerMember(g):]
@@ -574,7 +585,7 @@ func (b *memberBatch) create(id, az string) error {
 		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, TransitEncryptionMode: g.TransitEncryptionMode,
 		AtRestEncryption: g.AtRestEncryption,
 		AuthToken:        g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled, LogDelivery: slices.Clone(g.LogDelivery),
+		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled, LogDelivery: slices.Clone(g.LogDelivery), Durable: g.Durable(),
 		NotificationTopicARN: g.NotificationTopicARN, NotificationTopicStatus: topicStatus(g.NotificationTopicARN),
 		Nodes: []resource.Node{node},
 	}
@@ -705,7 +716,7 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 		NetworkType:                ptr(g.NetworkType),
 		IpDiscovery:                ptr(g.IPDiscovery),
 		Durability:                 ptr(g.Durability),
-		EffectiveDurability:        ptr("disabled"),
+		EffectiveDurability:        ptr(effectiveDurability(g)),
 		MemberClusters:             g.MemberIDs(),
 		MemberClustersOutpostArns:  []string{},
 		UserGroupIds:               []string{},

@@ -161,6 +161,9 @@ func (s *Service) ModifyReplicationGroupShardConfiguration(ctx context.Context, 
 		if !g.ClusterEnabled {
 			return api.InvalidParameterCombinationException("Replication group %s has cluster mode disabled; shards can only be changed with cluster mode enabled.", g.ID)
 		}
+		if g.Durable() {
+			return api.InvalidParameterCombinationException("Replication group %s has durability %s: changing its shards is not available on this ecache host yet.", g.ID, g.Durability)
+		}
 		remove, err := nodeGroupsToRemove(g, want, in)
 		if err != nil {
 			return err

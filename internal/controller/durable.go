@@ -1,0 +1,279 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/durable"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/resp"
+	"github.com/ecache/ecache/internal/store"
+	"github.com/ecache/ecache/internal/txlog"
+)
+
+// Durable groups (Durability sync): each node group has a transaction log of its own, three `ecache
+// txlog-replica` processes the driver runs like engines. Clients reach every member node through its
+// durable endpoint on the node's port, which answers writes once the log has them; the engine runs behind
+// it on the node's EnginePorts and announces the endpoint's port, so that clients redirected by the cluster
+// and replicas following a primary come to the endpoint too. Replicas are fed by the shard's relay (the
+// log), never by the primary. The shard's primary ships its replication stream into the log under an epoch
+// of its own, recorded in the group (ShardLog.Epoch); a failover fences the log with a new epoch and
+// promotes a replica only once it has applied the whole log. This file holds the per-shard runtime
+// (durable.Shard) and the log replicas; clusters.go opens the endpoints and failover.go goes through the log.
+
+// durableShards are the runtimes of the durable shards this process serves, by group store key and node
+// group.
+type durableShards struct {
+	mu     sync.Mutex
+	shards map[string]*durable.Shard
+	// logs maps a log replica's driver id to its group's store key, for the driver's exit reports.
+	logs map[string]string
+}
+
+func shardKey(groupKey, nodeGroup string) string { return groupKey + "/" + nodeGroup }
+
+// durableShard returns the runtime of node group ng of durable group g, creating it on first use.
+func (c *Controller) durableShard(key string, g *resource.ReplicationGroup, ng *resource.NodeGroup) *durable.Shard {
+	d := &c.durables
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if sh := d.shards[shardKey(key, ng.ID)]; sh != nil {
+		return sh
+	}
+	cps := durable.Checkpoints{Dir: c.checkpointDir(g, ng.ID)}
+	if g.AtRestEncryption && c.cfg.AtRest != nil {
+		cps.Keys, cps.Label = c.cfg.AtRest, g.KMSKeyID
+	}
+	ngID := ng.ID
+	sh := durable.NewShard(durable.ShardConfig{
+		Log: txlog.NewClient(c.logAPIs(ng)), Checkpoints: cps, Password: g.AuthToken,
+		NextEpoch: func(ctx context.Context) (uint64, error) { return c.nextEpoch(ctx, key, ngID) },
+		ShipperEnded: func(err error) {
+			c.logger.Warn("durable shard: the primary's stream stopped reaching the log", "group", g.ID, "nodeGroup", ngID, "err", err)
+			c.mgr.enqueue(resource.KindReplicationGroup, key)
+		},
+		Logger: c.logger.With("group", g.ID, "nodeGroup", ngID),
+	})
+	if d.shards == nil {
+		d.shards = map[string]*durable.Shard{}
+	}
+	d.shards[shardKey(key, ng.ID)] = sh
+	return sh
+}
+
+// checkpointDir holds a durable shard's checkpoints (its dataset at a log offset).
+func (c *Controller) checkpointDir(g *resource.ReplicationGroup, nodeGroup string) string {
+	return filepath.Join(c.cfg.DurableDir, g.Region, g.ID+"-"+g.UID, nodeGroup)
+}
+
+// logAPIs are the API addresses of a shard's log replicas.
+func (c *Controller) logAPIs(ng *resource.NodeGroup) []string {
+	var out []string
+	for _, r := range ng.Log.Replicas {
+		out = append(out, net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(r.APIPort)))
+	}
+	return out
+}
+
+// nextEpoch records a new epoch for a primary of node group ng and returns it: epochs live in the store,
+// so they never repeat, across restarts of ecache too.
+func (c *Controller) nextEpoch(ctx context.Context, key, ng string) (uint64, error) {
+	var epoch uint64
+	err := resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+		n := g.NodeGroup(ng)
+		if n == nil || n.Log == nil {
+			return false, fmt.Errorf("node group %s of %s has no log", ng, g.ID)
+		}
+		n.Log.Epoch++
+		epoch = n.Log.Epoch
+		return true, nil
+	})
+	return epoch, err
+}
+
+// ensureShardLogs keeps every replica of a durable group's logs running.
+func (c *Controller) ensureShardLogs(ctx context.Context, key string, g *resource.ReplicationGroup) error {
+	exe := c.cfg.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("the ecache executable, which runs log replicas: %w", err)
+		}
+	}
+	for i := range g.NodeGroups {
+		ng := &g.NodeGroups[i]
+		if ng.Log == nil {
+			continue
+		}
+		var peers []string
+		for _, r := range ng.Log.Replicas {
+			peers = append(peers, fmt.Sprintf("%s=%s=%s", r.ID, net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(r.RaftPort)),
+				net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(r.APIPort))))
+		}
+		for _, r := range ng.Log.Replicas {
+			id := g.LogDriverID(ng, r)
+			c.durables.mu.Lock()
+			if c.durables.logs == nil {
+				c.durables.logs = map[string]string{}
+			}
+			c.durables.logs[id] = key
+			c.durables.mu.Unlock()
+			spec := driver.NodeSpec{ID: id, Engine: driver.EngineTxlog, Binary: exe, Port: r.APIPort, Bind: []string{c.cfg.NodeHost},
+				Args: []string{"--id", r.ID, "--peers", strings.Join(peers, ",")}}
+			if _, err := c.driver.Ensure(ctx, spec); err != nil && !errors.Is(err, driver.ErrNodeDown) {
+				return fmt.Errorf("log replica %s of %s node group %s: %w", r.ID, g.ID, ng.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// logOwner is the store key of the group whose log replica the driver runs as id, "" when none is.
+func (c *Controller) logOwner(id string) string {
+	c.durables.mu.Lock()
+	defer c.durables.mu.Unlock()
+	return c.durables.logs[id]
+}
+
+// logDriverIDs lists the driver ids of every log replica of the stored groups.
+func logDriverIDs(groups []*resource.ReplicationGroup) []string {
+	var out []string
+	for _, g := range groups {
+		for i := range g.NodeGroups {
+			if ng := &g.NodeGroups[i]; ng.Log != nil {
+				for _, r := range ng.Log.Replicas {
+					out = append(out, g.LogDriverID(ng, r))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// leadShards makes the running primary of each shard of a durable group lead its log: its writes are
+// acknowledged once logged, and its replicas (fed by the relay) have a dataset to start from. A shard whose
+// primary is down is left to the failover.
+func (c *Controller) leadShards(ctx context.Context, key string, g *resource.ReplicationGroup, shards []shard) error {
+	for _, s := range shards {
+		ng := g.NodeGroup(s.id)
+		if ng == nil || ng.Log == nil || s.primary == nil || !s.primary.running {
+			continue
+		}
+		runtime := c.durableShard(key, g, ng)
+		direct := c.directNode(s.primary.cluster)
+		if leading, _, ok := runtime.Leading(); ok && leading.Addr == direct.Addr {
+			continue
+		}
+		if err := runtime.Lead(ctx, direct); err != nil {
+			return fmt.Errorf("%s node group %s: %w", g.ID, s.id, err)
+		}
+		c.logger.Info("durable shard led by its primary", "group", g.ID, "nodeGroup", s.id, "primary", s.primary.cluster.ID)
+	}
+	return nil
+}
+
+// catchUp prepares a durable shard's replica to take over: the log is fenced (the old primary commits
+// nothing more) and the replica applies it to its end.
+func (c *Controller) catchUp(ctx context.Context, key string, g *resource.ReplicationGroup, s shard, chosen *member) error {
+	return c.onShard(ctx, key, g, s, func(ctx context.Context, sh *durable.Shard) error {
+		return sh.CatchUp(ctx, c.directNode(chosen.cluster))
+	})
+}
+
+// lead makes a durable shard's new primary lead its log.
+func (c *Controller) lead(ctx context.Context, key string, g *resource.ReplicationGroup, s shard, primary *member) error {
+	return c.onShard(ctx, key, g, s, func(ctx context.Context, sh *durable.Shard) error {
+		return sh.Lead(ctx, c.directNode(primary.cluster))
+	})
+}
+
+// onShard runs op on the runtime of shard s of durable group g, within clusterOpTimeout.
+func (c *Controller) onShard(ctx context.Context, key string, g *resource.ReplicationGroup, s shard, op func(context.Context, *durable.Shard) error) error {
+	ng := g.NodeGroup(s.id)
+	if ng == nil || ng.Log == nil {
+		return fmt.Errorf("%s node group %s has no log", g.ID, s.id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+	defer cancel()
+	return op(ctx, c.durableShard(key, g, ng))
+}
+
+// closeDurableGroup stops a deleted durable group's shard runtimes and removes its log replicas and
+// checkpoints.
+func (c *Controller) closeDurableGroup(ctx context.Context, key string, g *resource.ReplicationGroup) error {
+	c.durables.mu.Lock()
+	for k, sh := range c.durables.shards {
+		if strings.HasPrefix(k, key+"/") {
+			sh.Close()
+			delete(c.durables.shards, k)
+		}
+	}
+	c.durables.mu.Unlock()
+	for _, id := range logDriverIDs([]*resource.ReplicationGroup{g}) {
+		if err := c.driver.Remove(ctx, id); err != nil {
+			return fmt.Errorf("log replica %s: %w", id, err)
+		}
+		c.durables.mu.Lock()
+		delete(c.durables.logs, id)
+		c.durables.mu.Unlock()
+	}
+	return os.RemoveAll(filepath.Dir(c.checkpointDir(g, "")))
+}
+
+// closeDurables stops every shard runtime (ecache is stopping; the engines and log replicas keep running).
+func (c *Controller) closeDurables() {
+	c.durables.mu.Lock()
+	defer c.durables.mu.Unlock()
+	for k, sh := range c.durables.shards {
+		sh.Close()
+		delete(c.durables.shards, k)
+	}
+}
+
+// directNode is how the controller reaches a cluster's engine itself rather than its node's port: on a
+// durable member, the engine's plain port behind the durable endpoint (whose writes wait for the log and
+// which hands replication connections to the relay); elsewhere what engineNode gives.
+func (c *Controller) directNode(cl *resource.Cluster) resp.Node {
+	if n := cl.Nodes[0]; cl.Durable && len(n.EnginePorts) == 2 {
+		return resp.Node{Addr: net.JoinHostPort(resource.LoopbackFor(cl.IPDiscovery), strconv.Itoa(n.EnginePorts[0])), Password: cl.AuthToken}
+	}
+	n, _ := c.engineNode(cl)
+	return n
+}
+
+// durableEndpoint keeps a durable member node's endpoint listening on its port, in front of the engine's
+// plain port, with its shard's relay for replicas.
+func (c *Controller) durableEndpoint(ctx context.Context, cl *resource.Cluster, n resource.Node) error {
+	gkey := resource.Key(cl.Region, cl.ReplicationGroupID)
+	g, _, err := resource.Load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, gkey)
+	if err != nil {
+		return fmt.Errorf("group of durable member %s: %w", cl.ID, err)
+	}
+	var ng *resource.NodeGroup
+	for i := range g.NodeGroups {
+		for _, m := range g.NodeGroups[i].Members {
+			if m.ClusterID == cl.ID {
+				ng = &g.NodeGroups[i]
+			}
+		}
+	}
+	if ng == nil || ng.Log == nil {
+		return fmt.Errorf("durable member %s is in no node group with a log", cl.ID)
+	}
+	server, _, err := c.tlsConfigs()
+	if err != nil {
+		return err
+	}
+	sh := c.durableShard(gkey, g, ng)
+	return c.listeners.ensureDurable(ctx, cl.DriverID(n.ID), durable.EndpointConfig{
+		Addr: addr(c.nodeHost(cl.IPDiscovery), n.Port), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server, Logger: c.logger,
+	})
+}

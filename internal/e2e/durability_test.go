@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/redis/go-redis/v9"
+)
+
+// logReplicas maps the driver id of every running log replica under dataDir to its API address (from the
+// arguments the driver started it with).
+func logReplicas(t *testing.T, dataDir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for id := range enginePIDs(dataDir) {
+		if !strings.Contains(id, "-log-") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dataDir, "nodes", id, "txlog.args"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Split(strings.TrimSpace(string(b)), "\n")
+		self, peers := "", ""
+		for i := 0; i+1 < len(args); i++ {
+			switch args[i] {
+			case "--id":
+				self = args[i+1]
+			case "--peers":
+				peers = args[i+1]
+			}
+		}
+		for _, p := range strings.Split(peers, ",") {
+			if f := strings.Split(p, "="); len(f) == 3 && f[0] == self {
+				out[id] = f[2]
+			}
+		}
+	}
+	return out
+}
+
+// logEnd is how many bytes the log replica at api has applied.
+func logEnd(api string) (uint64, error) {
+	resp, err := http.Get("http://" + api + "/status")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		End uint64 `json:"end"`
+	}
+	return st.End, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// TestDurableGroup creates a group with Durability sync and uses it as a client would: each shard has a
+// transaction log of three replica processes, writes through the TLS cluster client reach the logs, a shard
+// whose primary engine is SIGKILLed fails over through its log without losing an acknowledged write, plain
+// connections are refused, and deleting the group removes its logs.
+func TestDurableGroup(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const token = "durable-token-0123456789"
+	created, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("pay"), ReplicationGroupDescription: aws.String("pay"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.r7g.large"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1),
+		MultiAZEnabled: aws.Bool(true), AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true),
+		AuthToken: aws.String(token), Durability: types.DurabilitySync,
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if g := created.ReplicationGroup; g.Durability != types.DurabilitySync || g.EffectiveDurability != types.EffectiveDurabilitySync {
+		t.Errorf("created with durability %q, effective %q; want sync and sync", g.Durability, g.EffectiveDurability)
+	}
+	g := waitGroupAvailable(t, c, "pay")
+	logs := logReplicas(t, srv.dataDir)
+	if len(logs) != 6 {
+		t.Fatalf("log replicas running: %v, want three per node group", logs)
+	}
+	cfg := addr(g.ConfigurationEndpoint)
+	pool := nodeCA(t, srv)
+	newClient := func() *redis.ClusterClient {
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: []string{cfg}, Password: token, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+			DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, MaxRedirects: 8,
+			MaxRetries: 2, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
+		})
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+	cc := newClient()
+	writeClusterKeys(t, cc, "k", 500)
+	var logged uint64
+	for _, api := range logs {
+		end, err := logEnd(api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged += end
+	}
+	if logged < 500*10 {
+		t.Errorf("the logs hold %d bytes after 500 acknowledged writes", logged)
+	}
+	// The nodes take TLS only, the engines' own ports are not what the cluster reports.
+	var nodePorts []string
+	for _, id := range g.MemberClusters {
+		nodePorts = append(nodePorts, fmt.Sprint(aws.ToInt32(describeCluster(t, c, id).CacheNodes[0].Endpoint.Port)))
+	}
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range slots {
+		for _, n := range s.Nodes {
+			if port := n.Addr[strings.LastIndexByte(n.Addr, ':')+1:]; !strings.Contains(strings.Join(nodePorts, " "), port) {
+				t.Errorf("CLUSTER SLOTS names %s, which is no node endpoint (%v)", n.Addr, nodePorts)
+			}
+		}
+	}
+	plain := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + nodePorts[0], Password: token, MaxRetries: -1,
+		DialTimeout: time.Second, ReadTimeout: time.Second})
+	defer plain.Close()
+	if err := plain.Ping(ctx).Err(); err == nil {
+		t.Error("a durable node answered a connection without TLS")
+	}
+
+	// The shard of slot 0 loses its primary: its replica applies the log and takes over.
+	w := startClusterWriter(cc, "w")
+	eventually(t, 10*time.Second, "writes acknowledged", func() error {
+		if w.count() < 200 {
+			return fmt.Errorf("%d writes", w.count())
+		}
+		return nil
+	})
+	victim := killPrimaryOfSlot0(t, srv, c, cc)
+	before := w.count()
+	eventually(t, 10*time.Second, "writes acknowledged after the failover", func() error {
+		if w.count() < before+200 {
+			return fmt.Errorf("%d writes after the failover", w.count()-before)
+		}
+		return nil
+	})
+	waitGroupAvailable(t, c, "pay")
+	verify := newClient()
+	w.stop(t, verify)
+	if err := checkClusterKeys(verify, "k", 500); err != nil {
+		t.Errorf("after the failover: %v", err)
+	}
+	events, err := c.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceType: types.SourceTypeReplicationGroup, SourceIdentifier: aws.String("pay")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var messages []string
+	for _, e := range events.Events {
+		messages = append(messages, aws.ToString(e.Message))
+	}
+	if !strings.Contains(strings.Join(messages, "\n"), "Failover from primary node "+victim) {
+		t.Errorf("no failover event for %s: %v", victim, messages)
+	}
+
+	deleteGroup(t, c, "pay")
+	if left := logReplicas(t, srv.dataDir); len(left) != 0 {
+		t.Errorf("log replicas left after the deletion: %v", left)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(srv.dataDir, "durable", "*", "pay-*")); len(dirs) != 0 {
+		t.Errorf("checkpoints left after the deletion: %v", dirs)
+	}
+}
