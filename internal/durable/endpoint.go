@@ -163,7 +163,7 @@ func (e *Endpoint) serve(client net.Conn) {
 }
 
 // withoutEngine serves a connection while the engine is down: the shard's replicas still reach the relay
-// (their handshake starts with PING), clients are told the engine is unavailable.
+// (their handshake starts with PING, and AUTH), clients are told the engine is unavailable.
 func (e *Endpoint) withoutEngine(client net.Conn, cr *resp.Reader) {
 	for {
 		raw, err := cr.ReadRaw(nil)
@@ -173,7 +173,8 @@ func (e *Endpoint) withoutEngine(client net.Conn, cr *resp.Reader) {
 		switch name := commandName(raw); {
 		case name == "ping":
 			_, err = client.Write(resp.AppendSimple(nil, "PONG"))
-		case replicationCommands[name]:
+		case replicationCommands[name] || name == "auth":
+			// A replica's handshake goes on with the relay, which checks the AUTH itself.
 			e.replica(client, nil, raw, cr, false)
 			return
 		default:

@@ -178,3 +178,133 @@ func TestDurableGroup(t *testing.T) {
 		t.Errorf("checkpoints left after the deletion: %v", dirs)
 	}
 }
+
+// createDurableGroup creates a sync group of two node groups with one replica each and returns it once
+// available, with a TLS cluster client factory.
+func createDurableGroup(t *testing.T, srv *ecacheProcess, id, token string) (types.ReplicationGroup, func() *redis.ClusterClient) {
+	t.Helper()
+	c := srv.client("us-east-1")
+	if _, err := c.CreateReplicationGroup(ctxT(t), &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.r7g.large"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1),
+		MultiAZEnabled: aws.Bool(true), AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true),
+		AuthToken: aws.String(token), Durability: types.DurabilitySync,
+	}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	g := waitGroupAvailable(t, c, id)
+	cfg, pool := addr(g.ConfigurationEndpoint), nodeCA(t, srv)
+	return g, func() *redis.ClusterClient {
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: []string{cfg}, Password: token, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+			DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, MaxRedirects: 8,
+			MaxRetries: 2, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
+		})
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+}
+
+// progresses waits until the writer has had n more writes acknowledged and every shard takes writes
+// (keys of every slot range, written through a fresh client).
+func progresses(t *testing.T, w *keyWriter, n int, after string, newClient func() *redis.ClusterClient) {
+	t.Helper()
+	before := w.count()
+	eventually(t, 60*time.Second, "writes acknowledged after "+after, func() error {
+		if got := w.count() - before; got < n {
+			return fmt.Errorf("%d writes", got)
+		}
+		return nil
+	})
+	cc := newClient()
+	eventually(t, 60*time.Second, "every shard writable after "+after, func() error {
+		for _, key := range []string{"{a}" + after, "{b}" + after} { // slots 15495 and 3300
+			if err := cc.Set(ctxT(t), key, "1", 0).Err(); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+		}
+		return nil
+	})
+}
+
+// TestDurableGroupSurvivesKills runs a writer against a sync group while, one after the other, the leader
+// of a shard's log, every engine of a shard, ecache itself and every engine of the group are SIGKILLed: the
+// group comes back each time (a shard with no engine left is restored from its log: the replica that
+// restarts first is fed the checkpoint and the log through the dead primary's endpoint, then promoted),
+// and no acknowledged write is lost.
+func TestDurableGroupSurvivesKills(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	const token = "durable-token-0123456789"
+	g, newClient := createDurableGroup(t, srv, "kills", token)
+	cc := newClient()
+	writeClusterKeys(t, cc, "k", 300)
+	w := startClusterWriter(cc, "w")
+	progresses(t, w, 200, "the start", newClient)
+
+	// The leader of the log of node group 0001.
+	leader := ""
+	for id, api := range logReplicas(t, srv.dataDir) {
+		resp, err := http.Get("http://" + api + "/status")
+		if err != nil {
+			continue
+		}
+		var st struct{ State string }
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if strings.Contains(id, "-0001-log-") && st.State == "Leader" {
+			leader = id
+		}
+	}
+	if leader == "" {
+		t.Fatal("node group 0001's log has no leader")
+	}
+	killPID(t, enginePIDs(srv.dataDir)[leader])
+	progresses(t, w, 200, "killing the log's leader", newClient)
+	eventually(t, 30*time.Second, "the log replica restarted", func() error {
+		if n := len(logReplicas(t, srv.dataDir)); n != 6 {
+			return fmt.Errorf("%d log replicas run", n)
+		}
+		return nil
+	})
+
+	// Every engine of one shard.
+	for _, id := range g.NodeGroups[0].NodeGroupMembers {
+		killPID(t, engineOf(t, srv, aws.ToString(id.CacheClusterId)))
+	}
+	progresses(t, w, 200, "killing every engine of a shard", newClient)
+	waitGroupAvailable(t, c, "kills")
+
+	// ecache itself.
+	srv.kill()
+	srv.start()
+	progresses(t, w, 200, "restarting ecache", newClient)
+	waitGroupAvailable(t, c, "kills")
+
+	// Every engine of the group.
+	for _, id := range g.MemberClusters {
+		killPID(t, engineOf(t, srv, id))
+	}
+	progresses(t, w, 200, "killing every engine of the group", newClient)
+	waitGroupAvailable(t, c, "kills")
+
+	verify := newClient()
+	w.stop(t, verify)
+	if err := checkClusterKeys(verify, "k", 300); err != nil {
+		t.Errorf("after the kills: %v", err)
+	}
+	events, err := c.DescribeEvents(ctxT(t), &elasticache.DescribeEventsInput{SourceType: types.SourceTypeReplicationGroup, SourceIdentifier: aws.String("kills")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failovers := 0
+	for _, e := range events.Events {
+		if strings.HasPrefix(aws.ToString(e.Message), "Failover from primary node") {
+			failovers++
+		}
+	}
+	if failovers < 3 {
+		t.Errorf("%d failovers recorded; want one for the shard and one per shard of the group", failovers)
+	}
+}
