@@ -72,33 +72,13 @@ func TestDurableGroup(t *testing.T) {
 	c := srv.client("us-east-1")
 	ctx := ctxT(t)
 	const token = "durable-token-0123456789"
-	created, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
-		ReplicationGroupId: aws.String("pay"), ReplicationGroupDescription: aws.String("pay"), Engine: aws.String("valkey"),
-		CacheNodeType: aws.String("cache.r7g.large"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1),
-		MultiAZEnabled: aws.Bool(true), AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true),
-		AuthToken: aws.String(token), Durability: types.DurabilitySync,
-	})
-	if err != nil {
-		t.Fatalf("create: %v", err)
+	g, newClient := createDurableGroup(t, srv, "pay", token)
+	if g.Durability != types.DurabilitySync || g.EffectiveDurability != types.EffectiveDurabilitySync {
+		t.Errorf("durability %q, effective %q; want sync and sync", g.Durability, g.EffectiveDurability)
 	}
-	if g := created.ReplicationGroup; g.Durability != types.DurabilitySync || g.EffectiveDurability != types.EffectiveDurabilitySync {
-		t.Errorf("created with durability %q, effective %q; want sync and sync", g.Durability, g.EffectiveDurability)
-	}
-	g := waitGroupAvailable(t, c, "pay")
 	logs := logReplicas(t, srv.dataDir)
 	if len(logs) != 6 {
 		t.Fatalf("log replicas running: %v, want three per node group", logs)
-	}
-	cfg := addr(g.ConfigurationEndpoint)
-	pool := nodeCA(t, srv)
-	newClient := func() *redis.ClusterClient {
-		cc := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: []string{cfg}, Password: token, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
-			DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, MaxRedirects: 8,
-			MaxRetries: 2, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
-		})
-		t.Cleanup(func() { cc.Close() })
-		return cc
 	}
 	cc := newClient()
 	writeClusterKeys(t, cc, "k", 500)
