@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
+	"github.com/ecache/ecache/internal/atrest"
 	"github.com/ecache/ecache/internal/txlog"
 )
 
@@ -31,6 +34,8 @@ func runTxlogReplica(ctx context.Context, args []string, stderr io.Writer) error
 	dir := fs.String("dir", "", "directory of this replica's state (Raft log, snapshots, committed bytes)")
 	peers := fs.String("peers", "", "every replica of the log: id=raft-address=api-address, comma-separated")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	keyFile := fs.String("key-file", "", "the key that wraps the log's data key (with --data-key-file: the replica seals what it keeps on disk)")
+	dataKeyFile := fs.String("data-key-file", "", "the log's data key, sealed with --key-file's key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,11 +59,43 @@ func runTxlogReplica(ctx context.Context, args []string, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, err := txlog.StartReplica(txlog.ReplicaConfig{Self: *self, Dir: *dir, Peers: list}, logger)
+	dataKey, err := loadDataKey(*keyFile, *dataKeyFile)
+	if err != nil {
+		return err
+	}
+	r, err := txlog.StartReplica(txlog.ReplicaConfig{Self: *self, Dir: *dir, Peers: list, DataKey: dataKey}, logger)
 	if err != nil {
 		return err
 	}
 	logger.Info("log replica serving", "id", self.ID, "raft", self.RaftAddr, "api", self.APIAddr)
 	<-ctx.Done()
 	return r.Close()
+}
+
+// loadDataKey opens the log's sealed data key with the key in keyFile; nil when neither is given.
+func loadDataKey(keyFile, dataKeyFile string) ([]byte, error) {
+	if keyFile == "" && dataKeyFile == "" {
+		return nil, nil
+	}
+	if keyFile == "" || dataKeyFile == "" {
+		return nil, fmt.Errorf("--key-file and --data-key-file go together")
+	}
+	kek, err := atrest.LoadKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(dataKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	plain, err := atrest.Open(bufio.NewReader(f), atrest.AnyLabel(kek))
+	if err != nil {
+		return nil, fmt.Errorf("--data-key-file: %w", err)
+	}
+	key, err := io.ReadAll(plain)
+	if err != nil {
+		return nil, fmt.Errorf("--data-key-file: %w", err)
+	}
+	return key, nil
 }

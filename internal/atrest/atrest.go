@@ -44,13 +44,48 @@ type Keyring struct {
 }
 
 // Key returns the key of label ("" for ecache's own), creating it when it is new.
-func (r Keyring) Key(label string) (Key, error) {
+func (r Keyring) Key(label string) (Key, error) { return LoadOrCreateKey(r.path(label)) }
+
+// KeyFile returns the file that holds the key of label, creating the key when it is new: for ecache's own
+// processes that seal data themselves (log replicas).
+func (r Keyring) KeyFile(label string) (string, error) {
+	_, err := r.Key(label)
+	return r.path(label), err
+}
+
+func (r Keyring) path(label string) string {
 	name := "atrest.key"
 	if label != "" {
 		sum := sha256.Sum256([]byte(label))
 		name = filepath.Join("kms", hex.EncodeToString(sum[:16])+".key")
 	}
-	return LoadOrCreateKey(filepath.Join(r.Dir, name))
+	return filepath.Join(r.Dir, name)
+}
+
+// KeyFiler is a Keys whose keys are files.
+type KeyFiler interface {
+	KeyFile(label string) (string, error)
+}
+
+// AnyLabel is a single key that answers for every label: what a process given one key file uses to open
+// data sealed under that key's label.
+type AnyLabel Key
+
+// Key returns the key whatever the label.
+func (k AnyLabel) Key(string) (Key, error) { return Key(k), nil }
+
+// LoadKey reads the key in path.
+func LoadKey(path string) (Key, error) {
+	var k Key
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return k, err
+	}
+	if len(b) != len(k) {
+		return k, fmt.Errorf("atrest: key file %s holds %d bytes, want %d", path, len(b), len(k))
+	}
+	copy(k[:], b)
+	return k, nil
 }
 
 const (
@@ -66,16 +101,8 @@ var ErrCorrupt = errors.New("atrest: sealed data is corrupt or sealed with anoth
 
 // LoadOrCreateKey reads the key in path, creating it (random, mode 0600) when the file does not exist.
 func LoadOrCreateKey(path string) (Key, error) {
-	var k Key
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if len(b) != len(k) {
-			return k, fmt.Errorf("atrest: key file %s holds %d bytes, want %d", path, len(b), len(k))
-		}
-		copy(k[:], b)
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	k, err := LoadKey(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return k, err
 	}
 	if _, err := rand.Read(k[:]); err != nil {

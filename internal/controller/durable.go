@@ -2,8 +2,10 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ecache/ecache/internal/atomicfile"
+	"github.com/ecache/ecache/internal/atrest"
 	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/durable"
 	"github.com/ecache/ecache/internal/resource"
@@ -118,6 +122,10 @@ func (c *Controller) ensureShardLogs(ctx context.Context, key string, g *resourc
 			peers = append(peers, fmt.Sprintf("%s=%s=%s", r.ID, net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(r.RaftPort)),
 				net.JoinHostPort(c.cfg.NodeHost, strconv.Itoa(r.APIPort))))
 		}
+		sealing, err := c.logSealing(g, ng)
+		if err != nil {
+			return err
+		}
 		for _, r := range ng.Log.Replicas {
 			id := g.LogDriverID(ng, r)
 			c.durables.mu.Lock()
@@ -127,13 +135,51 @@ func (c *Controller) ensureShardLogs(ctx context.Context, key string, g *resourc
 			c.durables.logs[id] = key
 			c.durables.mu.Unlock()
 			spec := driver.NodeSpec{ID: id, Engine: driver.EngineTxlog, Binary: exe, Port: r.APIPort, Bind: []string{c.cfg.NodeHost},
-				Args: []string{"--id", r.ID, "--peers", strings.Join(peers, ",")}}
+				Args: append([]string{"--id", r.ID, "--peers", strings.Join(peers, ",")}, sealing...)}
 			if _, err := c.driver.Ensure(ctx, spec); err != nil && !errors.Is(err, driver.ErrNodeDown) {
 				return fmt.Errorf("log replica %s of %s node group %s: %w", r.ID, g.ID, ng.ID, err)
 			}
 		}
 	}
 	return nil
+}
+
+// logSealing are the arguments that make the log replicas of node group ng seal what they keep on disk,
+// when g has at-rest encryption: the file of the key ecache keeps for g (its own, or KmsKeyId's) and the
+// log's data key, sealed with it (created with the log).
+func (c *Controller) logSealing(g *resource.ReplicationGroup, ng *resource.NodeGroup) ([]string, error) {
+	if !g.AtRestEncryption || c.cfg.AtRest == nil {
+		return nil, nil
+	}
+	files, ok := c.cfg.AtRest.(atrest.KeyFiler)
+	if !ok {
+		return nil, fmt.Errorf("%s: the at-rest keys are not files a log replica can read", g.ID)
+	}
+	kek, err := files.KeyFile(g.KMSKeyID)
+	if err != nil {
+		return nil, err
+	}
+	dataKey := filepath.Join(c.checkpointDir(g, ng.ID), "log.key")
+	if _, err := os.Stat(dataKey); errors.Is(err, os.ErrNotExist) {
+		_, err = atomicfile.Write(dataKey, 0o600, func(w io.Writer) (int64, error) {
+			sealed, err := atrest.Seal(w, c.cfg.AtRest, g.KMSKeyID)
+			if err != nil {
+				return 0, err
+			}
+			key := make([]byte, 32)
+			_, _ = rand.Read(key)
+			if _, err := sealed.Write(key); err != nil {
+				return 0, err
+			}
+			return 0, sealed.Close()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("data key of %s node group %s's log: %w", g.ID, ng.ID, err)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return []string{"--key-file", kek, "--data-key-file", dataKey}, nil
 }
 
 // logOwner is the store key of the group whose log replica the driver runs as id, "" when none is.

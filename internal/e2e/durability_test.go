@@ -82,6 +82,31 @@ func TestDurableGroup(t *testing.T) {
 	}
 	cc := newClient()
 	writeClusterKeys(t, cc, "k", 500)
+	for i := range 100 {
+		if err := cc.Set(ctx, fmt.Sprintf("durable-secret-%d", i), fmt.Sprintf("hidden-value-%d", i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At rest (the group's default for Valkey), the logs and checkpoints hold none of it in plain.
+	sealedDirs, _ := filepath.Glob(filepath.Join(srv.dataDir, "nodes", "*-log-*"))
+	sealedDirs = append(sealedDirs, filepath.Join(srv.dataDir, "durable"))
+	files := 0
+	for _, dir := range sealedDirs {
+		_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() || strings.HasSuffix(path, ".log") {
+				return err
+			}
+			files++
+			raw, err := os.ReadFile(path)
+			if err == nil && (strings.Contains(string(raw), "durable-secret") || strings.Contains(string(raw), "hidden-value")) {
+				t.Errorf("%s holds cache data in plain", path)
+			}
+			return err
+		})
+	}
+	if files < 6*2+2 {
+		t.Errorf("only %d files under the log replicas and checkpoints", files)
+	}
 	var logged uint64
 	for _, api := range logs {
 		end, err := logEnd(api)

@@ -56,6 +56,7 @@ type result struct {
 // duplicate), so replaying Raft entries over a newer file changes nothing.
 type fsm struct {
 	path string
+	seal *sealer      // entries are sealed at their offset (nil: plain)
 	mu   sync.RWMutex // guards db against Restore swapping it
 	db   *bolt.DB
 
@@ -63,8 +64,8 @@ type fsm struct {
 	grew   chan struct{} // closed (and replaced) each time the log grows
 }
 
-func openFSM(dir string) (*fsm, error) {
-	f := &fsm{path: filepath.Join(dir, "fsm.db"), grew: make(chan struct{})}
+func openFSM(dir string, seal *sealer) (*fsm, error) {
+	f := &fsm{path: filepath.Join(dir, "fsm.db"), seal: seal, grew: make(chan struct{})}
 	return f, f.open()
 }
 
@@ -157,7 +158,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 			default:
 				var key [8]byte
 				binary.BigEndian.PutUint64(key[:], offset)
-				if err := tx.Bucket(bucketData).Put(key[:], data); err != nil {
+				if err := tx.Bucket(bucketData).Put(key[:], f.seal.seal(offset, data)); err != nil {
 					return err
 				}
 				res.End = end + uint64(len(data))
@@ -207,8 +208,12 @@ func (f *fsm) read(from uint64, max int) ([]byte, uint64, error) {
 		}
 		for ; k != nil && len(out) < max; k, v = c.Next() {
 			start := binary.BigEndian.Uint64(k)
-			if skip := int(from - min(from, start)); skip < len(v) {
-				out = append(out, v[skip:]...)
+			plain, err := f.seal.open(start, v)
+			if err != nil {
+				return fmt.Errorf("log entry at %d: %w", start, err)
+			}
+			if skip := int(from - min(from, start)); skip < len(plain) {
+				out = append(out, plain[skip:]...)
 			}
 		}
 		if len(out) > max {

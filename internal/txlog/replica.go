@@ -38,6 +38,9 @@ type ReplicaConfig struct {
 	// Timing of the Raft protocol; zero values take loopback-friendly defaults (elections within about
 	// half a second).
 	HeartbeatTimeout time.Duration
+	// DataKey, when set (32 bytes, the same for every replica of the log), seals what the replica keeps on
+	// disk: the Raft log's commands and the committed bytes (and so the snapshots, copies of the latter).
+	DataKey []byte
 }
 
 // Replica is a running log replica.
@@ -64,8 +67,11 @@ func StartReplica(cfg ReplicaConfig, logger *slog.Logger) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{cfg: cfg, log: logger.With("replica", cfg.Self.ID)}
-	var err error
-	if r.fsm, err = openFSM(cfg.Dir); err != nil {
+	seal, err := newSealer(cfg.DataKey)
+	if err != nil {
+		return nil, err
+	}
+	if r.fsm, err = openFSM(cfg.Dir, seal); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Replica, error) {
@@ -95,7 +101,11 @@ func StartReplica(cfg ReplicaConfig, logger *slog.Logger) (*Replica, error) {
 	}
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = hb, hb, hb/2
 	rc.CommitTimeout = 5 * time.Millisecond
-	if r.raft, err = raft.NewRaft(rc, r.fsm, r.store, r.store, snaps, r.trans); err != nil {
+	var logs raft.LogStore = r.store
+	if seal != nil {
+		logs = sealedLogs{LogStore: r.store, s: seal}
+	}
+	if r.raft, err = raft.NewRaft(rc, r.fsm, logs, r.store, snaps, r.trans); err != nil {
 		return fail(err)
 	}
 	existing, err := raft.HasExistingState(r.store, r.store, snaps)
