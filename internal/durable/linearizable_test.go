@@ -201,9 +201,9 @@ func runClient(ctx context.Context, id int, keys []string, current *atomic.Value
 		case in.set:
 			// No reply: the write may or may not have happened, at any time from now on.
 			h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: "", Return: math.MaxInt64})
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // few writes of unknown outcome keep the check fast
 		default:
-			time.Sleep(20 * time.Millisecond) // a read without a reply changed nothing
+			time.Sleep(50 * time.Millisecond) // a read without a reply changed nothing
 		}
 	}
 }

@@ -57,15 +57,18 @@ func failOverTo(t *testing.T, ctx context.Context, sh *Shard, replica *redis.Cli
 		}
 		return nil
 	})
+	start := time.Now()
 	if err := sh.CatchUp(ctx, resp.Node{Addr: addr}); err != nil {
 		t.Fatal(err)
 	}
+	caughtUp := time.Now()
 	if err := replica.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := sh.Lead(ctx, resp.Node{Addr: addr}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("the replica applied the log to its end in %v; promotion and leading took %v", caughtUp.Sub(start), time.Since(caughtUp))
 }
 
 func replicaOf(t *testing.T, ctx context.Context, c *redis.Client, ep *Endpoint) {

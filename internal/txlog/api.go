@@ -131,6 +131,7 @@ func (r *Replica) read(w http.ResponseWriter, req *http.Request) {
 			continue
 		case <-deadline:
 		case <-req.Context().Done():
+		case <-r.closing:
 		}
 		break
 	}

@@ -52,6 +52,8 @@ type Replica struct {
 	trans *raft.NetworkTransport
 	api   *http.Server
 	log   *slog.Logger
+	// closing is closed when Close begins: reads waiting for the log to grow return then.
+	closing chan struct{}
 }
 
 // applyTimeout bounds how long one write waits to be committed.
@@ -66,7 +68,7 @@ func StartReplica(cfg ReplicaConfig, logger *slog.Logger) (*Replica, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, log: logger.With("replica", cfg.Self.ID)}
+	r := &Replica{cfg: cfg, log: logger.With("replica", cfg.Self.ID), closing: make(chan struct{})}
 	seal, err := newSealer(cfg.DataKey)
 	if err != nil {
 		return nil, err
@@ -134,6 +136,7 @@ func StartReplica(cfg ReplicaConfig, logger *slog.Logger) (*Replica, error) {
 // Close stops the replica: its API, its Raft node and its files. The state stays in its directory.
 func (r *Replica) Close() error {
 	var errs []error
+	close(r.closing)
 	if r.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		errs = append(errs, r.api.Shutdown(ctx))
