@@ -6,6 +6,7 @@ package durable
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ const (
 	// streamIdle bounds the wait for the primary's next bytes: it sends a PING every 10 s (repl-ping-replica-period).
 	streamIdle = time.Minute
 	ackEvery   = time.Second
+	ackTimeout = 10 * time.Second
 )
 
 // Ship attaches to the primary as a replica and copies its replication stream into the log until ctx ends
@@ -115,10 +117,16 @@ func (s *Shipper) run(ctx context.Context) error {
 	}
 	close(s.attached)
 	var wmu sync.Mutex
+	// An acknowledgement that cannot be written ends the link: the primary would drop a replica that
+	// stays silent, and WAIT would not return meanwhile.
 	ack := func() error {
 		wmu.Lock()
 		defer wmu.Unlock()
+		conn.SetWriteDeadline(time.Now().Add(ackTimeout))
 		_, err := conn.Write(resp.AppendCommand(nil, "REPLCONF", "ACK", strconv.FormatUint(s.Committed(), 10)))
+		if err != nil {
+			conn.Close()
+		}
 		return err
 	}
 	tctx, cancel := context.WithCancel(ctx)
@@ -139,8 +147,13 @@ func (s *Shipper) run(ctx context.Context) error {
 }
 
 // stream appends the primary's stream to the log, cut only between commands and outside transactions,
-// and acknowledges each commit.
+// several appends in flight, and acknowledges each commit.
 func (s *Shipper) stream(ctx context.Context, conn net.Conn, r *bufio.Reader, ack func() error) error {
+	app := newAppender(ctx, s.cfg.Log, s.cfg.Epoch, s.logBase, func(n int) {
+		s.shipped.Add(uint64(n))
+		_ = ack() // a broken link ends the read below
+	})
+	defer app.close()
 	buf := make([]byte, 0, s.cfg.MaxBatch)
 	var cutter streamCutter
 	for {
@@ -163,13 +176,8 @@ func (s *Shipper) stream(ctx context.Context, conn net.Conn, r *bufio.Reader, ac
 			return fmt.Errorf("shipper: %w", serr)
 		}
 		if cut > 0 {
-			off := s.logBase + s.shipped.Load()
-			if _, aerr := s.cfg.Log.Append(ctx, s.cfg.Epoch, off, buf[:cut]); aerr != nil {
-				return fmt.Errorf("shipper: append at %d: %w", off, aerr)
-			}
-			s.shipped.Add(uint64(cut))
-			if werr := ack(); werr != nil {
-				return fmt.Errorf("shipper: ack: %w", werr)
+			if aerr := app.add(bytes.Clone(buf[:cut])); aerr != nil {
+				return fmt.Errorf("shipper: append: %w", aerr)
 			}
 			buf = buf[:copy(buf, buf[cut:])]
 			cutter.consumed(cut)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
@@ -83,8 +84,18 @@ func (f *fsm) signalGrowth() {
 	f.grewMu.Unlock()
 }
 
+// open opens the state file. It is written without fsync: the Raft log (fsynced) and the snapshots are the
+// durable record, and at every start Raft restores the latest snapshot into this file and applies the
+// entries after it again (applying is idempotent). A file a machine crash left unreadable is set aside
+// and the state rebuilt that way.
 func (f *fsm) open() error {
-	db, err := bolt.Open(f.path, 0o600, nil)
+	db, err := bolt.Open(f.path, 0o600, &bolt.Options{NoSync: true, Timeout: 5 * time.Second})
+	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+		if rerr := os.Rename(f.path, fmt.Sprintf("%s.unreadable-%d", f.path, time.Now().UnixNano())); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		db, err = bolt.Open(f.path, 0o600, &bolt.Options{NoSync: true, Timeout: 5 * time.Second})
+	}
 	if err != nil {
 		return err
 	}

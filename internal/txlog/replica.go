@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -52,8 +53,10 @@ type Replica struct {
 	trans *raft.NetworkTransport
 	api   *http.Server
 	log   *slog.Logger
-	// closing is closed when Close begins: reads waiting for the log to grow return then.
+	// closing is closed when Close begins: reads waiting for the log to grow return then, and append
+	// streams end.
 	closing chan struct{}
+	streams sync.WaitGroup
 }
 
 // applyTimeout bounds how long one write waits to be committed.
@@ -103,6 +106,9 @@ func StartReplica(cfg ReplicaConfig, logger *slog.Logger) (*Replica, error) {
 	}
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = hb, hb, hb/2
 	rc.CommitTimeout = 5 * time.Millisecond
+	// Appends of a stream reach the leader one after the other: buffered, those that arrive during a
+	// commit go to disk together in the next (group commit).
+	rc.BatchApplyCh = true
 	var logs raft.LogStore = r.store
 	if seal != nil {
 		logs = sealedLogs{LogStore: r.store, s: seal}
@@ -129,7 +135,7 @@ func StartReplica(cfg ReplicaConfig, logger *slog.Logger) (*Replica, error) {
 		return fail(err)
 	}
 	r.api = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = r.api.Serve(ln) }()
+	go func() { _ = r.api.Serve(newSniffListener(ln, r.serveStream)) }()
 	return r, nil
 }
 
@@ -145,6 +151,7 @@ func (r *Replica) Close() error {
 	if r.raft != nil {
 		errs = append(errs, r.raft.Shutdown().Error())
 	}
+	r.streams.Wait()
 	if r.trans != nil {
 		errs = append(errs, r.trans.Close())
 	}

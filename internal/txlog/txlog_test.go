@@ -325,3 +325,115 @@ func TestSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPipeline: appends sent without waiting are committed in order and answered in order; a retried one
+// is a duplicate, a gap is refused; when the leader goes, the stream ends and one opened again reaches the
+// new leader; a fenced epoch is refused.
+func TestPipeline(t *testing.T) {
+	g := newGroup(t, 3)
+	c := NewClient(g.apis())
+	if _, err := c.Fence(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.OpenPipeline(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const n = 200
+	for i := range n {
+		if err := p.Send(1, uint64(i*10), []byte(fmt.Sprintf("record%03d", i)+"\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if end, err := p.Receive(); err != nil || end != uint64((i+1)*10) {
+			t.Fatalf("answer %d: end %d, %v; want %d", i, end, err, (i+1)*10)
+		}
+	}
+	if err := p.Send(1, 0, []byte("record000\n")); err != nil {
+		t.Fatal(err)
+	}
+	if end, err := p.Receive(); err != nil || end != n*10 {
+		t.Errorf("a retried append: end %d, %v", end, err)
+	}
+	if err := p.Send(1, n*10+5, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Receive(); !errors.Is(err, ErrGap) {
+		t.Errorf("an append past the end: %v, want ErrGap", err)
+	}
+	got, _, err := c.Read(ctx(t), 0, 1<<20)
+	if err != nil || len(got) != n*10 || !bytes.HasPrefix(got, []byte("record000\nrecord001\n")) {
+		t.Fatalf("the log holds %d bytes (%v)", len(got), err)
+	}
+
+	g.stop(g.leader())
+	if err := p.Send(1, n*10, []byte("after")); err == nil {
+		if _, err = p.Receive(); err == nil {
+			t.Error("the stream to a stopped leader still answers")
+		}
+	}
+	p.Close()
+	p, err = c.OpenPipeline(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var end uint64
+	for {
+		if err := p.Send(1, n*10, []byte("after")); err != nil {
+			t.Fatal(err)
+		}
+		if end, err = p.Receive(); !errors.Is(err, ErrNotLeader) {
+			break
+		}
+		p.Close()
+		if p, err = c.OpenPipeline(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err != nil || end != n*10+5 {
+		t.Errorf("the append through the new leader: end %d, %v", end, err)
+	}
+	if _, err := c.Fence(ctx(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(1, end, []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Receive(); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("an append of a fenced epoch: %v, want ErrStaleEpoch", err)
+	}
+}
+
+// TestStateRebuiltFromTheRaftLog: the committed bytes' file is written without fsync; a replica whose file
+// is unreadable (a machine crash) sets it aside and rebuilds it from its Raft log.
+func TestStateRebuiltFromTheRaftLog(t *testing.T) {
+	g := newGroup(t, 3)
+	c := NewClient(g.apis())
+	if _, err := c.Fence(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx(t), 1, 0, []byte("kept-through-a-crash")); err != nil {
+		t.Fatal(err)
+	}
+	victim := (g.leader() + 1) % 3
+	eventually(t, "the follower has the write", func() error {
+		if st, err := c.Status(ctx(t), g.peers[victim].APIAddr); err != nil || st.End != 20 {
+			return fmt.Errorf("end %d, %v", st.End, err)
+		}
+		return nil
+	})
+	g.stop(victim)
+	if err := os.WriteFile(filepath.Join(g.dir, g.peers[victim].ID, "fsm.db"), []byte("torn by a crash"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.start(victim)
+	eventually(t, "the follower rebuilt its state", func() error {
+		if st, err := c.Status(ctx(t), g.peers[victim].APIAddr); err != nil || st.End != 20 {
+			return fmt.Errorf("end %d, %v", st.End, err)
+		}
+		return nil
+	})
+}
