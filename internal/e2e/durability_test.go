@@ -188,13 +188,21 @@ func TestDurableGroup(t *testing.T) {
 // available, with a TLS cluster client factory.
 func createDurableGroup(t *testing.T, srv *ecacheProcess, id, token string) (types.ReplicationGroup, func() *redis.ClusterClient) {
 	t.Helper()
+	return createDurableGroupWith(t, srv, id, token, func(*elasticache.CreateReplicationGroupInput) {})
+}
+
+// createDurableGroupWith is createDurableGroup with the request changed by mod.
+func createDurableGroupWith(t *testing.T, srv *ecacheProcess, id, token string, mod func(*elasticache.CreateReplicationGroupInput)) (types.ReplicationGroup, func() *redis.ClusterClient) {
+	t.Helper()
 	c := srv.client("us-east-1")
-	if _, err := c.CreateReplicationGroup(ctxT(t), &elasticache.CreateReplicationGroupInput{
+	in := &elasticache.CreateReplicationGroupInput{
 		ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"),
 		CacheNodeType: aws.String("cache.r7g.large"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1),
 		MultiAZEnabled: aws.Bool(true), AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true),
 		AuthToken: aws.String(token), Durability: types.DurabilitySync,
-	}); err != nil {
+	}
+	mod(in)
+	if _, err := c.CreateReplicationGroup(ctxT(t), in); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	g := waitGroupAvailable(t, c, id)
@@ -311,5 +319,46 @@ func TestDurableGroupSurvivesKills(t *testing.T) {
 	}
 	if failovers < 3 {
 		t.Errorf("%d failovers recorded; want one for the shard and one per shard of the group", failovers)
+	}
+}
+
+// TestDurableSnapshotRestore: a snapshot of a sync group carries its durability and its data; a group
+// restored from it without naming a Durability is sync too, with logs of its own, and serves the data,
+// also after a failover through its log.
+func TestDurableSnapshotRestore(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	const token = "durable-token-0123456789"
+	_, newClient := createDurableGroup(t, srv, "src", token)
+	writeClusterKeys(t, newClient(), "k", 300)
+	if _, err := c.CreateSnapshot(ctxT(t), &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("src"), SnapshotName: aws.String("src-snap")}); err != nil {
+		t.Fatal(err)
+	}
+	snap := waitSnapshot(t, c, "src-snap")
+	if snap.Durability != types.DurabilitySync {
+		t.Errorf("the snapshot's durability %q, want sync", snap.Durability)
+	}
+	g, restoredClient := createDurableGroupWith(t, srv, "restored", token, func(in *elasticache.CreateReplicationGroupInput) {
+		in.SnapshotName, in.Durability = aws.String("src-snap"), ""
+	})
+	if g.Durability != types.DurabilitySync || g.EffectiveDurability != types.EffectiveDurabilitySync {
+		t.Errorf("restored with durability %q, effective %q; want the snapshot's sync", g.Durability, g.EffectiveDurability)
+	}
+	cc := restoredClient()
+	if err := checkClusterKeys(cc, "k", 300); err != nil {
+		t.Errorf("the restored group: %v", err)
+	}
+	if err := cc.Set(ctxT(t), "after-restore", "1", 0).Err(); err != nil {
+		t.Errorf("a write to the restored group: %v", err)
+	}
+	if n := len(logReplicas(t, srv.dataDir)); n != 12 {
+		t.Errorf("%d log replicas run; want three per node group of each group", n)
+	}
+	// The restored data is in the restored group's logs: a failover keeps it.
+	killPrimaryOfSlot0(t, srv, c, cc)
+	waitGroupAvailable(t, c, "restored")
+	if err := checkClusterKeys(restoredClient(), "k", 300); err != nil {
+		t.Errorf("the restored group after a failover: %v", err)
 	}
 }
