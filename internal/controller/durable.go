@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/atrest"
@@ -58,7 +59,7 @@ func (c *Controller) durableShard(key string, g *resource.ReplicationGroup, ng *
 	}
 	ngID := ng.ID
 	sh := durable.NewShard(durable.ShardConfig{
-		Log: txlog.NewClient(c.logAPIs(ng)), Checkpoints: cps, Password: g.AuthToken,
+		Log: txlog.NewClient(c.logAPIs(ng)), Checkpoints: cps, Passwords: func() ([]string, error) { return c.authTokens(key, ngID) },
 		NextEpoch: func(ctx context.Context) (uint64, error) { return c.nextEpoch(ctx, key, ngID) },
 		ShipperEnded: func(err error) {
 			c.logger.Warn("durable shard: the primary's stream stopped reaching the log", "group", g.ID, "nodeGroup", ngID, "err", err)
@@ -71,6 +72,26 @@ func (c *Controller) durableShard(key string, g *resource.ReplicationGroup, ng *
 	}
 	d.shards[shardKey(key, ng.ID)] = sh
 	return sh
+}
+
+// authTokens are the AUTH tokens the members of node group ng take now: the current one, and the previous
+// one while it is being rotated.
+func (c *Controller) authTokens(key, ng string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g, _, err := resource.Load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, key)
+	if err != nil {
+		return nil, err
+	}
+	n := g.NodeGroup(ng)
+	if n == nil || len(n.Members) == 0 {
+		return nil, fmt.Errorf("%s has no node group %s", g.ID, ng)
+	}
+	cl, _, err := resource.Load[resource.Cluster](ctx, c.store, resource.KindCluster, resource.Key(g.Region, n.Members[0].ClusterID))
+	if err != nil {
+		return nil, err
+	}
+	return []string{cl.AuthToken, cl.PreviousAuthToken}, nil
 }
 
 // checkpointDir holds a durable shard's checkpoints (its dataset at a log offset).

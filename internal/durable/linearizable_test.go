@@ -201,9 +201,18 @@ func runClient(ctx context.Context, id int, keys []string, current *atomic.Value
 		case in.set:
 			// No reply: the write may or may not have happened, at any time from now on.
 			h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: "", Return: math.MaxInt64})
-			time.Sleep(50 * time.Millisecond) // few writes of unknown outcome keep the check fast
+			awaitNewPrimary(current, addr)
 		default:
-			time.Sleep(50 * time.Millisecond) // a read without a reply changed nothing
+			awaitNewPrimary(current, addr) // a read without a reply changed nothing
 		}
+	}
+}
+
+// awaitNewPrimary waits, after a failed operation, until the clients are sent elsewhere or a second has
+// passed: a client does not retry a dead primary in a loop, so writes of unknown outcome stay few and the
+// check stays fast however long the failover takes.
+func awaitNewPrimary(current *atomic.Value, addr string) {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && current.Load().(string) == addr; {
+		time.Sleep(10 * time.Millisecond)
 	}
 }

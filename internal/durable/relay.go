@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +49,11 @@ func (r *Relay) Syncs() (full, partial uint64) { return r.fullSyncs.Load(), r.pa
 type RelayConfig struct {
 	Log         *txlog.Client
 	Checkpoints Checkpoints
-	// Password is what a replica must give with AUTH before PSYNC ("" asks for none).
-	Password string
-	Logger   *slog.Logger
+	// Passwords are what a replica may give with AUTH before PSYNC, as they stand when it does (the
+	// group's AUTH token, and the previous one while it is being rotated); none asks for no AUTH. When
+	// they cannot be known (an error), no replica is let in.
+	Passwords func() ([]string, error)
+	Logger    *slog.Logger
 }
 
 // NewRelay returns a relay; Serve hands it connections.
@@ -98,12 +101,26 @@ func (r *Relay) Serve(conn net.Conn, in io.Reader, authed bool) {
 	}
 }
 
+// passwords are the AUTH passwords a replica may give now, and whether they are known.
+func (r *Relay) passwords() ([]string, bool) {
+	if r.cfg.Passwords == nil {
+		return nil, true
+	}
+	list, err := r.cfg.Passwords()
+	if err != nil {
+		r.cfg.Logger.Warn("durable relay: the AUTH tokens are not known", "err", err)
+		return nil, false
+	}
+	return slices.DeleteFunc(list, func(p string) bool { return p == "" }), true
+}
+
 // handshakeTimeout bounds each step of a replica's handshake.
 const handshakeTimeout = 30 * time.Second
 
 // serve answers the handshake (PING, AUTH, REPLCONF) and then PSYNC.
 func (r *Relay) serve(conn net.Conn, in *resp.Reader, authed bool) error {
-	authed = authed || r.cfg.Password == ""
+	passwords, known := r.passwords()
+	authed = authed || known && len(passwords) == 0
 	eofCapable := false
 	for {
 		conn.SetDeadline(time.Now().Add(handshakeTimeout))
@@ -122,7 +139,7 @@ func (r *Relay) serve(conn net.Conn, in *resp.Reader, authed bool) error {
 		var reply []byte
 		switch name := strings.ToLower(args[0]); {
 		case name == "auth":
-			if len(args) < 2 || args[len(args)-1] != r.cfg.Password {
+			if len(args) < 2 || !known || !slices.Contains(passwords, args[len(args)-1]) {
 				reply = resp.AppendError(nil, "WRONGPASS invalid username-password pair or user is disabled.")
 			} else {
 				authed = true

@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -245,5 +247,58 @@ func eventually(t *testing.T, within time.Duration, what string, check func() er
 			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRelayTakesTheCurrentTokens: a replica's AUTH is checked against the tokens as they stand when it
+// connects (a rotated token works at once, an old one no longer), and no replica gets in while the tokens
+// cannot be known.
+func TestRelayTakesTheCurrentTokens(t *testing.T) {
+	var mu sync.Mutex
+	tokens, known := []string{"first-token-0123456789"}, true
+	relay := NewRelay(RelayConfig{Passwords: func() ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !known {
+			return nil, errors.New("the store is unreachable")
+		}
+		return slices.Clone(tokens), nil
+	}})
+	defer relay.Close()
+	auth := func(password string) string {
+		t.Helper()
+		client, server := net.Pipe()
+		defer client.Close()
+		go relay.Serve(server, server, false)
+		client.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := client.Write(resp.AppendCommand(nil, "AUTH", password)); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(client).ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(line)
+	}
+	if got := auth("first-token-0123456789"); got != "+OK" {
+		t.Errorf("the current token: %s", got)
+	}
+	mu.Lock()
+	tokens = []string{"second-token-0123456789", "first-token-0123456789"}
+	mu.Unlock()
+	if got := auth("second-token-0123456789"); got != "+OK" {
+		t.Errorf("the rotated token: %s", got)
+	}
+	mu.Lock()
+	tokens = []string{"second-token-0123456789", ""}
+	mu.Unlock()
+	if got := auth("first-token-0123456789"); !strings.HasPrefix(got, "-WRONGPASS") {
+		t.Errorf("a token no longer valid: %s", got)
+	}
+	mu.Lock()
+	known = false
+	mu.Unlock()
+	if got := auth("second-token-0123456789"); !strings.HasPrefix(got, "-WRONGPASS") {
+		t.Errorf("while the tokens are not known: %s", got)
 	}
 }

@@ -35,8 +35,8 @@ type Shard struct {
 type ShardConfig struct {
 	Log         *txlog.Client
 	Checkpoints Checkpoints
-	// Password is the AUTH a replica gives the relay ("" none).
-	Password string
+	// Passwords are the AUTH passwords a replica may give the relay (RelayConfig.Passwords).
+	Passwords func() ([]string, error)
 	// NextEpoch records a new epoch, greater than any before, and returns it: the caller keeps it where
 	// it outlives this process (the store), so that epochs never repeat.
 	NextEpoch func(context.Context) (uint64, error)
@@ -51,7 +51,7 @@ func NewShard(cfg ShardConfig) *Shard {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Shard{cfg: cfg, relay: NewRelay(RelayConfig{Log: cfg.Log, Checkpoints: cfg.Checkpoints, Password: cfg.Password, Logger: cfg.Logger})}
+	return &Shard{cfg: cfg, relay: NewRelay(RelayConfig{Log: cfg.Log, Checkpoints: cfg.Checkpoints, Passwords: cfg.Passwords, Logger: cfg.Logger})}
 }
 
 // Relay is where the shard's endpoints send replicas.
