@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -101,6 +102,9 @@ func New(st store.Store, d driver.Driver, eng driver.Engines, host engine.Host, 
 	}
 	if cfg.NodeHostIPv6 == "" {
 		cfg.NodeHostIPv6 = "::1"
+	}
+	if cfg.Executable == "" {
+		cfg.Executable, _ = os.Executable() // left empty when unknown: durable groups then report it
 	}
 	c := &Controller{store: st, driver: d, engines: eng, host: host, cfg: cfg, logger: logger, mgr: newManager(logger),
 		listeners: newListeners(logger), owners: map[string]string{}, groupOf: map[string]string{}}

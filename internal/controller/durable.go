@@ -53,7 +53,7 @@ func (c *Controller) durableShard(key string, g *resource.ReplicationGroup, ng *
 	if sh := d.shards[shardKey(key, ng.ID)]; sh != nil {
 		return sh
 	}
-	cps := durable.Checkpoints{Dir: c.checkpointDir(g, ng.ID)}
+	cps := &durable.Checkpoints{Dir: c.checkpointDir(g, ng.ID)}
 	if g.AtRestEncryption && c.cfg.AtRest != nil {
 		cps.Keys, cps.Label = c.cfg.AtRest, g.KMSKeyID
 	}
@@ -128,10 +128,7 @@ func (c *Controller) nextEpoch(ctx context.Context, key, ng string) (uint64, err
 func (c *Controller) ensureShardLogs(ctx context.Context, key string, g *resource.ReplicationGroup) error {
 	exe := c.cfg.Executable
 	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return fmt.Errorf("the ecache executable, which runs log replicas: %w", err)
-		}
+		return errors.New("the ecache executable, which runs log replicas, is not known")
 	}
 	for i := range g.NodeGroups {
 		ng := &g.NodeGroups[i]

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/atrest"
@@ -20,11 +21,15 @@ import (
 // Checkpoints keeps a shard's datasets, each the state of its log at an offset: the newest one and the
 // log's entries after that offset make the shard's data. A dataset is an RDB file, sealed at rest when
 // Keys is set; each has an id (40 hex digits) that names it as a replication history, the one the relay
-// serves replicas under.
+// serves replicas under. One process writes a shard's checkpoints, through one Checkpoints: it knows the
+// newest without reading the directory again.
 type Checkpoints struct {
 	Dir   string
 	Keys  atrest.Keys // nil: files are plain
 	Label string      // the label of the wrapping key in Keys
+
+	mu     sync.Mutex
+	latest *Checkpoint // the newest, once known
 }
 
 // Checkpoint is one stored dataset.
@@ -41,7 +46,7 @@ const checkpointPrefix = "checkpoint-"
 
 // Save stores the dataset write produces as the state of the log at offset. It is durable when Save
 // returns; older checkpoints are removed then.
-func (c Checkpoints) Save(offset uint64, write func(io.Writer) error) (Checkpoint, error) {
+func (c *Checkpoints) Save(offset uint64, write func(io.Writer) error) (Checkpoint, error) {
 	var id [20]byte
 	_, _ = rand.Read(id[:])
 	cp := Checkpoint{Offset: offset, ID: hex.EncodeToString(id[:])}
@@ -62,6 +67,9 @@ func (c Checkpoints) Save(offset uint64, write func(io.Writer) error) (Checkpoin
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("durable: checkpoint: %w", err)
 	}
+	c.mu.Lock()
+	c.latest = &cp
+	c.mu.Unlock()
 	all, err := c.list()
 	if err != nil {
 		return cp, nil
@@ -75,7 +83,12 @@ func (c Checkpoints) Save(offset uint64, write func(io.Writer) error) (Checkpoin
 }
 
 // Latest is the newest checkpoint, ErrNoCheckpoint when there is none.
-func (c Checkpoints) Latest() (Checkpoint, error) {
+func (c *Checkpoints) Latest() (Checkpoint, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.latest != nil {
+		return *c.latest, nil
+	}
 	all, err := c.list()
 	if err != nil {
 		return Checkpoint{}, err
@@ -83,11 +96,12 @@ func (c Checkpoints) Latest() (Checkpoint, error) {
 	if len(all) == 0 {
 		return Checkpoint{}, ErrNoCheckpoint
 	}
-	return all[len(all)-1], nil
+	c.latest = &all[len(all)-1]
+	return *c.latest, nil
 }
 
 // list is the stored checkpoints, oldest first.
-func (c Checkpoints) list() ([]Checkpoint, error) {
+func (c *Checkpoints) list() ([]Checkpoint, error) {
 	entries, err := os.ReadDir(c.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -127,7 +141,7 @@ func modTime(path string) int64 {
 }
 
 // Open returns the dataset's plain RDB bytes.
-func (c Checkpoints) Open(cp Checkpoint) (io.ReadCloser, error) {
+func (c *Checkpoints) Open(cp Checkpoint) (io.ReadCloser, error) {
 	f, err := os.Open(cp.path)
 	if err != nil {
 		return nil, err

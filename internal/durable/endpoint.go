@@ -120,17 +120,16 @@ func (e *Endpoint) accept() {
 
 // commandName is the lower-case name of a raw RESP command (an array of bulk strings).
 func commandName(raw []byte) string {
-	// *<n>\r\n$<len>\r\n<name>\r\n
-	_, rest, ok := bytes.Cut(raw, []byte("\r\n"))
-	if !ok {
+	_, args, _ := parseCommand(raw)
+	return nameOf(args)
+}
+
+// nameOf is the lower-case name of a command given as its arguments.
+func nameOf(args [][]byte) string {
+	if len(args) == 0 {
 		return ""
 	}
-	_, rest, ok = bytes.Cut(rest, []byte("\r\n"))
-	if !ok {
-		return ""
-	}
-	name, _, _ := bytes.Cut(rest, []byte("\r\n"))
-	return strings.ToLower(string(name))
+	return strings.ToLower(string(args[0]))
 }
 
 // replicationCommands start a replica's conversation with its primary.
@@ -315,10 +314,7 @@ func (b *batch) read(cr *resp.Reader, commands map[string]command) error {
 // note adds one command to the batch's bookkeeping.
 func (b *batch) note(raw []byte, commands map[string]command) {
 	_, args, _ := parseCommand(raw)
-	name := ""
-	if len(args) > 0 {
-		name = strings.ToLower(string(args[0]))
-	}
+	name := nameOf(args)
 	if b.count == 0 {
 		b.first = name
 	}

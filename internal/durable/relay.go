@@ -48,7 +48,7 @@ func (r *Relay) Syncs() (full, partial uint64) { return r.fullSyncs.Load(), r.pa
 // RelayConfig says which log and checkpoints a relay serves.
 type RelayConfig struct {
 	Log         *txlog.Client
-	Checkpoints Checkpoints
+	Checkpoints *Checkpoints
 	// Passwords are what a replica may give with AUTH before PSYNC, as they stand when it does (the
 	// group's AUTH token, and the previous one while it is being rotated); none asks for no AUTH. When
 	// they cannot be known (an error), no replica is let in.

@@ -27,7 +27,7 @@ import (
 func newTestShard(t *testing.T, log *txlog.Client) *Shard {
 	var mu sync.Mutex
 	var epoch uint64
-	sh := NewShard(ShardConfig{Log: log, Checkpoints: Checkpoints{Dir: t.TempDir(), Keys: atrest.Key{1, 2, 3}},
+	sh := NewShard(ShardConfig{Log: log, Checkpoints: &Checkpoints{Dir: t.TempDir(), Keys: atrest.Key{1, 2, 3}},
 		NextEpoch: func(context.Context) (uint64, error) {
 			mu.Lock()
 			defer mu.Unlock()

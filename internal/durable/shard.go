@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resp"
 	"github.com/ecache/ecache/internal/txlog"
 )
@@ -34,7 +33,7 @@ type Shard struct {
 // ShardConfig says which log and checkpoints a shard uses.
 type ShardConfig struct {
 	Log         *txlog.Client
-	Checkpoints Checkpoints
+	Checkpoints *Checkpoints
 	// Passwords are the AUTH passwords a replica may give the relay (RelayConfig.Passwords).
 	Passwords func() ([]string, error)
 	// NextEpoch records a new epoch, greater than any before, and returns it: the caller keeps it where
@@ -148,52 +147,16 @@ func (s *Shard) CatchUp(ctx context.Context, replica resp.Node) error {
 		s.stop()
 	}
 	s.mu.Unlock()
-	var c *resp.Conn
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
 	for {
-		var off uint64
-		if c == nil {
-			c, err = resp.Dial(ctx, replica, resp.Options{DialTimeout: time.Second, ReadTimeout: time.Second})
-		}
-		if c != nil {
-			if off, err = replicaOffset(ctx, c); err == nil && off >= end {
-				return nil
-			} else if err != nil {
-				c.Close()
-				c = nil
-			}
+		// A replica fed by the relay has applied the log up to its replication offset.
+		st, err := replication.Inspect(ctx, replica)
+		if err == nil && st.Role == replication.RoleReplica && uint64(st.Offset) >= end {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("durable shard: %s has applied the log to %d of %d: %w", replica.Addr, off, end, errors.Join(ctx.Err(), err))
+			return fmt.Errorf("durable shard: %s has applied the log to %d of %d: %w", replica.Addr, st.Offset, end, errors.Join(ctx.Err(), err))
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// ReplicaOffset is how much of the log a replica fed by the relay has applied (its replication offset).
-func ReplicaOffset(ctx context.Context, replica resp.Node) (uint64, error) {
-	c, err := resp.Dial(ctx, replica, resp.Options{DialTimeout: time.Second, ReadTimeout: time.Second})
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return replicaOffset(ctx, c)
-}
-
-func replicaOffset(ctx context.Context, c *resp.Conn) (uint64, error) {
-	info, err := resp.String(c.Do(ctx, "INFO", "replication"))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "slave_repl_offset:"); ok {
-			return strconv.ParseUint(v, 10, 64)
-		}
-	}
-	return 0, errors.New("not a replica")
 }

@@ -26,7 +26,7 @@ var errStream = errors.New("durable: malformed replication stream")
 // scan parses the whole commands of buf from where it stopped and returns the last cut point.
 func (s *streamCutter) scan(buf []byte) (int, error) {
 	for {
-		n, name, err := commandLen(buf[s.pos:])
+		n, args, err := parseCommand(buf[s.pos:])
 		if err != nil {
 			return s.safe, fmt.Errorf("%w at byte %d: %v", errStream, s.pos, err)
 		}
@@ -34,7 +34,7 @@ func (s *streamCutter) scan(buf []byte) (int, error) {
 			return s.safe, nil
 		}
 		s.pos += n
-		switch {
+		switch name := args[0]; {
 		case bytes.EqualFold(name, []byte("multi")):
 			s.inMulti = true
 		case bytes.EqualFold(name, []byte("exec")), bytes.EqualFold(name, []byte("discard")):
@@ -50,16 +50,6 @@ func (s *streamCutter) scan(buf []byte) (int, error) {
 func (s *streamCutter) consumed(n int) {
 	s.pos -= n
 	s.safe -= n
-}
-
-// commandLen is the length of the whole command at the start of b and its name, or 0 when b holds only
-// part of one.
-func commandLen(b []byte) (int, []byte, error) {
-	n, args, err := parseCommand(b)
-	if n == 0 || err != nil {
-		return 0, nil, err
-	}
-	return n, args[0], nil
 }
 
 // parseCommand reads the command (an array of bulk strings) at the start of b: its length and its
