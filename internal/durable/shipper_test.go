@@ -27,6 +27,22 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// freeAddrs returns n distinct free loopback addresses: all are held until the last is found, so none is
+// handed out twice.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
+
 // startValkey runs a valkey-server (or redis-server) without persistence; it skips the test without one.
 func startValkey(t *testing.T) string {
 	t.Helper()
@@ -73,8 +89,9 @@ func startLog(t *testing.T) (*testLog, *txlog.Client) {
 	t.Helper()
 	var peers []txlog.Peer
 	var apis []string
+	addrs := freeAddrs(t, 6)
 	for i := range 3 {
-		p := txlog.Peer{ID: fmt.Sprintf("r%d", i), RaftAddr: freeAddr(t), APIAddr: freeAddr(t)}
+		p := txlog.Peer{ID: fmt.Sprintf("r%d", i), RaftAddr: addrs[2*i], APIAddr: addrs[2*i+1]}
 		peers = append(peers, p)
 		apis = append(apis, p.APIAddr)
 	}

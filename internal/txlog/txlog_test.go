@@ -30,14 +30,20 @@ func eventually(t *testing.T, what string, check func() error) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct free loopback addresses: all are held until the last is found, so none is
+// handed out twice.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 // group is a log of n replicas on loopback.
@@ -54,8 +60,9 @@ func newGroup(t *testing.T, n int) *group { return newSealedGroup(t, n, nil) }
 func newSealedGroup(t *testing.T, n int, key []byte) *group {
 	t.Helper()
 	g := &group{t: t, dir: t.TempDir(), key: key}
+	addrs := freeAddrs(t, 2*n)
 	for i := range n {
-		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("r%d", i), RaftAddr: freeAddr(t), APIAddr: freeAddr(t)})
+		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("r%d", i), RaftAddr: addrs[2*i], APIAddr: addrs[2*i+1]})
 	}
 	g.replicas = make([]*Replica, n)
 	for i := range n {
