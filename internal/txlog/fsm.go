@@ -89,6 +89,11 @@ func (f *fsm) signalGrowth() {
 // entries after it again (applying is idempotent). A file a machine crash left unreadable is set aside
 // and the state rebuilt that way.
 func (f *fsm) open() error {
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(f.path), snapshotPrefix+"*")); len(left) > 0 {
+		for _, name := range left {
+			os.Remove(name)
+		}
+	}
 	db, err := bolt.Open(f.path, 0o600, &bolt.Options{NoSync: true, Timeout: 5 * time.Second})
 	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
 		if rerr := os.Rename(f.path, fmt.Sprintf("%s.unreadable-%d", f.path, time.Now().UnixNano())); rerr != nil {
@@ -235,16 +240,31 @@ func (f *fsm) read(from uint64, max int) ([]byte, uint64, error) {
 	return out, end, err
 }
 
-// Snapshot is a consistent copy of the state file, taken in a read transaction.
+// Snapshot is a consistent copy of the state file, written to a file of its own before it returns. No bolt
+// transaction stays open while Raft persists it: Raft asks its main loop for the configuration meanwhile,
+// and a transaction held that long would stop an Apply that grows the file (bolt remaps it only once no
+// transaction is open), which stops the main loop as its commits queue up: a deadlock.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
-	tx, err := f.db.Begin(false)
+	defer f.mu.RUnlock()
+	file, err := os.CreateTemp(filepath.Dir(f.path), snapshotPrefix+"*")
 	if err != nil {
-		f.mu.RUnlock()
 		return nil, err
 	}
-	return &snapshot{tx: tx, release: f.mu.RUnlock}, nil
+	err = f.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(file)
+		return err
+	})
+	if err != nil {
+		file.Close()
+		os.Remove(file.Name())
+		return nil, err
+	}
+	return &snapshot{file: file}, nil
 }
+
+// snapshotPrefix names the files Snapshot writes; open removes those a crash left.
+const snapshotPrefix = "fsm-snapshot-"
 
 // Restore replaces the state file with a snapshot's.
 func (f *fsm) Restore(rc io.ReadCloser) error {
@@ -276,13 +296,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return f.open()
 }
 
-type snapshot struct {
-	tx      *bolt.Tx
-	release func()
-}
+type snapshot struct{ file *os.File }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.tx.WriteTo(sink); err != nil {
+	_, err := s.file.Seek(0, io.SeekStart)
+	if err == nil {
+		_, err = io.Copy(sink, s.file)
+	}
+	if err != nil {
 		_ = sink.Cancel()
 		return err
 	}
@@ -290,6 +311,6 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) Release() {
-	_ = s.tx.Rollback()
-	s.release()
+	s.file.Close()
+	os.Remove(s.file.Name())
 }
