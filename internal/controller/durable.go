@@ -24,9 +24,10 @@ import (
 	"github.com/ecache/ecache/internal/txlog"
 )
 
-// Durable groups (Durability sync): each node group has a transaction log of its own, three `ecache
+// Durable groups (Durability sync and async): each node group has a transaction log of its own, three `ecache
 // txlog-replica` processes the driver runs like engines. Clients reach every member node through its
-// durable endpoint on the node's port, which answers writes once the log has them; the engine runs behind
+// durable endpoint on the node's port, which answers writes once the log has them (sync), or at once while
+// the oldest write the log lacks is within the durability window (async); the engine runs behind
 // it on the node's EnginePorts and announces the endpoint's port, so that clients redirected by the cluster
 // and replicas following a primary come to the endpoint too. Replicas are fed by the shard's relay (the
 // log), never by the primary. The shard's primary ships its replication stream into the log under an epoch
@@ -338,6 +339,19 @@ func (c *Controller) durableEndpoint(ctx context.Context, cl *resource.Cluster, 
 	}
 	sh := c.durableShard(gkey, g, ng)
 	return c.listeners.ensureDurable(ctx, cl.DriverID(n.ID), durable.EndpointConfig{
-		Addr: addr(c.nodeHost(cl.IPDiscovery), n.Port), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server, Logger: c.logger,
+		Addr: addr(c.nodeHost(cl.IPDiscovery), n.Port), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server,
+		Async: g.Durability == durabilityAsync, Logger: c.logger,
 	})
+}
+
+const durabilityAsync = "async"
+
+// applyDurabilityMode switches the endpoints of a durable group's members to the group's mode (sync and async
+// switch with ModifyReplicationGroup; the endpoints opened later take it from the group).
+func (c *Controller) applyDurabilityMode(g *resource.ReplicationGroup, members []member) {
+	for _, m := range members {
+		for _, n := range m.cluster.Nodes {
+			c.listeners.setDurabilityMode(m.cluster.DriverID(n.ID), g.Durability == durabilityAsync)
+		}
+	}
 }

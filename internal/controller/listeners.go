@@ -187,6 +187,8 @@ func (l *listeners) ensureDurable(ctx context.Context, id string, cfg durable.En
 	defer l.mu.Unlock()
 	if d := l.durables[id]; d != nil {
 		if d.cfg.Addr == cfg.Addr && d.cfg.Engine.Addr == cfg.Engine.Addr && d.cfg.Relay == cfg.Relay {
+			d.ep.SetAsync(cfg.Async)
+			d.cfg.Async = cfg.Async
 			return nil
 		}
 		_ = d.ep.Close()
@@ -198,6 +200,26 @@ func (l *listeners) ensureDurable(ctx context.Context, id string, cfg durable.En
 	}
 	l.durables[id] = &durableListener{ep: ep, cfg: cfg}
 	return nil
+}
+
+// setDurabilityMode switches a node's durable endpoint, if it has one, between sync and async.
+func (l *listeners) setDurabilityMode(id string, async bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.durables[id]; d != nil {
+		d.ep.SetAsync(async)
+		d.cfg.Async = async
+	}
+}
+
+// durabilityStats are a node's durable endpoint's metrics; ok is false when it has none.
+func (l *listeners) durabilityStats(id string) (st durable.DurabilityStats, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.durables[id]; d != nil {
+		return d.ep.Stats(), true
+	}
+	return st, false
 }
 
 // closeDurable closes a node's durable endpoint, if it has one.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecache/ecache/internal/resp"
@@ -22,12 +23,19 @@ import (
 // does a client read what the log does not have yet: a read waits for the writes to its keys that were sent
 // before it and are not logged yet (to any key when its keys are not known).
 // Subscribers and MONITOR get a plain relay once they enter that mode.
+//
+// An async endpoint (SetAsync) answers writes as the engine does and follows how old the oldest write not
+// yet logged is (the durability buffer, see durabilityBuffer); once that is over the window it refuses
+// writes with CLUSTERDOWN until the log catches up, and reads go on.
 type Endpoint struct {
 	ln       net.Listener
 	engine   string // the engine's own address
 	replicas *Relay
 	commands map[string]command
 	inflight *inflight
+	async    atomic.Bool
+	window   time.Duration
+	buffer   durabilityBuffer
 	log      *slog.Logger
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -47,7 +55,12 @@ type EndpointConfig struct {
 	Relay *Relay
 	// TLS, when set, is the server side of the TLS every connection must speak (clients and replicas); the
 	// engine is reached in plain on its loopback address.
-	TLS    *tls.Config
+	TLS *tls.Config
+	// Async answers writes before the log has them (Durability async); SetAsync changes it later.
+	Async bool
+	// Window is how old the oldest unlogged write of an async endpoint may grow before writes are refused
+	// (DefaultWindow when zero).
+	Window time.Duration
 	Logger *slog.Logger
 }
 
@@ -67,7 +80,11 @@ func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) 
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
-	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, replicas: cfg.Relay, commands: commands, inflight: newInflight(), log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, replicas: cfg.Relay, commands: commands, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	e.async.Store(cfg.Async)
 	e.wg.Add(1)
 	go e.accept()
 	return e, nil
@@ -75,6 +92,25 @@ func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) 
 
 // Addr is where the endpoint listens.
 func (e *Endpoint) Addr() net.Addr { return e.ln.Addr() }
+
+// SetAsync switches the endpoint between sync (a write is answered once logged) and async (answered at once,
+// refused while the durability buffer is over the window), for the batches that follow.
+func (e *Endpoint) SetAsync(on bool) {
+	if !e.async.Swap(on) || on {
+		return
+	}
+	e.buffer.clear()
+}
+
+// Stats are the endpoint's durability metrics as they stand.
+func (e *Endpoint) Stats() DurabilityStats {
+	st := DurabilityStats{DurabilityBufferExceededErrorCount: e.buffer.refused.Load()}
+	if e.async.Load() {
+		st.DurabilityLag = e.buffer.age(time.Now())
+		st.TrafficManagementActive = e.buffer.refusing.Load()
+	}
+	return st
+}
 
 // Close stops listening and closes every connection.
 func (e *Endpoint) Close() error {
@@ -202,11 +238,17 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 			return
 		}
 		var writes *pendingWrites
-		if b.write {
+		switch {
+		case b.write && e.async.Load():
+			if err := e.asyncWrites(engine, er, &b); err != nil {
+				return
+			}
+		case b.write:
 			// Sent with the batch: every write of the batch is in the log once WAIT 1 returns (it blocks
 			// until then; after writes that failed it returns at once).
 			writes = e.inflight.begin(b.writeKeys, b.writeWild)
 			b.raw = append(b.raw, waitForTheLog...)
+			b.tail = sendWait
 		}
 		replies, err := e.roundTrip(engine, er, &b, replies[:0])
 		if writes != nil {
@@ -247,36 +289,88 @@ func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies
 	var err error
 	written := false // a write of the batch was carried out (its reply is not an error)
 	for i := range b.count {
+		if b.refused != nil && b.refused[i] {
+			if b.names[i] == "exec" {
+				// Sent as DISCARD, which ends the transaction on the engine.
+				if _, err = er.ReadRaw(nil); err != nil {
+					return replies, err
+				}
+			}
+			replies = append(replies, errBufferExceeded...)
+			continue
+		}
 		start := len(replies)
 		if replies, err = er.ReadRaw(replies); err != nil {
 			return replies, err
 		}
 		written = written || b.writes[i] && replies[start] != '-'
 	}
-	if b.write {
-		v, err := er.ReadValue()
-		if err != nil {
-			return replies, err
+	if b.tail == sendNothing {
+		return replies, nil
+	}
+	v, err := er.ReadValue()
+	if err != nil {
+		return replies, err
+	}
+	if b.tail == sendRole {
+		if primary, logged, ok := parseRole(v); ok {
+			e.buffer.note(primary, logged, time.Now())
 		}
-		// WAIT refuses on a replica, whose refusals of the batch's writes (MOVED, READONLY) go back as
-		// they are; a write carried out and not known to be logged is never answered.
-		if v.Type != resp.Integer && written || v.Type == resp.Integer && v.Int < 1 {
-			return replies, fmt.Errorf("durable endpoint: WAIT answered %v", v)
-		}
+		return replies, nil
+	}
+	// WAIT refuses on a replica, whose refusals of the batch's writes (MOVED, READONLY) go back as they
+	// are; a write carried out and not known to be logged is never answered.
+	if v.Type != resp.Integer && written || v.Type == resp.Integer && v.Int < 1 {
+		return replies, fmt.Errorf("durable endpoint: WAIT answered %v", v)
 	}
 	return replies, nil
 }
+
+// asyncWrites readies an async write batch: sent as it is, with ROLE after it to follow the durability
+// buffer; or, when the buffer is over the window (asked again first: the log may have caught up), with its
+// writes refused.
+func (e *Endpoint) asyncWrites(engine net.Conn, er *resp.Reader, b *batch) error {
+	if e.buffer.age(time.Now()) > e.window {
+		asked := time.Now()
+		if _, err := engine.Write(roleCommand); err != nil {
+			return err
+		}
+		v, err := er.ReadValue()
+		if err != nil {
+			return err
+		}
+		if primary, logged, ok := parseRole(v); ok {
+			e.buffer.note(primary, logged, asked)
+		}
+		if e.buffer.age(time.Now()) > e.window {
+			e.buffer.refused.Add(uint64(b.refuseWrites()))
+			e.buffer.refusing.Store(true)
+			return nil
+		}
+	}
+	e.buffer.refusing.Store(false)
+	b.raw = append(b.raw, roleCommand...)
+	b.tail = sendRole
+	return nil
+}
+
+// errBufferExceeded answers a write refused while the durability buffer is over the window.
+var errBufferExceeded = resp.AppendError(nil, "CLUSTERDOWN writes are refused: the oldest write not yet in the transaction log is older than the durability window; retry with backoff")
 
 // batch is the commands of one client read together: what the client pipelined, up to maxBatch.
 type batch struct {
 	raw     []byte
 	count   int
-	writes  []bool // per command: it may write now (EXEC included)
-	first   string // the first command's name
-	write   bool   // it holds writes that run now (not queued in a transaction left open)
-	relay   bool   // it ends with a command after which the connection is a plain relay
-	inMulti bool   // a transaction is open after it (kept from batch to batch)
-	carry   []byte // a command read that starts the next batch
+	writes  []bool   // per command: it may write now (EXEC included)
+	first   string   // the first command's name
+	write   bool     // it holds writes that run now (not queued in a transaction left open)
+	relay   bool     // it ends with a command after which the connection is a plain relay
+	inMulti bool     // a transaction is open after it (kept from batch to batch)
+	carry   []byte   // a command read that starts the next batch
+	names   []string // per command: its name
+	ends    []int    // per command: where it ends in raw
+	refused []bool   // per command: refused rather than sent (nil when none is)
+	tail    tail     // what follows the commands in raw
 
 	writeKeys, readKeys []string
 	writeWild, readAny  bool // writes or reads of keys not known
@@ -286,10 +380,12 @@ type batch struct {
 func (b *batch) read(cr *resp.Reader, commands map[string]command) error {
 	b.raw = append(b.raw[:0], b.carry...)
 	b.count, b.write, b.relay, b.first, b.writes = 0, false, false, "", b.writes[:0]
+	b.names, b.ends, b.refused, b.tail = b.names[:0], b.ends[:0], nil, sendNothing
 	b.writeKeys, b.readKeys, b.writeWild, b.readAny = b.writeKeys[:0], b.readKeys[:0], false, false
 	if len(b.carry) > 0 {
 		b.carry = b.carry[:0]
 		b.note(b.raw, commands)
+		b.ends = append(b.ends, len(b.raw))
 	}
 	for b.count == 0 || (b.count < maxBatch && cr.Buffered().Buffered() > 0 && !b.relay) {
 		start := len(b.raw)
@@ -304,6 +400,7 @@ func (b *batch) read(cr *resp.Reader, commands map[string]command) error {
 			break
 		}
 		b.note(b.raw[start:], commands)
+		b.ends = append(b.ends, len(b.raw))
 	}
 	// Inside an open transaction a WAIT would be queued with it; its writes run (and are waited for) at
 	// EXEC.
@@ -328,6 +425,7 @@ func (b *batch) note(raw []byte, commands map[string]command) {
 		b.inMulti = false
 	}
 	b.relay = relayModes[name]
+	b.names = append(b.names, name)
 	b.writes = append(b.writes, name == "exec" || !queued && cmd.write)
 	switch {
 	case name == "exec":
@@ -349,6 +447,38 @@ func (b *batch) note(raw []byte, commands map[string]command) {
 		// No keys to go by (DBSIZE, SCAN, KEYS, a read-only script): it may read any.
 		b.readAny = true
 	}
+}
+
+// tail is what an endpoint sends after a batch's commands.
+type tail int
+
+const (
+	sendNothing tail = iota
+	sendWait         // WAIT 1 0: the writes are in the log once it returns
+	sendRole         // ROLE: the primary's offset after the writes, and the log's
+)
+
+// refuseWrites takes the batch's writes out of it (an EXEC becomes DISCARD, ending the transaction on the
+// engine), to be answered with errBufferExceeded, and returns how many there were.
+func (b *batch) refuseWrites() int {
+	raw := make([]byte, 0, len(b.raw))
+	b.refused = make([]bool, b.count)
+	n, start := 0, 0
+	for i, end := range b.ends {
+		switch {
+		case !b.writes[i]:
+			raw = append(raw, b.raw[start:end]...)
+		case b.names[i] == "exec":
+			raw = append(raw, discardCommand...)
+			fallthrough
+		default:
+			b.refused[i] = true
+			n++
+		}
+		start = end
+	}
+	b.raw, b.write = raw, false
+	return n
 }
 
 func appendKeys(dst []string, keys [][]byte) []string {

@@ -129,8 +129,8 @@ func (l *testLog) start(i int) {
 }
 
 // startShipperAndEndpoint attaches a shipper of epoch 1 to the engine at addr and starts an endpoint
-// (without a relay) in front of it.
-func startShipperAndEndpoint(t *testing.T, ctx context.Context, addr string, log *txlog.Client) *Endpoint {
+// (without a relay) in front of it, configured further by mods.
+func startShipperAndEndpoint(t *testing.T, ctx context.Context, addr string, log *txlog.Client, mods ...func(*EndpointConfig)) *Endpoint {
 	t.Helper()
 	shipper, done := Ship(ctx, ShipperConfig{Primary: resp.Node{Addr: addr}, Log: log, Epoch: 1})
 	select {
@@ -138,7 +138,11 @@ func startShipperAndEndpoint(t *testing.T, ctx context.Context, addr string, log
 	case err := <-done:
 		t.Fatal(err)
 	}
-	ep, err := ListenEndpoint(ctx, EndpointConfig{Addr: "127.0.0.1:0", Engine: resp.Node{Addr: addr}})
+	cfg := EndpointConfig{Addr: "127.0.0.1:0", Engine: resp.Node{Addr: addr}}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	ep, err := ListenEndpoint(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

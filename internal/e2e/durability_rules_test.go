@@ -45,8 +45,8 @@ func TestDurabilityRules(t *testing.T) {
 			in.ReplicasPerNodeGroup, in.MultiAZEnabled = aws.Int32(0), aws.Bool(true)
 		}},
 		{"no in-transit encryption", "InvalidParameterCombination", "in-transit encryption", func(in *elasticache.CreateReplicationGroupInput) { in.TransitEncryptionEnabled = nil }},
-		{"async, meeting every requirement", "InvalidParameterCombination", "not available on this ecache host yet", func(in *elasticache.CreateReplicationGroupInput) {
-			in.Durability = types.DurabilityAsync
+		{"async without Multi-AZ", "InvalidParameterCombination", "Multi-AZ", func(in *elasticache.CreateReplicationGroupInput) {
+			in.Durability, in.MultiAZEnabled = types.DurabilityAsync, aws.Bool(false)
 		}},
 	} {
 		before, _ := p.store.Revision(ctx)
@@ -98,7 +98,7 @@ func TestDurabilityRules(t *testing.T) {
 	}
 
 	// On stays on: a sync group gets a log of three replicas per node group on ports no other resource holds;
-	// it cannot be turned off, async is refused (not available here yet), and so is a change of its shards.
+	// it switches to async and back, it cannot be turned off, and its shards cannot change.
 	created, err := c.CreateReplicationGroup(ctx, durableReq(nil))
 	if err != nil {
 		t.Fatalf("a sync group meeting every requirement: %v", err)
@@ -146,8 +146,8 @@ func TestDurabilityRules(t *testing.T) {
 			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: types.DurabilityDisabled})
 			return err
 		}},
-		{"switching to async", func() error {
-			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: types.DurabilityAsync})
+		{"turning durability to default (off)", func() error {
+			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: types.DurabilityDefault})
 			return err
 		}},
 		{"changing the shards", func() error {
@@ -163,5 +163,24 @@ func TestDurabilityRules(t *testing.T) {
 		if after, _ := p.store.Revision(ctx); after != before {
 			t.Errorf("%s: the refused request changed the store", r.name)
 		}
+	}
+	for _, mode := range []types.Durability{types.DurabilityAsync, types.DurabilitySync} {
+		out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: mode, ApplyImmediately: aws.Bool(true)})
+		if err != nil {
+			t.Fatalf("switching a durable group to %s: %v", mode, err)
+		}
+		if g := out.ReplicationGroup; string(g.Durability) != string(mode) || string(g.EffectiveDurability) != string(mode) {
+			t.Errorf("switched to %s: durability %q, effective %q", mode, g.Durability, g.EffectiveDurability)
+		}
+	}
+	async, err := c.CreateReplicationGroup(ctx, durableReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.Durability, in.NumNodeGroups = aws.String("dur-async"), types.DurabilityAsync, aws.Int32(1)
+		in.ClusterMode = types.ClusterModeEnabled
+	}))
+	if err != nil {
+		t.Fatalf("an async group meeting every requirement: %v", err)
+	}
+	if g := async.ReplicationGroup; g.Durability != types.DurabilityAsync || g.EffectiveDurability != types.EffectiveDurabilityAsync {
+		t.Errorf("async group: durability %q, effective %q", g.Durability, g.EffectiveDurability)
 	}
 }

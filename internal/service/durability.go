@@ -29,8 +29,7 @@ func validDurability(d string) error {
 
 // createDurability checks a new group's Durability against ElastiCache's requirements (Valkey, cluster mode
 // enabled, Multi-AZ with a replica in every shard, in-transit encryption at creation, not in a global
-// datastore), each refused with its own reason. sync is served; async is refused, saying so: its window of
-// writes acknowledged before the log has them is not built yet.
+// datastore), each refused with its own reason.
 func createDurability(g *resource.ReplicationGroup, in *api.CreateReplicationGroupMessage) (string, error) {
 	d := deref(in.Durability)
 	if d == "" {
@@ -60,14 +59,7 @@ func createDurability(g *resource.ReplicationGroup, in *api.CreateReplicationGro
 	case in.GlobalReplicationGroupId != nil:
 		return "", api.InvalidParameterCombinationException("Durability %s is not available for a member of a global datastore.", d)
 	}
-	if d == durabilityAsync {
-		return "", errAsyncUnavailable()
-	}
 	return d, nil
-}
-
-func errAsyncUnavailable() error {
-	return api.InvalidParameterCombinationException("Durability async is not available on this ecache host yet; sync is.")
 }
 
 // newShardLog lays out a new shard's transaction log on ports (two per replica: Raft and API), one replica
@@ -94,9 +86,6 @@ func modifyDurability(g *resource.ReplicationGroup, requested *string) error {
 	}
 	if durabilityOn(d) != durabilityOn(g.Durability) {
 		return api.InvalidParameterCombinationException("Durability of replication group %s is fixed at creation: it cannot be turned on or off (it is %s).", g.ID, g.Durability)
-	}
-	if d == durabilityAsync {
-		return errAsyncUnavailable()
 	}
 	g.Durability = d
 	return nil
