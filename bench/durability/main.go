@@ -1,5 +1,6 @@
-// Command durability measures Durability sync on real engines against the same group shape without it, in
-// one run: SET throughput and latency through a TLS cluster client (1 and 16 clients), the time from SIGKILL
+// Command durability measures Durability sync and async on real engines against the same group shape
+// without it, in one run: SET throughput and latency through a TLS cluster client (1 and 16 clients), the
+// time from SIGKILL
 // of a shard's primary engine to the first acknowledged write in that shard, and the time a shard that lost
 // every engine takes to serve writes again, against the size of its dataset (restored from its log).
 //
@@ -56,22 +57,23 @@ func run(requests, failovers int, sizes string) error {
 	b := &bench{srv: srv, c: srv.Client()}
 	ctx := context.Background()
 	clients := map[string]*redis.ClusterClient{}
-	for _, d := range []types.Durability{types.DurabilityDisabled, types.DurabilitySync} {
-		cc, err := b.createGroup(ctx, string(d), d)
+	modes := []string{"disabled", "sync", "async"}
+	for _, d := range modes {
+		cc, err := b.createGroup(ctx, d, types.Durability(d))
 		if err != nil {
 			return err
 		}
 		defer cc.Close()
-		clients[string(d)] = cc
+		clients[d] = cc
 	}
 	value := strings.Repeat("v", 100)
 	fmt.Printf("SET of 100 bytes through a TLS cluster client, %d requests per row (1 shard: a primary and a replica)\n\n", requests)
-	fmt.Println("| clients | disabled | sync | sync / disabled |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| clients | disabled | sync | sync / disabled | async | async / disabled |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, conc := range []int{1, 16} {
 		row := map[string]string{}
 		rate := map[string]float64{}
-		for _, d := range []string{"disabled", "sync"} {
+		for _, d := range modes {
 			cc := clients[d]
 			var i atomic.Int64
 			r, lat, err := benchkit.Load(requests, conc, func() error {
@@ -83,7 +85,8 @@ func run(requests, failovers int, sizes string) error {
 			rate[d] = r
 			row[d] = fmt.Sprintf("%.0f/s, p50 %v, p99 %v", r, benchkit.Percentile(lat, 0.5).Round(10*time.Microsecond), benchkit.Percentile(lat, 0.99).Round(10*time.Microsecond))
 		}
-		fmt.Printf("| %d | %s | %s | %.2fx |\n", conc, row["disabled"], row["sync"], rate["sync"]/rate["disabled"])
+		fmt.Printf("| %d | %s | %s | %.2fx | %s | %.2fx |\n", conc, row["disabled"], row["sync"], rate["sync"]/rate["disabled"],
+			row["async"], rate["async"]/rate["disabled"])
 	}
 	if err := b.failovers(ctx, clients["sync"], failovers); err != nil {
 		return err

@@ -27,6 +27,7 @@ type serveConfig struct {
 	NodeHost        string
 	NodeHostIPv6    string
 	LogLevel        string
+	MetricsListen   string
 	// Regions are served beside ElastiCache's own (comma-separated names).
 	Regions string
 
@@ -73,6 +74,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.NodeHost, "node-host", "127.0.0.1", "address engines listen on and endpoints report")
 	str(&c.NodeHostIPv6, "node-host-ipv6", "::1", "address endpoints report for clusters with IpDiscovery ipv6 (engines of ipv6 and dual_stack clusters listen on ::1)")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus metrics endpoint (GET /metrics: the nodes' metrics under CloudWatch's names), e.g. 127.0.0.1:9150 (default: none)")
 	str(&c.Regions, "regions", "", "regions to serve beside ElastiCache's own, comma-separated, e.g. lab-1,lab-2 (requests signed for any other region are refused)")
 	str(&c.S3Endpoint, "s3-endpoint", "", "URL of the S3-compatible object store that CopySnapshot --target-bucket exports to and SnapshotArns restore from, e.g. http://127.0.0.1:9000 (MinIO) or https://s3.us-east-1.amazonaws.com (default: none, export and import refused)")
 	str(&c.S3Region, "s3-region", "us-east-1", "region requests to the object store are signed for")

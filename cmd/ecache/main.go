@@ -23,6 +23,7 @@ import (
 	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/driver/process"
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/metrics"
 	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/regions"
 	"github.com/ecache/ecache/internal/resource"
@@ -117,17 +118,8 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer drv.Close()
-	if lo, hi, ok := ephemeralPorts(); ok && cfg.portLow <= hi && cfg.portHigh >= lo {
-		logger.Warn("--node-ports overlaps the system's ephemeral port range: any outgoing connection may take a node's port",
-			"node_ports", cfg.NodePorts, "ephemeral", fmt.Sprintf("%d-%d", lo, hi))
-	}
-	host := engine.DefaultHost()
-	for _, b := range host.Binaries() {
-		logger.Info("engine available", "engine", b.Engine, "binary", b.Path, "version", b.Version)
-	}
-	if len(host.Binaries()) == 0 {
-		logger.Warn("no engine binaries found (valkey-server, redis-server, memcached); clusters cannot be created")
-	}
+	warnEphemeralOverlap(cfg, logger)
+	host := engineHost(logger)
 
 	var objects *objectstore.Store
 	if cfg.S3Endpoint != "" {
@@ -175,6 +167,11 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  account id %s, data dir %s, node ports %s\n  TLS nodes: trust %s\n",
 		creds.AccessKeyID, creds.SecretAccessKey, creds.AccountID, cfg.DataDir, cfg.NodePorts, tlsFiles.CAFile)
 
+	stopMetrics, err := serveMetrics(cfg.MetricsListen, ctl, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	ctlCtx, stopCtl := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Run(ctlCtx) }()
@@ -196,6 +193,52 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
+}
+
+// engineHost finds the engine binaries this host has, and logs them.
+func engineHost(logger *slog.Logger) engine.Host {
+	host := engine.DefaultHost()
+	for _, b := range host.Binaries() {
+		logger.Info("engine available", "engine", b.Engine, "binary", b.Path, "version", b.Version)
+	}
+	if len(host.Binaries()) == 0 {
+		logger.Warn("no engine binaries found (valkey-server, redis-server, memcached); clusters cannot be created")
+	}
+	return host
+}
+
+// serveMetrics serves the nodes' metrics in the Prometheus format on addr (nothing when addr is empty) until
+// stop is called.
+func serveMetrics(addr string, ctl *controller.Controller, stdout io.Writer, logger *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	collector := metrics.NewCollector(ctl.MetricsTargets)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(collector))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", ln.Addr())
+	return func() {
+		_ = srv.Close()
+		collector.Close()
+	}, nil
+}
+
+// warnEphemeralOverlap warns when the node port range overlaps the kernel's ephemeral ports.
+func warnEphemeralOverlap(cfg *serveConfig, logger *slog.Logger) {
+	if lo, hi, ok := ephemeralPorts(); ok && cfg.portLow <= hi && cfg.portHigh >= lo {
+		logger.Warn("--node-ports overlaps the system's ephemeral port range: any outgoing connection may take a node's port",
+			"node_ports", cfg.NodePorts, "ephemeral", fmt.Sprintf("%d-%d", lo, hi))
+	}
 }
 
 // ephemeralPorts reads the range the kernel hands out for outgoing connections and port-0 listeners.

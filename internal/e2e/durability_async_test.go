@@ -36,7 +36,7 @@ func signalLogReplicas(t *testing.T, srv *ecacheProcess, sig syscall.Signal) {
 // the log every write acknowledged in either mode is there.
 func TestAsyncDurableGroup(t *testing.T) {
 	requireBinary(t, "valkey-server")
-	srv := startServer(t)
+	srv, metricsURL := startMetricsServer(t)
 	c := srv.client("us-east-1")
 	ctx := ctxT(t)
 	const token = "durable-token-0123456789"
@@ -75,10 +75,26 @@ func TestAsyncDurableGroup(t *testing.T) {
 	if v, err := cc.Get(ctx, acked[0]).Result(); err != nil || v != "0" {
 		t.Errorf("a read while writes are refused: %q, %v", v, err)
 	}
+	// The primary's metrics say so: the buffer's age over the window, writes refused, traffic managed.
+	primary := primaryOfSlot(t, c, cc, 0)
+	samples := scrape(t, metricsURL)
+	lag, _ := metricOf(samples, "DurabilityLag", primary)
+	refused, _ := metricOf(samples, "DurabilityBufferExceededErrorCount", primary)
+	active, _ := metricOf(samples, "TrafficManagementActive", primary)
+	if lag < 10000 || refused < 1 || active != 1 {
+		t.Errorf("primary %s while refusing writes: DurabilityLag %v ms, DurabilityBufferExceededErrorCount %v, TrafficManagementActive %v", primary, lag, refused, active)
+	}
 	signalLogReplicas(t, srv, syscall.SIGCONT)
 	eventually(t, time.Minute, "writes taken once the log runs again", func() error {
 		return cc.Set(ctx, "after-outage", "1", 0).Err()
 	})
+	samples = scrape(t, metricsURL)
+	if active, ok := metricOf(samples, "TrafficManagementActive", primary); !ok || active != 0 {
+		t.Errorf("TrafficManagementActive of %s once writes are taken again: %v (reported %v)", primary, active, ok)
+	}
+	if lag, _ := metricOf(samples, "DurabilityLag", primary); lag >= 10000 {
+		t.Errorf("DurabilityLag of %s once writes are taken again: %v ms", primary, lag)
+	}
 
 	out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{
 		ReplicationGroupId: aws.String("relaxed"), Durability: types.DurabilitySync, ApplyImmediately: aws.Bool(true)})

@@ -1,6 +1,7 @@
 // Package memcache is the one way ecache speaks memcached's text protocol to a node: a request and its
-// first reply line, over TCP or TLS, bounded by the caller's context. The driver's readiness probe and the
-// configuration endpoints' version query and auto-discovery seeding use it. A leaf package.
+// first reply line (or the statistics), over TCP or TLS, bounded by the caller's context. The driver's
+// readiness probe, the configuration endpoints' version query and auto-discovery seeding, and the metrics
+// use it. A leaf package.
 package memcache
 
 import (
@@ -16,16 +17,53 @@ import (
 // RoundTrip connects to addr (completing a TLS handshake when cfg is set), writes req and returns the first
 // reply line without its terminator. ctx bounds the whole exchange and interrupts it when it ends.
 func RoundTrip(ctx context.Context, addr string, cfg *tls.Config, req []byte) (string, error) {
+	var line string
+	err := exchange(ctx, addr, cfg, req, func(r *bufio.Reader) (err error) {
+		line, err = readLine(r)
+		return err
+	})
+	return line, err
+}
+
+// Stats asks the node at addr for its general statistics ("stats") and returns them by name.
+func Stats(ctx context.Context, addr string, cfg *tls.Config) (map[string]string, error) {
+	out := map[string]string{}
+	err := exchange(ctx, addr, cfg, []byte("stats\r\n"), func(r *bufio.Reader) error {
+		for {
+			line, err := readLine(r)
+			if err != nil {
+				return err
+			}
+			if line == "END" {
+				return nil
+			}
+			f := strings.Fields(line)
+			if len(f) != 3 || f[0] != "STAT" {
+				return fmt.Errorf("stats: unexpected reply %q", line)
+			}
+			out[f[1]] = f[2]
+		}
+	})
+	return out, err
+}
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
+}
+
+// exchange connects to addr, writes req and hands the reply to read, all bounded by ctx.
+func exchange(ctx context.Context, addr string, cfg *tls.Config, req []byte, read func(*bufio.Reader) error) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if cfg != nil {
 		tc := tls.Client(c, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
-			return "", err
+			return err
 		}
 		c = tc
 	}
@@ -36,13 +74,12 @@ func RoundTrip(ctx context.Context, addr string, cfg *tls.Config, req []byte) (s
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if _, err := c.Write(req); err != nil {
-		return "", ctxErr(ctx, err)
+		return ctxErr(ctx, err)
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", ctxErr(ctx, err)
+	if err := read(bufio.NewReader(c)); err != nil {
+		return ctxErr(ctx, err)
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return nil
 }
 
 // Version asks the node at addr for its version and returns the "VERSION x" line.
