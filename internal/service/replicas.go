@@ -272,6 +272,8 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *api.DecreaseRepl
 				return api.InvalidParameterValueException("NewReplicaCount %d for node group %s is more than its current %d replicas; use IncreaseReplicaCount.", w, ng.ID, len(replicas))
 			case w < 1 && !g.ClusterEnabled && (g.AutomaticFailover || g.MultiAZ):
 				return api.InvalidParameterCombinationException("A replication group with automatic failover needs at least one replica.")
+			case w < 1 && g.Durable():
+				return api.InvalidParameterCombinationException("Durability %s requires at least one replica in every node group (node group %s would have none).", g.Durability, ng.ID)
 			case len(remove) == 0:
 				slices.SortFunc(replicas, func(a, b string) int { return memberNumber(b) - memberNumber(a) })
 				remove = replicas[:len(replicas)-w]
