@@ -95,9 +95,14 @@ func (c *Controller) authTokens(key, ng string) ([]string, error) {
 	return []string{cl.AuthToken, cl.PreviousAuthToken}, nil
 }
 
-// checkpointDir holds a durable shard's checkpoints (its dataset at a log offset).
+// checkpointDir holds a durable shard's checkpoints (its dataset at a log offset), in its group's directory.
 func (c *Controller) checkpointDir(g *resource.ReplicationGroup, nodeGroup string) string {
-	return filepath.Join(c.cfg.DurableDir, g.Region, g.ID+"-"+g.UID, nodeGroup)
+	return filepath.Join(c.durableGroupDir(g), nodeGroup)
+}
+
+// durableGroupDir holds the checkpoint directories of a durable group's shards.
+func (c *Controller) durableGroupDir(g *resource.ReplicationGroup) string {
+	return filepath.Join(c.cfg.DurableDir, g.Region, g.ID+"-"+g.UID)
 }
 
 // logAPIs are the API addresses of a shard's log replicas.
@@ -290,7 +295,52 @@ func (c *Controller) closeDurableGroup(ctx context.Context, key string, g *resou
 		delete(c.durables.logs, id)
 		c.durables.mu.Unlock()
 	}
-	return os.RemoveAll(filepath.Dir(c.checkpointDir(g, "")))
+	return os.RemoveAll(c.durableGroupDir(g))
+}
+
+// retireShardLogs stops what served the node groups a durable group no longer has (resharding removed them):
+// their shard runtimes, their log replicas and their checkpoints.
+func (c *Controller) retireShardLogs(ctx context.Context, key string, g *resource.ReplicationGroup) error {
+	keep := map[string]bool{}
+	for _, id := range logDriverIDs([]*resource.ReplicationGroup{g}) {
+		keep[id] = true
+	}
+	d := &c.durables
+	d.mu.Lock()
+	var gone []string
+	for id, owner := range d.logs {
+		if owner == key && !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	for k, sh := range d.shards {
+		if ng, ok := strings.CutPrefix(k, key+"/"); ok && g.NodeGroup(ng) == nil {
+			sh.Close()
+			delete(d.shards, k)
+		}
+	}
+	d.mu.Unlock()
+	for _, id := range gone {
+		if err := c.driver.Remove(ctx, id); err != nil {
+			return fmt.Errorf("log replica %s: %w", id, err)
+		}
+		d.mu.Lock()
+		delete(d.logs, id)
+		d.mu.Unlock()
+		c.logger.Info("log replica of a removed node group stopped", "group", g.ID, "replica", id)
+	}
+	dirs, err := os.ReadDir(c.durableGroupDir(g))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range dirs {
+		if e.IsDir() && g.NodeGroup(e.Name()) == nil {
+			if err := os.RemoveAll(c.checkpointDir(g, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // closeDurables stops every shard runtime (ecache is stopping; the engines and log replicas keep running).

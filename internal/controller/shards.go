@@ -77,6 +77,9 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 		if err := c.ensureShardLogs(ctx, key, g); err != nil {
 			return true, err
 		}
+		if err := c.retireShardLogs(ctx, key, g); err != nil {
+			return true, err
+		}
 		c.applyDurabilityMode(g, members)
 	}
 

@@ -98,7 +98,8 @@ func TestDurabilityRules(t *testing.T) {
 	}
 
 	// On stays on: a sync group gets a log of three replicas per node group on ports no other resource holds;
-	// it switches to async and back, it cannot be turned off, and its shards cannot change.
+	// it switches to async and back and cannot be turned off; a node group added by resharding gets a log
+	// of its own.
 	created, err := c.CreateReplicationGroup(ctx, durableReq(nil))
 	if err != nil {
 		t.Fatalf("a sync group meeting every requirement: %v", err)
@@ -150,11 +151,6 @@ func TestDurabilityRules(t *testing.T) {
 			_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: types.DurabilityDefault})
 			return err
 		}},
-		{"changing the shards", func() error {
-			_, err := c.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
-				ReplicationGroupId: aws.String("dur"), NodeGroupCount: aws.Int32(4), ApplyImmediately: aws.Bool(true)})
-			return err
-		}},
 	} {
 		before, _ := p.store.Revision(ctx)
 		if code, _ := apiError(t, r.call()); code != "InvalidParameterCombination" {
@@ -164,6 +160,31 @@ func TestDurabilityRules(t *testing.T) {
 			t.Errorf("%s: the refused request changed the store", r.name)
 		}
 	}
+	if _, err := c.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+		ReplicationGroupId: aws.String("dur"), NodeGroupCount: aws.Int32(4), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatalf("adding a node group to a sync group: %v", err)
+	}
+	editRecord(t, p.store, resource.KindReplicationGroup, func(g *resource.ReplicationGroup) { stored = g }, "dur")
+	for _, ng := range stored.NodeGroups[3:] {
+		if ng.Log == nil || len(ng.Log.Replicas) != 3 {
+			t.Fatalf("added node group %s has log %+v, want three replicas", ng.ID, ng.Log)
+		}
+		for _, r := range ng.Log.Replicas {
+			take(r.RaftPort, ng.ID+" log "+r.ID)
+			take(r.APIPort, ng.ID+" log "+r.ID)
+		}
+		for _, m := range ng.Members {
+			var cl *resource.Cluster
+			editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { cl = c }, m.ClusterID)
+			take(cl.Nodes[0].Port, m.ClusterID)
+			take(cl.Nodes[0].BusPort, m.ClusterID+" bus")
+			for _, port := range cl.Nodes[0].EnginePorts {
+				take(port, m.ClusterID+" engine")
+			}
+		}
+	}
+	markAvailable(t, p.store, "dur-0004-001", "dur-0004-002")
+	markGroupAvailable(t, p.store, "dur")
 	for _, mode := range []types.Durability{types.DurabilityAsync, types.DurabilitySync} {
 		out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("dur"), Durability: mode, ApplyImmediately: aws.Bool(true)})
 		if err != nil {

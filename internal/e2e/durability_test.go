@@ -355,6 +355,14 @@ func TestDurableSnapshotRestore(t *testing.T) {
 	if n := len(logReplicas(t, srv.dataDir)); n != 12 {
 		t.Errorf("%d log replicas run; want three per node group of each group", n)
 	}
+	// Deleting the source group removes its logs and checkpoints, and nothing of the restored group's.
+	deleteGroup(t, c, "src")
+	if dirs, _ := filepath.Glob(filepath.Join(srv.dataDir, "durable", "*", "restored-*", "0001", "checkpoint-*")); len(dirs) == 0 {
+		t.Error("deleting another group removed the restored group's checkpoints")
+	}
+	if n := len(logReplicas(t, srv.dataDir)); n != 6 {
+		t.Errorf("%d log replicas run after deleting the source; want the restored group's six", n)
+	}
 	// The restored data is in the restored group's logs: a failover keeps it.
 	killPrimaryOfSlot0(t, srv, c, cc)
 	waitGroupAvailable(t, c, "restored")

@@ -161,9 +161,6 @@ func (s *Service) ModifyReplicationGroupShardConfiguration(ctx context.Context, 
 		if !g.ClusterEnabled {
 			return api.InvalidParameterCombinationException("Replication group %s has cluster mode disabled; shards can only be changed with cluster mode enabled.", g.ID)
 		}
-		if g.Durable() {
-			return api.InvalidParameterCombinationException("Replication group %s has durability %s: changing its shards is not available on this ecache host yet.", g.ID, g.Durability)
-		}
 		remove, err := nodeGroupsToRemove(g, want, in)
 		if err != nil {
 			return err
@@ -299,6 +296,22 @@ func (s *Service) addNodeGroups(tx store.Tx, g *resource.ReplicationGroup, n, re
 			ng.Members = append(ng.Members, resource.Member{ClusterID: mid, Role: role})
 		}
 		g.NodeGroups = append(g.NodeGroups, ng)
+	}
+	return s.addShardLogs(tx, g, g.NodeGroups[len(g.NodeGroups)-n:])
+}
+
+// addShardLogs lays out the transaction logs of a durable group's new node groups, on ports taken after
+// their members' (which the transaction holds already).
+func (s *Service) addShardLogs(tx store.Tx, g *resource.ReplicationGroup, added []resource.NodeGroup) error {
+	if !g.Durable() {
+		return nil
+	}
+	ports, err := s.allocatePorts(tx, 2*resource.LogReplicasPerShard*len(added))
+	if err != nil {
+		return err
+	}
+	for i := range added {
+		added[i].Log, ports = newShardLog(g, ports), ports[2*resource.LogReplicasPerShard:]
 	}
 	return nil
 }
