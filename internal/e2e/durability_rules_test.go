@@ -116,27 +116,30 @@ func TestDurabilityRules(t *testing.T) {
 		}
 		taken[port] = what
 	}
-	for _, ng := range stored.NodeGroups {
-		if ng.Log == nil || len(ng.Log.Replicas) != 3 {
-			t.Fatalf("node group %s has log %+v, want three replicas", ng.ID, ng.Log)
-		}
-		for _, r := range ng.Log.Replicas {
-			take(r.RaftPort, ng.ID+" log "+r.ID)
-			take(r.APIPort, ng.ID+" log "+r.ID)
-		}
-		for _, m := range ng.Members {
-			var cl *resource.Cluster
-			editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { cl = c }, m.ClusterID)
-			if !cl.Durable || len(cl.Nodes[0].EnginePorts) != 2 {
-				t.Errorf("member %s: durable %v, engine ports %v", m.ClusterID, cl.Durable, cl.Nodes[0].EnginePorts)
+	takeNodeGroups := func(ngs []resource.NodeGroup) {
+		for _, ng := range ngs {
+			if ng.Log == nil || len(ng.Log.Replicas) != 3 {
+				t.Fatalf("node group %s has log %+v, want three replicas", ng.ID, ng.Log)
 			}
-			take(cl.Nodes[0].Port, m.ClusterID)
-			take(cl.Nodes[0].BusPort, m.ClusterID+" bus")
-			for _, port := range cl.Nodes[0].EnginePorts {
-				take(port, m.ClusterID+" engine")
+			for _, r := range ng.Log.Replicas {
+				take(r.RaftPort, ng.ID+" log "+r.ID)
+				take(r.APIPort, ng.ID+" log "+r.ID)
+			}
+			for _, m := range ng.Members {
+				var cl *resource.Cluster
+				editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { cl = c }, m.ClusterID)
+				if !cl.Durable || len(cl.Nodes[0].EnginePorts) != 2 {
+					t.Errorf("member %s: durable %v, engine ports %v", m.ClusterID, cl.Durable, cl.Nodes[0].EnginePorts)
+				}
+				take(cl.Nodes[0].Port, m.ClusterID)
+				take(cl.Nodes[0].BusPort, m.ClusterID+" bus")
+				for _, port := range cl.Nodes[0].EnginePorts {
+					take(port, m.ClusterID+" engine")
+				}
 			}
 		}
 	}
+	takeNodeGroups(stored.NodeGroups)
 	markAvailable(t, p.store, "dur-0001-001", "dur-0001-002", "dur-0002-001", "dur-0002-002", "dur-0003-001", "dur-0003-002")
 	markGroupAvailable(t, p.store, "dur")
 	for _, r := range []struct {
@@ -165,24 +168,7 @@ func TestDurabilityRules(t *testing.T) {
 		t.Fatalf("adding a node group to a sync group: %v", err)
 	}
 	editRecord(t, p.store, resource.KindReplicationGroup, func(g *resource.ReplicationGroup) { stored = g }, "dur")
-	for _, ng := range stored.NodeGroups[3:] {
-		if ng.Log == nil || len(ng.Log.Replicas) != 3 {
-			t.Fatalf("added node group %s has log %+v, want three replicas", ng.ID, ng.Log)
-		}
-		for _, r := range ng.Log.Replicas {
-			take(r.RaftPort, ng.ID+" log "+r.ID)
-			take(r.APIPort, ng.ID+" log "+r.ID)
-		}
-		for _, m := range ng.Members {
-			var cl *resource.Cluster
-			editRecord(t, p.store, resource.KindCluster, func(c *resource.Cluster) { cl = c }, m.ClusterID)
-			take(cl.Nodes[0].Port, m.ClusterID)
-			take(cl.Nodes[0].BusPort, m.ClusterID+" bus")
-			for _, port := range cl.Nodes[0].EnginePorts {
-				take(port, m.ClusterID+" engine")
-			}
-		}
-	}
+	takeNodeGroups(stored.NodeGroups[3:])
 	markAvailable(t, p.store, "dur-0004-001", "dur-0004-002")
 	markGroupAvailable(t, p.store, "dur")
 	for _, mode := range []types.Durability{types.DurabilityAsync, types.DurabilitySync} {
