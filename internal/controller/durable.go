@@ -396,9 +396,14 @@ func (c *Controller) durableEndpoint(ctx context.Context, cl *resource.Cluster, 
 
 const durabilityAsync = "async"
 
-// applyDurabilityMode switches the endpoints of a durable group's members to the group's mode (sync and async
-// switch with ModifyReplicationGroup; the endpoints opened later take it from the group).
-func (c *Controller) applyDurabilityMode(g *resource.ReplicationGroup, members []member) {
+// applyDurabilityMode switches the shards and the endpoints of a durable group's members to the group's mode
+// (sync and async switch with ModifyReplicationGroup; the endpoints opened later take it from the group).
+func (c *Controller) applyDurabilityMode(key string, g *resource.ReplicationGroup, members []member) {
+	for i := range g.NodeGroups {
+		if ng := &g.NodeGroups[i]; ng.Log != nil {
+			c.durableShard(key, g, ng).SetAsync(g.Durability == durabilityAsync)
+		}
+	}
 	for _, m := range members {
 		for _, n := range m.cluster.Nodes {
 			c.listeners.setDurabilityMode(m.cluster.DriverID(n.ID), g.Durability == durabilityAsync)

@@ -80,7 +80,7 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 		if err := c.retireShardLogs(ctx, key, g); err != nil {
 			return true, err
 		}
-		c.applyDurabilityMode(g, members)
+		c.applyDurabilityMode(key, g, members)
 	}
 
 	// A dead primary with a running replica: promote the replica before anything else.

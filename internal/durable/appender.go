@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/ecache/ecache/internal/txlog"
 )
@@ -43,10 +44,19 @@ type appender struct {
 	sentEnd uint64 // the offset after them
 	fixed   int    // appends of queue sent on some stream: their bounds stay, so a resend is a duplicate
 	err     error  // why the appender ended
+
+	// linger, when set and above zero, is how long what was added may wait to be sent, so that more goes in
+	// one append (lingerBytes sends it at once).
+	linger      func() time.Duration
+	unsentSince time.Time // when the oldest chunk not sent on any stream was added
+	lingering   bool      // a kick is due when the linger ends
 }
 
-func newAppender(ctx context.Context, log *txlog.Client, epoch, offset uint64, committed func(n int)) *appender {
-	a := &appender{log: log, epoch: epoch, committed: committed, base: offset, done: make(chan struct{}), kick: make(chan struct{}, 1)}
+// lingerBytes ends a linger early: that much waiting is worth an append.
+const lingerBytes = 256 << 10
+
+func newAppender(ctx context.Context, log *txlog.Client, epoch, offset uint64, linger func() time.Duration, committed func(n int)) *appender {
+	a := &appender{log: log, epoch: epoch, committed: committed, base: offset, linger: linger, done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	a.ctx, a.cancel = context.WithCancel(ctx)
 	a.cond = sync.NewCond(&a.mu)
 	go a.run()
@@ -63,6 +73,9 @@ func (a *appender) add(data []byte) error {
 	if a.err != nil {
 		a.mu.Unlock()
 		return a.err
+	}
+	if len(a.queue) == a.fixed {
+		a.unsentSince = time.Now()
 	}
 	a.queue = append(a.queue, data)
 	a.bytes += len(data)
@@ -102,6 +115,10 @@ func (a *appender) flush(p *txlog.Pipeline) bool {
 			a.mu.Unlock()
 			return true
 		}
+		if a.sent >= a.fixed && a.lingers() {
+			a.mu.Unlock()
+			return true
+		}
 		if a.sent >= a.fixed && len(a.queue)-a.sent > 1 {
 			a.queue = append(a.queue[:a.sent], bytes.Join(a.queue[a.sent:], nil))
 		}
@@ -114,6 +131,37 @@ func (a *appender) flush(p *txlog.Pipeline) bool {
 			return false
 		}
 	}
+}
+
+// lingers reports whether what waits to be sent (never sent yet) should wait longer, arranging a kick for
+// when it should not. The caller holds mu.
+func (a *appender) lingers() bool {
+	if a.linger == nil {
+		return false
+	}
+	wait := a.linger() - time.Since(a.unsentSince)
+	if wait <= 0 || a.unsentBytes() >= lingerBytes {
+		return false
+	}
+	if !a.lingering {
+		a.lingering = true
+		time.AfterFunc(wait, func() {
+			a.mu.Lock()
+			a.lingering = false
+			a.mu.Unlock()
+			a.signal()
+		})
+	}
+	return true
+}
+
+// unsentBytes are the bytes of the chunks never sent. The caller holds mu.
+func (a *appender) unsentBytes() int {
+	n := 0
+	for _, c := range a.queue[a.fixed:] {
+		n += len(c)
+	}
+	return n
 }
 
 // close stops the appender and waits for it.

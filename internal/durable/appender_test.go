@@ -22,7 +22,7 @@ func TestAppenderAcrossALeaderChange(t *testing.T) {
 	var mu sync.Mutex
 	var committed []int
 	total := 0
-	app := newAppender(ctx, log, 1, 0, func(n int) {
+	app := newAppender(ctx, log, 1, 0, nil, func(n int) {
 		mu.Lock()
 		committed = append(committed, n)
 		total += n
@@ -55,5 +55,50 @@ func TestAppenderAcrossALeaderChange(t *testing.T) {
 	got, _, err := log.Read(ctx, 0, 1<<20)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the log holds %d bytes (%v), want the %d added, in order", len(got), err, len(want))
+	}
+}
+
+// TestAppenderLingers: with a linger, chunks added one after the other within it go to the log as one
+// append; without, the first goes at once.
+func TestAppenderLingers(t *testing.T) {
+	_, log := startLog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := log.Fence(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	appends := func(linger func() time.Duration, offset uint64) int {
+		var mu sync.Mutex
+		calls, total := 0, 0
+		app := newAppender(ctx, log, 1, offset, linger, func(n int) {
+			mu.Lock()
+			calls++
+			total += n
+			mu.Unlock()
+		})
+		defer app.close()
+		for i := range 50 {
+			if err := app.add([]byte(fmt.Sprintf("chunk-%04d;", i))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			done, n := total == 50*11, calls
+			mu.Unlock()
+			if done {
+				return n
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("committed %d of %d bytes", total, 50*11)
+			}
+		}
+	}
+	if n := appends(func() time.Duration { return 500 * time.Millisecond }, 0); n != 1 {
+		t.Errorf("with a linger longer than the adds, %d appends; want one", n)
+	}
+	if n := appends(nil, 50*11); n < 2 {
+		t.Errorf("without a linger, %d appends; want the first at once and the rest after", n)
 	}
 }

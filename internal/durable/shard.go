@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecache/ecache/internal/replication"
@@ -21,6 +22,7 @@ import (
 type Shard struct {
 	cfg   ShardConfig
 	relay *Relay
+	async atomic.Bool // the group's Durability is async: the shipper lingers to append more at once
 
 	mu      sync.Mutex
 	primary resp.Node
@@ -28,6 +30,21 @@ type Shard struct {
 	stop    context.CancelFunc
 	done    <-chan error // the shipper's end
 	err     error        // why the shipper ended
+}
+
+// SetAsync tells the shard whether its group's Durability is async: then nobody waits for an append, and
+// the shipper lingers up to asyncLinger to make fewer, larger ones (each costs the log replicas a Raft round
+// of disk writes, on the CPUs the engines use too).
+func (s *Shard) SetAsync(on bool) { s.async.Store(on) }
+
+// asyncLinger is how long an async shard's shipper waits to gather more of the stream into one append.
+const asyncLinger = 20 * time.Millisecond
+
+func (s *Shard) linger() time.Duration {
+	if s.async.Load() {
+		return asyncLinger
+	}
+	return 0
 }
 
 // ShardConfig says which log and checkpoints a shard uses.
@@ -84,7 +101,8 @@ func (s *Shard) Lead(ctx context.Context, primary resp.Node) error {
 		Dataset: func(offset uint64, write func(io.Writer) error) error {
 			_, err := s.cfg.Checkpoints.Save(offset, write)
 			return err
-		}})
+		},
+		Linger: s.linger})
 	select {
 	case <-shipper.Attached():
 	case err := <-done:

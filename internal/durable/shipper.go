@@ -37,6 +37,9 @@ type ShipperConfig struct {
 	// MaxBatch is the bytes one append usually takes at most (default 1 MiB); a command or a transaction
 	// larger than that goes in one append of its own size.
 	MaxBatch int
+	// Linger, when it returns more than zero, is how long the stream may wait before it is appended, to
+	// gather more into one append (async durability, where no write waits for it). Nil: none.
+	Linger func() time.Duration
 }
 
 // Shipper is a primary's replication stream on its way into the log.
@@ -149,7 +152,7 @@ func (s *Shipper) run(ctx context.Context) error {
 // stream appends the primary's stream to the log, cut only between commands and outside transactions,
 // several appends in flight, and acknowledges each commit.
 func (s *Shipper) stream(ctx context.Context, conn net.Conn, r *bufio.Reader, ack func() error) error {
-	app := newAppender(ctx, s.cfg.Log, s.cfg.Epoch, s.logBase, func(n int) {
+	app := newAppender(ctx, s.cfg.Log, s.cfg.Epoch, s.logBase, s.cfg.Linger, func(n int) {
 		s.shipped.Add(uint64(n))
 		_ = ack() // a broken link ends the read below
 	})
