@@ -35,7 +35,7 @@ type serveConfig struct {
 	S3Endpoint, S3Region, S3AccessKeyID, S3SecretAccessKey string
 	S3VirtualHosted                                        bool
 
-	MaxClusters, MaxNodes, MaxNodesPerCluster, MaxTags int
+	MaxClusters, MaxNodes, MaxNodesPerCluster, MaxNodesPerGroup, MaxTags int
 
 	portLow, portHigh int
 }
@@ -91,6 +91,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.MaxClusters, "max-clusters", 300, "cache clusters per region (ClusterQuotaForCustomerExceeded)")
 	num(&c.MaxNodes, "max-nodes", 300, "cache nodes per region (NodeQuotaForCustomerExceeded)")
 	num(&c.MaxNodesPerCluster, "max-nodes-per-cluster", 40, "nodes per Memcached cluster (NodeQuotaForClusterExceeded)")
+	num(&c.MaxNodesPerGroup, "max-nodes-per-group", 90, "nodes per cluster mode enabled replication group, up to 500 (NodeQuotaForClusterExceeded)")
 	num(&c.MaxTags, "max-tags", 50, "tags per resource (TagQuotaPerResourceExceeded)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ecache serve [flags]\n\nRuns the ElastiCache API and the engines it manages.\n\nFlags:")
@@ -112,10 +113,13 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	for _, q := range []struct {
 		name string
 		v    int
-	}{{"max-clusters", c.MaxClusters}, {"max-nodes", c.MaxNodes}, {"max-nodes-per-cluster", c.MaxNodesPerCluster}, {"max-tags", c.MaxTags}} {
+	}{{"max-clusters", c.MaxClusters}, {"max-nodes", c.MaxNodes}, {"max-nodes-per-cluster", c.MaxNodesPerCluster}, {"max-nodes-per-group", c.MaxNodesPerGroup}, {"max-tags", c.MaxTags}} {
 		if q.v < 1 {
 			return nil, fmt.Errorf("--%s %d: want at least 1", q.name, q.v)
 		}
+	}
+	if c.MaxNodesPerGroup > 500 {
+		return nil, fmt.Errorf("--max-nodes-per-group %d: ElastiCache allows at most 500", c.MaxNodesPerGroup)
 	}
 	if (c.S3AccessKeyID == "") != (c.S3SecretAccessKey == "") {
 		return nil, errors.New("--s3-access-key-id and --s3-secret-access-key must be given together")

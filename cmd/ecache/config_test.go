@@ -15,7 +15,7 @@ func TestParseServeFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9999" || c.portLow != 40000 || c.portHigh != 40010 || c.MaxClusters != 3 || c.MaxTags != 7 || c.MaxNodes != 300 {
+	if c.Listen != "127.0.0.1:9999" || c.portLow != 40000 || c.portHigh != 40010 || c.MaxClusters != 3 || c.MaxTags != 7 || c.MaxNodes != 300 || c.MaxNodesPerGroup != 90 {
 		t.Errorf("config = %+v: flags, environment and defaults not applied", c)
 	}
 	if c, err := parseServeFlags([]string{"--regions", " lab-1, lab-2 ,"}); err != nil || strings.Join(c.extraRegions(), "|") != "lab-1|lab-2" {
@@ -24,6 +24,7 @@ func TestParseServeFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--node-ports", "10-20"}, {"--node-ports", "5000"}, {"--node-ports", "6000-5000"},
 		{"--account-id", "12ab"}, {"--max-nodes", "0"}, {"extra"}, {"--regions", "lab-1,Bad_Region"},
+		{"--max-nodes-per-group", "501"}, {"--max-nodes-per-group", "0"},
 	} {
 		if _, err := parseServeFlags(bad); err == nil {
 			t.Errorf("parseServeFlags(%q) accepted", bad)

@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	svc := service.New(st, host, service.Config{
 		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
 		Quotas: service.Quotas{ClustersPerRegion: cfg.MaxClusters, NodesPerRegion: cfg.MaxNodes,
-			NodesPerCluster: cfg.MaxNodesPerCluster, TagsPerResource: cfg.MaxTags},
+			NodesPerCluster: cfg.MaxNodesPerCluster, NodesPerGroup: cfg.MaxNodesPerGroup, TagsPerResource: cfg.MaxTags},
 		PortFree: process.PortFree, Objects: objects,
 	}, time.Now, logger)
 	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, cfg.NodeHostIPv6, "localhost"}, time.Now())

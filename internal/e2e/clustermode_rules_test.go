@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -221,4 +222,24 @@ func TestClusterModeRules(t *testing.T) {
 			return err
 		}, badCombo, 400},
 	})
+}
+
+// TestNodesPerGroupQuota: the node quota of a cluster mode enabled group is a setting (AWS raises its 90 on
+// request, up to 500): raised, a 92-node group is created, and the new limit is the one refused.
+func TestNodesPerGroupQuota(t *testing.T) {
+	q := service.DefaultQuotas()
+	q.NodesPerGroup, q.NodesPerRegion, q.ClustersPerRegion = 120, 1000, 1000
+	p := newInProcess(t, q, 29300, 29799)
+	ctx := context.Background()
+	if _, err := p.client.CreateReplicationGroup(ctx, cmeReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.NumNodeGroups = aws.String("big"), aws.Int32(46)
+	})); err != nil {
+		t.Fatalf("92 nodes under a quota of 120: %v", err)
+	}
+	_, err := p.client.CreateReplicationGroup(ctx, cmeReq(func(in *elasticache.CreateReplicationGroupInput) {
+		in.ReplicationGroupId, in.NumNodeGroups = aws.String("bigger"), aws.Int32(61)
+	}))
+	if code, _ := apiError(t, err); code != "NodeQuotaForClusterExceeded" || !strings.Contains(err.Error(), "at most 120 nodes") {
+		t.Errorf("122 nodes under a quota of 120: %v", err)
+	}
 }

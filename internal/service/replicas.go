@@ -222,8 +222,8 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *api.IncreaseRepl
 		if len(adds) == 0 {
 			return errNoReplicaChange()
 		}
-		if nodes := len(g.MemberIDs()) + len(adds); g.ClusterEnabled && nodes > maxClusterModeNodes {
-			return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded: %d nodes would exceed the quota of %d nodes per cluster.", nodes, maxClusterModeNodes)
+		if nodes := len(g.MemberIDs()) + len(adds); g.ClusterEnabled && nodes > s.cfg.Quotas.NodesPerGroup {
+			return api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded: %d nodes would exceed the quota of %d nodes per cluster.", nodes, s.cfg.Quotas.NodesPerGroup)
 		}
 		return s.addReplicas(tx, g, all[:len(all)-len(adds)], adds)
 	})

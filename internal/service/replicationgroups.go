@@ -367,7 +367,7 @@ func (s *Service) resolveClusterMode(tx store.Tx, rg string, g *resource.Replica
 // planShards lays out the node groups and member clusters the request asks for.
 func (s *Service) planShards(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
 	if g.ClusterEnabled {
-		return planClusterShards(at, in, g)
+		return planClusterShards(at, in, g, s.cfg.Quotas.NodesPerGroup)
 	}
 	members, err := planSingleShard(at, in, g)
 	if err != nil {

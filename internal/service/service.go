@@ -26,12 +26,15 @@ type Quotas struct {
 	ClustersPerRegion int // ClusterQuotaForCustomerExceeded
 	NodesPerRegion    int // NodeQuotaForCustomerExceeded (AWS default 300)
 	NodesPerCluster   int // NodeQuotaForClusterExceeded for Memcached (AWS default 40)
-	TagsPerResource   int // TagQuotaPerResourceExceeded (50)
+	// NodesPerGroup is the node quota of a cluster mode enabled group (AWS default 90, raised on request up
+	// to 500: NodeQuotaForClusterExceeded and NodeGroupsPerReplicationGroupQuotaExceeded).
+	NodesPerGroup   int
+	TagsPerResource int // TagQuotaPerResourceExceeded (50)
 }
 
 // DefaultQuotas are AWS's published defaults.
 func DefaultQuotas() Quotas {
-	return Quotas{ClustersPerRegion: 300, NodesPerRegion: 300, NodesPerCluster: 40, TagsPerResource: 50}
+	return Quotas{ClustersPerRegion: 300, NodesPerRegion: 300, NodesPerCluster: 40, NodesPerGroup: 90, TagsPerResource: 50}
 }
 
 // Config is what the service needs to know about its deployment.

@@ -17,8 +17,6 @@ import (
 const (
 	// maxNodeGroups is how many shards a cluster mode enabled group may have (Valkey 7.2+, Redis OSS 5.0.6+).
 	maxNodeGroups = 500
-	// maxClusterModeNodes is ElastiCache's default node quota of a cluster mode enabled group.
-	maxClusterModeNodes = 90
 )
 
 // nodeGroupIDPattern is what a user-supplied NodeGroupId may look like: ElastiCache's own ids are 0001...
@@ -27,7 +25,7 @@ var nodeGroupIDPattern = regexp.MustCompile(`^[0-9a-zA-Z]{1,4}$`)
 // planClusterShards lays out the node groups of a cluster mode enabled group: NumNodeGroups shards of
 // ReplicasPerNodeGroup replicas with the slots split evenly, or one shard per NodeGroupConfiguration entry
 // with its own slots, replica count and Availability Zones.
-func planClusterShards(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup) ([]plannedShard, error) {
+func planClusterShards(at placement, in *api.CreateReplicationGroupMessage, g *resource.ReplicationGroup, maxNodes int) ([]plannedShard, error) {
 	switch {
 	case in.PrimaryClusterId != nil:
 		return nil, api.InvalidParameterCombinationException("PrimaryClusterId cannot seed a cluster mode enabled replication group.")
@@ -106,8 +104,8 @@ func planClusterShards(at placement, in *api.CreateReplicationGroupMessage, g *r
 			}
 		}
 	}
-	if nodes > maxClusterModeNodes {
-		return nil, api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each cluster can have at most %d nodes in this region.", maxClusterModeNodes)
+	if nodes > maxNodes {
+		return nil, api.NodeQuotaForClusterExceededFault("Cluster node quota exceeded. Each cluster can have at most %d nodes in this region.", maxNodes)
 	}
 	return shards, nil
 }
@@ -171,8 +169,8 @@ func (s *Service) ModifyReplicationGroupShardConfiguration(ctx context.Context, 
 		}
 		replicas := len(g.NodeGroups[0].Members) - 1
 		nodes := len(g.MemberIDs()) + added*(replicas+1)
-		if nodes > maxClusterModeNodes {
-			return api.NodeGroupsPerReplicationGroupQuotaExceededFault("%d node groups of %d nodes would exceed the quota of %d nodes per cluster.", want, replicas+1, maxClusterModeNodes)
+		if nodes > s.cfg.Quotas.NodesPerGroup {
+			return api.NodeGroupsPerReplicationGroupQuotaExceededFault("%d node groups of %d nodes would exceed the quota of %d nodes per cluster.", want, replicas+1, s.cfg.Quotas.NodesPerGroup)
 		}
 		if err := s.checkNodeQuota(all, rg, added*(replicas+1)); err != nil {
 			return err
