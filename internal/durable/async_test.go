@@ -76,6 +76,12 @@ func TestAsyncRefusesWritesOverTheWindow(t *testing.T) {
 	if st := ep.Stats(); st.TrafficManagementActive || st.DurabilityBufferExceededErrorCount < 2 {
 		t.Errorf("stats once the log caught up = %+v", st)
 	}
+	// With no write coming, the endpoint still learns that the log caught up: the buffer empties.
+	for deadline := time.Now().Add(10 * time.Second); ep.Stats().DurabilityLag > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("DurabilityLag still %v ten seconds after the last write, the log running", ep.Stats().DurabilityLag)
+		}
+	}
 	logged, _, err := log.Read(ctx, 0, 8<<20)
 	if err != nil {
 		t.Fatal(err)

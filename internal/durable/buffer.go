@@ -36,15 +36,27 @@ type bufferedWrite struct {
 func (d *durabilityBuffer) note(primary, logged uint64, at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.acked = max(d.acked, logged)
+	d.pop(logged)
+	if primary > d.acked && (len(d.pending) == 0 || primary > d.pending[len(d.pending)-1].offset) {
+		d.pending = append(d.pending, bufferedWrite{offset: primary, at: at})
+	}
+}
+
+// logged forgets the writes the log has up to offset (what the primary reports its replica acknowledged).
+func (d *durabilityBuffer) logged(offset uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pop(offset)
+}
+
+// pop forgets the writes up to offset. The caller holds mu.
+func (d *durabilityBuffer) pop(offset uint64) {
+	d.acked = max(d.acked, offset)
 	i := 0
 	for i < len(d.pending) && d.pending[i].offset <= d.acked {
 		i++
 	}
 	d.pending = d.pending[i:]
-	if primary > d.acked && (len(d.pending) == 0 || primary > d.pending[len(d.pending)-1].offset) {
-		d.pending = append(d.pending, bufferedWrite{offset: primary, at: at})
-	}
 }
 
 // age is how long the oldest write not known to be logged has waited.

@@ -30,6 +30,8 @@ import (
 type Endpoint struct {
 	ln       net.Listener
 	engine   string // the engine's own address
+	node     resp.Node
+	done     chan struct{} // closed by Close
 	replicas *Relay
 	commands map[string]command
 	inflight *inflight
@@ -83,10 +85,11 @@ func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) 
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
-	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, replicas: cfg.Relay, commands: commands, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, node: cfg.Engine, done: make(chan struct{}), replicas: cfg.Relay, commands: commands, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
 	e.async.Store(cfg.Async)
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.accept()
+	go e.followTheLog()
 	return e, nil
 }
 
@@ -115,6 +118,9 @@ func (e *Endpoint) Stats() DurabilityStats {
 // Close stops listening and closes every connection.
 func (e *Endpoint) Close() error {
 	e.mu.Lock()
+	if !e.closed {
+		close(e.done)
+	}
 	e.closed = true
 	for c := range e.conns {
 		c.Close()
@@ -353,6 +359,48 @@ func (e *Endpoint) asyncWrites(engine net.Conn, er *resp.Reader, b *batch) error
 	b.tail = sendRole
 	return nil
 }
+
+// followTheLog keeps an async endpoint's durability buffer current while no write comes to do it: every
+// refreshEvery while writes are pending, it asks the engine (ROLE) how far the log has them, so that the
+// buffer empties, and DurabilityLag falls to 0, once they are logged.
+func (e *Endpoint) followTheLog() {
+	defer e.wg.Done()
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	var c *resp.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-t.C:
+		}
+		if !e.async.Load() || e.buffer.age(time.Now()) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), refreshEvery)
+		if c == nil {
+			c, _ = resp.Dial(ctx, e.node, resp.Options{DialTimeout: refreshEvery})
+		}
+		if c != nil {
+			v, err := c.Do(ctx, "ROLE")
+			if _, logged, ok := parseRole(v); err == nil && ok {
+				e.buffer.logged(logged)
+			} else if err != nil {
+				c.Close()
+				c = nil
+			}
+		}
+		cancel()
+	}
+}
+
+// refreshEvery is how often an async endpoint with writes pending asks how far the log has them.
+const refreshEvery = 100 * time.Millisecond
 
 // errBufferExceeded answers a write refused while the durability buffer is over the window.
 var errBufferExceeded = resp.AppendError(nil, "CLUSTERDOWN writes are refused: the oldest write not yet in the transaction log is older than the durability window; retry with backoff")

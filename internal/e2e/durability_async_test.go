@@ -152,6 +152,13 @@ func TestAsyncDurableGroup(t *testing.T) {
 	eventually(t, 30*time.Second, "async writes answered at once again", func() error {
 		return cc.Set(ctx, "before-cut", "1", 0).Err()
 	})
+	eventually(t, 30*time.Second, "the write before the cut in the log (DurabilityLag 0)", func() error {
+		primary := primaryOfSlot(t, c, cc, 0)
+		if lag, ok := metricOf(scrape(t, metricsURL), "DurabilityLag", primary); !ok || lag != 0 {
+			return fmt.Errorf("DurabilityLag of %s: %v (reported %v)", primary, lag, ok)
+		}
+		return nil
+	})
 	signalLogReplicas(t, srv, syscall.SIGSTOP)
 	ackedAt := map[string]time.Time{}
 	for i := 0; len(ackedAt) < 50; i++ {
