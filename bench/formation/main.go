@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -37,7 +38,7 @@ func main() {
 }
 
 func run(runs, shards int) error {
-	srv, err := benchkit.Start("34000-34499")
+	srv, err := benchkit.Start("30400-30899")
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func run(runs, shards int) error {
 		}); err != nil {
 			return err
 		}
-		if err := until(ctx, func() (bool, error) {
+		if err := until(ctx, id+" available", func() (bool, error) {
 			g, err := benchkit.Group(ctx, c, id)
 			return aws.ToString(g.Status) == "available", err
 		}); err != nil {
@@ -66,7 +67,7 @@ func run(runs, shards int) error {
 			return err
 		}
 
-		d, err := formByHand(ctx, shards, 35000+i*20)
+		d, err := formByHand(ctx, shards, 21000+i*20)
 		if err != nil {
 			return err
 		}
@@ -78,7 +79,7 @@ func run(runs, shards int) error {
 			CacheClusterId: aws.String(cid), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
 			return err
 		}
-		if err := until(ctx, func() (bool, error) {
+		if err := until(ctx, cid+" available", func() (bool, error) {
 			out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(cid)})
 			return err == nil && aws.ToString(out.CacheClusters[0].CacheClusterStatus) == "available", err
 		}); err != nil {
@@ -99,17 +100,18 @@ func run(runs, shards int) error {
 }
 
 // until polls done every millisecond for up to two minutes.
-func until(ctx context.Context, done func() (bool, error)) error {
+func until(ctx context.Context, what string, done func() (bool, error)) error {
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if ok, err := done(); err != nil || ok {
 			return err
 		}
 	}
-	return fmt.Errorf("not done in two minutes")
+	return errors.New(what + ": not done in two minutes")
 }
 
-// formByHand starts 2*shards cluster-enabled valkey-servers on ports from base and forms them into a
-// cluster with valkey-cli, returning the time from the first start to a converged cluster.
+// formByHand starts 2*shards cluster-enabled valkey-servers on ports from base (their cluster bus ports
+// 10000 above: keep both below the kernel's ephemeral range) and forms them into a cluster with valkey-cli,
+// returning the time from the first start to a converged cluster.
 func formByHand(ctx context.Context, shards, base int) (time.Duration, error) {
 	dir, err := os.MkdirTemp("", "formation")
 	if err != nil {
@@ -137,7 +139,7 @@ func formByHand(ctx context.Context, shards, base int) (time.Duration, error) {
 		addrs = append(addrs, "127.0.0.1:"+port)
 	}
 	for _, a := range addrs {
-		if err := until(ctx, func() (bool, error) {
+		if err := until(ctx, a+" listening", func() (bool, error) {
 			c, err := net.Dial("tcp", a)
 			if err == nil {
 				c.Close()
@@ -152,20 +154,26 @@ func formByHand(ctx context.Context, shards, base int) (time.Duration, error) {
 	if out, err := exec.Command("valkey-cli", args...).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("valkey-cli --cluster create: %v\n%s", err, out)
 	}
-	err = until(ctx, func() (bool, error) {
+	last := ""
+	err = until(ctx, "the cluster formed by hand", func() (bool, error) {
 		for _, a := range addrs {
 			rdb := redis.NewClient(&redis.Options{Addr: a})
 			info, err1 := rdb.ClusterInfo(ctx).Result()
 			repl, err2 := rdb.Info(ctx, "replication").Result()
 			rdb.Close()
 			if err1 != nil || err2 != nil || !strings.Contains(info, "cluster_state:ok") {
+				last = fmt.Sprintf("%s: %v %v %.40q", a, err1, err2, info)
 				return false, nil
 			}
 			if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+				last = a + ": replica link down"
 				return false, nil
 			}
 		}
 		return true, nil
 	})
-	return time.Since(start), err
+	if err != nil {
+		return 0, fmt.Errorf("the cluster formed by hand did not converge (%s): %w", last, err)
+	}
+	return time.Since(start), nil
 }
