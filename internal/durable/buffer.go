@@ -13,66 +13,96 @@ import (
 // before it refuses writes (ElastiCache's durability buffer: 10 seconds).
 const DefaultWindow = 10 * time.Second
 
-// durabilityBuffer follows, on an async primary, the writes acknowledged before the log has them: for each
-// write batch, the primary's replication offset once it ran and when. The shipper acknowledges to the
-// primary the offset the log has, so the primary's ROLE, asked after each write batch, tells both sides:
-// the write's offset and the log's. The buffer's age is that of its oldest write.
+// durabilityBuffer follows, on an async primary, the writes answered before the log has them. The endpoint
+// notes when it answers writes (wrote); every few milliseconds a sample asks the primary its replication
+// offset, which covers every write answered before, and the offset the shipper (its one replica)
+// acknowledged, which the log has. Writes leave the buffer once the log has their sample's offset; the
+// buffer's age is that of its oldest write.
 type durabilityBuffer struct {
-	mu      sync.Mutex
-	pending []bufferedWrite // oldest first, offsets increasing
-	acked   uint64          // the log's offset as the primary last reported it
+	mu        sync.Mutex
+	pending   []bufferedWrite // sampled, not logged yet: oldest first, offsets increasing
+	unsampled time.Time       // the first write answered since the last sample (zero: none)
+	acked     uint64          // the log's offset as the primary last reported it
 
 	refused  atomic.Uint64 // write commands refused because the buffer was too old
 	refusing atomic.Bool   // the last write batch was refused
 }
 
+// bufferedWrite is a sample: the primary's offset, and when the first write it covers was answered.
 type bufferedWrite struct {
 	offset uint64
 	at     time.Time
 }
 
-// note records what a ROLE asked after a write batch (at `at`) said: the primary's offset and the log's.
-// A primary without its shipper (no replica) keeps every write pending.
-func (d *durabilityBuffer) note(primary, logged uint64, at time.Time) {
+// wrote notes a write answered at at.
+func (d *durabilityBuffer) wrote(at time.Time) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.pop(logged)
-	if primary > d.acked && (len(d.pending) == 0 || primary > d.pending[len(d.pending)-1].offset) {
-		d.pending = append(d.pending, bufferedWrite{offset: primary, at: at})
+	if d.unsampled.IsZero() {
+		d.unsampled = at
 	}
+	d.mu.Unlock()
 }
 
-// logged forgets the writes the log has up to offset (what the primary reports its replica acknowledged).
-func (d *durabilityBuffer) logged(offset uint64) {
+// takeUnsampled starts a sample: it returns when the first write answered since the last one was (zero:
+// none), which the sample covers.
+func (d *durabilityBuffer) takeUnsampled() time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.pop(offset)
+	at := d.unsampled
+	d.unsampled = time.Time{}
+	return at
 }
 
-// pop forgets the writes up to offset. The caller holds mu.
-func (d *durabilityBuffer) pop(offset uint64) {
-	d.acked = max(d.acked, offset)
+// putBack returns to the next sample the writes of one that failed.
+func (d *durabilityBuffer) putBack(at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	d.mu.Lock()
+	if d.unsampled.IsZero() || at.Before(d.unsampled) {
+		d.unsampled = at
+	}
+	d.mu.Unlock()
+}
+
+// sample records what the primary said (its offset and the log's) for the writes answered since at (zero:
+// none). A primary without its shipper (no replica) reports no log offset: every write stays pending.
+func (d *durabilityBuffer) sample(at time.Time, primary, logged uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.acked = max(d.acked, logged)
 	i := 0
 	for i < len(d.pending) && d.pending[i].offset <= d.acked {
 		i++
 	}
 	d.pending = d.pending[i:]
+	if at.IsZero() || primary <= d.acked {
+		return
+	}
+	if n := len(d.pending); n > 0 && primary <= d.pending[n-1].offset {
+		return // covered by an earlier sample, whose writes are older
+	}
+	d.pending = append(d.pending, bufferedWrite{offset: primary, at: at})
 }
 
 // age is how long the oldest write not known to be logged has waited.
 func (d *durabilityBuffer) age(now time.Time) time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.pending) == 0 {
+	oldest := d.unsampled
+	if len(d.pending) > 0 {
+		oldest = d.pending[0].at
+	}
+	if oldest.IsZero() {
 		return 0
 	}
-	return now.Sub(d.pending[0].at)
+	return now.Sub(oldest)
 }
 
 // clear forgets every pending write: the node is no longer an async primary (or was never one).
 func (d *durabilityBuffer) clear() {
 	d.mu.Lock()
-	d.pending, d.acked = nil, 0
+	d.pending, d.unsampled, d.acked = nil, time.Time{}, 0
 	d.mu.Unlock()
 	d.refusing.Store(false)
 }
@@ -102,7 +132,5 @@ type DurabilityStats struct {
 	// TrafficManagementActive is true while writes are being refused.
 	TrafficManagementActive bool
 }
-
-var roleCommand = resp.AppendCommand(nil, "ROLE")
 
 var discardCommand = resp.AppendCommand(nil, "DISCARD")

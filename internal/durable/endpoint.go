@@ -244,11 +244,10 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 			return
 		}
 		var writes *pendingWrites
+		asyncWrite := false
 		switch {
 		case b.write && e.async.Load():
-			if err := e.asyncWrites(engine, er, &b); err != nil {
-				return
-			}
+			asyncWrite = e.asyncWrites(&b)
 		case b.write:
 			// Sent with the batch: every write of the batch is in the log once WAIT 1 returns (it blocks
 			// until then; after writes that failed it returns at once).
@@ -259,6 +258,9 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 		replies, err := e.roundTrip(engine, er, &b, replies[:0])
 		if writes != nil {
 			e.inflight.end(writes, err == nil)
+		}
+		if asyncWrite && err == nil {
+			e.buffer.wrote(time.Now()) // carried out: in the primary's stream, not known to be logged
 		}
 		if err != nil {
 			return
@@ -318,12 +320,6 @@ func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies
 	if err != nil {
 		return replies, err
 	}
-	if b.tail == sendRole {
-		if primary, logged, ok := parseRole(v); ok {
-			e.buffer.note(primary, logged, time.Now())
-		}
-		return replies, nil
-	}
 	// WAIT refuses on a replica, whose refusals of the batch's writes (MOVED, READONLY) go back as they
 	// are; a write carried out and not known to be logged is never answered.
 	if v.Type != resp.Integer && written || v.Type == resp.Integer && v.Int < 1 {
@@ -332,40 +328,25 @@ func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies
 	return replies, nil
 }
 
-// asyncWrites readies an async write batch: sent as it is, with ROLE after it to follow the durability
-// buffer; or, when the buffer is over the window (asked again first: the log may have caught up), with its
-// writes refused.
-func (e *Endpoint) asyncWrites(engine net.Conn, er *resp.Reader, b *batch) error {
+// asyncWrites readies an async write batch: sent as it is, or, while the durability buffer is over the
+// window, with its writes refused. It reports whether the batch's writes go to the engine.
+func (e *Endpoint) asyncWrites(b *batch) bool {
 	if e.buffer.age(time.Now()) > e.window {
-		asked := time.Now()
-		if _, err := engine.Write(roleCommand); err != nil {
-			return err
-		}
-		v, err := er.ReadValue()
-		if err != nil {
-			return err
-		}
-		if primary, logged, ok := parseRole(v); ok {
-			e.buffer.note(primary, logged, asked)
-		}
-		if e.buffer.age(time.Now()) > e.window {
-			e.buffer.refused.Add(uint64(b.refuseWrites()))
-			e.buffer.refusing.Store(true)
-			return nil
-		}
+		e.buffer.refused.Add(uint64(b.refuseWrites()))
+		e.buffer.refusing.Store(true)
+		return false
 	}
 	e.buffer.refusing.Store(false)
-	b.raw = append(b.raw, roleCommand...)
-	b.tail = sendRole
-	return nil
+	return true
 }
 
-// followTheLog keeps an async endpoint's durability buffer current while no write comes to do it: every
-// refreshEvery while writes are pending, it asks the engine (ROLE) how far the log has them, so that the
-// buffer empties, and DurabilityLag falls to 0, once they are logged.
+// followTheLog keeps an async endpoint's durability buffer: every sampleEvery while writes are pending, it
+// asks the engine (ROLE, on a connection of its own) for the primary's offset, which covers every write
+// answered before, and the offset its replica, the shipper, acknowledged, which the log has. Writes leave
+// the buffer once the log has the offset of their sample; the buffer's age is its oldest write's.
 func (e *Endpoint) followTheLog() {
 	defer e.wg.Done()
-	t := time.NewTicker(refreshEvery)
+	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
 	var c *resp.Conn
 	defer func() {
@@ -382,25 +363,30 @@ func (e *Endpoint) followTheLog() {
 		if !e.async.Load() || e.buffer.age(time.Now()) == 0 {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), refreshEvery)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if c == nil {
-			c, _ = resp.Dial(ctx, e.node, resp.Options{DialTimeout: refreshEvery})
+			c, _ = resp.Dial(ctx, e.node, resp.Options{DialTimeout: time.Second})
 		}
 		if c != nil {
+			answered := e.buffer.takeUnsampled()
 			v, err := c.Do(ctx, "ROLE")
-			if _, logged, ok := parseRole(v); err == nil && ok {
-				e.buffer.logged(logged)
-			} else if err != nil {
-				c.Close()
-				c = nil
+			if primary, logged, ok := parseRole(v); err == nil && ok {
+				e.buffer.sample(answered, primary, logged)
+			} else {
+				e.buffer.putBack(answered)
+				if err != nil {
+					c.Close()
+					c = nil
+				}
 			}
 		}
 		cancel()
 	}
 }
 
-// refreshEvery is how often an async endpoint with writes pending asks how far the log has them.
-const refreshEvery = 100 * time.Millisecond
+// sampleEvery is how often an async endpoint with writes pending asks how far the log has them: it bounds
+// how late the buffer learns of both.
+const sampleEvery = 10 * time.Millisecond
 
 // errBufferExceeded answers a write refused while the durability buffer is over the window.
 var errBufferExceeded = resp.AppendError(nil, "CLUSTERDOWN writes are refused: the oldest write not yet in the transaction log is older than the durability window; retry with backoff")
