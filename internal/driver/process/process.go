@@ -657,7 +657,8 @@ func (d *Driver) launch(dir, binary string, args []string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// waitReady probes the engine every few milliseconds until it answers, it exits, ctx ends or readyTimeout passes.
+// waitReady probes the engine every few milliseconds (5 at most: Valkey takes about 20 ms to listen) until it
+// answers, it exits, ctx ends or readyTimeout passes.
 func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) error {
 	deadline := time.Now().Add(d.readyTimeout)
 	interval := 2 * time.Millisecond
@@ -682,7 +683,7 @@ func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) e
 			return fmt.Errorf("no answer within %s: %w", d.readyTimeout, last)
 		}
 		t.Reset(interval)
-		interval = min(interval*2, 20*time.Millisecond)
+		interval = min(interval*2, 5*time.Millisecond)
 	}
 }
 
