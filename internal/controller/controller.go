@@ -219,13 +219,20 @@ func (c *Controller) collectGarbage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var groups []*resource.ReplicationGroup
 	for _, o := range gobjs {
 		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
 		if err != nil {
 			return err
 		}
-		for _, id := range logDriverIDs([]*resource.ReplicationGroup{g}) {
-			want[id] = true
+		groups = append(groups, g)
+	}
+	for _, id := range logDriverIDs(groups) {
+		want[id] = true
+	}
+	if c.cfg.DurableDir != "" {
+		if err := c.sweepCheckpoints(groups); err != nil {
+			return err
 		}
 	}
 	nodes, err := c.driver.List(ctx)

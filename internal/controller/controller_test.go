@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -391,6 +393,38 @@ func TestOrphanedEnginesAreRemoved(t *testing.T) {
 	}
 	if n := len(h.drv.running()); n != 0 {
 		t.Errorf("%d orphaned engines left", n)
+	}
+}
+
+// TestOrphanedCheckpointsAreRemoved: at start, the checkpoints of a durable group the store no longer has,
+// and of a node group its group no longer has, are removed; those of the node groups it has stay.
+func TestOrphanedCheckpointsAreRemoved(t *testing.T) {
+	h := &harness{st: store.NewMemory(), drv: newFakeDriver(), eng: newFakeEngines(), clock: &clock{now: time.Now()}}
+	g := &resource.ReplicationGroup{Region: "us-east-1", ID: "pay", UID: "abcd", Durability: "sync", NodeGroups: []resource.NodeGroup{{ID: "0001"}}}
+	if err := h.st.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Create(resource.KindReplicationGroup, resource.Key(g.Region, g.ID), resource.Marshal(g))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kept, removedShard, removedGroup := filepath.Join(dir, "us-east-1", "pay-abcd", "0001"), filepath.Join(dir, "us-east-1", "pay-abcd", "0002"), filepath.Join(dir, "us-east-1", "old-ffff", "0001")
+	for _, d := range []string{kept, removedShard, removedGroup} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctl := New(h.st, h.drv, h.eng, engine.NewHost(), Config{NodeHost: "127.0.0.1", Now: h.clock.Now, DurableDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := ctl.collectGarbage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("the checkpoints of a stored node group were removed: %v", err)
+	}
+	for _, d := range []string{removedShard, filepath.Dir(removedGroup)} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left (%v)", d, err)
+		}
 	}
 }
 

@@ -313,10 +313,12 @@ func (c *Controller) retireShardLogs(ctx context.Context, key string, g *resourc
 			gone = append(gone, id)
 		}
 	}
+	var retired []string // node groups whose runtime ran here
 	for k, sh := range d.shards {
 		if ng, ok := strings.CutPrefix(k, key+"/"); ok && g.NodeGroup(ng) == nil {
 			sh.Close()
 			delete(d.shards, k)
+			retired = append(retired, ng)
 		}
 	}
 	d.mu.Unlock()
@@ -329,14 +331,39 @@ func (c *Controller) retireShardLogs(ctx context.Context, key string, g *resourc
 		d.mu.Unlock()
 		c.logger.Info("log replica of a removed node group stopped", "group", g.ID, "replica", id)
 	}
-	dirs, err := os.ReadDir(c.durableGroupDir(g))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	for _, ng := range retired {
+		if err := os.RemoveAll(c.checkpointDir(g, ng)); err != nil {
+			return err
+		}
 	}
-	for _, e := range dirs {
-		if e.IsDir() && g.NodeGroup(e.Name()) == nil {
-			if err := os.RemoveAll(c.checkpointDir(g, e.Name())); err != nil {
+	return nil
+}
+
+// sweepCheckpoints removes the checkpoints of durable groups and node groups the store no longer has (removed
+// while ecache was down, or before it retired them): at start, with the orphaned engines.
+func (c *Controller) sweepCheckpoints(groups []*resource.ReplicationGroup) error {
+	byDir := map[string]*resource.ReplicationGroup{}
+	for _, g := range groups {
+		byDir[c.durableGroupDir(g)] = g
+	}
+	dirs, _ := filepath.Glob(filepath.Join(c.cfg.DurableDir, "*", "*"))
+	for _, dir := range dirs {
+		g := byDir[dir]
+		if g == nil {
+			if err := os.RemoveAll(dir); err != nil {
 				return err
+			}
+			continue
+		}
+		shards, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range shards {
+			if e.IsDir() && g.NodeGroup(e.Name()) == nil {
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -390,23 +417,21 @@ func (c *Controller) durableEndpoint(ctx context.Context, cl *resource.Cluster, 
 	sh := c.durableShard(gkey, g, ng)
 	return c.listeners.ensureDurable(ctx, cl.DriverID(n.ID), durable.EndpointConfig{
 		Addr: addr(c.nodeHost(cl.IPDiscovery), n.Port), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server,
-		Async: g.Durability == durabilityAsync, Logger: c.logger,
+		Async: g.AsyncDurability(), Logger: c.logger,
 	})
 }
-
-const durabilityAsync = "async"
 
 // applyDurabilityMode switches the shards and the endpoints of a durable group's members to the group's mode
 // (sync and async switch with ModifyReplicationGroup; the endpoints opened later take it from the group).
 func (c *Controller) applyDurabilityMode(key string, g *resource.ReplicationGroup, members []member) {
 	for i := range g.NodeGroups {
 		if ng := &g.NodeGroups[i]; ng.Log != nil {
-			c.durableShard(key, g, ng).SetAsync(g.Durability == durabilityAsync)
+			c.durableShard(key, g, ng).SetAsync(g.AsyncDurability())
 		}
 	}
 	for _, m := range members {
 		for _, n := range m.cluster.Nodes {
-			c.listeners.setDurabilityMode(m.cluster.DriverID(n.ID), g.Durability == durabilityAsync)
+			c.listeners.setDurabilityMode(m.cluster.DriverID(n.ID), g.AsyncDurability())
 		}
 	}
 }

@@ -132,5 +132,3 @@ type DurabilityStats struct {
 	// TrafficManagementActive is true while writes are being refused.
 	TrafficManagementActive bool
 }
-
-var discardCommand = resp.AppendCommand(nil, "DISCARD")

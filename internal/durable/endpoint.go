@@ -29,8 +29,7 @@ import (
 // writes with CLUSTERDOWN until the log catches up, and reads go on.
 type Endpoint struct {
 	ln       net.Listener
-	engine   string // the engine's own address
-	node     resp.Node
+	node     resp.Node     // the engine's own address (plain) and password
 	done     chan struct{} // closed by Close
 	replicas *Relay
 	commands map[string]command
@@ -85,7 +84,7 @@ func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) 
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
-	e := &Endpoint{ln: ln, engine: cfg.Engine.Addr, node: cfg.Engine, done: make(chan struct{}), replicas: cfg.Relay, commands: commands, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	e := &Endpoint{ln: ln, node: cfg.Engine, done: make(chan struct{}), replicas: cfg.Relay, commands: commands, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
 	e.async.Store(cfg.Async)
 	e.wg.Add(2)
 	go e.accept()
@@ -99,10 +98,9 @@ func (e *Endpoint) Addr() net.Addr { return e.ln.Addr() }
 // SetAsync switches the endpoint between sync (a write is answered once logged) and async (answered at once,
 // refused while the durability buffer is over the window), for the batches that follow.
 func (e *Endpoint) SetAsync(on bool) {
-	if !e.async.Swap(on) || on {
-		return
+	if was := e.async.Swap(on); was && !on {
+		e.buffer.clear() // sync: nothing is answered before it is logged, the buffer stays empty
 	}
-	e.buffer.clear()
 }
 
 // Stats are the endpoint's durability metrics as they stand.
@@ -188,9 +186,9 @@ func (e *Endpoint) serve(client net.Conn) {
 	defer e.track(client, false)
 	defer client.Close()
 	cr := resp.NewReader(client, 64<<10)
-	engine, err := net.DialTimeout("tcp", e.engine, 2*time.Second)
+	engine, err := net.DialTimeout("tcp", e.node.Addr, 2*time.Second)
 	if err != nil {
-		e.log.Warn("durable endpoint: engine unreachable", "engine", e.engine, "err", err)
+		e.log.Warn("durable endpoint: engine unreachable", "engine", e.node.Addr, "err", err)
 		e.withoutEngine(client, cr)
 		return
 	}
@@ -253,7 +251,7 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 			// until then; after writes that failed it returns at once).
 			writes = e.inflight.begin(b.writeKeys, b.writeWild)
 			b.raw = append(b.raw, waitForTheLog...)
-			b.tail = sendWait
+			b.waits = true
 		}
 		replies, err := e.roundTrip(engine, er, &b, replies[:0])
 		if writes != nil {
@@ -313,7 +311,7 @@ func (e *Endpoint) roundTrip(engine net.Conn, er *resp.Reader, b *batch, replies
 		}
 		written = written || b.writes[i] && replies[start] != '-'
 	}
-	if b.tail == sendNothing {
+	if !b.waits {
 		return replies, nil
 	}
 	v, err := er.ReadValue()
@@ -404,7 +402,7 @@ type batch struct {
 	names   []string // per command: its name
 	ends    []int    // per command: where it ends in raw
 	refused []bool   // per command: refused rather than sent (nil when none is)
-	tail    tail     // what follows the commands in raw
+	waits   bool     // WAIT 1 0 follows the commands in raw: the writes are in the log once it returns
 
 	writeKeys, readKeys []string
 	writeWild, readAny  bool // writes or reads of keys not known
@@ -414,7 +412,7 @@ type batch struct {
 func (b *batch) read(cr *resp.Reader, commands map[string]command) error {
 	b.raw = append(b.raw[:0], b.carry...)
 	b.count, b.write, b.relay, b.first, b.writes = 0, false, false, "", b.writes[:0]
-	b.names, b.ends, b.refused, b.tail = b.names[:0], b.ends[:0], nil, sendNothing
+	b.names, b.ends, b.refused, b.waits = b.names[:0], b.ends[:0], nil, false
 	b.writeKeys, b.readKeys, b.writeWild, b.readAny = b.writeKeys[:0], b.readKeys[:0], false, false
 	if len(b.carry) > 0 {
 		b.carry = b.carry[:0]
@@ -483,14 +481,7 @@ func (b *batch) note(raw []byte, commands map[string]command) {
 	}
 }
 
-// tail is what an endpoint sends after a batch's commands.
-type tail int
-
-const (
-	sendNothing tail = iota
-	sendWait         // WAIT 1 0: the writes are in the log once it returns
-	sendRole         // ROLE: the primary's offset after the writes, and the log's
-)
+var discardCommand = resp.AppendCommand(nil, "DISCARD")
 
 // refuseWrites takes the batch's writes out of it (an EXEC becomes DISCARD, ending the transaction on the
 // engine), to be answered with errBufferExceeded, and returns how many there were.

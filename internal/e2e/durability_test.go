@@ -256,23 +256,7 @@ func TestDurableGroupSurvivesKills(t *testing.T) {
 	w := startClusterWriter(cc, "w")
 	progresses(t, w, 200, "the start", newClient)
 
-	// The leader of the log of node group 0001.
-	leader := ""
-	for id, api := range logReplicas(t, srv.dataDir) {
-		resp, err := http.Get("http://" + api + "/status")
-		if err != nil {
-			continue
-		}
-		var st struct{ State string }
-		_ = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if strings.Contains(id, "-0001-log-") && st.State == "Leader" {
-			leader = id
-		}
-	}
-	if leader == "" {
-		t.Fatal("node group 0001's log has no leader")
-	}
+	leader := logLeader(t, srv) // of node group 0001's log
 	killPID(t, enginePIDs(srv.dataDir)[leader])
 	progresses(t, w, 200, "killing the log's leader", newClient)
 	eventually(t, 30*time.Second, "the log replica restarted", func() error {
@@ -307,16 +291,7 @@ func TestDurableGroupSurvivesKills(t *testing.T) {
 	if err := checkClusterKeys(verify, "k", 300); err != nil {
 		t.Errorf("after the kills: %v", err)
 	}
-	events, err := c.DescribeEvents(ctxT(t), &elasticache.DescribeEventsInput{SourceType: types.SourceTypeReplicationGroup, SourceIdentifier: aws.String("kills")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	failovers := 0
-	for _, e := range events.Events {
-		if strings.HasPrefix(aws.ToString(e.Message), "Failover from primary node") {
-			failovers++
-		}
-	}
+	failovers := failoverEvents(t, c, "kills")
 	if failovers < 3 {
 		t.Errorf("%d failovers recorded; want one for the shard and one per shard of the group", failovers)
 	}
@@ -369,4 +344,20 @@ func TestDurableSnapshotRestore(t *testing.T) {
 	if err := checkClusterKeys(restoredClient(), "k", 300); err != nil {
 		t.Errorf("the restored group after a failover: %v", err)
 	}
+}
+
+// failoverEvents counts the failovers recorded in the events of replication group id.
+func failoverEvents(t *testing.T, c *elasticache.Client, id string) int {
+	t.Helper()
+	events, err := c.DescribeEvents(ctxT(t), &elasticache.DescribeEventsInput{SourceType: types.SourceTypeReplicationGroup, SourceIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events.Events {
+		if strings.HasPrefix(aws.ToString(e.Message), "Failover from primary node") {
+			n++
+		}
+	}
+	return n
 }

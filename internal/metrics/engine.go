@@ -55,7 +55,7 @@ func (e *engineConn) info(ctx context.Context, t Target) (map[string]string, err
 		if e.kinds == nil {
 			table, err := c.Do(ctx, "COMMAND")
 			if err != nil {
-				e.close0()
+				e.drop()
 				return nil, err
 			}
 			e.kinds = commandKinds(table)
@@ -63,13 +63,14 @@ func (e *engineConn) info(ctx context.Context, t Target) (map[string]string, err
 	}
 	v, err := e.conn.Do(ctx, "INFO", "all")
 	if err != nil {
-		e.close0()
+		e.drop()
 		return nil, err
 	}
 	return parseInfo(v.Str), nil
 }
 
-func (e *engineConn) close0() {
+// drop closes the connection after a failure; the caller holds mu.
+func (e *engineConn) drop() {
 	e.conn.Close()
 	e.conn = nil
 }

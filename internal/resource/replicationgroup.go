@@ -147,7 +147,10 @@ func (g *ReplicationGroup) LogDriverID(ng *NodeGroup, r LogReplica) string {
 }
 
 // Durable reports whether the group runs with a transaction log (Durability sync or async).
-func (g *ReplicationGroup) Durable() bool { return g.Durability == "sync" || g.Durability == "async" }
+func (g *ReplicationGroup) Durable() bool { return g.Durability == "sync" || g.AsyncDurability() }
+
+// AsyncDurability reports whether the group's writes are answered before its log has them (Durability async).
+func (g *ReplicationGroup) AsyncDurability() bool { return g.Durability == "async" }
 
 // Member is one member cluster of a node group.
 type Member struct {
