@@ -3,7 +3,7 @@
 // throughput and latency with 100 clusters (the same signed request to both servers), and ecache's RSS
 // with 0 and 100 clusters.
 //
-//	go run ./bench/controlplane [-runs 10] [-requests 2000] [-concurrency 8]
+//	go run ./bench/controlplane [-runs 10] [-requests 2000] [-concurrency 32] [-wrk-duration 20s]
 package main
 
 import (
@@ -32,10 +32,11 @@ import (
 func main() {
 	runs := flag.Int("runs", 10, "create-to-available runs per engine")
 	requests := flag.Int("requests", 2000, "DescribeCacheClusters requests per server")
-	concurrency := flag.Int("concurrency", 8, "concurrent clients")
+	concurrency := flag.Int("concurrency", 32, "concurrent clients")
 	clusters := flag.Int("clusters", 100, "clusters to create before the Describe benchmark")
+	wrkFor := flag.Duration("wrk-duration", 20*time.Second, "how long wrk replays the request to each server (when wrk is installed)")
 	flag.Parse()
-	if err := run(*runs, *requests, *concurrency, *clusters); err != nil {
+	if err := run(*runs, *requests, *concurrency, *clusters, *wrkFor); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -85,7 +86,7 @@ func timeToAvailable(ctx context.Context, c *elasticache.Client, in *elasticache
 // describeLoad sends n DescribeCacheClusters requests over conc clients.
 func describeLoad(ctx context.Context, c *elasticache.Client, n, conc int) (float64, []time.Duration, error) {
 	return benchkit.Load(n, conc, func() error {
-		out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+		out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{ShowCacheNodeInfo: aws.Bool(true)})
 		if err == nil && len(out.CacheClusters) == 0 {
 			err = errors.New("describe returned no clusters")
 		}
@@ -95,7 +96,7 @@ func describeLoad(ctx context.Context, c *elasticache.Client, n, conc int) (floa
 
 // signedDescribe returns one SigV4-signed DescribeCacheClusters request, to be replayed as is.
 func signedDescribe(addr, key, secret string) (http.Header, []byte, error) {
-	body := []byte("Action=DescribeCacheClusters&Version=2015-02-02")
+	body := []byte("Action=DescribeCacheClusters&ShowCacheNodeInfo=true&Version=2015-02-02")
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	sum := sha256.Sum256(body)
@@ -138,7 +139,7 @@ func compare(title string, eThr float64, eLat []time.Duration, mThr float64, mLa
 		float64(benchkit.Percentile(eLat, 0.99))/float64(benchkit.Percentile(mLat, 0.99)))
 }
 
-func run(runs, requests, conc, clusters int) error {
+func run(runs, requests, conc, clusters int, wrkDur time.Duration) error {
 	ctx := context.Background()
 	ec, err := benchkit.Start("30000-30999")
 	if err != nil {
@@ -246,6 +247,9 @@ func run(runs, requests, conc, clusters int) error {
 		return fmt.Errorf("moto raw describe: %w", err)
 	}
 	compare(fmt.Sprintf("Same signed DescribeCacheClusters request replayed over HTTP (no SDK parsing), %d requests, %d clients:", requests, conc), eThr, eLat, mThr, mLat)
+	if err := compareWrk(ec.Addr, eh, eb, motoAddr, mh, mb, conc, wrkDur); err != nil {
+		return err
+	}
 	fmt.Printf("moto_server RSS, %d clusters: %d KiB\n", clusters, rssKiB(moto.Process.Pid))
 	return nil
 }

@@ -112,11 +112,18 @@ func (g *gen) structures() []string {
 	return names
 }
 
+// rendered are the shapes whose XML the service renders once per stored revision and keeps (the items
+// of the largest Describe answers): they embed awsquery.Rendered.
+var rendered = map[string]bool{"CacheCluster": true, "ReplicationGroup": true}
+
 func (g *gen) types(b *bytes.Buffer) {
-	b.WriteString("import \"time\"\n\nvar _ time.Time\n\n")
+	b.WriteString("import (\n\t\"time\"\n\n\t\"github.com/ecache/ecache/internal/awsquery\"\n)\n\nvar _ time.Time\n\n")
 	for _, name := range g.structures() {
 		s := g.m.Shapes[name]
 		fmt.Fprintf(b, "// %s is the %s shape of the ElastiCache model.\ntype %s struct {\n", name, name, name)
+		if rendered[name] {
+			b.WriteString("\t// Rendered, when set, is written in place of the members.\n\tawsquery.Rendered\n\n")
+		}
 		for _, mn := range sortedKeys(s.Members) {
 			fmt.Fprintf(b, "\t%s %s\n", goField(mn), g.fieldType(s.Members[mn].Shape, false))
 		}
@@ -261,6 +268,9 @@ func (g *gen) encoders(b *bytes.Buffer) {
 		}
 		s := g.m.Shapes[name]
 		fmt.Fprintf(b, "// MarshalQueryXML writes the members of v as XML elements.\nfunc (v *%s) MarshalQueryXML(w *awsquery.XMLWriter) {\n", name)
+		if rendered[name] {
+			b.WriteString("\tif w.WriteRendered(v.Rendered) {\n\t\treturn\n\t}\n")
+		}
 		for _, mn := range sortedKeys(s.Members) {
 			ref := s.Members[mn]
 			ms := g.m.Shapes[ref.Shape]
@@ -276,6 +286,9 @@ func (g *gen) encoders(b *bytes.Buffer) {
 			b.WriteString("\t}\n")
 		}
 		b.WriteString("}\n\n")
+		if rendered[name] {
+			fmt.Fprintf(b, "// Prerender renders the members of v once and keeps them in v.Rendered, for a value answered many times\n// unchanged; v must not change afterwards.\nfunc (v *%s) Prerender() {\n\tv.Rendered = awsquery.Rendered{}\n\tv.Rendered = awsquery.Render(v)\n}\n\n", name)
+		}
 	}
 }
 

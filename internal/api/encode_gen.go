@@ -50,6 +50,9 @@ func (v *AvailabilityZone) MarshalQueryXML(w *awsquery.XMLWriter) {
 
 // MarshalQueryXML writes the members of v as XML elements.
 func (v *CacheCluster) MarshalQueryXML(w *awsquery.XMLWriter) {
+	if w.WriteRendered(v.Rendered) {
+		return
+	}
 	if v.ARN != nil {
 		w.String("ARN", *v.ARN)
 	}
@@ -181,6 +184,13 @@ func (v *CacheCluster) MarshalQueryXML(w *awsquery.XMLWriter) {
 	if v.TransitEncryptionMode != nil {
 		w.String("TransitEncryptionMode", *v.TransitEncryptionMode)
 	}
+}
+
+// Prerender renders the members of v once and keeps them in v.Rendered, for a value answered many times
+// unchanged; v must not change afterwards.
+func (v *CacheCluster) Prerender() {
+	v.Rendered = awsquery.Rendered{}
+	v.Rendered = awsquery.Render(v)
 }
 
 // MarshalQueryXML writes the members of v as XML elements.
@@ -1521,6 +1531,9 @@ func (v *RecurringCharge) MarshalQueryXML(w *awsquery.XMLWriter) {
 
 // MarshalQueryXML writes the members of v as XML elements.
 func (v *ReplicationGroup) MarshalQueryXML(w *awsquery.XMLWriter) {
+	if w.WriteRendered(v.Rendered) {
+		return
+	}
 	if v.ARN != nil {
 		w.String("ARN", *v.ARN)
 	}
@@ -1656,6 +1669,13 @@ func (v *ReplicationGroup) MarshalQueryXML(w *awsquery.XMLWriter) {
 		}
 		w.End("UserGroupIds")
 	}
+}
+
+// Prerender renders the members of v once and keeps them in v.Rendered, for a value answered many times
+// unchanged; v must not change afterwards.
+func (v *ReplicationGroup) Prerender() {
+	v.Rendered = awsquery.Rendered{}
+	v.Rendered = awsquery.Render(v)
 }
 
 // MarshalQueryXML writes the members of v as XML elements.

@@ -2,7 +2,11 @@
 
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/ecache/ecache/internal/awsquery"
+)
 
 var _ time.Time
 
@@ -63,6 +67,9 @@ type BatchStopUpdateActionMessage struct {
 
 // CacheCluster is the CacheCluster shape of the ElastiCache model.
 type CacheCluster struct {
+	// Rendered, when set, is written in place of the members.
+	awsquery.Rendered
+
 	ARN                                *string
 	AtRestEncryptionEnabled            *bool
 	AuthTokenEnabled                   *bool
@@ -1381,6 +1388,9 @@ type RemoveTagsFromResourceMessage struct {
 
 // ReplicationGroup is the ReplicationGroup shape of the ElastiCache model.
 type ReplicationGroup struct {
+	// Rendered, when set, is written in place of the members.
+	awsquery.Rendered
+
 	ARN                        *string
 	AtRestEncryptionEnabled    *bool
 	AuthTokenEnabled           *bool

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"sync"
 )
 
 // Error is an AWS error as the Query protocol reports it: a code, an HTTP status and a message.
@@ -87,19 +88,36 @@ func ErrorDocument(ns string, e *Error, requestID string) []byte {
 	return w.Bytes()
 }
 
-// ResponseDocument renders <ActionResponse><ActionResult>body</ActionResult><ResponseMetadata/></ActionResponse>.
-// A nil body (operation without output) writes no result element.
-func ResponseDocument(ns, action, resultWrapper string, body Marshaler, requestID string) []byte {
-	var w XMLWriter
+// ResponseDocument renders <ActionResponse><ActionResult>body</ActionResult><ResponseMetadata/></ActionResponse>
+// into a buffer that is reused once the document is released. A nil body (operation without output)
+// writes no result element.
+func ResponseDocument(ns, action, resultWrapper string, body Marshaler, requestID string) *Document {
+	d := documents.Get().(*Document)
+	w := &d.w
 	w.StartNS(action+"Response", ns)
 	if body != nil && resultWrapper != "" {
 		w.Start(resultWrapper)
-		body.MarshalQueryXML(&w)
+		body.MarshalQueryXML(w)
 		w.End(resultWrapper)
 	}
 	w.Start("ResponseMetadata")
 	w.String("RequestId", requestID)
 	w.End("ResponseMetadata")
 	w.End(action + "Response")
-	return w.Bytes()
+	return d
+}
+
+// Document is a rendered response. Its buffer serves the next response once it is released, so that
+// answers of hundreds of kilobytes do not each cost a new allocation.
+type Document struct{ w XMLWriter }
+
+var documents = sync.Pool{New: func() any { return new(Document) }}
+
+// Bytes is the document; valid until Release.
+func (d *Document) Bytes() []byte { return d.w.Bytes() }
+
+// Release gives the buffer back for another response; d must not be used afterwards.
+func (d *Document) Release() {
+	d.w.buf.Reset()
+	documents.Put(d)
 }

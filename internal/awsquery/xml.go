@@ -46,8 +46,42 @@ func (w *XMLWriter) End(name string) {
 	w.buf.WriteByte('>')
 }
 
+// text writes s escaped; the common case, printable ASCII with nothing to escape, is copied as it is.
 func (w *XMLWriter) text(s string) {
-	_ = xml.EscapeText(&w.buf, []byte(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '<' || c == '>' || c == '&' || c == '\'' || c == '"' {
+			_ = xml.EscapeText(&w.buf, []byte(s))
+			return
+		}
+	}
+	w.buf.WriteString(s)
+}
+
+// Grow makes room for n more bytes of document.
+func (w *XMLWriter) Grow(n int) { w.buf.Grow(n) }
+
+// Rendered is the XML of a shape's members, written once and kept, for a shape that is read far more
+// often than it changes: a generated shape that embeds it writes the kept bytes instead of its members
+// once they are set. The zero value holds nothing.
+type Rendered struct{ xml []byte }
+
+// Render writes m's members and keeps them.
+func Render(m Marshaler) Rendered {
+	var w XMLWriter
+	m.MarshalQueryXML(&w)
+	return Rendered{xml: bytes.Clone(w.Bytes())}
+}
+
+// Len is the size of the kept XML.
+func (r Rendered) Len() int { return len(r.xml) }
+
+// WriteRendered writes the XML r keeps and reports whether it kept any.
+func (w *XMLWriter) WriteRendered(r Rendered) bool {
+	if r.xml == nil {
+		return false
+	}
+	w.buf.Write(r.xml)
+	return true
 }
 
 // String writes <name>s</name>.

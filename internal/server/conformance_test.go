@@ -74,6 +74,9 @@ func fill(v reflect.Value, path string, depth int) {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
+			if skipFields[f.Name] {
+				continue
+			}
 			enum := api.EnumValues[api.MemberEnums[t.Name()+"."+f.Name]]
 			fillField(v.Field(i), path+"."+f.Name, enum, depth+1)
 		}
@@ -121,7 +124,9 @@ func fillScalar(v reflect.Value, path string, enum []string, i, depth int) {
 	}
 }
 
-var skipFields = map[string]bool{"ResultMetadata": true}
+// skipFields are not members of the model: the SDK's response metadata, and the XML ecache keeps from an
+// earlier render (awsquery.Rendered).
+var skipFields = map[string]bool{"ResultMetadata": true, "Rendered": true}
 
 // transfer copies src into dst by field name across the generated types and the SDK's types.
 // Fields present on one side only are reported through missing.

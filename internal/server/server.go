@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, awsquery.InternalFailure(), requestID)
 		}
 	}()
-	action, body, err := h.serve(r, requestID)
+	action, doc, err := h.serve(r, requestID)
 	if err != nil {
 		var ae *awsquery.Error
 		if !errors.As(err, &ae) {
@@ -79,12 +80,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ae, requestID)
 		return
 	}
+	defer doc.Release()
 	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc.Bytes())))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = w.Write(doc.Bytes())
 }
 
-func (h *Handler) serve(r *http.Request, requestID string) (action string, resp []byte, err error) {
+func (h *Handler) serve(r *http.Request, requestID string) (action string, resp *awsquery.Document, err error) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return "", nil, awsquery.NewError("InvalidAction", http.StatusBadRequest, "The HTTP method %s is not supported.", r.Method)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
+	"github.com/ecache/ecache/internal/view"
 )
 
 const (
@@ -640,54 +641,68 @@ func (s *Service) checkReferences(tx store.Tx, rg string, c *resource.Cluster, v
 	return nil
 }
 
-// DescribeCacheClusters lists clusters of the caller's region, ordered by id, with Marker pagination.
+// DescribeCacheClusters lists the region's cache clusters with Marker pagination. Each cluster is
+// rendered once per stored revision and way of showing it, and its XML kept with it.
 func (s *Service) DescribeCacheClusters(ctx context.Context, in *api.DescribeCacheClustersMessage) (*api.CacheClusterMessage, error) {
 	id := strings.ToLower(deref(in.CacheClusterId))
-	list, max, err := regionList(ctx, s.store, "describe cache clusters", resource.KindCluster, in.MaxRecords, func(c *resource.Cluster) bool {
-		return (id == "" || c.ID == id) && !(deref(in.ShowCacheClustersNotInReplicationGroups) && c.ReplicationGroupID != "")
-	})
+	recs, max, err := regionView[resource.Cluster](ctx, s.view, "describe cache clusters", resource.KindCluster, in.MaxRecords)
 	if err != nil {
 		return nil, err
 	}
-	if id != "" && len(list) == 0 {
+	recs = slices.DeleteFunc(recs, func(r *view.Record[resource.Cluster]) bool {
+		c := r.Value
+		return (id != "" && c.ID != id) || (deref(in.ShowCacheClustersNotInReplicationGroups) && c.ReplicationGroupID != "")
+	})
+	if id != "" && len(recs) == 0 {
 		return nil, api.CacheClusterNotFoundFault("CacheCluster not found: %s", id)
 	}
-	var sources map[string]string
-	if deref(in.ShowCacheNodeInfo) { // SourceCacheNodeId is shown on nodes only
-		if sources, err = s.replicaSources(ctx, list); err != nil {
+	showNodes := deref(in.ShowCacheNodeInfo)
+	var replicas map[string]bool
+	if showNodes { // SourceCacheNodeId is shown on nodes only
+		if replicas, err = s.replicaMembers(ctx, recs); err != nil {
 			return nil, err
 		}
 	}
 	out := &api.CacheClusterMessage{}
-	out.CacheClusters, out.Marker = renderPage(list, func(c *resource.Cluster) string { return c.ID }, in.Marker, max,
-		func(c *resource.Cluster) api.CacheCluster {
-			cc := s.renderCluster(c, deref(in.ShowCacheNodeInfo))
-			if src, ok := sources[c.ID]; ok {
-				for i := range cc.CacheNodes {
-					cc.CacheNodes[i].SourceCacheNodeId = ptr(src)
-				}
-			}
-			return *cc
+	out.CacheClusters, out.Marker = renderPage(recs, func(r *view.Record[resource.Cluster]) string { return r.Value.ID }, in.Marker, max,
+		func(r *view.Record[resource.Cluster]) api.CacheCluster {
+			way := clusterShown{nodes: showNodes, replica: replicas[r.Value.ID]}
+			return view.Derive(r, way, nil, func(c *resource.Cluster) api.CacheCluster { return s.renderShownCluster(c, way) })
 		})
 	return out, nil
 }
 
-// replicaSources maps each replica member among clusters to the id of the primary node it replicates
-// from (its node group's primary, whose one node is 0001), for CacheNode.SourceCacheNodeId.
-func (s *Service) replicaSources(ctx context.Context, clusters []*resource.Cluster) (map[string]string, error) {
-	if !slices.ContainsFunc(clusters, func(c *resource.Cluster) bool { return c.ReplicationGroupID != "" }) {
+// clusterShown is one way DescribeCacheClusters shows a cluster: with its nodes or not, and as the
+// replica member of a replication group (whose nodes name their source node) or not.
+type clusterShown struct{ nodes, replica bool }
+
+// renderShownCluster renders c as way shows it, its XML kept with it.
+func (s *Service) renderShownCluster(c *resource.Cluster, way clusterShown) api.CacheCluster {
+	cc := s.renderCluster(c, way.nodes)
+	if way.replica {
+		for i := range cc.CacheNodes {
+			cc.CacheNodes[i].SourceCacheNodeId = ptr("0001") // its node group's primary, whose one node is 0001
+		}
+	}
+	cc.Prerender()
+	return *cc
+}
+
+// replicaMembers is the set of clusters among recs that are replica members of a replication group.
+func (s *Service) replicaMembers(ctx context.Context, recs []*view.Record[resource.Cluster]) (map[string]bool, error) {
+	if !slices.ContainsFunc(recs, func(r *view.Record[resource.Cluster]) bool { return r.Value.ReplicationGroupID != "" }) {
 		return nil, nil
 	}
-	groups, _, err := regionList[resource.ReplicationGroup](ctx, s.store, "describe cache clusters", resource.KindReplicationGroup, nil, nil)
+	groups, _, err := regionList[resource.ReplicationGroup](ctx, s.view, "describe cache clusters", resource.KindReplicationGroup, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
+	out := map[string]bool{}
 	for _, g := range groups {
 		for _, ng := range g.NodeGroups {
 			for _, m := range ng.Members {
 				if m.Role == resource.RoleReplica {
-					out[m.ClusterID] = "0001"
+					out[m.ClusterID] = true
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
+	"github.com/ecache/ecache/internal/view"
 )
 
 // namedKind is what the create and delete calls of the named group kinds (parameter, subnet and security
@@ -148,9 +149,9 @@ func getNamed[T any](get func(kind, key string) (store.Object, error), k namedKi
 // describeNamed is the Describe* call of a named kind (parameter, subnet and security groups): the region's
 // stored records beside the built-in defaults not stored, the one named when name is set (k.notFound when
 // none is), sorted by name, one page rendered.
-func describeNamed[T, R any](ctx context.Context, st store.Store, k namedKind, page pageRequest, defaults []*T,
+func describeNamed[T, R any](ctx context.Context, v *view.View, k namedKind, page pageRequest, defaults []*T,
 	nameOf func(*T) string, name *string, render func(*T) R) ([]R, *string, error) {
-	items, max, err := regionList[T](ctx, st, "describe "+k.noun+"s", k.kind, page.max, nil)
+	items, max, err := regionList[T](ctx, v, "describe "+k.noun+"s", k.kind, page.max, nil)
 	if err != nil {
 		return nil, nil, err
 	}

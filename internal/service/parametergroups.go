@@ -50,7 +50,7 @@ func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *api.Desc
 	for _, d := range engine.DefaultParameterGroups() {
 		defaults = append(defaults, &resource.ParameterGroup{Region: region(ctx), Name: d.Name, Family: d.Family, Description: d.Description})
 	}
-	groups, next, err := describeNamed(ctx, s.store, parameterGroups,
+	groups, next, err := describeNamed(ctx, s.view, parameterGroups,
 		pageRequest{in.MaxRecords, in.Marker}, defaults,
 		func(g *resource.ParameterGroup) string { return g.Name }, in.CacheParameterGroupName,
 		func(g *resource.ParameterGroup) api.CacheParameterGroup { return *s.renderParameterGroup(g) })

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"slices"
 	"strings"
 
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
+	"github.com/ecache/ecache/internal/view"
 )
 
 // Record helpers shared by every operation: typed reads and writes, region filters, quotas, ports and
@@ -142,22 +142,6 @@ func countInRegion(objs []store.Object, rg string, keep func(store.Object) bool)
 	return n
 }
 
-// regionRecords decodes the records of region rg.
-func regionRecords[T any](objs []store.Object, rg string) ([]*T, error) {
-	var out []*T
-	for _, o := range objs {
-		if !strings.HasPrefix(o.Key, rg+"/") {
-			continue
-		}
-		v, err := resource.Unmarshal[T](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
 // clusterUsing returns the id of the first cache cluster of region rg for which uses is true, or "".
 func clusterUsing(tx store.Tx, rg string, uses func(*resource.Cluster) bool) (string, error) {
 	all, err := loadClusters(tx)
@@ -172,25 +156,34 @@ func clusterUsing(tx store.Tx, rg string, uses func(*resource.Cluster) bool) (st
 	return "", nil
 }
 
-// regionList reads, for the Describe* operation op, the records of kind in the caller's region that keep
-// accepts (nil keeps all), in key order, and the page size that maxRecs asks for.
-func regionList[T any](ctx context.Context, st store.Store, op, kind string, maxRecs *int32, keep func(*T) bool) ([]*T, int, error) {
+// regionList is the region's records of kind as the Describe operations read them: decoded once per
+// revision and shared (callers must not modify them), those keep reports true (nil: all), with the
+// page size MaxRecords asks for.
+func regionList[T any](ctx context.Context, v *view.View, op, kind string, maxRecs *int32, keep func(*T) bool) ([]*T, int, error) {
+	recs, max, err := regionView[T](ctx, v, op, kind, maxRecs)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*T, 0, len(recs))
+	for _, r := range recs {
+		if keep == nil || keep(r.Value) {
+			out = append(out, r.Value)
+		}
+	}
+	return out, max, nil
+}
+
+// regionView is the region's records of kind from the view, with the page size MaxRecords asks for.
+func regionView[T any](ctx context.Context, v *view.View, op, kind string, maxRecs *int32) ([]*view.Record[T], int, error) {
 	max, err := maxRecords(maxRecs)
 	if err != nil {
 		return nil, 0, err
 	}
-	objs, err := st.List(ctx, kind)
+	recs, err := view.List[T](ctx, v, kind, region(ctx)+"/")
 	if err != nil {
 		return nil, 0, internal(op, err)
 	}
-	all, err := regionRecords[T](objs, region(ctx))
-	if err != nil {
-		return nil, 0, internal(op, err)
-	}
-	if keep == nil {
-		return all, max, nil
-	}
-	return slices.DeleteFunc(all, func(v *T) bool { return !keep(v) }), max, nil
+	return recs, max, nil
 }
 
 // renderPage is one Describe* page: the items after marker, at most max, rendered, and the marker of the

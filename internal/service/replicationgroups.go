@@ -13,6 +13,7 @@ import (
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
+	"github.com/ecache/ecache/internal/view"
 )
 
 const (
@@ -593,21 +594,43 @@ func (b *memberBatch) create(id, az string) error {
 	return err
 }
 
-// DescribeReplicationGroups lists the region's replication groups with Marker pagination.
+// DescribeReplicationGroups lists the region's replication groups with Marker pagination. Each group is
+// rendered once per stored revision of it and of its member clusters, and its XML kept with it.
 func (s *Service) DescribeReplicationGroups(ctx context.Context, in *api.DescribeReplicationGroupsMessage) (*api.ReplicationGroupMessage, error) {
+	const op = "describe replication groups"
 	id := strings.ToLower(deref(in.ReplicationGroupId))
-	list, max, err := regionList(ctx, s.store, "describe replication groups", resource.KindReplicationGroup, in.MaxRecords, func(g *resource.ReplicationGroup) bool {
-		return id == "" || g.ID == id
-	})
+	recs, max, err := regionView[resource.ReplicationGroup](ctx, s.view, op, resource.KindReplicationGroup, in.MaxRecords)
 	if err != nil {
 		return nil, err
 	}
-	if id != "" && len(list) == 0 {
+	recs = slices.DeleteFunc(recs, func(r *view.Record[resource.ReplicationGroup]) bool { return id != "" && r.Value.ID != id })
+	if id != "" && len(recs) == 0 {
 		return nil, api.ReplicationGroupNotFoundFault("ReplicationGroup %s not found", id)
 	}
+	clusters, _, err := regionView[resource.Cluster](ctx, s.view, op, resource.KindCluster, nil)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*view.Record[resource.Cluster], len(clusters))
+	for _, c := range clusters {
+		byID[c.Value.ID] = c
+	}
 	out := &api.ReplicationGroupMessage{}
-	out.ReplicationGroups, out.Marker = renderPage(list, func(g *resource.ReplicationGroup) string { return g.ID }, in.Marker, max,
-		func(g *resource.ReplicationGroup) api.ReplicationGroup { return *s.renderReplicationGroup(ctx, g) })
+	out.ReplicationGroups, out.Marker = renderPage(recs, func(r *view.Record[resource.ReplicationGroup]) string { return r.Value.ID }, in.Marker, max,
+		func(r *view.Record[resource.ReplicationGroup]) api.ReplicationGroup {
+			members, stamp := map[string]*resource.Cluster{}, strings.Builder{}
+			for _, mid := range r.Value.MemberIDs() {
+				if c := byID[mid]; c != nil {
+					members[mid] = c.Value
+					fmt.Fprintf(&stamp, "%s@%d,", mid, c.Revision)
+				}
+			}
+			return view.Derive(r, "group", stamp.String(), func(g *resource.ReplicationGroup) api.ReplicationGroup {
+				rg := s.renderGroup(g, members)
+				rg.Prerender()
+				return *rg
+			})
+		})
 	return out, nil
 }
 
@@ -677,6 +700,11 @@ func incompatibleMember(g *resource.ReplicationGroup, all []*resource.Cluster) *
 
 // renderReplicationGroup builds the ReplicationGroup shape, reading member clusters for node endpoints.
 func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.ReplicationGroup) *api.ReplicationGroup {
+	return s.renderGroup(g, s.memberClusters(ctx, g))
+}
+
+// renderGroup builds the ReplicationGroup shape of g with its member clusters by id.
+func (s *Service) renderGroup(g *resource.ReplicationGroup, members map[string]*resource.Cluster) *api.ReplicationGroup {
 	failover := "disabled"
 	if g.AutomaticFailover {
 		failover = "enabled"
@@ -742,7 +770,6 @@ func (s *Service) renderReplicationGroup(ctx context.Context, g *resource.Replic
 	if g.ConfigPort != 0 {
 		out.ConfigurationEndpoint = &api.Endpoint{Address: ptr(s.nodeHost(g.IPDiscovery)), Port: ptr(int32(g.ConfigPort))}
 	}
-	members := s.memberClusters(ctx, g)
 	for _, ng := range g.NodeGroups {
 		out.NodeGroups = append(out.NodeGroups, s.renderNodeGroup(g, ng, members))
 	}

@@ -35,7 +35,7 @@ func (s *Service) CreateCacheSecurityGroup(ctx context.Context, in *api.CreateCa
 
 // DescribeCacheSecurityGroups lists the default group and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheSecurityGroups(ctx context.Context, in *api.DescribeCacheSecurityGroupsMessage) (*api.CacheSecurityGroupMessage, error) {
-	groups, next, err := describeNamed(ctx, s.store, securityGroups,
+	groups, next, err := describeNamed(ctx, s.view, securityGroups,
 		pageRequest{in.MaxRecords, in.Marker}, []*resource.SecurityGroup{defaultSecurityGroup(region(ctx))},
 		func(g *resource.SecurityGroup) string { return g.Name }, in.CacheSecurityGroupName,
 		func(g *resource.SecurityGroup) api.CacheSecurityGroup { return *s.renderSecurityGroup(g) })

@@ -19,6 +19,7 @@ import (
 	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
+	"github.com/ecache/ecache/internal/view"
 )
 
 // Quotas are the account limits that AWS enforces per region.
@@ -59,6 +60,7 @@ type Config struct {
 type Service struct {
 	api.Unimplemented
 	store  store.Store
+	view   *view.View // what the Describe operations read
 	host   engine.Host
 	cfg    Config
 	now    func() time.Time
@@ -76,7 +78,7 @@ func New(st store.Store, host engine.Host, cfg Config, now func() time.Time, log
 	if cfg.NodeHostIPv6 == "" {
 		cfg.NodeHostIPv6 = "::1"
 	}
-	return &Service{store: st, host: host, cfg: cfg, now: now, logger: logger}
+	return &Service{store: st, view: view.New(st), host: host, cfg: cfg, now: now, logger: logger}
 }
 
 var _ api.Service = (*Service)(nil)

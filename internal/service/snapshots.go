@@ -317,11 +317,11 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *api.DescribeSnapsho
 	}
 	name := strings.ToLower(deref(in.SnapshotName))
 	clusterID, groupID := strings.ToLower(deref(in.CacheClusterId)), strings.ToLower(deref(in.ReplicationGroupId))
-	snaps, _, err := regionList[resource.Snapshot](ctx, s.store, "describe snapshots", resource.KindSnapshot, nil, nil)
+	snaps, _, err := regionList[resource.Snapshot](ctx, s.view, "describe snapshots", resource.KindSnapshot, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	clusters, _, err := regionList[resource.Cluster](ctx, s.store, "describe snapshots", resource.KindCluster, nil, nil)
+	clusters, _, err := regionList[resource.Cluster](ctx, s.view, "describe snapshots", resource.KindCluster, nil, nil)
 	if err != nil {
 		return nil, err
 	}

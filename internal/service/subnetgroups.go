@@ -115,7 +115,7 @@ func (s *Service) CreateCacheSubnetGroup(ctx context.Context, in *api.CreateCach
 
 // DescribeCacheSubnetGroups lists the default group and the user groups of the caller's region by name.
 func (s *Service) DescribeCacheSubnetGroups(ctx context.Context, in *api.DescribeCacheSubnetGroupsMessage) (*api.CacheSubnetGroupMessage, error) {
-	groups, next, err := describeNamed(ctx, s.store, subnetGroups,
+	groups, next, err := describeNamed(ctx, s.view, subnetGroups,
 		pageRequest{in.MaxRecords, in.Marker}, []*resource.SubnetGroup{s.defaultSubnetGroup(region(ctx))},
 		func(g *resource.SubnetGroup) string { return g.Name }, in.CacheSubnetGroupName,
 		func(g *resource.SubnetGroup) api.CacheSubnetGroup { return *s.renderSubnetGroup(g) })

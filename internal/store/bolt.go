@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,6 +179,33 @@ func (b *Bolt) List(ctx context.Context, kind string) ([]Object, error) {
 		var err error
 		objs, err = boltList(btx, kind)
 		return err
+	})
+	return objs, err
+}
+
+// ListKnown implements Store.
+func (b *Bolt) ListKnown(ctx context.Context, kind, prefix string, known func(key string, revision int64) bool) ([]Object, error) {
+	if err := validKind(kind); err != nil {
+		return nil, err
+	}
+	var objs []Object
+	err := b.view(ctx, func(btx *bolt.Tx) error {
+		bk := kindBucket(btx, kind)
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
+			if v == nil {
+				continue // nested bucket; never written by this package
+			}
+			obj, err := decodeKnownEnvelope(kind, string(k), v, known)
+			if err != nil {
+				return err
+			}
+			objs = append(objs, obj)
+		}
+		return nil
 	})
 	return objs, err
 }

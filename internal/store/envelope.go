@@ -48,6 +48,19 @@ func decodeEnvelope(kind, key string, data []byte) (Object, error) {
 	}, nil
 }
 
+// decodeKnownEnvelope is decodeEnvelope that leaves Value nil when known reports the key at the
+// record's revision as held by the reader.
+func decodeKnownEnvelope(kind, key string, data []byte, known func(key string, revision int64) bool) (Object, error) {
+	if len(data) >= envelopeHeader && data[0] == envelopeV1 {
+		if rev := int64(binary.BigEndian.Uint64(data[1:9])); known(key, rev) {
+			obj, err := decodeEnvelope(kind, key, data[:envelopeHeader])
+			obj.Value = nil
+			return obj, err
+		}
+	}
+	return decodeEnvelope(kind, key, data)
+}
+
 func encodeRevision(rev int64) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(rev))
 }

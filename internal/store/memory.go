@@ -80,6 +80,21 @@ func (m *Memory) List(ctx context.Context, kind string) ([]Object, error) {
 	return m.list(kind, nil), nil
 }
 
+// ListKnown implements Store.
+func (m *Memory) ListKnown(ctx context.Context, kind, prefix string, known func(key string, revision int64) bool) ([]Object, error) {
+	objs, err := m.List(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	objs = slices.DeleteFunc(objs, func(o Object) bool { return !strings.HasPrefix(o.Key, prefix) })
+	for i := range objs {
+		if known(objs[i].Key, objs[i].Revision) {
+			objs[i].Value = nil
+		}
+	}
+	return objs, nil
+}
+
 // list returns the objects of kind with the pending writes of a transaction
 // (nil entries are deletions) applied. The caller holds m.mu or m.sem.
 func (m *Memory) list(kind string, pending map[string]*memRecord) []Object {

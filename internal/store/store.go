@@ -156,6 +156,13 @@ type Store interface {
 	Get(ctx context.Context, kind, key string) (Object, error)
 	// List returns all objects of kind ordered by Key (byte-wise).
 	List(ctx context.Context, kind string) ([]Object, error)
+	// ListKnown is List for a reader that keeps decoded copies of records:
+	// it lists only the objects whose Key begins with prefix, and leaves
+	// Value nil for each object for which known(key, revision) reports that
+	// the reader holds that revision already, so that a read copies and
+	// decodes only what changed. known runs inside the read and must be
+	// quick and must not call the store.
+	ListKnown(ctx context.Context, kind, prefix string, known func(key string, revision int64) bool) ([]Object, error)
 	// Update runs fn in one serialisable read-write transaction; all its
 	// writes commit atomically (durably, fsync) when fn returns nil and are
 	// discarded when it returns an error (returned as is). Reads inside fn

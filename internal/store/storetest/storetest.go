@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"CreateGetList", testCreateGetList},
 		{"Errors", testErrors},
 		{"CompareAndSwap", testCompareAndSwap},
+		{"ListKnown", testListKnown},
 		{"ReadYourWrites", testReadYourWrites},
 		{"Rollback", testRollback},
 		{"ReadOnlyUpdate", testReadOnlyUpdate},
@@ -165,6 +166,34 @@ func testCreateGetList(t *testing.T, newStore Factory) {
 				}
 			}
 		})
+	}
+}
+
+// testListKnown checks that ListKnown lists one prefix of a kind and leaves out exactly the values the
+// reader reports as known at their current revision.
+func testListKnown(t *testing.T, newStore Factory) {
+	s := newStore(t, store.Options{})
+	ctx := context.Background()
+	created := create(t, s, "cache-cluster", "r1/a", "r1/b", "r2/a", "r1/c", "r10/a")
+	known := map[string]int64{"r1/a": created[0].Revision, "r1/b": created[1].Revision - 1, "r2/a": created[2].Revision}
+	objs, err := s.ListKnown(ctx, "cache-cluster", "r1/", func(key string, rev int64) bool { return known[key] == rev })
+	if err != nil {
+		t.Fatalf("ListKnown: %v", err)
+	}
+	if got, want := keysOf(objs), []string{"r1/a", "r1/b", "r1/c"}; !equalStrings(got, want) {
+		t.Fatalf("ListKnown keys: got %q, want %q", got, want)
+	}
+	for i, want := range []string{"", "value-r1/b", "value-r1/c"} {
+		if got := string(objs[i].Value); got != want || objs[i].Revision == 0 || objs[i].Created == 0 {
+			t.Errorf("ListKnown %s: got %s, want value %q with its revisions", objs[i].Key, fmtObject(objs[i]), want)
+		}
+	}
+	if objs, err := s.ListKnown(ctx, "snapshot", "", func(string, int64) bool { return false }); err != nil || len(objs) != 0 {
+		t.Errorf("ListKnown of an empty kind: %d objects, %v", len(objs), err)
+	}
+	all, err := s.ListKnown(ctx, "cache-cluster", "", func(string, int64) bool { return false })
+	if err != nil || len(all) != len(created) {
+		t.Errorf("ListKnown without prefix: %d objects, %v; want %d", len(all), err, len(created))
 	}
 }
 
