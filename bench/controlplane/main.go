@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,20 +39,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func rssKiB(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return n
-		}
-	}
-	return 0
 }
 
 func client(addr, key, secret string) *elasticache.Client {
@@ -159,7 +144,7 @@ func run(runs, requests, conc, clusters int, wrkDur time.Duration) error {
 	ecc := ec.Client()
 	mc := client(motoAddr, "AKIDMOTO", "secret")
 
-	fmt.Printf("ecache RSS, 0 clusters: %d KiB\n", rssKiB(ec.Cmd.Process.Pid))
+	fmt.Printf("ecache RSS, 0 clusters: %d KiB\n", benchkit.RSSKiB(ec.Cmd.Process.Pid))
 
 	for _, tc := range []struct {
 		name string
@@ -215,7 +200,7 @@ func run(runs, requests, conc, clusters int, wrkDur time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	fmt.Printf("ecache RSS, %d clusters: %d KiB (engines are separate processes)\n", clusters, rssKiB(ec.Cmd.Process.Pid))
+	fmt.Printf("ecache RSS, %d clusters: %d KiB (engines are separate processes)\n", clusters, benchkit.RSSKiB(ec.Cmd.Process.Pid))
 
 	// Warm up both, then measure each in turn.
 	_, _, _ = describeLoad(ctx, ecc, 100, conc)
@@ -250,6 +235,6 @@ func run(runs, requests, conc, clusters int, wrkDur time.Duration) error {
 	if err := compareWrk(ec.Addr, eh, eb, motoAddr, mh, mb, conc, wrkDur); err != nil {
 		return err
 	}
-	fmt.Printf("moto_server RSS, %d clusters: %d KiB\n", clusters, rssKiB(moto.Process.Pid))
+	fmt.Printf("moto_server RSS, %d clusters: %d KiB\n", clusters, benchkit.RSSKiB(moto.Process.Pid))
 	return nil
 }

@@ -3,9 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +68,8 @@ func (p *inProcess) clientIn(region string) *elasticache.Client {
 func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *inProcess {
 	t.Helper()
 	st := store.NewMemory()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Failures the server logs (an InternalFailure, a recovered panic) appear in the test's output.
+	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	svc := service.New(st, testHost(), service.Config{AccountID: "123456789012", NodeHost: "127.0.0.1",
 		PortLow: portLow, PortHigh: portHigh, Quotas: quotas}, time.Now, logger)
 	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) { return testSecret, id == testKeyID },
@@ -81,10 +82,25 @@ func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *i
 		// Send what the test says even when the SDK's own checks would refuse it.
 		APIOptions: []func(*middleware.Stack) error{func(s *middleware.Stack) error {
 			_, _ = s.Initialize.Remove("OperationInputValidation")
-			return nil
+			// An attempt that the SDK retries is otherwise invisible: note why it failed.
+			return s.Finalize.Insert(middleware.FinalizeMiddlewareFunc("NoteFailedAttempts", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleFinalize(ctx, in)
+				if err != nil {
+					t.Logf("%s attempt failed: %v", middleware.GetOperationName(ctx), err)
+				}
+				return out, md, err
+			}), "Retry", middleware.After)
 		}},
 	})
 	return &inProcess{store: st, client: client, endpoint: srv.URL}
+}
+
+// testLogWriter writes what it is given to the test's log.
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // apiError unpacks an SDK error into code and HTTP status.
