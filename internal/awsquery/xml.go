@@ -57,9 +57,6 @@ func (w *XMLWriter) text(s string) {
 	w.buf.WriteString(s)
 }
 
-// Grow makes room for n more bytes of document.
-func (w *XMLWriter) Grow(n int) { w.buf.Grow(n) }
-
 // Rendered is the XML of a shape's members, written once and kept, for a shape that is read far more
 // often than it changes: a generated shape that embeds it writes the kept bytes instead of its members
 // once they are set. The zero value holds nothing.
@@ -71,9 +68,6 @@ func Render(m Marshaler) Rendered {
 	m.MarshalQueryXML(&w)
 	return Rendered{xml: bytes.Clone(w.Bytes())}
 }
-
-// Len is the size of the kept XML.
-func (r Rendered) Len() int { return len(r.xml) }
 
 // WriteRendered writes the XML r keeps and reports whether it kept any.
 func (w *XMLWriter) WriteRendered(r Rendered) bool {

@@ -29,9 +29,6 @@ func FuzzXMLText(f *testing.F) {
 // buffer is clean when it serves the next response.
 func TestRenderedReplacesMembers(t *testing.T) {
 	r := Render(marshalFunc(func(w *XMLWriter) { w.String("Name", "a&b") }))
-	if r.Len() != len("<Name>a&amp;b</Name>") {
-		t.Fatalf("kept %d bytes", r.Len())
-	}
 	var w XMLWriter
 	if (&w).WriteRendered(Rendered{}) || !w.WriteRendered(r) || string(w.Bytes()) != "<Name>a&amp;b</Name>" {
 		t.Fatalf("written: %q", w.Bytes())

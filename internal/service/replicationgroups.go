@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -618,14 +619,21 @@ func (s *Service) DescribeReplicationGroups(ctx context.Context, in *api.Describ
 	out := &api.ReplicationGroupMessage{}
 	out.ReplicationGroups, out.Marker = renderPage(recs, func(r *view.Record[resource.ReplicationGroup]) string { return r.Value.ID }, in.Marker, max,
 		func(r *view.Record[resource.ReplicationGroup]) api.ReplicationGroup {
-			members, stamp := map[string]*resource.Cluster{}, strings.Builder{}
-			for _, mid := range r.Value.MemberIDs() {
+			ids := r.Value.MemberIDs()
+			var stamp []byte // the members' revisions: a change to one renders the group again
+			for _, mid := range ids {
 				if c := byID[mid]; c != nil {
-					members[mid] = c.Value
-					fmt.Fprintf(&stamp, "%s@%d,", mid, c.Revision)
+					stamp = strconv.AppendInt(append(append(stamp, mid...), '@'), c.Revision, 10)
+					stamp = append(stamp, ',')
 				}
 			}
-			return view.Derive(r, "group", stamp.String(), func(g *resource.ReplicationGroup) api.ReplicationGroup {
+			return view.Derive(r, "group", string(stamp), func(g *resource.ReplicationGroup) api.ReplicationGroup {
+				members := make(map[string]*resource.Cluster, len(ids))
+				for _, mid := range ids {
+					if c := byID[mid]; c != nil {
+						members[mid] = c.Value
+					}
+				}
 				rg := s.renderGroup(g, members)
 				rg.Prerender()
 				return *rg
