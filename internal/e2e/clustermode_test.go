@@ -20,6 +20,7 @@ import (
 // keyWriter keeps writing distinct keys (value = key) through a client and remembers the acknowledged ones.
 type keyWriter struct {
 	stopCh chan struct{}
+	pause  sync.RWMutex // held for reading by each write; quiesce holds it to stop them
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	acked  []string
@@ -41,7 +42,9 @@ func startKeyWriter(rdb redis.UniversalClient, prefix string, workers int) *keyW
 				}
 				key := fmt.Sprintf("%s:%d:%d", prefix, g, i)
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				w.pause.RLock()
 				err := rdb.Set(ctx, key, key, 0).Err()
+				w.pause.RUnlock()
 				cancel()
 				if err != nil {
 					w.failed.Add(1)
@@ -59,6 +62,21 @@ func startKeyWriter(rdb redis.UniversalClient, prefix string, workers int) *keyW
 
 func startClusterWriter(rdb *redis.ClusterClient, prefix string) *keyWriter {
 	return startKeyWriter(rdb, prefix, 2)
+}
+
+// quiesce stops the writers until resume is called, once every primary's acknowledged writes have reached a
+// replica (WAIT): replication is asynchronous, so a primary killed right after answering a write may take
+// it along, as on ElastiCache without durability.
+func (w *keyWriter) quiesce(t *testing.T, rdb *redis.ClusterClient) (resume func()) {
+	t.Helper()
+	w.pause.Lock()
+	err := rdb.ForEachMaster(context.Background(), func(ctx context.Context, c *redis.Client) error {
+		return c.Do(ctx, "WAIT", 1, 5000).Err()
+	})
+	if err != nil {
+		t.Logf("WAIT before the kill: %v", err)
+	}
+	return w.pause.Unlock
 }
 
 func (w *keyWriter) count() int {
@@ -261,7 +279,9 @@ func TestClusterModeGroup(t *testing.T) {
 	// Kill the primary serving slot 0: a replica takes over, the old primary comes back as its replica.
 	victim := primaryOfSlot(t, c, rdb, 0)
 	before := w.count()
+	resume := w.quiesce(t, rdb)
 	killPID(t, engineOf(t, srv, victim))
+	resume()
 	eventually(t, 30*time.Second, "writes after the primary was killed", func() error {
 		if w.count() < before+100 {
 			return fmt.Errorf("%d writes since the kill", w.count()-before)
