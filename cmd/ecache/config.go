@@ -35,6 +35,9 @@ type serveConfig struct {
 	S3Endpoint, S3Region, S3AccessKeyID, S3SecretAccessKey string
 	S3VirtualHosted                                        bool
 
+	// OwnAddresses gives nodes and PrimaryEndpoints addresses of their own on 127.0.0.0/8.
+	OwnAddresses bool
+
 	MaxClusters, MaxNodes, MaxNodesPerCluster, MaxNodesPerGroup, MaxTags int
 
 	portLow, portHigh int
@@ -82,6 +85,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.S3SecretAccessKey, "s3-secret-access-key", "", "secret access key for the object store")
 	s3Virtual := os.Getenv(env("s3-virtual-hosted")) == "true"
 	fs.BoolVar(&c.S3VirtualHosted, "s3-virtual-hosted", s3Virtual, "address buckets as <bucket>.<endpoint host> instead of <endpoint>/<bucket> (env "+env("s3-virtual-hosted")+")")
+	own := os.Getenv(env("own-addresses")) != "false"
+	fs.BoolVar(&c.OwnAddresses, "own-addresses", own, "give each node of IPv4 clusters created without in-transit encryption an address of its own on 127.0.0.0/8 (127.1.x.y), where it listens on the port asked for (6379, 11211), and each PrimaryEndpoint one that its primary's engine listens on, moved at failover: clients reach engines with no hop; needs --node-host on 127.0.0.0/8 (env "+env("own-addresses")+")")
 	num := func(p *int, name string, def int, usage string) {
 		if v, err := strconv.Atoi(os.Getenv(env(name))); err == nil {
 			def = v

@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		AccountID: creds.AccountID, NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6, PortLow: cfg.portLow, PortHigh: cfg.portHigh,
 		Quotas: service.Quotas{ClustersPerRegion: cfg.MaxClusters, NodesPerRegion: cfg.MaxNodes,
 			NodesPerCluster: cfg.MaxNodesPerCluster, NodesPerGroup: cfg.MaxNodesPerGroup, TagsPerResource: cfg.MaxTags},
-		PortFree: process.PortFree, Objects: objects,
+		PortFree: process.PortFree, Objects: objects, OwnAddresses: ownAddresses(cfg, logger), AddressFree: process.AddressFree,
 	}, time.Now, logger)
 	tlsFiles, err := certs.Ensure(filepath.Join(cfg.DataDir, "tls"), []string{cfg.NodeHost, cfg.NodeHostIPv6, "localhost"}, time.Now())
 	if err != nil {
@@ -145,7 +145,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	}
 	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6,
 		AtRest:      keys,
-		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree},
+		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree, AddressFree: process.AddressFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
 		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects, DurableDir: filepath.Join(cfg.DataDir, "durable"),
 		Jobs: []controller.Job{{Name: "automatic snapshots", Every: snapshotScheduleInterval, Run: svc.TakeScheduledSnapshots}}}, logger)
@@ -251,4 +251,22 @@ func ephemeralPorts() (lo, hi int, ok bool) {
 		return 0, 0, false
 	}
 	return lo, hi, true
+}
+
+// ownAddresses reports whether nodes get addresses of their own (--own-addresses): the node host must be on
+// 127.0.0.0/8, which this host must route to itself whole (Linux does; other systems configure 127.0.0.1
+// alone).
+func ownAddresses(cfg *serveConfig, logger *slog.Logger) bool {
+	if !cfg.OwnAddresses {
+		return false
+	}
+	if ip := net.ParseIP(cfg.NodeHost); ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+		logger.Info("nodes listen on the node host, on ports of the node range: --node-host is not on 127.0.0.0/8", "node_host", cfg.NodeHost)
+		return false
+	}
+	if !process.AddressFree(resource.SlotAddress(0), 0) {
+		logger.Warn("nodes listen on the node host, on ports of the node range: this host does not listen on 127.1.0.0")
+		return false
+	}
+	return true
 }

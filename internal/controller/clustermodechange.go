@@ -46,7 +46,7 @@ func (c *Controller) toClusterMode(ctx context.Context, key string, g *resource.
 	if primary == nil || !primary.running {
 		return false, nil // wait for the primary's engine
 	}
-	c.listeners.pointGroup(key, primary.node.Addr, nil, false)
+	c.pointEndpoints(ctx, key, g, primary, pending, nil, false)
 	if !started {
 		// Cluster mode has database 0 only.
 		dbs, err := c.engines.Databases(ctx, primary.node)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -190,7 +191,7 @@ func (c *Controller) splitPort(cl *resource.Cluster, n resource.Node, spec drive
 		return nil
 	}
 	engineAt := func(port int) string { return net.JoinHostPort(spec.Host(), strconv.Itoa(port)) }
-	if err := c.listeners.ensureSplit(id, c.nodeHost(cl.IPDiscovery), n.Port, engineAt(spec.PlainPort), engineAt(spec.Port)); err != nil {
+	if err := c.listeners.ensureSplit(id, cmp.Or(n.Address, c.nodeHost(cl.IPDiscovery)), n.Port, engineAt(spec.PlainPort), engineAt(spec.Port)); err != nil {
 		return fmt.Errorf("node %s port %d: %w", id, n.Port, err)
 	}
 	return nil
@@ -233,7 +234,7 @@ func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl
 	var nodes []endpoint.ClusterNode
 	for _, n := range cl.Nodes {
 		if r := results[n.ID]; r.ready && !n.Remove {
-			host := c.nodeHost(cl.IPDiscovery)
+			host := cmp.Or(n.Address, c.nodeHost(cl.IPDiscovery))
 			nodes = append(nodes, endpoint.ClusterNode{Host: host, IP: host, Port: n.Port})
 		}
 	}
@@ -302,6 +303,16 @@ func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int
 		if i < 0 || cl.Nodes[i].Port != taken || cl.Nodes[i].Status != resource.NodeCreating {
 			return false, nil
 		}
+		n := &cl.Nodes[i]
+		if n.Address != "" {
+			addrs, ok, err := c.cfg.Ports.AllocateAddresses(tx, 1, n.Port)
+			if err != nil || !ok {
+				return false, cmp.Or(err, fmt.Errorf("no free address in the node range for %s node %s", cl.ID, nodeID))
+			}
+			c.logger.Warn("node address taken by another program; moving the node", "cluster", cl.ID, "node", nodeID, "from", n.Address, "to", addrs[0])
+			n.Address = addrs[0]
+			return true, nil
+		}
 		ports, ok, err := c.cfg.Ports.Allocate(tx, 1)
 		if err != nil {
 			return false, err
@@ -310,7 +321,7 @@ func (c *Controller) movePort(ctx context.Context, key, nodeID string, taken int
 			return false, fmt.Errorf("no free port in the node range for %s node %s", cl.ID, nodeID)
 		}
 		c.logger.Warn("node port taken by another program; moving the node", "cluster", cl.ID, "node", nodeID, "from", taken, "to", ports[0])
-		cl.Nodes[i].Port = ports[0]
+		n.Port = ports[0]
 		return true, nil
 	})
 }

@@ -416,7 +416,7 @@ func (c *Controller) durableEndpoint(ctx context.Context, cl *resource.Cluster, 
 	}
 	sh := c.durableShard(gkey, g, ng)
 	return c.listeners.ensureDurable(ctx, cl.DriverID(n.ID), durable.EndpointConfig{
-		Addr: addr(c.nodeHost(cl.IPDiscovery), n.Port), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server,
+		Addr: n.Addr(c.nodeHost(cl.IPDiscovery)), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server,
 		Async: g.AsyncDurability(), Logger: c.logger,
 	})
 }

@@ -33,12 +33,48 @@ type fakeEngines struct {
 	// moving, when set, runs at the start of every MoveSlots; moved counts the slots moved.
 	moving func(slots hashslot.Range)
 	moved  int
+	// listening are the addresses each engine listens on beyond its own, as Listen set them.
+	listening map[string][]string
 }
 
 var _ driver.Engines = (*fakeEngines)(nil)
 
 func newFakeEngines() *fakeEngines {
-	return &fakeEngines{states: map[string]replication.State{}, hung: map[string]bool{}}
+	return &fakeEngines{states: map[string]replication.State{}, hung: map[string]bool{}, listening: map[string][]string{}}
+}
+
+// Listen records the addresses an engine listens on besides its own; one another engine holds is refused,
+// as the kernel refuses a second listener.
+func (f *fakeEngines) Listen(_ context.Context, n resp.Node, addrs []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.states[n.Addr]; !ok {
+		return errFakeUnreachable
+	}
+	for other, held := range f.listening {
+		for _, a := range addrs[1:] {
+			if other != n.Addr && slices.Contains(held, a) {
+				return fmt.Errorf("CONFIG SET bind: %s is held by %s", a, other)
+			}
+		}
+	}
+	if !slices.Equal(f.listening[n.Addr], addrs[1:]) {
+		f.record("listen %s on %v", n.Addr, addrs[1:])
+	}
+	f.listening[n.Addr] = slices.Clone(addrs[1:])
+	return nil
+}
+
+// holder is the engine that listens on addr besides its own address, if any.
+func (f *fakeEngines) holder(addr string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n, held := range f.listening {
+		if slices.Contains(held, addr) {
+			return n
+		}
+	}
+	return ""
 }
 
 var errFakeUnreachable = fmt.Errorf("%w: fake engine not running", resp.ErrUnreachable)
@@ -51,8 +87,9 @@ func (f *fakeEngines) record(format string, args ...any) {
 func (f *fakeEngines) boot(spec driver.NodeSpec) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(spec.Port))
+	addr := net.JoinHostPort(spec.Host(), strconv.Itoa(spec.Port))
 	f.states[addr] = replication.State{Role: replication.RolePrimary, ReplID: "boot-" + spec.ID}
+	delete(f.listening, addr) // a restarted engine listens where its configuration says
 	f.record("boot %s", addr)
 }
 
@@ -68,6 +105,7 @@ func (f *fakeEngines) remove(addr string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.states, addr)
+	delete(f.listening, addr) // its listeners went with it
 }
 
 func (f *fakeEngines) state(addr string) (replication.State, bool) {

@@ -30,7 +30,7 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 	case g.ClusterEnabled || compatible(g):
 		err = c.promoteInCluster(ctx, sh, chosen, sh.primary.running)
 	default:
-		err = c.promote(ctx, key, sh, chosen)
+		err = c.promote(ctx, key, g, sh, chosen)
 	}
 	if err != nil {
 		return fmt.Errorf("promoting %s in %s: %w", chosen.cluster.ID, g.ID, err)
@@ -43,7 +43,7 @@ func (c *Controller) failover(ctx context.Context, key string, g *resource.Repli
 // promote makes chosen the primary of a cluster mode disabled group (REPLICAOF), re-points the other
 // replicas and the old primary when it runs, and moves the group's endpoints, closing client connections to
 // the old primary.
-func (c *Controller) promote(ctx context.Context, key string, sh shard, chosen *member) error {
+func (c *Controller) promote(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard, chosen *member) error {
 	var others []resp.Node
 	var readers []string
 	for _, r := range sh.replicas {
@@ -62,7 +62,7 @@ func (c *Controller) promote(ctx context.Context, key string, sh shard, chosen *
 	if err := c.engines.Promote(pctx, chosen.node, old, others); err != nil {
 		return err
 	}
-	c.listeners.pointGroup(key, chosen.node.Addr, readers, true)
+	c.pointEndpoints(ctx, key, g, chosen, append([]*member{sh.primary}, sh.replicas...), readers, true)
 	return nil
 }
 

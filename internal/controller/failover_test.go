@@ -26,6 +26,12 @@ func memberAddr(i int) string { return net.JoinHostPort("127.0.0.1", strconv.Ito
 // g-002 … as the service writes them, and waits until the controller made it available.
 func (h *harness) putGroup(t *testing.T, members int) {
 	t.Helper()
+	h.putGroupWith(t, members, func(*resource.ReplicationGroup, *resource.Cluster, int) {})
+}
+
+// putGroupWith is putGroup with each member cluster (and the group, on the first) adjusted by edit first.
+func (h *harness) putGroupWith(t *testing.T, members int, edit func(g *resource.ReplicationGroup, cl *resource.Cluster, i int)) {
+	t.Helper()
 	h.clock.ticking()
 	g := &resource.ReplicationGroup{Region: "us-east-1", ID: "g", UID: "ug", Status: resource.StatusCreating, Engine: "redis",
 		EngineVersion: "7.0", NodeType: "cache.t3.micro", AutomaticFailover: true, MultiAZ: true, ClusterMode: "disabled",
@@ -35,6 +41,7 @@ func (h *harness) putGroup(t *testing.T, members int) {
 		for i := 1; i <= members; i++ {
 			cl := newRedis(fmt.Sprintf("g-%03d", i), 29000+i)
 			cl.ReplicationGroupID = "g"
+			edit(g, cl, i)
 			role := resource.RoleReplica
 			if i == 1 {
 				role = resource.RolePrimary
@@ -242,4 +249,77 @@ func TestPendingPrimaryWaitsForTheMaintenanceWindow(t *testing.T) {
 	h.waitGroup(t, "promoted in the window", func(g *resource.ReplicationGroup) bool {
 		return primaryOf(g) == "g-003" && g.PendingPrimary == "" && g.Failover == nil && g.Status == resource.StatusAvailable
 	})
+}
+
+// ownAddr is where member i of a group with own addresses listens (putOwnGroup), and ownPrimary the address
+// of its PrimaryEndpoint.
+func ownAddr(i int) string { return net.JoinHostPort(resource.SlotAddress(i), "6379") }
+
+var ownPrimary = resource.SlotAddress(50)
+
+// putOwnGroup is putGroup for a group whose members and PrimaryEndpoint have addresses of their own.
+func (h *harness) putOwnGroup(t *testing.T, members int) {
+	t.Helper()
+	h.putGroupWith(t, members, func(g *resource.ReplicationGroup, cl *resource.Cluster, i int) {
+		g.OwnAddresses, g.Port, g.PrimaryAddress, g.PrimaryPort = true, 6379, ownPrimary, 6379
+		cl.OwnAddresses, cl.Port = true, 6379
+		cl.Nodes[0].Address, cl.Nodes[0].Port = resource.SlotAddress(i), 6379
+	})
+}
+
+// TestPrimaryAddressFollowsThePrimary: in a group with own addresses the primary's engine itself listens at
+// the PrimaryEndpoint's address and ecache opens no forwarder there; a crashed primary's address goes to the
+// promoted replica, and at a planned failover the old primary gives it up before the new one takes it.
+func TestPrimaryAddressFollowsThePrimary(t *testing.T) {
+	h := start(t)
+	h.putOwnGroup(t, 3)
+	waitFor(t, "the primary listening at the endpoint", func() error {
+		if got := h.eng.holder(ownPrimary); got != ownAddr(1) {
+			return fmt.Errorf("%s held by %q", ownPrimary, got)
+		}
+		return nil
+	})
+	key := resource.Key("us-east-1", "g")
+	h.ctl.listeners.mu.Lock()
+	primaryFw, readerFw := h.ctl.listeners.forwarders[key+endpointPrimary], h.ctl.listeners.forwarders[key+endpointReader]
+	h.ctl.listeners.mu.Unlock()
+	if primaryFw != nil || readerFw == nil {
+		t.Fatalf("forwarders: primary %v, reader %v; want none for the primary, one for the reader", primaryFw, readerFw)
+	}
+
+	for i, off := range []int64{1000, 800, 950} {
+		st, _ := h.eng.state(ownAddr(i + 1))
+		st.Offset = off
+		h.eng.set(ownAddr(i+1), st)
+	}
+	h.eng.remove(ownAddr(1))
+	if err := h.drv.Kill(context.Background(), "g-001-0001-u1"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitGroup(t, "failed over", func(g *resource.ReplicationGroup) bool { return primaryOf(g) == "g-003" })
+	if got := h.eng.holder(ownPrimary); got != ownAddr(3) {
+		t.Fatalf("after the crash failover %s is held by %q, want the promoted g-003 (%s)", ownPrimary, got, ownAddr(3))
+	}
+	h.waitGroup(t, "recovered", func(g *resource.ReplicationGroup) bool {
+		return len(g.Recovering) == 0 && g.Status == resource.StatusAvailable
+	})
+
+	err := resource.Edit(context.Background(), h.st, resource.KindReplicationGroup, key,
+		func(_ store.Tx, g *resource.ReplicationGroup, _ int64) (bool, error) {
+			g.Failover = &resource.Failover{NodeGroupID: "0001", From: "g-003", Target: "g-002", StartedAt: h.clock.Now()}
+			return true, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitGroup(t, "planned failover", func(g *resource.ReplicationGroup) bool { return primaryOf(g) == "g-002" && g.Failover == nil })
+	if got := h.eng.holder(ownPrimary); got != ownAddr(2) {
+		t.Fatalf("after the planned failover %s is held by %q, want g-002 (%s)", ownPrimary, got, ownAddr(2))
+	}
+	calls := h.eng.callLog()
+	left := slices.Index(calls, fmt.Sprintf("listen %s on []", ownAddr(3)))
+	took := slices.Index(calls, fmt.Sprintf("listen %s on [%s]", ownAddr(2), ownPrimary))
+	if left < 0 || took < left {
+		t.Errorf("g-003 gave up the endpoint at call %d, g-002 took it at call %d; want g-003 first: %q", left, took, calls)
+	}
 }

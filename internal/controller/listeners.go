@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecache/ecache/internal/durable"
 	"github.com/ecache/ecache/internal/endpoint"
+	"github.com/ecache/ecache/internal/resource"
 )
 
 // Names of a replication group's stable endpoints.
@@ -54,10 +55,12 @@ func at(ln *net.TCPAddr, host string, port int) bool {
 	return ln.Port == port && (ip == nil || ip.Equal(ln.IP))
 }
 
-// ensureGroup listens on host at each of a group's endpoints (name → port), and closes those it no longer
-// has (the primary and reader endpoints of a group that moved to cluster mode enabled) or has elsewhere (a
-// group whose IpDiscovery changed).
-func (l *listeners) ensureGroup(key, host string, want map[string]int) error {
+// ensureGroup listens at each of a group's endpoints (name → host:port), and closes those it no longer
+// has (the primary and reader endpoints of a group that moved to cluster mode enabled, the primary endpoint
+// while the primary's engine listens there itself) or has elsewhere (a group whose IpDiscovery changed). An
+// endpoint at an own address that an engine still listens on is left for a later pass (the engine leaves
+// it first; see placePrimaryAddress).
+func (l *listeners) ensureGroup(key string, want map[string]string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, name := range []string{endpointPrimary, endpointReader, endpointConfig} {
@@ -66,7 +69,12 @@ func (l *listeners) ensureGroup(key, host string, want map[string]int) error {
 			delete(l.forwarders, key+name)
 		}
 	}
-	for name, port := range want {
+	for name, a := range want {
+		host, p, err := net.SplitHostPort(a)
+		if err != nil {
+			return err
+		}
+		port, _ := strconv.Atoi(p)
 		if fw := l.forwarders[key+name]; fw != nil {
 			if at(fw.Addr(), host, port) {
 				continue
@@ -74,8 +82,11 @@ func (l *listeners) ensureGroup(key, host string, want map[string]int) error {
 			_ = fw.Close()
 			delete(l.forwarders, key+name)
 		}
-		fw, err := endpoint.Listen(addr(host, port), l.logger)
-		if err != nil {
+		fw, err := endpoint.Listen(a, l.logger)
+		if _, own := resource.AddressSlot(host); err != nil && own {
+			l.logger.Debug("endpoint address still held by an engine", "endpoint", key+name, "addr", a, "err", err)
+			continue
+		} else if err != nil {
 			return err
 		}
 		l.forwarders[key+name] = fw

@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"net"
-	"strconv"
 
 	"github.com/ecache/ecache/internal/metrics"
 	"github.com/ecache/ecache/internal/resource"
@@ -32,7 +30,7 @@ func (c *Controller) MetricsTargets(ctx context.Context) ([]metrics.Target, erro
 				node := c.directNode(cl)
 				t.Addr, t.Password, t.TLS = node.Addr, node.Password, node.TLS
 			} else {
-				t.Addr = net.JoinHostPort(c.nodeHost(cl.IPDiscovery), strconv.Itoa(n.Port))
+				t.Addr = n.Addr(c.nodeHost(cl.IPDiscovery))
 				if cl.TransitEncryption && !cl.PreferredTLS() {
 					if _, client, err := c.tlsConfigs(); err == nil {
 						t.TLS = client

@@ -71,6 +71,9 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 		ID: cl.DriverID(n.ID), Engine: driver.Engine(cl.Engine), Binary: v.Binary, Port: n.Port,
 		MaxMemoryBytes: engine.MemoryLimit(cl.NodeType, cl.Engine, 25), Bind: resource.LoopbackBind(cl.NetworkType),
 	}
+	if n.Address != "" {
+		spec.Bind = []string{n.Address}
+	}
 	if cl.TransitEncryption {
 		spec.TLS = tls
 		spec.Password, spec.SecondPassword = cl.AuthToken, cl.PreviousAuthToken
@@ -141,6 +144,10 @@ func nodeSpec(cl *resource.Cluster, n resource.Node, v engine.Version, values ma
 			}
 		} else if cl.TransitEncryption {
 			spec.Config["tls-cluster"] = "yes" // the cluster bus speaks TLS and nodes announce their TLS port
+		}
+		if n.Address != "" {
+			// CLUSTER SLOTS and SHARDS name the node's own address, as the group's members show it.
+			spec.Config["cluster-announce-ip"] = n.Address
 		}
 		if cl.NetworkType == resource.NetworkDualStack {
 			// The one address per node that CLUSTER SLOTS and SHARDS report is of the discovery family; a

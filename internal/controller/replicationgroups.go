@@ -1,12 +1,12 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
-	"strconv"
 
 	"github.com/ecache/ecache/internal/resp"
 
@@ -27,7 +27,7 @@ type member struct {
 
 // engineNode is how the controller reaches the engine of a cluster's first node.
 func (c *Controller) engineNode(cl *resource.Cluster) (resp.Node, error) {
-	n := resp.Node{Addr: net.JoinHostPort(c.nodeHost(cl.IPDiscovery), strconv.Itoa(cl.Nodes[0].Port)), Password: cl.AuthToken}
+	n := resp.Node{Addr: cl.Nodes[0].Addr(c.nodeHost(cl.IPDiscovery)), Password: cl.AuthToken}
 	if cl.TransitEncryption {
 		_, client, err := c.tlsConfigs()
 		if err != nil {
@@ -128,10 +128,13 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if g.Status == resource.StatusDeleting {
 		return c.finishGroupDeletion(ctx, key, g)
 	}
-	if err := c.listeners.ensureGroup(key, c.nodeHost(g.IPDiscovery), groupEndpoints(g)); err != nil {
+	if err := c.listeners.ensureGroup(key, c.groupEndpoints(g)); err != nil {
 		return true, fmt.Errorf("endpoints of %s: %w", g.ID, err)
 	}
 	if g.ClusterEnabled {
+		if g.PrimaryAddress != "" {
+			return true, c.dropPrimaryAddress(ctx, key, g)
+		}
 		return c.reconcileShardedGroup(ctx, key, g, rev)
 	}
 	members, err := c.members(ctx, key, g)
@@ -194,7 +197,7 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 			}
 		}
 	}
-	c.listeners.pointGroup(key, primary.node.Addr, readers, false)
+	c.pointEndpoints(ctx, key, g, primary, replicas, readers, false)
 	if !ready {
 		return true, nil // check again soon: replicas are still syncing
 	}
@@ -204,17 +207,88 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	return false, c.markGroupAvailable(ctx, key, rev)
 }
 
-// groupEndpoints are a group's stable endpoints: primary and reader, the configuration endpoint, or all
-// three while the group is cluster mode compatible.
-func groupEndpoints(g *resource.ReplicationGroup) map[string]int {
-	out := map[string]int{}
+// groupEndpoints are where ecache listens for a group's stable endpoints (name → host:port): primary and
+// reader, the configuration endpoint, or all three while the group is cluster mode compatible. The primary
+// endpoint is left out while the primary's engine listens there itself (primaryDirect).
+func (c *Controller) groupEndpoints(g *resource.ReplicationGroup) map[string]string {
+	host := c.nodeHost(g.IPDiscovery)
+	out := map[string]string{}
 	if g.PrimaryPort != 0 {
-		out[endpointPrimary], out[endpointReader] = g.PrimaryPort, g.ReaderPort
+		if !primaryDirect(g) {
+			out[endpointPrimary] = addr(cmp.Or(g.PrimaryAddress, host), g.PrimaryPort)
+		}
+		out[endpointReader] = addr(host, g.ReaderPort)
 	}
 	if g.ConfigPort != 0 {
-		out[endpointConfig] = g.ConfigPort
+		out[endpointConfig] = addr(host, g.ConfigPort)
 	}
 	return out
+}
+
+// primaryDirect reports whether the primary's engine listens at g's PrimaryEndpoint itself, so that clients
+// reach it with no hop: a group with own addresses whose members take clients on their own port. While ecache
+// listens on the members' ports in front of their engines (in-transit encryption preferred, or a change of
+// it under way) its forwarder listens at the endpoint's address instead.
+func primaryDirect(g *resource.ReplicationGroup) bool {
+	preferred := g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred
+	return g.PrimaryAddress != "" && !preferred && g.TransitChange == nil && !g.Durable()
+}
+
+// dropPrimaryAddress takes the PrimaryEndpoint's address from the members of a group that has no
+// PrimaryEndpoint any more (cluster mode enabled, from compatible), then forgets it.
+func (c *Controller) dropPrimaryAddress(ctx context.Context, key string, g *resource.ReplicationGroup) error {
+	members, err := c.members(ctx, key, g)
+	if err != nil {
+		return err
+	}
+	var all []*member
+	for i := range members {
+		all = append(all, &members[i])
+	}
+	if err := c.placePrimaryAddress(ctx, g, nil, all); err != nil {
+		return err
+	}
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(_ store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		changed := cur.PrimaryAddress != "" && cur.PrimaryPort == 0
+		if changed {
+			cur.PrimaryAddress = ""
+		}
+		return changed, nil
+	})
+}
+
+// pointEndpoints points a group's primary and reader endpoints at primary and readers: its engine takes the
+// PrimaryEndpoint's address (placePrimaryAddress) or ecache's forwarder points there. With closeExisting,
+// client connections to the old primary through the forwarder are closed (a failover).
+func (c *Controller) pointEndpoints(ctx context.Context, key string, g *resource.ReplicationGroup, primary *member, others []*member, readers []string, closeExisting bool) {
+	if err := c.placePrimaryAddress(ctx, g, primary, others); err != nil {
+		c.logger.Warn("placing the primary endpoint's address", "group", g.ID, "err", err)
+	}
+	c.listeners.pointGroup(key, primary.node.Addr, readers, closeExisting)
+}
+
+// placePrimaryAddress makes the engine of primary alone listen at g's PrimaryEndpoint address while the
+// endpoint is direct, and no engine while ecache's forwarder listens there: the others leave it first, so that
+// at a failover the old primary (when alive) drops its clients of the endpoint before the new one takes it.
+func (c *Controller) placePrimaryAddress(ctx context.Context, g *resource.ReplicationGroup, primary *member, others []*member) error {
+	if g.PrimaryAddress == "" {
+		return nil
+	}
+	own := func(m *member) string { host, _, _ := net.SplitHostPort(m.node.Addr); return host }
+	var errs error
+	for _, m := range others {
+		if m != primary && m.running {
+			errs = errors.Join(errs, c.engines.Listen(ctx, m.node, []string{own(m)}))
+		}
+	}
+	if errs != nil || primary == nil || !primary.running {
+		return errs
+	}
+	want := []string{own(primary)}
+	if primaryDirect(g) {
+		want = append(want, g.PrimaryAddress)
+	}
+	return c.engines.Listen(ctx, primary.node, want)
 }
 
 // finishRecovery records that a former primary is back as a synced replica.

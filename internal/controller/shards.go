@@ -132,7 +132,7 @@ func (c *Controller) reconcileShardedGroup(ctx context.Context, key string, g *r
 		return true, err
 	}
 	if compatible(g) {
-		c.pointCompatibleEndpoints(ctx, key, shards[0])
+		c.pointCompatibleEndpoints(ctx, key, g, shards[0])
 	}
 	if !ready {
 		return true, nil // members still starting or syncing
@@ -179,7 +179,7 @@ func (c *Controller) forgetStrangers(ctx context.Context, g *resource.Replicatio
 
 // pointCompatibleEndpoints points the primary and reader endpoints of a cluster mode compatible group at
 // its one shard: the primary, and the replicas in sync with it.
-func (c *Controller) pointCompatibleEndpoints(ctx context.Context, key string, sh shard) {
+func (c *Controller) pointCompatibleEndpoints(ctx context.Context, key string, g *resource.ReplicationGroup, sh shard) {
 	if sh.primary == nil || !sh.primary.running {
 		return
 	}
@@ -192,7 +192,7 @@ func (c *Controller) pointCompatibleEndpoints(ctx context.Context, key string, s
 			readers = append(readers, r.node.Addr)
 		}
 	}
-	c.listeners.pointGroup(key, sh.primary.node.Addr, readers, false)
+	c.pointEndpoints(ctx, key, g, sh.primary, sh.replicas, readers, false)
 }
 
 // pointConfigEndpoint sends configuration endpoint connections to the running members, primaries first,

@@ -33,6 +33,8 @@ type Engines interface {
 	Databases(ctx context.Context, n resp.Node) ([]int, error)
 	// PauseAndSave pauses writes on n for up to pause and saves its dataset to its RDB file.
 	PauseAndSave(ctx context.Context, n resp.Node, pause time.Duration) error
+	// Listen makes n listen on addrs (its own address first) and drops the clients of an address it leaves.
+	Listen(ctx context.Context, n resp.Node, addrs []string) error
 
 	// ClusterInspect reads a cluster's shards as the node any sees them.
 	ClusterInspect(ctx context.Context, any resp.Node) ([]clustermode.ShardState, error)

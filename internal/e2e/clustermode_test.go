@@ -191,10 +191,10 @@ func slotOwner(t *testing.T, c *elasticache.Client, rdb *redis.ClusterClient, sl
 	if err != nil {
 		return "", fmt.Errorf("CLUSTER SLOTS: %w", err)
 	}
-	port := ""
+	owner := ""
 	for _, s := range slots {
 		if int(s.Start) <= slot && slot <= int(s.End) {
-			port = s.Nodes[0].Addr[strings.LastIndexByte(s.Nodes[0].Addr, ':')+1:]
+			owner = s.Nodes[0].Addr
 		}
 	}
 	out, err := c.DescribeCacheClusters(ctxT(t), &elasticache.DescribeCacheClustersInput{ShowCacheNodeInfo: aws.Bool(true)})
@@ -202,11 +202,11 @@ func slotOwner(t *testing.T, c *elasticache.Client, rdb *redis.ClusterClient, sl
 		return "", err
 	}
 	for _, cl := range out.CacheClusters {
-		if len(cl.CacheNodes) > 0 && fmt.Sprint(aws.ToInt32(cl.CacheNodes[0].Endpoint.Port)) == port {
+		if len(cl.CacheNodes) > 0 && cl.CacheNodes[0].Endpoint != nil && addr(cl.CacheNodes[0].Endpoint) == owner {
 			return aws.ToString(cl.CacheClusterId), nil
 		}
 	}
-	return "", fmt.Errorf("no member cluster serves slot %d (port %q)", slot, port)
+	return "", fmt.Errorf("no member cluster serves slot %d (at %q)", slot, owner)
 }
 
 func describeGroup(t *testing.T, c *elasticache.Client, id string) types.ReplicationGroup {

@@ -34,29 +34,29 @@ func (s *ecacheProcess) engineProcesses() []int {
 	return pids
 }
 
-// openPorts returns those of ports that accept connections.
-func openPorts(ports []int) []int {
-	var open []int
-	for _, p := range ports {
-		if listening(fmt.Sprintf("127.0.0.1:%d", p)) {
-			open = append(open, p)
+// openAddrs returns those of addrs (host:port) that accept connections.
+func openAddrs(addrs []string) []string {
+	var open []string
+	for _, a := range addrs {
+		if listening(a) {
+			open = append(open, a)
 		}
 	}
 	return open
 }
 
-// clusterPorts lists the ports a cluster's nodes and configuration endpoint listen on.
-func clusterPorts(cl types.CacheCluster) []int {
-	var ports []int
+// clusterAddrs lists the addresses a cluster's nodes and configuration endpoint listen on.
+func clusterAddrs(cl types.CacheCluster) []string {
+	var out []string
 	for _, n := range cl.CacheNodes {
 		if n.Endpoint != nil {
-			ports = append(ports, int(aws.ToInt32(n.Endpoint.Port)))
+			out = append(out, addr(n.Endpoint))
 		}
 	}
 	if cl.ConfigurationEndpoint != nil {
-		ports = append(ports, int(aws.ToInt32(cl.ConfigurationEndpoint.Port)))
+		out = append(out, addr(cl.ConfigurationEndpoint))
 	}
-	return ports
+	return out
 }
 
 // TestKillWhileCreating kills ecache right after CreateCacheCluster answers, while the cluster is
@@ -95,8 +95,8 @@ func TestKillWhileCreating(t *testing.T) {
 	if procs := srv.engineProcesses(); len(procs) != 4 {
 		t.Errorf("processes in node directories = %v, want 4 (no orphan from before the kill)", procs)
 	}
-	ports := clusterPorts(cl)
-	if open := openPorts(ports); len(ports) != 5 || len(open) != 5 {
+	ports := clusterAddrs(cl)
+	if open := openAddrs(ports); len(ports) != 5 || len(open) != 5 {
 		t.Errorf("open ports %v of %v, want 4 nodes + 1 configuration endpoint", open, ports)
 	}
 	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mc")}); err != nil {
@@ -104,7 +104,7 @@ func TestKillWhileCreating(t *testing.T) {
 	}
 	waitDeleted(t, c, "mc")
 	eventually(t, 10*time.Second, "node ports released", func() error {
-		if open := openPorts(ports); len(open) > 0 {
+		if open := openAddrs(ports); len(open) > 0 {
 			return fmt.Errorf("ports still listening: %v", open)
 		}
 		if procs := srv.engineProcesses(); len(procs) > 0 {
@@ -137,7 +137,7 @@ func TestKillWhileDeleting(t *testing.T) {
 		t.Fatal(err)
 	}
 	keepPIDs := enginePIDs(srv.dataDir)
-	mcPorts := clusterPorts(describeCluster(t, c, "mc"))
+	mcPorts := clusterAddrs(describeCluster(t, c, "mc"))
 
 	if _, err := c.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mc")}); err != nil {
 		t.Fatalf("delete: %v", err)
@@ -161,7 +161,7 @@ func TestKillWhileDeleting(t *testing.T) {
 		t.Errorf("GET survives = %q, %v: want the data kept across the ecache restart", got, err)
 	}
 	eventually(t, 10*time.Second, "the deleted cluster's ports closed", func() error {
-		if open := openPorts(mcPorts); len(open) > 0 {
+		if open := openAddrs(mcPorts); len(open) > 0 {
 			return fmt.Errorf("ports of the deleted cluster still listening: %v", open)
 		}
 		if procs := srv.engineProcesses(); len(procs) != 1 {

@@ -49,6 +49,40 @@ func primaryMember(g types.ReplicationGroup) types.NodeGroupMember {
 	return types.NodeGroupMember{}
 }
 
+// checkOwnAddresses checks where a cluster mode disabled group's endpoints are: each member and the
+// PrimaryEndpoint at an address of its own on 127.0.0.0/8, on port (the Port asked for), and the
+// ReaderEndpoint, served by ecache, at the node host.
+func checkOwnAddresses(t *testing.T, g types.ReplicationGroup, port int32) {
+	t.Helper()
+	seen := map[string]bool{}
+	check := func(what string, e *types.Endpoint) {
+		if a := aws.ToString(e.Address); !strings.HasPrefix(a, "127.1.") || aws.ToInt32(e.Port) != port || seen[a] {
+			t.Errorf("%s at %s, want an address of its own on 127.1.0.0/16 at port %d", what, addr(e), port)
+		}
+		seen[aws.ToString(e.Address)] = true
+	}
+	check("PrimaryEndpoint", g.NodeGroups[0].PrimaryEndpoint)
+	for _, m := range g.NodeGroups[0].NodeGroupMembers {
+		check("member "+aws.ToString(m.CacheClusterId), m.ReadEndpoint)
+	}
+	if a := aws.ToString(g.NodeGroups[0].ReaderEndpoint.Address); a != "127.0.0.1" {
+		t.Errorf("ReaderEndpoint at %s, want the node host 127.0.0.1", a)
+	}
+}
+
+// checkDirect checks that a client of the PrimaryEndpoint at ep talks to an engine that listens at ep itself:
+// the engine sees the connection arrive at ep (CLIENT INFO laddr), not from a forwarder.
+func checkDirect(t *testing.T, c *redis.Client, ep string) {
+	t.Helper()
+	info, err := c.ClientInfo(ctxT(t)).Result()
+	if err != nil {
+		t.Fatalf("CLIENT INFO through the PrimaryEndpoint: %v", err)
+	}
+	if info.LAddr != ep {
+		t.Errorf("the engine behind the PrimaryEndpoint %s took the connection at %s: not direct", ep, info.LAddr)
+	}
+}
+
 // TestReplicationGroupFailover creates a three-node group with automatic failover, checks real replication
 // through the stable endpoints, kills the primary engine and checks that writes resume at the same
 // PrimaryEndpoint with no acknowledged write lost and the group healed back to three nodes.
@@ -60,7 +94,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 	created, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
 		ReplicationGroupId: aws.String("app"), ReplicationGroupDescription: aws.String("app"), Engine: aws.String("valkey"),
 		CacheNodeType: aws.String("cache.t3.small"), NumCacheClusters: aws.Int32(3),
-		AutomaticFailoverEnabled: aws.Bool(true), MultiAZEnabled: aws.Bool(true),
+		AutomaticFailoverEnabled: aws.Bool(true), MultiAZEnabled: aws.Bool(true), Port: aws.Int32(6380),
 	})
 	if err != nil {
 		t.Fatalf("create: %v", err)
@@ -94,6 +128,8 @@ func TestReplicationGroupFailover(t *testing.T) {
 	defer primary.Close()
 	reader := redis.NewClient(&redis.Options{Addr: readerEP, MaxRetries: -1})
 	defer reader.Close()
+	checkOwnAddresses(t, g, 6380)
+	checkDirect(t, primary, primaryEP)
 	for i := range 200 {
 		if err := primary.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
 			t.Fatalf("SET through PrimaryEndpoint: %v", err)
@@ -116,7 +152,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 
 	// Kill the primary engine; writes come back at the same address.
 	old := primaryMember(g)
-	oldPort := aws.ToInt32(old.ReadEndpoint.Port)
+	oldAddr := addr(old.ReadEndpoint)
 	pids := enginePIDs(srv.dataDir)
 	killed := false
 	for id, pid := range pids {
@@ -133,6 +169,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 		return primary.Set(ctx, "after", "1", 0).Err()
 	})
 	t.Logf("first successful write after SIGKILL of the primary: %v", time.Since(start))
+	checkDirect(t, primary, primaryEP) // the promoted replica's engine took the endpoint's address
 	for i := range 200 {
 		if v, err := primary.Get(ctx, fmt.Sprintf("k%d", i)).Result(); err != nil || v != fmt.Sprint(i) {
 			t.Fatalf("k%d after failover = %q, %v: acknowledged write lost", i, v, err)
@@ -157,7 +194,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 		}
 		return nil
 	})
-	healed := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", oldPort)})
+	healed := redis.NewClient(&redis.Options{Addr: oldAddr})
 	defer healed.Close()
 	eventually(t, 10*time.Second, "old primary rejoined as a synced replica", func() error {
 		v, err := healed.Get(ctx, "after").Result()
@@ -183,7 +220,7 @@ func TestReplicationGroupFailover(t *testing.T) {
 	if procs := srv.engineProcesses(); len(procs) != 0 {
 		t.Errorf("engines left after deleting the group: %v", procs)
 	}
-	if open := openPorts([]int{int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port)), int(aws.ToInt32(g.NodeGroups[0].ReaderEndpoint.Port))}); len(open) != 0 {
+	if open := openAddrs([]string{addr(g.NodeGroups[0].PrimaryEndpoint), addr(g.NodeGroups[0].ReaderEndpoint)}); len(open) != 0 {
 		t.Errorf("endpoints still listening: %v", open)
 	}
 	_ = context.Background

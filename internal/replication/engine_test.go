@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -69,7 +70,9 @@ type tlsFiles struct {
 type engineOpts struct {
 	password string
 	tls      *tlsFiles
-	debug    bool // allow DEBUG from loopback
+	debug    bool   // allow DEBUG from loopback
+	bind     string // the address to listen on (default 127.0.0.1)
+	port     int    // the port (default: a free one)
 }
 
 // engine is one engine process started by a test.
@@ -90,6 +93,9 @@ func startEngine(t *testing.T, bin string, opts engineOpts) *engine {
 	var lastErr error
 	for range 20 {
 		port, err := freePort()
+		if opts.port != 0 {
+			port, err = opts.port, nil
+		}
 		if err != nil {
 			lastErr = err
 			continue
@@ -120,8 +126,9 @@ func freePort() (int, error) {
 func tryStart(t *testing.T, bin string, port int, opts engineOpts) (*engine, error) {
 	dir := t.TempDir()
 	p := strconv.Itoa(port)
+	host := cmp.Or(opts.bind, "127.0.0.1")
 	args := []string{
-		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--bind", host, "--save", "", "--appendonly", "no",
 		"--dir", dir, "--logfile", filepath.Join(dir, "engine.log"),
 		// Full syncs start at once instead of waiting 5 s for more replicas.
 		"--repl-diskless-sync-delay", "0",
@@ -146,7 +153,7 @@ func tryStart(t *testing.T, bin string, port int, opts engineOpts) (*engine, err
 		return nil, err
 	}
 	e := &engine{t: t, bin: bin, dir: dir, cmd: cmd, done: make(chan struct{})}
-	e.node = resp.Node{Addr: net.JoinHostPort("127.0.0.1", p), Password: opts.password}
+	e.node = resp.Node{Addr: net.JoinHostPort(host, p), Password: opts.password}
 	if opts.tls != nil {
 		e.node.TLS = opts.tls.client
 	}

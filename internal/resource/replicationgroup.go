@@ -57,6 +57,12 @@ type ReplicationGroup struct {
 	// disabled).
 	PrimaryPort int `json:"primaryPort,omitempty"`
 	ReaderPort  int `json:"readerPort,omitempty"`
+	// OwnAddresses groups give each member node an address of its own, where it listens on Port, and the
+	// PrimaryEndpoint PrimaryAddress (cluster mode disabled and compatible), on PrimaryPort = Port: the
+	// primary's engine listens there itself while clients reach it directly (see SlotAddress).
+	OwnAddresses   bool   `json:"ownAddresses,omitempty"`
+	Port           int    `json:"port,omitempty"`
+	PrimaryAddress string `json:"primaryAddress,omitempty"`
 
 	// ClusterEnabled groups run their engines in cluster mode, one shard per node group; clients find the
 	// shards through the configuration endpoint on ConfigPort.

@@ -130,6 +130,10 @@ type Cluster struct {
 
 	// ConfigPort is the port of a Memcached cluster's configuration endpoint.
 	ConfigPort int `json:"configPort,omitempty"`
+	// OwnAddresses clusters give each node an address of its own (Node.Address), nodes added later too,
+	// where it listens on Port.
+	OwnAddresses bool `json:"ownAddresses,omitempty"`
+	Port         int  `json:"port,omitempty"`
 }
 
 // Node is one cache node: one engine process.
@@ -138,6 +142,9 @@ type Node struct {
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"createdAt"`
 	Port      int       `json:"port"`
+	// Address is the node's own address, where it listens on Port (see SlotAddress); empty: the node host,
+	// and Port is of the node range.
+	Address string `json:"address,omitempty"`
 	// BusPort is the cluster bus port of a cluster-mode engine.
 	BusPort int `json:"busPort,omitempty"`
 	// EnginePorts are the engine's own plain and TLS ports when ecache listens on Port in front of it: while

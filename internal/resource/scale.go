@@ -15,6 +15,8 @@ type Ports struct {
 	Low, High int
 	// Free reports whether a port can be bound now (nil: every port is free).
 	Free func(port int) bool
+	// AddressFree reports whether port can be bound now at an own address (nil: always).
+	AddressFree func(addr string, port int) bool
 }
 
 // Allocate picks n ports of the range that no cluster node, cluster bus or endpoint stored in tx holds
@@ -29,8 +31,14 @@ func (p Ports) Allocate(tx store.Tx, n int) (ports []int, ok bool, err error) {
 		return nil, false, err
 	}
 	used := map[int]bool{}
+	useAddress := func(addr string) {
+		if slot, ok := AddressSlot(addr); ok {
+			used[slot] = true
+		}
+	}
 	for _, c := range all {
 		for _, node := range c.Nodes {
+			useAddress(node.Address)
 			used[node.Port] = true
 			used[node.BusPort] = true
 			for _, port := range node.EnginePorts {
@@ -43,6 +51,7 @@ func (p Ports) Allocate(tx store.Tx, n int) (ports []int, ok bool, err error) {
 		for _, port := range g.Ports() {
 			used[port] = true
 		}
+		useAddress(g.PrimaryAddress)
 	}
 	for port := p.Low; port <= p.High && len(ports) < n; port++ {
 		if !used[port] && (p.Free == nil || p.Free(port)) {
@@ -79,7 +88,9 @@ func (c *Cluster) BeginScale(want int, remove, azs []string, ports []int, at tim
 		if i < len(azs) {
 			az = azs[i]
 		}
-		c.Nodes = append(c.Nodes, Node{ID: fmt.Sprintf("%04d", next+i), Status: NodeCreating, CreatedAt: at, Port: ports[i], AZ: az})
+		node := Node{ID: fmt.Sprintf("%04d", next+i), Status: NodeCreating, CreatedAt: at, Port: ports[i], AZ: az}
+		node.Place(c.OwnAddresses, c.Port)
+		c.Nodes = append(c.Nodes, node)
 	}
 	for i := range c.Nodes {
 		if slices.Contains(remove, c.Nodes[i].ID) {

@@ -42,7 +42,7 @@ func (s *Service) changeClusterMode(tx store.Tx, g *resource.ReplicationGroup, i
 		}
 		// The engines already run as a one-shard cluster: only the endpoints change.
 		g.ClusterMode, g.ClusterEnabled = clusterModeEnabled, true
-		g.PrimaryPort, g.ReaderPort = 0, 0
+		g.PrimaryPort, g.ReaderPort = 0, 0 // the controller takes PrimaryAddress from the primary, then clears it
 		g.Status = resource.StatusModifying
 		return nil
 	}

@@ -101,6 +101,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 			c.Nodes = append(c.Nodes, resource.Node{
 				ID: fmt.Sprintf("%04d", i+1), Status: resource.NodeCreating, CreatedAt: now, Port: ports[i], AZ: spec.azs[i],
 			})
+			c.Nodes[i].Place(c.OwnAddresses, c.Port)
 		}
 		if c.Engine == engine.EngineMemcached {
 			c.ConfigPort = ports[spec.nodes]
@@ -345,7 +346,23 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	if c.SecurityGroupNames == nil {
 		c.SubnetGroup = subnetGroupName(in.CacheSubnetGroupName)
 	}
+	c.Port = int(deref(in.Port))
+	if c.Port == 0 {
+		c.Port = defaultRedisPort
+		if memcached {
+			c.Port = defaultMemcachedPort
+		}
+	}
+	c.OwnAddresses = s.ownAddresses(c)
 	return nil
+}
+
+// ownAddresses reports whether the nodes of c, about to be created, get addresses of their own: IPv4, no
+// in-transit encryption (ecache's certificate names the node host only), and c's port free at an own
+// address (a program listening on it at every address, 0.0.0.0, leaves the node range's ports).
+func (s *Service) ownAddresses(c *resource.Cluster) bool {
+	return s.cfg.OwnAddresses && c.NetworkType == resource.NetworkIPv4 && !c.TransitEncryption &&
+		s.cfg.AddressFree(resource.SlotAddress(0), c.Port) // slot 0 is never a node's
 }
 
 // withPending is a request that applies immediately and takes with it what earlier requests left for the

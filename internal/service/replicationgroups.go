@@ -254,6 +254,9 @@ func (s *Service) allocateGroupPorts(tx store.Tx, g *resource.ReplicationGroup, 
 		g.ConfigPort = ports[len(ports)-1]
 	} else {
 		g.PrimaryPort, g.ReaderPort = ports[len(ports)-2], ports[len(ports)-1]
+		if g.OwnAddresses {
+			g.PrimaryAddress, g.PrimaryPort = resource.SlotAddress(g.PrimaryPort), g.Port
+		}
 	}
 	return ports[:len(ports)-endpoints], nil
 }
@@ -476,6 +479,7 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 	g.NetworkType, g.IPDiscovery = c.NetworkType, c.IPDiscovery
 	g.NotificationTopicARN, g.Tags, g.LogDelivery = c.NotificationTopicARN, c.Tags, c.LogDelivery
 	g.TransitEncryption, g.AuthToken, g.AuthTokenUpdatedAt = c.TransitEncryption, c.AuthToken, c.AuthTokenUpdatedAt
+	g.OwnAddresses, g.Port = c.OwnAddresses, c.Port
 	mode, err := createTransitMode(g, deref(in.TransitEncryptionMode))
 	if err != nil {
 		return err
@@ -515,6 +519,7 @@ func (s *Service) adoptPrimary(all []*resource.Cluster, rg, id string, g *resour
 	}
 	g.Engine, g.EngineVersion, g.NodeType = c.Engine, c.EngineVersion, c.NodeType
 	g.NetworkType, g.IPDiscovery = c.NetworkType, c.IPDiscovery // its engine keeps listening where it does
+	g.OwnAddresses, g.Port = c.OwnAddresses, c.Port
 	if g.ParameterGroup == "" {
 		g.ParameterGroup = c.ParameterGroup
 	}
@@ -571,6 +576,7 @@ func (s *Service) newMemberBatch(tx store.Tx, g *resource.ReplicationGroup, n in
 func (b *memberBatch) create(id, az string) error {
 	g, now := b.g, b.now
 	node := resource.Node{ID: "0001", Status: resource.NodeCreating, CreatedAt: now, Port: b.ports[0], AZ: az}
+	node.Place(g.OwnAddresses, g.Port)
 	next := b.ports[1:]
 	if g.ClusterEnabled {
 		node.BusPort, next = next[0], next[1:]
@@ -589,7 +595,7 @@ func (b *memberBatch) create(id, az string) error {
 		AuthToken:        g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
 		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled, LogDelivery: slices.Clone(g.LogDelivery), Durable: g.Durable(),
 		NotificationTopicARN: g.NotificationTopicARN, NotificationTopicStatus: topicStatus(g.NotificationTopicARN),
-		Nodes: []resource.Node{node},
+		OwnAddresses: g.OwnAddresses, Port: g.Port, Nodes: []resource.Node{node},
 	}
 	_, err := b.tx.Create(resource.KindCluster, resource.Key(g.Region, id), resource.Marshal(c))
 	return err
@@ -824,7 +830,7 @@ func (s *Service) renderNodeGroup(g *resource.ReplicationGroup, ng resource.Node
 			node.Slots = ptr(ng.Slots)
 		}
 	} else {
-		node.PrimaryEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.PrimaryPort))}
+		node.PrimaryEndpoint = &api.Endpoint{Address: ptr(cmp.Or(g.PrimaryAddress, host)), Port: ptr(int32(g.PrimaryPort))}
 		node.ReaderEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(g.ReaderPort))}
 	}
 	for _, m := range ng.Members {
@@ -835,7 +841,7 @@ func (s *Service) renderNodeGroup(g *resource.ReplicationGroup, ng resource.Node
 		if c := members[m.ClusterID]; c != nil && len(c.Nodes) > 0 {
 			member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
 			if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
-				member.ReadEndpoint = &api.Endpoint{Address: ptr(host), Port: ptr(int32(c.Nodes[0].Port))}
+				member.ReadEndpoint = &api.Endpoint{Address: ptr(cmp.Or(c.Nodes[0].Address, host)), Port: ptr(int32(c.Nodes[0].Port))}
 			}
 		}
 		node.NodeGroupMembers = append(node.NodeGroupMembers, member)

@@ -51,6 +51,12 @@ type Config struct {
 	Quotas            Quotas
 	// PortFree reports whether a port can be bound now; ports in use by other programs are skipped.
 	PortFree func(port int) bool
+	// OwnAddresses gives the nodes of IPv4 clusters and groups created without in-transit encryption an
+	// address of their own, where they listen on the port asked for (see resource.SlotAddress); it needs
+	// NodeHost to be an IPv4 loopback address.
+	OwnAddresses bool
+	// AddressFree reports whether port can be bound now at addr (nil: always).
+	AddressFree func(addr string, port int) bool
 	// Objects is the S3-compatible object store that snapshots are exported to and restored from; nil
 	// when none is configured.
 	Objects *objectstore.Store
@@ -77,6 +83,9 @@ func New(st store.Store, host engine.Host, cfg Config, now func() time.Time, log
 	}
 	if cfg.NodeHostIPv6 == "" {
 		cfg.NodeHostIPv6 = "::1"
+	}
+	if cfg.AddressFree == nil {
+		cfg.AddressFree = func(string, int) bool { return true }
 	}
 	return &Service{store: st, view: view.New(st), host: host, cfg: cfg, now: now, logger: logger}
 }

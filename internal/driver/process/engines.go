@@ -53,6 +53,10 @@ func (Engines) PauseAndSave(ctx context.Context, n resp.Node, pause time.Duratio
 	return replication.PauseAndSave(ctx, n, pause)
 }
 
+func (Engines) Listen(ctx context.Context, n resp.Node, addrs []string) error {
+	return replication.Listen(ctx, n, addrs)
+}
+
 func (Engines) ClusterInspect(ctx context.Context, any resp.Node) ([]clustermode.ShardState, error) {
 	return clustermode.Inspect(ctx, any)
 }

@@ -32,6 +32,31 @@ func PortFree(port int) bool {
 	return true
 }
 
+// AddressFree reports whether port (0: any) can be listened on right now at addr.
+func AddressFree(addr string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// bindFree reports whether port can be listened on at every address spec binds: at a node's own address
+// there alone, and at the shared loopback addresses wherever PortFree looks.
+func bindFree(spec driver.NodeSpec, port int) bool {
+	for _, a := range bindAddrs(spec) {
+		if a == "127.0.0.1" || a == "::1" {
+			if !PortFree(port) {
+				return false
+			}
+		} else if !AddressFree(a, port) {
+			return false
+		}
+	}
+	return true
+}
+
 // loopbacks are the loopback addresses of this host: 127.0.0.1, and ::1 when IPv6 is on.
 var loopbacks = sync.OnceValue(func() []string {
 	if l, err := net.Listen("tcp", "[::1]:0"); err == nil {

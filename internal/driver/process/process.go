@@ -531,8 +531,8 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if d.checkPort && (!PortFree(spec.Port) || spec.PlainPort != 0 && !PortFree(spec.PlainPort)) {
-		return fail(fmt.Errorf("%w: port %d on loopback", driver.ErrPortInUse, spec.Port))
+	if d.checkPort && (!bindFree(spec, spec.Port) || spec.PlainPort != 0 && !bindFree(spec, spec.PlainPort)) {
+		return fail(fmt.Errorf("%w: port %d at %s", driver.ErrPortInUse, spec.Port, strings.Join(bindAddrs(spec), ", ")))
 	}
 	args, file := commandLine(spec, n.dir)
 	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached, driver.EngineTxlog} {

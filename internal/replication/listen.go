@@ -1,0 +1,105 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecache/ecache/internal/resp"
+)
+
+// Listen makes n listen on addrs, in that order, on its port: the first is its own address (replication
+// and cluster bus connections leave from it), another can be a group's primary endpoint, which moves with the
+// primary role. A listener n gives up takes with it the connections clients made through it (CLIENT KILL
+// LADDR), as a moved endpoint drops them on ElastiCache; connections through the addresses it keeps stay. An
+// engine already listening on addrs is left alone. Valkey and Redis OSS 7 change their listeners at run time
+// (CONFIG SET bind); an address another engine still listens on is refused, and nothing changes.
+func Listen(ctx context.Context, n resp.Node, addrs []string) error {
+	_, port, err := net.SplitHostPort(n.Addr)
+	if err != nil {
+		return err
+	}
+	c, err := dial(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v, err := c.Do(ctx, "CONFIG", "GET", "bind")
+	if err != nil {
+		return fmt.Errorf("CONFIG GET bind: %w", err)
+	}
+	if len(v.Elems) != 2 {
+		return fmt.Errorf("CONFIG GET bind: %d elements in the reply", len(v.Elems))
+	}
+	current := strings.Fields(v.Elems[1].Str)
+	if slices.Equal(current, addrs) {
+		return nil
+	}
+	if err := rebind(ctx, c, n.Addr, addrs); err != nil {
+		return err
+	}
+	for _, a := range current {
+		if !slices.Contains(addrs, a) {
+			if _, err := c.Do(ctx, "CLIENT", "KILL", "LADDR", net.JoinHostPort(a, port)); err != nil {
+				return fmt.Errorf("CLIENT KILL LADDR %s: %w", a, err)
+			}
+		}
+	}
+	return nil
+}
+
+// rebind sets the engine's listeners to addrs. The engine closes its listeners and opens the new ones. An
+// address held by another program is refused, and the engine goes back to its listeners. But while a child
+// it forked holds copies of them (a BGSAVE, the dataset transfer of a full sync) the address it listens on
+// already is refused too, and so is the way back: the engine then listens nowhere until a CONFIG SET
+// succeeds. So rebind waits for no child first, and when the engine is left listening nowhere anyway (a child
+// forked in between: self, its own address, refuses connections) it asks again on the connection it still
+// has, every 20 ms, until the child is gone.
+func rebind(ctx context.Context, c *resp.Conn, self string, addrs []string) error {
+	list := strings.Join(addrs, " ")
+	for ctx.Err() == nil {
+		if busy, err := forkBusy(ctx, c); err != nil || !busy {
+			break
+		}
+		_ = sleep(ctx, pollInterval)
+	}
+	for {
+		_, err := c.Do(ctx, "CONFIG", "SET", "bind", list)
+		var refused resp.Error
+		if err == nil || !errors.As(err, &refused) || listening(ctx, self) {
+			return err
+		}
+		if serr := sleep(ctx, pollInterval); serr != nil {
+			return fmt.Errorf("CONFIG SET bind %s: %w", list, err)
+		}
+	}
+}
+
+// listening reports whether addr accepts connections.
+func listening(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: 500 * time.Millisecond}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// forkBusy reports whether the engine has a forked child (INFO persistence).
+func forkBusy(ctx context.Context, c *resp.Conn) (bool, error) {
+	info, err := resp.String(c.Do(ctx, "INFO", "persistence"))
+	if err != nil {
+		return false, err
+	}
+	for _, field := range []string{"rdb_bgsave_in_progress:1", "aof_rewrite_in_progress:1", "module_fork_in_progress:1"} {
+		if strings.Contains(info, field) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
