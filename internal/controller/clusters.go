@@ -191,7 +191,7 @@ func (c *Controller) splitPort(cl *resource.Cluster, n resource.Node, spec drive
 		return nil
 	}
 	engineAt := func(port int) string { return net.JoinHostPort(spec.Host(), strconv.Itoa(port)) }
-	if err := c.listeners.ensureSplit(id, cmp.Or(n.Address, c.nodeHost(cl.IPDiscovery)), n.Port, engineAt(spec.PlainPort), engineAt(spec.Port)); err != nil {
+	if err := c.listeners.ensureSplit(id, n.Host(c.nodeHost(cl.IPDiscovery)), n.Port, engineAt(spec.PlainPort), engineAt(spec.Port)); err != nil {
 		return fmt.Errorf("node %s port %d: %w", id, n.Port, err)
 	}
 	return nil
@@ -234,7 +234,7 @@ func (c *Controller) reconcileConfigEndpoint(ctx context.Context, key string, cl
 	var nodes []endpoint.ClusterNode
 	for _, n := range cl.Nodes {
 		if r := results[n.ID]; r.ready && !n.Remove {
-			host := cmp.Or(n.Address, c.nodeHost(cl.IPDiscovery))
+			host := n.Host(c.nodeHost(cl.IPDiscovery))
 			nodes = append(nodes, endpoint.ClusterNode{Host: host, IP: host, Port: n.Port})
 		}
 	}

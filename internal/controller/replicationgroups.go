@@ -230,8 +230,7 @@ func (c *Controller) groupEndpoints(g *resource.ReplicationGroup) map[string]str
 // listens on the members' ports in front of their engines (in-transit encryption preferred, or a change of
 // it under way) its forwarder listens at the endpoint's address instead.
 func primaryDirect(g *resource.ReplicationGroup) bool {
-	preferred := g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred
-	return g.PrimaryAddress != "" && !preferred && g.TransitChange == nil && !g.Durable()
+	return g.PrimaryAddress != "" && !g.Fronted() && g.TransitChange == nil
 }
 
 // dropPrimaryAddress takes the PrimaryEndpoint's address from the members of a group that has no

@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ecache/ecache/internal/resp"
 )
@@ -39,7 +38,7 @@ func Listen(ctx context.Context, n resp.Node, addrs []string) error {
 	if slices.Equal(current, addrs) {
 		return nil
 	}
-	if err := rebind(ctx, c, n.Addr, addrs); err != nil {
+	if err := rebind(ctx, c, n, addrs); err != nil {
 		return err
 	}
 	for _, a := range current {
@@ -57,9 +56,9 @@ func Listen(ctx context.Context, n resp.Node, addrs []string) error {
 // it forked holds copies of them (a BGSAVE, the dataset transfer of a full sync) the address it listens on
 // already is refused too, and so is the way back: the engine then listens nowhere until a CONFIG SET
 // succeeds. So rebind waits for no child first, and when the engine is left listening nowhere anyway (a child
-// forked in between: self, its own address, refuses connections) it asks again on the connection it still
-// has, every 20 ms, until the child is gone.
-func rebind(ctx context.Context, c *resp.Conn, self string, addrs []string) error {
+// forked in between: n's own address refuses connections) it asks again on the connection it still has, every
+// 20 ms, until the child is gone.
+func rebind(ctx context.Context, c *resp.Conn, n resp.Node, addrs []string) error {
 	list := strings.Join(addrs, " ")
 	for ctx.Err() == nil {
 		if busy, err := forkBusy(ctx, c); err != nil || !busy {
@@ -70,7 +69,7 @@ func rebind(ctx context.Context, c *resp.Conn, self string, addrs []string) erro
 	for {
 		_, err := c.Do(ctx, "CONFIG", "SET", "bind", list)
 		var refused resp.Error
-		if err == nil || !errors.As(err, &refused) || listening(ctx, self) {
+		if err == nil || !errors.As(err, &refused) || listening(ctx, n) {
 			return err
 		}
 		if serr := sleep(ctx, pollInterval); serr != nil {
@@ -79,14 +78,13 @@ func rebind(ctx context.Context, c *resp.Conn, self string, addrs []string) erro
 	}
 }
 
-// listening reports whether addr accepts connections.
-func listening(ctx context.Context, addr string) bool {
-	d := net.Dialer{Timeout: 500 * time.Millisecond}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+// listening reports whether n takes connections at its own address.
+func listening(ctx context.Context, n resp.Node) bool {
+	c, err := dial(ctx, n)
 	if err != nil {
 		return false
 	}
-	conn.Close()
+	c.Close()
 	return true
 }
 

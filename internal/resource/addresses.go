@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
@@ -49,14 +50,12 @@ func (p Ports) AllocateAddresses(tx store.Tx, n, port int) (addrs []string, ok b
 	return addrs, ok, err
 }
 
-// Addr is where clients reach node n: its own address, or host (the node host of the cluster's IP
-// discovery), and its port.
-func (n Node) Addr(host string) string {
-	if n.Address != "" {
-		host = n.Address
-	}
-	return net.JoinHostPort(host, strconv.Itoa(n.Port))
-}
+// Host is the address clients reach node n at: its own, or host (the node host of the cluster's IP
+// discovery).
+func (n Node) Host(host string) string { return cmp.Or(n.Address, host) }
+
+// Addr is Host with n's port.
+func (n Node) Addr(host string) string { return net.JoinHostPort(n.Host(host), strconv.Itoa(n.Port)) }
 
 // Place puts a node given node-range port slot (its Port) where its cluster's nodes go: with own
 // addresses, at the slot's address on port.

@@ -158,6 +158,12 @@ func (g *ReplicationGroup) Durable() bool { return g.Durability == "sync" || g.A
 // AsyncDurability reports whether the group's writes are answered before its log has them (Durability async).
 func (g *ReplicationGroup) AsyncDurability() bool { return g.Durability == "async" }
 
+// Fronted reports whether ecache listens on the member nodes' ports in front of their engines (in-transit
+// encryption preferred, or durability), as Cluster.Fronted does for each member.
+func (g *ReplicationGroup) Fronted() bool {
+	return g.TransitEncryption && g.TransitEncryptionMode == TransitPreferred || g.Durable()
+}
+
 // Member is one member cluster of a node group.
 type Member struct {
 	ClusterID string `json:"clusterId"`

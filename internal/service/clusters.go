@@ -346,23 +346,26 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 	if c.SecurityGroupNames == nil {
 		c.SubnetGroup = subnetGroupName(in.CacheSubnetGroupName)
 	}
-	c.Port = int(deref(in.Port))
-	if c.Port == 0 {
-		c.Port = defaultRedisPort
+	port := int(deref(in.Port))
+	if port == 0 {
+		port = defaultRedisPort
 		if memcached {
-			c.Port = defaultMemcachedPort
+			port = defaultMemcachedPort
 		}
 	}
-	c.OwnAddresses = s.ownAddresses(c)
+	if s.ownAddresses(c, port) {
+		c.OwnAddresses, c.Port = true, port
+	}
 	return nil
 }
 
-// ownAddresses reports whether the nodes of c, about to be created, get addresses of their own: IPv4, no
-// in-transit encryption (ecache's certificate names the node host only), and c's port free at an own
-// address (a program listening on it at every address, 0.0.0.0, leaves the node range's ports).
-func (s *Service) ownAddresses(c *resource.Cluster) bool {
+// ownAddresses reports whether the nodes of c, about to be created, get addresses of their own, where they
+// listen on port: IPv4, no in-transit encryption (ecache's certificate names the node host only), and port
+// free at an own address (a program listening on it at every address, 0.0.0.0, leaves the node range's
+// ports).
+func (s *Service) ownAddresses(c *resource.Cluster, port int) bool {
 	return s.cfg.OwnAddresses && c.NetworkType == resource.NetworkIPv4 && !c.TransitEncryption &&
-		s.cfg.AddressFree(resource.SlotAddress(0), c.Port) // slot 0 is never a node's
+		s.cfg.AddressFree(resource.SlotAddress(0), port) // slot 0 is never a node's
 }
 
 // withPending is a request that applies immediately and takes with it what earlier requests left for the

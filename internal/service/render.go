@@ -82,7 +82,7 @@ func (s *Service) renderCluster(c *resource.Cluster, showNodes bool) *api.CacheC
 				CustomerOutpostArn:       optional(c.PreferredOutpostARN),
 			}
 			if n.Status != resource.NodeCreating {
-				node.Endpoint = &api.Endpoint{Address: ptr(cmp.Or(n.Address, s.nodeHost(c.IPDiscovery))), Port: ptr(int32(n.Port))}
+				node.Endpoint = &api.Endpoint{Address: ptr(n.Host(s.nodeHost(c.IPDiscovery))), Port: ptr(int32(n.Port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, node)
 		}

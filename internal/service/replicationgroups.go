@@ -533,7 +533,7 @@ func portsPerMember(g *resource.ReplicationGroup) int {
 	if g.ClusterEnabled {
 		n++
 	}
-	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred || g.Durable() {
+	if g.Fronted() {
 		n += 2 // the engine's own plain and TLS ports behind the node's
 	}
 	return n
@@ -581,7 +581,7 @@ func (b *memberBatch) create(id, az string) error {
 	if g.ClusterEnabled {
 		node.BusPort, next = next[0], next[1:]
 	}
-	if g.TransitEncryption && g.TransitEncryptionMode == resource.TransitPreferred || g.Durable() {
+	if g.Fronted() {
 		node.EnginePorts = next[:2]
 	}
 	b.ports = b.ports[portsPerMember(g):]
@@ -841,7 +841,7 @@ func (s *Service) renderNodeGroup(g *resource.ReplicationGroup, ng resource.Node
 		if c := members[m.ClusterID]; c != nil && len(c.Nodes) > 0 {
 			member.PreferredAvailabilityZone = ptr(c.Nodes[0].AZ)
 			if c.Nodes[0].Status != resource.NodeCreating && !g.ClusterEnabled {
-				member.ReadEndpoint = &api.Endpoint{Address: ptr(cmp.Or(c.Nodes[0].Address, host)), Port: ptr(int32(c.Nodes[0].Port))}
+				member.ReadEndpoint = &api.Endpoint{Address: ptr(c.Nodes[0].Host(host)), Port: ptr(int32(c.Nodes[0].Port))}
 			}
 		}
 		node.NodeGroupMembers = append(node.NodeGroupMembers, member)
