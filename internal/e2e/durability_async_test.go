@@ -143,7 +143,8 @@ func TestAsyncDurableGroup(t *testing.T) {
 	waitGroupAvailable(t, c, "relaxed")
 
 	// Async again, the primary SIGKILLed while the log is stopped: the writes it answered during the cut
-	// were never logged and are lost, all of them within the window before the kill; nothing older is.
+	// were not logged when answered; any of them may be lost, all within the window before the kill;
+	// nothing older is.
 	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{
 		ReplicationGroupId: aws.String("relaxed"), Durability: types.DurabilityAsync, ApplyImmediately: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
@@ -170,6 +171,13 @@ func TestAsyncDurableGroup(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	victim := primaryOfSlot(t, c, cc, 0)
+	// The writes were answered and are not in the log: the primary reports their age.
+	eventually(t, 3*time.Second, "DurabilityLag above 0 while the log is stopped", func() error {
+		if lag, ok := metricOf(scrape(t, metricsURL), "DurabilityLag", victim); !ok || lag <= 0 {
+			return fmt.Errorf("DurabilityLag of %s: %v (reported %v)", victim, lag, ok)
+		}
+		return nil
+	})
 	killPID(t, engineOf(t, srv, victim))
 	killedAt := time.Now()
 	signalLogReplicas(t, srv, syscall.SIGCONT)
@@ -198,10 +206,9 @@ func TestAsyncDurableGroup(t *testing.T) {
 	if err := checkClusterKeys(after, "k", 200); err != nil {
 		t.Error(err)
 	}
+	// How many are lost depends on how far the stream got: appends already sent to the stopped log replicas
+	// are committed when they run again, so none may be.
 	t.Logf("%d of the %d writes answered while the log was stopped were lost with the primary", lost, len(ackedAt))
-	if lost == 0 {
-		t.Error("no write answered while the log was stopped was lost: were they acknowledged only once logged?")
-	}
 }
 
 // durabilityWindow is how old the oldest unlogged write of an async primary may be (ElastiCache's 10 s).
