@@ -1,20 +1,22 @@
 // Command formation measures how long a group takes to form, side by side with forming the same cluster by
 // hand, in one run: CreateReplicationGroup of a cluster mode enabled Valkey group (-shards x 2) to
-// `available`, against six valkey-server processes started and joined with `valkey-cli --cluster create`
-// until every node reports cluster_state:ok and every replica's link is up; and CreateCacheCluster of one
-// node to `available`.
+// `available`, on ecache with its warm engines and on one started with --warm-engines 0, against six
+// valkey-server processes started and joined with `valkey-cli --cluster create` until every node reports
+// cluster_state:ok and every replica's link is up; and CreateCacheCluster of one node to `available` on both.
 //
 //	go run ./bench/formation [-runs 5] [-shards 3]
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,65 +40,144 @@ func main() {
 }
 
 func run(runs, shards int) error {
-	srv, err := benchkit.Start("30400-30899")
+	warm, err := benchkit.Start("30400-30899")
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	c := srv.Client()
+	defer warm.Stop()
+	cold, err := benchkit.Start("30900-31399", "--warm-engines", "0")
+	if err != nil {
+		return err
+	}
+	defer cold.Stop()
 	ctx := context.Background()
-	var group, byHand, single []time.Duration
+	if err := waitWarm(ctx, warm, 2*defaultWarm); err != nil {
+		return err
+	}
+	rss, pss := warmMemory(warm)
+	fmt.Printf("%d idle warm engines: RSS %.1f MiB, PSS %.1f MiB in all\n\n", 2*defaultWarm, float64(rss)/(1<<20), float64(pss)/(1<<20))
+	var groupWarm, groupCold, byHand, singleWarm, singleCold []time.Duration
 	for i := range runs {
-		id := fmt.Sprintf("form%d", i)
-		start := time.Now()
-		if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
-			ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"),
-			CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(int32(shards)), ReplicasPerNodeGroup: aws.Int32(1),
-			ClusterMode: types.ClusterModeEnabled,
-		}); err != nil {
+		// The pool is full again, and its engines are past the engines' 2-second start delay.
+		if err := waitWarm(ctx, warm, 2*defaultWarm); err != nil {
 			return err
 		}
-		if err := until(ctx, id+" available", func() (bool, error) {
-			g, err := benchkit.Group(ctx, c, id)
-			return aws.ToString(g.Status) == "available", err
-		}); err != nil {
-			return err
-		}
-		group = append(group, time.Since(start))
-		if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)}); err != nil {
-			return err
-		}
-
-		d, err := formByHand(ctx, shards, 21000+i*20)
+		time.Sleep(2 * time.Second)
+		d, err := formGroup(ctx, warm.Client(), fmt.Sprintf("form%d", i), shards)
 		if err != nil {
 			return err
 		}
+		groupWarm = append(groupWarm, d)
+		if d, err = formGroup(ctx, cold.Client(), fmt.Sprintf("form%d", i), shards); err != nil {
+			return err
+		}
+		groupCold = append(groupCold, d)
+		if d, err = formByHand(ctx, shards, 21000+i*20); err != nil {
+			return err
+		}
 		byHand = append(byHand, d)
-
-		cid := fmt.Sprintf("single%d", i)
-		start = time.Now()
-		if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
-			CacheClusterId: aws.String(cid), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
+		if d, err = createSingle(ctx, warm.Client(), fmt.Sprintf("single%d", i)); err != nil {
 			return err
 		}
-		if err := until(ctx, cid+" available", func() (bool, error) {
-			out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(cid)})
-			return err == nil && aws.ToString(out.CacheClusters[0].CacheClusterStatus) == "available", err
-		}); err != nil {
+		singleWarm = append(singleWarm, d)
+		if d, err = createSingle(ctx, cold.Client(), fmt.Sprintf("single%d", i)); err != nil {
 			return err
 		}
-		single = append(single, time.Since(start))
+		singleCold = append(singleCold, d)
 	}
 	fmt.Printf("| %d runs | min | median | max |\n|---|---|---|---|\n", runs)
 	row := func(what string, ds []time.Duration) {
 		fmt.Printf("| %s | %v | %v | %v |\n", what, benchkit.Percentile(ds, 0).Round(time.Millisecond),
 			benchkit.Percentile(ds, 0.5).Round(time.Millisecond), benchkit.Percentile(ds, 1).Round(time.Millisecond))
 	}
-	row(fmt.Sprintf("ecache: CreateReplicationGroup %d x 2 -> available", shards), group)
+	row(fmt.Sprintf("ecache: CreateReplicationGroup %d x 2 -> available", shards), groupWarm)
+	row(fmt.Sprintf("ecache --warm-engines 0: CreateReplicationGroup %d x 2 -> available", shards), groupCold)
 	row(fmt.Sprintf("by hand: %d valkey-server started, valkey-cli --cluster create, converged", 2*shards), byHand)
-	row("ecache: CreateCacheCluster, 1 Valkey node -> available", single)
-	fmt.Printf("\ngroup / by hand at the median: %.2fx\n", float64(benchkit.Percentile(group, 0.5))/float64(benchkit.Percentile(byHand, 0.5)))
+	row("ecache: CreateCacheCluster, 1 Valkey node -> available", singleWarm)
+	row("ecache --warm-engines 0: CreateCacheCluster, 1 Valkey node -> available", singleCold)
+	med := func(ds []time.Duration) float64 { return float64(benchkit.Percentile(ds, 0.5)) }
+	fmt.Printf("\ngroup at the median: by hand / ecache %.2fx, cold / warm %.2fx; one node: cold / warm %.2fx\n",
+		med(byHand)/med(groupWarm), med(groupCold)/med(groupWarm), med(singleCold)/med(singleWarm))
 	return nil
+}
+
+// defaultWarm is ecache's --warm-engines default: idle engines kept of each kind (Valkey, in cluster mode
+// and not).
+const defaultWarm = 6
+
+// waitWarm waits until srv keeps n idle engines.
+func waitWarm(ctx context.Context, srv *benchkit.Server, n int) error {
+	return until(ctx, "the warm engines", func() (bool, error) {
+		files, err := filepath.Glob(filepath.Join(srv.Dir, "data", "warm", "*", "warm.json"))
+		return len(files) >= n, err
+	})
+}
+
+// warmMemory sums the resident and proportional set sizes of srv's idle warm engines, in bytes.
+func warmMemory(srv *benchkit.Server) (rss, pss int64) {
+	files, _ := filepath.Glob(filepath.Join(srv.Dir, "data", "warm", "*", "warm.json"))
+	for _, f := range files {
+		var rec struct {
+			PID int `json:"pid"`
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || json.Unmarshal(b, &rec) != nil {
+			continue
+		}
+		roll, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", rec.PID))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(roll)) {
+			var kb int64
+			if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+				kb, _ = strconv.ParseInt(f[1], 10, 64)
+				switch f[0] {
+				case "Rss:":
+					rss += kb << 10
+				case "Pss:":
+					pss += kb << 10
+				}
+			}
+		}
+	}
+	return rss, pss
+}
+
+// formGroup creates a cluster mode enabled Valkey group of shards x 2 nodes, returns how long it took to
+// become available, and deletes it.
+func formGroup(ctx context.Context, c *elasticache.Client, id string, shards int) (time.Duration, error) {
+	start := time.Now()
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(int32(shards)), ReplicasPerNodeGroup: aws.Int32(1),
+		ClusterMode: types.ClusterModeEnabled,
+	}); err != nil {
+		return 0, err
+	}
+	if err := until(ctx, id+" available", func() (bool, error) {
+		g, err := benchkit.Group(ctx, c, id)
+		return aws.ToString(g.Status) == "available", err
+	}); err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	_, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)})
+	return d, err
+}
+
+// createSingle creates a one-node Valkey cache cluster and returns how long it took to become available.
+func createSingle(ctx context.Context, c *elasticache.Client, id string) (time.Duration, error) {
+	start := time.Now()
+	if _, err := c.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String(id), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.small")}); err != nil {
+		return 0, err
+	}
+	err := until(ctx, id+" available", func() (bool, error) {
+		out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id)})
+		return err == nil && aws.ToString(out.CacheClusters[0].CacheClusterStatus) == "available", err
+	})
+	return time.Since(start), err
 }
 
 // until polls done every millisecond for up to two minutes.

@@ -37,6 +37,8 @@ type serveConfig struct {
 
 	// OwnAddresses gives nodes and PrimaryEndpoints addresses of their own on 127.0.0.0/8.
 	OwnAddresses bool
+	// WarmEngines is how many idle engines of each kind are kept started ahead of need.
+	WarmEngines int
 
 	MaxClusters, MaxNodes, MaxNodesPerCluster, MaxNodesPerGroup, MaxTags int
 
@@ -98,6 +100,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.MaxNodesPerCluster, "max-nodes-per-cluster", 40, "nodes per Memcached cluster (NodeQuotaForClusterExceeded)")
 	num(&c.MaxNodesPerGroup, "max-nodes-per-group", 90, "nodes per cluster mode enabled replication group, up to 500 (NodeQuotaForClusterExceeded)")
 	num(&c.MaxTags, "max-tags", 50, "tags per resource (TagQuotaPerResourceExceeded)")
+	num(&c.WarmEngines, "warm-engines", 6, "idle Valkey/Redis OSS engines of each kind (engine, cluster mode) kept started at addresses of 127.2.0.0/16, which new nodes take over instead of starting a process: a node is up in milliseconds, and a cluster-mode group skips the engines' 2-second wait before a new primary serves; 0 keeps none")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ecache serve [flags]\n\nRuns the ElastiCache API and the engines it manages.\n\nFlags:")
 		fs.PrintDefaults()
@@ -122,6 +125,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		if q.v < 1 {
 			return nil, fmt.Errorf("--%s %d: want at least 1", q.name, q.v)
 		}
+	}
+	if c.WarmEngines < 0 || c.WarmEngines > 100 {
+		return nil, fmt.Errorf("--warm-engines %d: want 0 to 100", c.WarmEngines)
 	}
 	if c.MaxNodesPerGroup > 500 {
 		return nil, fmt.Errorf("--max-nodes-per-group %d: ElastiCache allows at most 500", c.MaxNodesPerGroup)

@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	defer drv.Close()
 	warnEphemeralOverlap(cfg, logger)
 	host := engineHost(logger)
+	keepWarm(drv, cfg.WarmEngines, host, logger)
 
 	var objects *objectstore.Store
 	if cfg.S3Endpoint != "" {
@@ -251,6 +252,25 @@ func ephemeralPorts() (lo, hi int, ok bool) {
 		return 0, 0, false
 	}
 	return lo, hi, true
+}
+
+// keepWarm has the driver keep size idle engines of each kind ahead of need (--warm-engines), Valkey's
+// started at once, others once a node wants one; where 127.2.0.0/16 does not reach this host, none.
+func keepWarm(drv *process.Driver, size int, host engine.Host, logger *slog.Logger) {
+	if size > 0 && !process.AddressFree("127.2.0.1", 0) {
+		logger.Warn("no warm engines: this host does not listen on 127.2.0.1")
+		size = 0
+	}
+	var shapes []process.WarmShape
+	for _, b := range host.Binaries() {
+		if b.Engine == engine.EngineValkey {
+			shapes = append(shapes, process.WarmShape{Engine: driver.EngineValkey, Binary: b.Path},
+				process.WarmShape{Engine: driver.EngineValkey, Binary: b.Path, Cluster: true})
+		}
+	}
+	if err := drv.KeepWarm(size, shapes); err != nil {
+		logger.Warn("no warm engines", "err", err)
+	}
 }
 
 // ownAddresses reports whether nodes get addresses of their own (--own-addresses): the node host must be on

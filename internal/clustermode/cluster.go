@@ -141,6 +141,12 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 		}
 	}
 
+	restore, err := shortenRejoin(ctx, p, members)
+	if err != nil {
+		return fmt.Errorf("create cluster: %w", err)
+	}
+	defer restore()
+
 	// Slots.
 	for i, s := range shards {
 		m := members[indexOfID(members, primaryID[i])]
@@ -168,18 +174,25 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 		}
 	}
 
-	// Meet: every node meets the first primary.
-	first := members[0]
-	firstIP, firstPort, err := resolveAddr(ctx, first.node.Addr)
-	if err != nil {
-		return fmt.Errorf("create cluster: %w", err)
-	}
-	for _, m := range members[1:] {
-		if _, known := m.view.byID(first.id); known {
-			continue
+	// Meet: every node meets every node before it, so that all know each other at once, without waiting for
+	// gossip (a node pings a random peer once a second); a cluster of more than meshLimit nodes meets the
+	// first primary only, and gossip does the rest.
+	for i, m := range members[1:] {
+		earlier := members[:i+1]
+		if len(members) > meshLimit {
+			earlier = members[:1]
 		}
-		if err := meet(ctx, p.get(m.node), firstIP, firstPort, first.self.BusPort); err != nil {
-			return fmt.Errorf("create cluster: %w", err)
+		for _, e := range earlier {
+			if _, known := m.view.byID(e.id); known {
+				continue
+			}
+			ip, port, err := meetAddr(ctx, p, e.node)
+			if err == nil {
+				err = meet(ctx, p.get(m.node), ip, port, e.self.BusPort)
+			}
+			if err != nil {
+				return fmt.Errorf("create cluster: %w", err)
+			}
 		}
 	}
 	nodes := make([]resp.Node, len(members))
@@ -214,6 +227,66 @@ func indexOfID(ms []member, id string) int {
 		}
 	}
 	return -1
+}
+
+// formationNodeTimeout is the cluster-node-timeout a new cluster's primaries run with until it has formed.
+const formationNodeTimeout = 500
+
+// shortenRejoin lowers the cluster-node-timeout of the new primaries among members (nodes that know no other)
+// to formationNodeTimeout until restore puts the old values back. A primary that knew no primary with slots (a minority: a node on
+// its own) does not report cluster_state:ok until its node timeout, at most 5 s, has passed since then (the
+// engines' rejoin delay); an engine that started long before, which a warm engine did, would hold the new
+// cluster back that long. Waiting 500 ms, the least the engines wait, is enough here: every node is new.
+func shortenRejoin(ctx context.Context, p *pool, members []member) (restore func(), err error) {
+	old := map[string]string{}
+	var lowered []resp.Node
+	restore = func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, n := range lowered {
+			_ = p.get(n).ConfigSet(rctx, "cluster-node-timeout", old[n.Addr]).Err()
+		}
+	}
+	for _, m := range members {
+		if len(m.view) != 1 || m.primary != "" {
+			continue
+		}
+		v, err := p.get(m.node).ConfigGet(ctx, "cluster-node-timeout").Result()
+		if err != nil {
+			restore()
+			return nil, fmt.Errorf("%s: CONFIG GET cluster-node-timeout: %w", m.node.Addr, err)
+		}
+		if t, _ := strconv.Atoi(v["cluster-node-timeout"]); t <= formationNodeTimeout {
+			continue
+		}
+		if err := p.get(m.node).ConfigSet(ctx, "cluster-node-timeout", strconv.Itoa(formationNodeTimeout)).Err(); err != nil {
+			restore()
+			return nil, fmt.Errorf("%s: CONFIG SET cluster-node-timeout: %w", m.node.Addr, err)
+		}
+		old[m.node.Addr] = v["cluster-node-timeout"]
+		lowered = append(lowered, m.node)
+	}
+	return restore, nil
+}
+
+// meshLimit is the most nodes a new cluster has for every node to meet every other one.
+const meshLimit = 32
+
+// meetAddr is the IP and port to give CLUSTER MEET for n: the address its cluster bus announces
+// (cluster-announce-ip) when it has one apart from n's, else n's.
+func meetAddr(ctx context.Context, p *pool, n resp.Node) (string, int, error) {
+	ip, port, err := resolveAddr(ctx, n.Addr)
+	if err != nil {
+		return "", 0, err
+	}
+	v, err := p.get(n).ConfigGet(ctx, "cluster-announce-ip").Result()
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: CONFIG GET cluster-announce-ip: %w", n.Addr, err)
+	}
+	if bus := v["cluster-announce-ip"]; bus != "" {
+		ip = bus
+	}
+	return ip, port, nil
 }
 
 // meet sends CLUSTER MEET ip port busport.
@@ -487,7 +560,7 @@ func AddShard(ctx context.Context, seed resp.Node, shard ShardSpec) error {
 		return fmt.Errorf("add shard: %w", err)
 	}
 	seedSelf, _ := view.self()
-	seedIP, seedPort, err := resolveAddr(ctx, seed.Addr)
+	seedIP, seedPort, err := meetAddr(ctx, p, seed)
 	if err != nil {
 		return fmt.Errorf("add shard: %w", err)
 	}
@@ -523,6 +596,11 @@ func AddShard(ctx context.Context, seed resp.Node, shard ShardSpec) error {
 			}
 		}
 	}
+	restore, err := shortenRejoin(ctx, p, added)
+	if err != nil {
+		return fmt.Errorf("add shard: %w", err)
+	}
+	defer restore()
 	for _, m := range added {
 		if known[m.id] {
 			continue
@@ -588,7 +666,7 @@ func AddReplica(ctx context.Context, seed, primary, replica resp.Node) error {
 			}
 		}
 		seedSelf, _ := view.self()
-		seedIP, seedPort, err := resolveAddr(ctx, seed.Addr)
+		seedIP, seedPort, err := meetAddr(ctx, p, seed)
 		if err != nil {
 			return fmt.Errorf("add replica: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -229,10 +230,16 @@ func (s *ecacheProcess) client(region string) *elasticache.Client {
 	})
 }
 
-// enginePIDs lists the pids recorded for the engines under dataDir whose processes are alive.
+// enginePIDs lists the pids recorded for the engines under dataDir whose processes are alive, by node
+// directory name.
 func enginePIDs(dataDir string) map[string]int {
+	return recordedPIDs(filepath.Join(dataDir, "nodes", "*", "node.json"))
+}
+
+// recordedPIDs lists the live pids the files matching pattern record, by directory name.
+func recordedPIDs(pattern string) map[string]int {
 	out := map[string]int{}
-	files, _ := filepath.Glob(filepath.Join(dataDir, "nodes", "*", "node.json"))
+	files, _ := filepath.Glob(pattern)
 	for _, f := range files {
 		var rec struct {
 			PID int `json:"pid"`
@@ -258,9 +265,24 @@ func zombie(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
 }
 
+// killEngines kills the engines under dataDir: the nodes', the idle warm ones, and any other process working
+// in a directory of dataDir (an engine started just before ecache was killed may not be recorded yet).
 func killEngines(dataDir string) {
 	for _, pid := range enginePIDs(dataDir) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range recordedPIDs(filepath.Join(dataDir, "warm", "*", "warm.json")) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd"); err == nil && strings.HasPrefix(cwd, dataDir+string(filepath.Separator)) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 

@@ -105,7 +105,7 @@ func waitExported(t *testing.T, c *elasticache.Client, name string) {
 // CopySnapshot reference lists gets its error, and so do bad SnapshotArns.
 func TestSnapshotExportImport(t *testing.T) {
 	requireBinary(t, "valkey-server")
-	s3 := s3test.Start(t, 28110, true)
+	s3 := s3test.Start(t, true)
 	srv := startServer(t, s3Flags(s3, s3.Writer)...)
 	c := srv.client("us-east-1")
 	ctx := ctxT(t)

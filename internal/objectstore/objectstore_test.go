@@ -24,7 +24,7 @@ func newStore(t *testing.T, srv *s3test.Server, key s3test.Key) *objectstore.Sto
 // TestRoundTripAndErrors uploads and downloads through moto_server enforcing IAM policies, and checks that
 // each refusal is sorted into the error the service reports.
 func TestRoundTripAndErrors(t *testing.T) {
-	srv := s3test.Start(t, 28100, true)
+	srv := s3test.Start(t, true)
 	ctx := context.Background()
 	writer, reader := newStore(t, srv, srv.Writer), newStore(t, srv, srv.Reader)
 	srv.CreateBucket(t, "exports")
@@ -109,7 +109,7 @@ func TestParseARN(t *testing.T) {
 // TestMultipartUpload uploads a file larger than one part: it arrives whole, with its metadata; refused or
 // cancelled uploads leave no object.
 func TestMultipartUpload(t *testing.T) {
-	srv := s3test.Start(t, 28101, false)
+	srv := s3test.Start(t, false)
 	ctx := context.Background()
 	st := newStore(t, srv, srv.Writer)
 	objectstore.SetPartSize(st, 5<<20)

@@ -27,14 +27,24 @@ func Listen(ctx context.Context, n resp.Node, addrs []string) error {
 		return err
 	}
 	defer c.Close()
-	v, err := c.Do(ctx, "CONFIG", "GET", "bind")
+	v, err := c.Do(ctx, "CONFIG", "GET", "bind", "cluster-announce-ip")
 	if err != nil {
 		return fmt.Errorf("CONFIG GET bind: %w", err)
 	}
-	if len(v.Elems) != 2 {
-		return fmt.Errorf("CONFIG GET bind: %d elements in the reply", len(v.Elems))
+	got := map[string]string{}
+	for i := 0; i+1 < len(v.Elems); i += 2 {
+		got[v.Elems[i].Str] = v.Elems[i+1].Str
 	}
-	current := strings.Fields(v.Elems[1].Str)
+	bind, ok := got["bind"]
+	if !ok {
+		return fmt.Errorf("CONFIG GET bind: no bind in the reply")
+	}
+	current := strings.Fields(bind)
+	// A cluster bus at an address of its own (a warm engine's, see driver/process) keeps its listener there
+	// too: the other nodes replicate from it through that address.
+	if bus := got["cluster-announce-ip"]; bus != "" && slices.Contains(current, bus) && !slices.Contains(addrs, bus) {
+		addrs = append(slices.Clone(addrs), bus)
+	}
 	if slices.Equal(current, addrs) {
 		return nil
 	}

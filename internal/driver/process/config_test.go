@@ -16,7 +16,7 @@ func TestRespConfig(t *testing.T) {
 		Config:         map[string]string{"maxmemory-policy": "volatile-lru", "save": "", "client-output-buffer-limit": "pubsub 32mb 8mb 60"},
 		Password:       `p"a\ss`,
 	}
-	got := strings.Split(strings.TrimSpace(string(respConfig(spec, "/data/nodes/demo 1"))), "\n")[1:]
+	got := strings.Split(strings.TrimSpace(string(respConfig(spec, "/data/nodes/demo 1", ""))), "\n")[1:]
 	want := []string{
 		"port 40001",
 		"bind 127.0.0.1",

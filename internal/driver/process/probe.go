@@ -139,7 +139,7 @@ func configSet(ctx context.Context, running driver.NodeSpec, kv [][2]string, pas
 	}
 	defer c.Close()
 	for _, p := range kv {
-		if _, err := c.Do(ctx, "CONFIG", "SET", p[0], p[1]); err != nil {
+		if _, err := c.Do(ctx, "CONFIG", "SET", p[0], directiveValue(p[1])); err != nil {
 			return fmt.Errorf("CONFIG SET %s: %w", p[0], err)
 		}
 	}

@@ -77,6 +77,8 @@ type Driver struct {
 
 	lmu   sync.Mutex
 	locks map[string]*keyLock // serialises Ensure/Restart/Remove per node
+
+	warm *warmPool // idle engines new nodes can claim (KeepWarm); nil: none
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -89,6 +91,7 @@ type node struct {
 	state     driver.NodeState
 	p         *proc // current or last process; nil when none was ever known
 	startedAt time.Time
+	bus       string // the address of a cluster bus of its own (a claimed warm engine's); empty: none
 }
 
 // record is the content of node.json.
@@ -97,6 +100,8 @@ type record struct {
 	PID       int             `json:"pid"`       // 0 when no process is running
 	StartTime uint64          `json:"startTime"` // /proc/<pid>/stat field 22
 	StartedAt time.Time       `json:"startedAt,omitzero"`
+	// BusAddress is where the cluster bus of a node made of a warm engine listens, for life.
+	BusAddress string `json:"busAddress,omitempty"`
 }
 
 type keyLock struct {
@@ -165,7 +170,7 @@ func (d *Driver) load(id string) *node {
 	default:
 		rec.Spec.ID = id
 		n.spec = rec.Spec
-		n.startedAt = rec.StartedAt
+		n.startedAt, n.bus = rec.StartedAt, rec.BusAddress
 		if p := d.adopt(rec); p != nil {
 			n.p = p
 			n.state = driver.StateRunning
@@ -237,6 +242,7 @@ func (d *Driver) reap(n *node, p *proc) {
 // report marks the node stopped and delivers its id on Exits.
 func (d *Driver) report(n *node, p *proc, how string) {
 	d.mu.Lock()
+	id := n.id // a claimed warm engine's node is renamed
 	if n.p == p && n.state == driver.StateRunning {
 		n.state = driver.StateStopped
 	}
@@ -247,9 +253,9 @@ func (d *Driver) report(n *node, p *proc, how string) {
 	d.wg.Add(1)
 	d.mu.Unlock()
 	defer d.wg.Done()
-	d.log.Warn("engine process exited unexpectedly", "node", n.id, "pid", p.pid, "status", how)
+	d.log.Warn("engine process exited unexpectedly", "node", id, "pid", p.pid, "status", how)
 	select {
-	case d.exits <- n.id:
+	case d.exits <- id:
 	case <-d.done:
 	}
 }
@@ -269,6 +275,7 @@ func (d *Driver) Close() error {
 	close(d.done)
 	d.mu.Unlock()
 	d.wg.Wait()
+	d.closeWarm()
 	close(d.exits)
 	return nil
 }
@@ -323,6 +330,9 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 		return driver.NodeStatus{}, err
 	}
 	if n == nil {
+		if st, claimed, err := d.claimWarm(ctx, spec); claimed {
+			return st, err
+		}
 		n = &node{id: spec.ID, dir: filepath.Join(d.nodesDir, spec.ID), spec: spec, state: driver.StateStopped}
 		if err := os.MkdirAll(n.dir, 0o700); err != nil {
 			return driver.NodeStatus{}, fmt.Errorf("driver: node %s: %w", spec.ID, err)
@@ -336,12 +346,12 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 	}
 
 	d.mu.Lock()
-	p, old, state := n.p, n.spec, n.state
+	p, old, state, bus := n.p, n.spec, n.state, n.bus
 	d.mu.Unlock()
 	if p != nil && !p.hasExited() && state == driver.StateRunning {
 		restart, live, passwords := diffSpec(old, spec)
 		if !restart && (len(live) > 0 || passwords != nil) {
-			if err := configSet(ctx, old, live, passwords); err != nil {
+			if err := configSet(ctx, old, busLive(live, bus), passwords); err != nil {
 				d.log.Warn("applying config change to running engine failed; restarting", "node", n.id, "err", err)
 				restart = true
 			}
@@ -355,7 +365,7 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 					return driver.NodeStatus{}, err
 				}
 				if spec.Engine.RESP() {
-					_, file := commandLine(spec, n.dir)
+					_, file := commandLine(spec, n.dir, bus)
 					if err := atomicfile.WriteFile(filepath.Join(n.dir, configFileName(spec.Engine)), file, 0o600); err != nil {
 						return driver.NodeStatus{}, fmt.Errorf("driver: node %s: %w", n.id, err)
 					}
@@ -534,7 +544,10 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 	if d.checkPort && (!bindFree(spec, spec.Port) || spec.PlainPort != 0 && !bindFree(spec, spec.PlainPort)) {
 		return fail(fmt.Errorf("%w: port %d at %s", driver.ErrPortInUse, spec.Port, strings.Join(bindAddrs(spec), ", ")))
 	}
-	args, file := commandLine(spec, n.dir)
+	d.mu.Lock()
+	bus := n.bus
+	d.mu.Unlock()
+	args, file := commandLine(spec, n.dir, bus)
 	for _, e := range []driver.Engine{driver.EngineRedis, driver.EngineValkey, driver.EngineMemcached, driver.EngineTxlog} {
 		if name := configFileName(e); e != spec.Engine && name != configFileName(spec.Engine) {
 			_ = os.Remove(filepath.Join(n.dir, name))
@@ -554,13 +567,8 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 	if err != nil {
 		return fail(err)
 	}
-	now := time.Now()
-	var startTime uint64
-	if st, err := readStat(cmd.Process.Pid); err == nil {
-		startTime = st.startTime
-	}
-	p := newProc(cmd.Process.Pid, startTime, now)
-	p.child = cmd.Process
+	p := childProc(cmd)
+	now := p.startedAt
 	d.mu.Lock()
 	n.spec, n.p, n.state, n.startedAt = spec, p, driver.StateStarting, now
 	d.mu.Unlock()
@@ -657,6 +665,17 @@ func (d *Driver) launch(dir, binary string, args []string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// childProc is the process launch started, started now.
+func childProc(cmd *exec.Cmd) *proc {
+	var startTime uint64
+	if st, err := readStat(cmd.Process.Pid); err == nil {
+		startTime = st.startTime
+	}
+	p := newProc(cmd.Process.Pid, startTime, time.Now())
+	p.child = cmd.Process
+	return p
+}
+
 // waitReady probes the engine every few milliseconds (5 at most: Valkey takes about 20 ms to listen) until it
 // answers, it exits, ctx ends or readyTimeout passes.
 func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) error {
@@ -727,7 +746,7 @@ func (d *Driver) stop(n *node, p *proc) error {
 // persist writes the node's current spec and process to node.json.
 func (d *Driver) persist(n *node) error {
 	d.mu.Lock()
-	rec := record{Spec: n.spec, StartedAt: n.startedAt}
+	rec := record{Spec: n.spec, StartedAt: n.startedAt, BusAddress: n.bus}
 	if n.p != nil && n.state != driver.StateStopped {
 		rec.PID, rec.StartTime = n.p.pid, n.p.startTime
 	}

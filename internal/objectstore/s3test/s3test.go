@@ -39,14 +39,20 @@ type Server struct {
 	Writer, Reader Key
 }
 
-// Start runs moto_server on port until the test ends; the test is skipped where moto_server is not
+// Start runs moto_server on a free port until the test ends; the test is skipped where moto_server is not
 // installed. With policies, requests must be signed by a known key and are checked against its IAM policy.
-func Start(t testing.TB, port int, policies bool) *Server {
+func Start(t testing.TB, policies bool) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		t.Skip("moto_server is not installed")
 	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "INITIAL_NO_AUTH_ACTION_COUNT=") })
