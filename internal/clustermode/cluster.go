@@ -388,10 +388,12 @@ func signature(v clusterView) string {
 		if n.Flags["handshake"] || n.Flags["noaddr"] {
 			continue
 		}
+		// The address is the one clients are told, which a node announces in its own pings only (a node
+		// learnt from gossip shows its cluster bus address until it pings).
 		if n.master() {
-			lines = append(lines, fmt.Sprintf("%s master epoch=%d slots=%s", n.ID, n.Epoch, hashslot.Format(n.Slots)))
+			lines = append(lines, fmt.Sprintf("%s %s master epoch=%d slots=%s", n.ID, n.Addr, n.Epoch, hashslot.Format(n.Slots)))
 		} else {
-			lines = append(lines, fmt.Sprintf("%s replica-of=%s", n.ID, n.MasterID))
+			lines = append(lines, fmt.Sprintf("%s %s replica-of=%s", n.ID, n.Addr, n.MasterID))
 		}
 	}
 	sort.Strings(lines)
