@@ -174,26 +174,8 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 		}
 	}
 
-	// Meet: every node meets every node before it, so that all know each other at once, without waiting for
-	// gossip (a node pings a random peer once a second); a cluster of more than meshLimit nodes meets the
-	// first primary only, and gossip does the rest.
-	for i, m := range members[1:] {
-		earlier := members[:i+1]
-		if len(members) > meshLimit {
-			earlier = members[:1]
-		}
-		for _, e := range earlier {
-			if _, known := m.view.byID(e.id); known {
-				continue
-			}
-			ip, port, err := meetAddr(ctx, p, e.node)
-			if err == nil {
-				err = meet(ctx, p.get(m.node), ip, port, e.self.BusPort)
-			}
-			if err != nil {
-				return fmt.Errorf("create cluster: %w", err)
-			}
-		}
+	if err := meetAll(ctx, p, members); err != nil {
+		return fmt.Errorf("create cluster: %w", err)
 	}
 	nodes := make([]resp.Node, len(members))
 	idList := make([]string, len(members))
@@ -267,6 +249,31 @@ func shortenRejoin(ctx context.Context, p *pool, members []member) (restore func
 		lowered = append(lowered, m.node)
 	}
 	return restore, nil
+}
+
+// meetAll has every member meet every member before it, so that all know each other at once, without waiting
+// for gossip (a node pings a random peer once a second); more than meshLimit members meet the first only,
+// and gossip does the rest.
+func meetAll(ctx context.Context, p *pool, members []member) error {
+	for i, m := range members[1:] {
+		earlier := members[:i+1]
+		if len(members) > meshLimit {
+			earlier = members[:1]
+		}
+		for _, e := range earlier {
+			if _, known := m.view.byID(e.id); known {
+				continue
+			}
+			ip, port, err := meetAddr(ctx, p, e.node)
+			if err == nil {
+				err = meet(ctx, p.get(m.node), ip, port, e.self.BusPort)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // meshLimit is the most nodes a new cluster has for every node to meet every other one.

@@ -164,7 +164,13 @@ func (w *warmPool) missing(now time.Time) (WarmShape, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, s := range w.wanted {
-		w.idle[s] = slices.DeleteFunc(w.idle[s], func(e *warmEngine) bool { return e.p.hasExited() })
+		w.idle[s] = slices.DeleteFunc(w.idle[s], func(e *warmEngine) bool {
+			if e.p.hasExited() {
+				_ = os.RemoveAll(e.n.dir) // an idle engine that died keeps nothing
+				return true
+			}
+			return false
+		})
 		if w.refused[s] == nil && len(w.idle[s]) < w.size && now.Sub(w.failed[s]) > warmRetryDelay {
 			return s, true
 		}
