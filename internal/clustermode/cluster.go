@@ -141,7 +141,7 @@ func Create(ctx context.Context, shards []ShardSpec) error {
 		}
 	}
 
-	restore, err := shortenRejoin(ctx, p, members)
+	restore, err := shortenRejoin(ctx, p, members, len(members))
 	if err != nil {
 		return fmt.Errorf("create cluster: %w", err)
 	}
@@ -218,8 +218,10 @@ const formationNodeTimeout = 500
 // to formationNodeTimeout until restore puts the old values back. A primary that knew no primary with slots (a minority: a node on
 // its own) does not report cluster_state:ok until its node timeout, at most 5 s, has passed since then (the
 // engines' rejoin delay); an engine that started long before, which a warm engine did, would hold the new
-// cluster back that long. Waiting 500 ms, the least the engines wait, is enough here: every node is new.
-func shortenRejoin(ctx context.Context, p *pool, members []member) (restore func(), err error) {
+// cluster back that long. Waiting 500 ms, the least the engines wait, is enough here: every node is new. But
+// a node pings every peer once per half node timeout: in a cluster of more than meshLimit nodes (size) the
+// pings of a 500 ms timeout would take the machine, and the node timeouts are left alone.
+func shortenRejoin(ctx context.Context, p *pool, members []member, size int) (restore func(), err error) {
 	old := map[string]string{}
 	var lowered []resp.Node
 	restore = func() {
@@ -228,6 +230,9 @@ func shortenRejoin(ctx context.Context, p *pool, members []member) (restore func
 		for _, n := range lowered {
 			_ = p.get(n).ConfigSet(rctx, "cluster-node-timeout", old[n.Addr]).Err()
 		}
+	}
+	if size > meshLimit {
+		return restore, nil
 	}
 	for _, m := range members {
 		if len(m.view) != 1 || m.primary != "" {
@@ -605,7 +610,7 @@ func AddShard(ctx context.Context, seed resp.Node, shard ShardSpec) error {
 			}
 		}
 	}
-	restore, err := shortenRejoin(ctx, p, added)
+	restore, err := shortenRejoin(ctx, p, added, len(view)+len(added))
 	if err != nil {
 		return fmt.Errorf("add shard: %w", err)
 	}
