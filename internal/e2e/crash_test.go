@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,20 +15,7 @@ import (
 // engineProcesses lists the pids of every process running in a node directory under the server's data
 // dir (the driver starts engines there), recorded in node.json or not: an orphan shows up here too.
 func (s *ecacheProcess) engineProcesses() []int {
-	nodes, _ := filepath.Abs(filepath.Join(s.dataDir, "nodes"))
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		if err == nil && strings.HasPrefix(cwd, nodes+"/") && !zombie(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return processesIn(filepath.Join(s.dataDir, "nodes"))
 }
 
 // openAddrs returns those of addrs (host:port) that accept connections.

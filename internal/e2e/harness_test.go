@@ -265,25 +265,30 @@ func zombie(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
 }
 
-// killEngines kills the engines under dataDir: the nodes', the idle warm ones, and any other process working
-// in a directory of dataDir (an engine started just before ecache was killed may not be recorded yet).
+// killEngines kills every process working in a directory under dataDir: the nodes' engines, the idle warm
+// ones, and an engine started just before ecache was killed, which may not be recorded yet.
 func killEngines(dataDir string) {
-	for _, pid := range enginePIDs(dataDir) {
+	for _, pid := range processesIn(dataDir) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	for _, pid := range recordedPIDs(filepath.Join(dataDir, "warm", "*", "warm.json")) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+}
+
+// processesIn lists the live processes whose working directory is inside dir (the driver starts each engine
+// in its own directory).
+func processesIn(dir string) []int {
+	abs, _ := filepath.Abs(dir)
 	entries, _ := os.ReadDir("/proc")
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd"); err == nil && strings.HasPrefix(cwd, dataDir+string(filepath.Separator)) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		if cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd"); err == nil && strings.HasPrefix(cwd, abs+string(filepath.Separator)) && !zombie(pid) {
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }
 
 // eventually retries fn until it returns nil or the timeout passes.
