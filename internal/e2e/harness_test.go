@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/ecache/ecache/internal/sdkhttp"
 )
 
 var (
@@ -227,6 +229,7 @@ func (s *ecacheProcess) client(region string) *elasticache.Client {
 		Region:       region,
 		BaseEndpoint: aws.String("http://" + s.listen),
 		Credentials:  credentials.NewStaticCredentialsProvider(s.keyID, s.secret, ""),
+		HTTPClient:   sdkhttp.Client(),
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/regions"
+	"github.com/ecache/ecache/internal/sdkhttp"
 	"github.com/ecache/ecache/internal/server"
 	"github.com/ecache/ecache/internal/service"
 	"github.com/ecache/ecache/internal/sigv4"
@@ -60,7 +61,7 @@ type inProcess struct {
 // clientIn returns a client signing for region.
 func (p *inProcess) clientIn(region string) *elasticache.Client {
 	return elasticache.New(elasticache.Options{
-		Region: region, BaseEndpoint: aws.String(p.endpoint), Retryer: testRetryer(),
+		Region: region, BaseEndpoint: aws.String(p.endpoint), Retryer: testRetryer(), HTTPClient: sdkhttp.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
 	})
 }
@@ -77,7 +78,7 @@ func newInProcess(t *testing.T, quotas service.Quotas, portLow, portHigh int) *i
 	srv := httptest.NewServer(&server.Handler{Service: svc, Auth: server.SigV4{Verifier: verifier}, Logger: logger})
 	t.Cleanup(srv.Close)
 	client := elasticache.New(elasticache.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: testRetryer(),
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: testRetryer(), HTTPClient: sdkhttp.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
 		// Send what the test says even when the SDK's own checks would refuse it.
 		APIOptions: []func(*middleware.Stack) error{func(s *middleware.Stack) error {

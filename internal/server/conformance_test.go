@@ -23,6 +23,7 @@ import (
 
 	"github.com/ecache/ecache/internal/api"
 	"github.com/ecache/ecache/internal/awsquery"
+	"github.com/ecache/ecache/internal/sdkhttp"
 )
 
 // allowAll accepts every request as the given region.
@@ -39,6 +40,7 @@ func newSDKClient(t *testing.T, url string) *elasticache.Client {
 		BaseEndpoint: aws.String(url),
 		Credentials:  aws.AnonymousCredentials{},
 		Retryer:      testRetryer(),
+		HTTPClient:   sdkhttp.Client(),
 	})
 }
 

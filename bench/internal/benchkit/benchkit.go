@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+
+	"github.com/ecache/ecache/internal/sdkhttp"
 )
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -108,7 +110,7 @@ func Binary(dir string) (string, error) {
 // Client signs for us-east-1 with the server's credentials.
 func (s *Server) Client() *elasticache.Client {
 	return elasticache.New(elasticache.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + s.Addr),
-		Credentials: credentials.NewStaticCredentialsProvider(s.KeyID, s.Secret, "")})
+		Credentials: credentials.NewStaticCredentialsProvider(s.KeyID, s.Secret, ""), HTTPClient: sdkhttp.Client()})
 }
 
 // Group describes the replication group id.
