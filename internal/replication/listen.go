@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ecache/ecache/internal/resp"
 )
@@ -66,7 +67,7 @@ func Listen(ctx context.Context, n resp.Node, addrs []string) error {
 // it forked holds copies of them (a BGSAVE, the dataset transfer of a full sync) the address it listens on
 // already is refused too, and so is the way back: the engine then listens nowhere until a CONFIG SET
 // succeeds. So rebind waits for no child first, and when the engine is left listening nowhere anyway (a child
-// forked in between: n's own address refuses connections) it asks again on the connection it still has, every
+// forked in between: nothing answers at n's own address) it asks again on the connection it still has, every
 // 20 ms, until the child is gone.
 func rebind(ctx context.Context, c *resp.Conn, n resp.Node, addrs []string) error {
 	list := strings.Join(addrs, " ")
@@ -88,15 +89,21 @@ func rebind(ctx context.Context, c *resp.Conn, n resp.Node, addrs []string) erro
 	}
 }
 
-// listening reports whether n takes connections at its own address.
+// listening reports whether n takes connections at its own address: it answers PING on a new connection.
+// A connection alone proves nothing: a forked child's copy of a listener the engine has closed accepts it,
+// and nobody answers.
 func listening(ctx context.Context, n resp.Node) bool {
-	c, err := dial(ctx, n)
+	c, err := resp.Dial(ctx, n, resp.Options{ReadTimeout: listenProbeTimeout})
 	if err != nil {
 		return false
 	}
-	c.Close()
-	return true
+	defer c.Close()
+	_, err = c.Do(ctx, "PING")
+	return err == nil
 }
+
+// listenProbeTimeout bounds the wait for the PING of listening.
+const listenProbeTimeout = 500 * time.Millisecond
 
 // forkBusy reports whether the engine has a forked child (INFO persistence).
 func forkBusy(ctx context.Context, c *resp.Conn) (bool, error) {
