@@ -88,7 +88,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	s3Virtual := os.Getenv(env("s3-virtual-hosted")) == "true"
 	fs.BoolVar(&c.S3VirtualHosted, "s3-virtual-hosted", s3Virtual, "address buckets as <bucket>.<endpoint host> instead of <endpoint>/<bucket> (env "+env("s3-virtual-hosted")+")")
 	own := os.Getenv(env("own-addresses")) != "false"
-	fs.BoolVar(&c.OwnAddresses, "own-addresses", own, "give each node of IPv4 clusters created without in-transit encryption an address of its own on 127.0.0.0/8 (127.1.x.y), where it listens on the port asked for (6379, 11211), and each PrimaryEndpoint one that its primary's engine listens on, moved at failover: clients reach engines with no hop; needs --node-host on 127.0.0.0/8 (env "+env("own-addresses")+")")
+	fs.BoolVar(&c.OwnAddresses, "own-addresses", own, "give each node of IPv4 clusters and groups (not durable ones) an address of its own on 127.0.0.0/8 (127.1.x.y), where it listens on the port asked for (6379, 11211) with a TLS certificate naming it, and each PrimaryEndpoint one that its primary's engine listens on, moved at failover: clients reach engines with no hop; needs --node-host on 127.0.0.0/8 (env "+env("own-addresses")+")")
 	num := func(p *int, name string, def int, usage string) {
 		if v, err := strconv.Atoi(os.Getenv(env(name))); err == nil {
 			def = v

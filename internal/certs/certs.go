@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -51,17 +52,36 @@ func Ensure(dir string, hosts []string, now time.Time) (Files, error) {
 		}
 		_ = os.Remove(f.CertFile) // signed by the old CA
 	}
-	srv, _, err := load(f.CertFile, f.KeyFile)
-	if err != nil || now.Add(renewBefore).After(srv.NotAfter) || !covers(srv, hosts) || srv.CheckSignatureFrom(ca) != nil || !slices.Contains(srv.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
-		cert, key, err := newServer(ca, caKey, hosts, now)
-		if err != nil {
-			return f, err
-		}
-		if err := save(f.CertFile, f.KeyFile, cert, key); err != nil {
-			return f, err
-		}
+	return f, ensureServer(ca, caKey, f.CertFile, f.KeyFile, hosts, now)
+}
+
+// Issue returns a server certificate of its own for one node, under dir, signed by the CA that Ensure keeps
+// in caDir: created, or renewed when it nears expiry, no longer covers every host, was signed by another CA
+// or does not match its key. Calls for one dir must not overlap (the key and the certificate are two files). A node at an address of its own presents it, so that clients check the address they dialled.
+func Issue(caDir, dir string, hosts []string, now time.Time) (Files, error) {
+	f := Files{CAFile: filepath.Join(caDir, "ca.pem"), CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem")}
+	ca, caKey, err := load(f.CAFile, filepath.Join(caDir, "ca-key.pem"))
+	if err != nil {
+		return f, fmt.Errorf("certs: the CA in %s: %w", caDir, err)
 	}
-	return f, nil
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, err
+	}
+	return f, ensureServer(ca, caKey, f.CertFile, f.KeyFile, hosts, now)
+}
+
+// ensureServer creates or renews the server certificate in certFile and keyFile (see Issue).
+func ensureServer(ca *x509.Certificate, caKey *ecdsa.PrivateKey, certFile, keyFile string, hosts []string, now time.Time) error {
+	srv, key, err := load(certFile, keyFile)
+	if err == nil && !now.Add(renewBefore).After(srv.NotAfter) && covers(srv, hosts) && srv.CheckSignatureFrom(ca) == nil &&
+		slices.Contains(srv.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && key.PublicKey.Equal(srv.PublicKey) {
+		return nil
+	}
+	cert, key, err := newServer(ca, caKey, hosts, now)
+	if err != nil {
+		return err
+	}
+	return save(certFile, keyFile, cert, key)
 }
 
 func covers(c *x509.Certificate, hosts []string) bool {
@@ -169,3 +189,6 @@ func save(certFile, keyFile string, cert *x509.Certificate, key *ecdsa.PrivateKe
 	}
 	return atomicfile.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 }
+
+// Forget removes a node certificate directory that Issue filled.
+func Forget(dir string) error { return os.RemoveAll(dir) }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -114,4 +115,97 @@ func loadFiles(t *testing.T, f Files) (tls.Certificate, *x509.CertPool) {
 		t.Fatal("ca.pem holds no certificate")
 	}
 	return pair, pool
+}
+
+// verifies reports whether the certificate in f is trusted for host by the CA in f.
+func verifies(t *testing.T, f Files, host string) error {
+	t.Helper()
+	pair, pool := loadFiles(t, f)
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: pool})
+	return err
+}
+
+func TestIssueGivesANodeItsOwnCertificate(t *testing.T) {
+	caDir, nodeDir := t.TempDir(), filepath.Join(t.TempDir(), "nodes", "shop-0001-001")
+	now := time.Now()
+	if _, err := Issue(caDir, nodeDir, []string{"127.1.0.7"}, now); err == nil {
+		t.Fatal("a node certificate was issued without a CA")
+	}
+	shared, err := Ensure(caDir, []string{"127.0.0.1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Issue(caDir, nodeDir, []string{"127.1.0.7", "127.0.0.1", "localhost"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.CAFile != shared.CAFile || f.CertFile == shared.CertFile {
+		t.Fatalf("node files %+v, shared %+v", f, shared)
+	}
+	for _, h := range []string{"127.1.0.7", "127.0.0.1", "localhost"} {
+		if err := verifies(t, f, h); err != nil {
+			t.Errorf("the node certificate for %s: %v", h, err)
+		}
+	}
+	if verifies(t, f, "127.1.0.8") == nil {
+		t.Error("the node certificate is good for another node's address")
+	}
+	if verifies(t, shared, "127.1.0.7") == nil {
+		t.Error("the shared certificate covers the node's address: the test proves nothing")
+	}
+	// Unchanged hosts keep the certificate; another host renews it.
+	before, _ := os.ReadFile(f.CertFile)
+	if _, err := Issue(caDir, nodeDir, []string{"127.1.0.7", "127.0.0.1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(f.CertFile); string(after) != string(before) {
+		t.Error("a certificate that covers the hosts was issued again")
+	}
+	if _, err := Issue(caDir, nodeDir, []string{"127.1.0.7", "127.1.200.1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifies(t, f, "127.1.200.1"); err != nil {
+		t.Errorf("after a new host: %v", err)
+	}
+	if err := Forget(nodeDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(nodeDir); !os.IsNotExist(err) {
+		t.Errorf("the node's certificate directory is still there: %v", err)
+	}
+}
+
+// TestIssueRepairsAMismatchedPair: a certificate beside a key it was not made for (two issues interleaved)
+// is issued again, where the engine would refuse to start.
+func TestIssueRepairsAMismatchedPair(t *testing.T) {
+	caDir, a, b := t.TempDir(), t.TempDir(), t.TempDir()
+	now := time.Now()
+	if _, err := Ensure(caDir, []string{"127.0.0.1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	fa, err := Issue(caDir, a, []string{"127.1.0.9"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := Issue(caDir, b, []string{"127.1.0.9"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := os.ReadFile(fb.KeyFile)
+	if err := os.WriteFile(fa.KeyFile, other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.LoadX509KeyPair(fa.CertFile, fa.KeyFile); err == nil {
+		t.Fatal("the swapped key still matches: the test proves nothing")
+	}
+	if _, err := Issue(caDir, a, []string{"127.1.0.9"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.LoadX509KeyPair(fa.CertFile, fa.KeyFile); err != nil {
+		t.Errorf("after Issue the pair does not match: %v", err)
+	}
 }

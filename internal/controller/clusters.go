@@ -108,7 +108,11 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	if fresh {
 		started = groupStatic
 	}
-	spec, err := nodeSpec(cl, n, v, effectiveValues(v.Family, values, started), c.cfg.TLS)
+	tlsFiles, err := c.nodeTLS(ctx, cl, n)
+	if err != nil {
+		return nodeResult{}, err
+	}
+	spec, err := nodeSpec(cl, n, v, effectiveValues(v.Family, values, started), tlsFiles)
 	if err != nil {
 		return nodeResult{}, err
 	}
@@ -215,6 +219,7 @@ func (c *Controller) forget(id string) {
 	c.mu.Unlock()
 	c.listeners.closeSplit(id)
 	c.listeners.closeDurable(id)
+	c.forgetNodeCert(id)
 }
 
 // reconcileConfigEndpoint keeps a Memcached cluster's configuration endpoint listening and its node list

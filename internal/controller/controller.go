@@ -78,6 +78,8 @@ type Controller struct {
 	tlsOnce              sync.Once
 	tlsServer, tlsClient *tls.Config
 	tlsErr               error
+	// certMu serialises the issuing of node certificates (nodeTLS).
+	certMu sync.Mutex
 
 	mu      sync.Mutex
 	owners  map[string]string // driver node id -> cluster store key

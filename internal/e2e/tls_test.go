@@ -218,3 +218,103 @@ func TestMemcachedTransitEncryptionAndParameters(t *testing.T) {
 		t.Errorf("item_size_max after reboot = %q, want 2097152", got)
 	}
 }
+
+// TestTLSNodesAtOwnAddresses: with in-transit encryption, each node of a group still listens at an address
+// of its own on the Port asked for, and presents a certificate naming that address, so a client checks the
+// address it dialled as it does on ElastiCache (no ServerName to pin). The PrimaryEndpoint's address moves
+// to the new primary at a failover, and its certificate covers it there too. A cluster mode group's
+// redirections name the nodes' own addresses, which check likewise.
+func TestTLSNodesAtOwnAddresses(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const token = "tls-own-address-token-0123"
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("tlsown"), ReplicationGroupDescription: aws.String("tls at own addresses"),
+		Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+		AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String(token),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "tlsown")
+	checkOwnAddresses(t, g, 6379)
+	pool := nodeCA(t, srv)
+	// verified sends cmd to ep over TLS, the certificate checked for serverName ("": the address dialled).
+	verified := func(ep, serverName string, cmd ...any) error {
+		rc := redis.NewClient(&redis.Options{Addr: ep, Password: token, MaxRetries: -1, DialTimeout: 2 * time.Second,
+			TLSConfig: &tls.Config{RootCAs: pool, ServerName: serverName}})
+		defer rc.Close()
+		return rc.Do(ctx, cmd...).Err()
+	}
+	primaryEP := addr(g.NodeGroups[0].PrimaryEndpoint)
+	var members []string
+	for _, m := range g.NodeGroups[0].NodeGroupMembers {
+		members = append(members, addr(m.ReadEndpoint))
+	}
+	if err := verified(primaryEP, "", "SET", "k", "before"); err != nil {
+		t.Fatalf("the PrimaryEndpoint %s with its address checked: %v", primaryEP, err)
+	}
+	for _, m := range members {
+		rc := redis.NewClient(&redis.Options{Addr: m, Password: token, MaxRetries: -1,
+			TLSConfig: &tls.Config{RootCAs: pool}})
+		if err := rc.Ping(ctx).Err(); err != nil {
+			t.Errorf("member %s with its address checked: %v", m, err)
+		}
+		rc.Close()
+	}
+	// A node's certificate is its own: the other member's address is not in it.
+	other, _, _ := net.SplitHostPort(members[1])
+	if err := verified(members[0], other, "PING"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("member %s accepted as %s: %v", members[0], other, err)
+	}
+
+	before := aws.ToString(primaryMember(g).CacheClusterId)
+	if _, err := c.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("tlsown"), NodeGroupId: aws.String("0001")}); err != nil {
+		t.Fatalf("TestFailover: %v", err)
+	}
+	eventually(t, time.Minute, "a new primary behind the PrimaryEndpoint", func() error {
+		g = waitGroupAvailable(t, c, "tlsown")
+		if now := aws.ToString(primaryMember(g).CacheClusterId); now == before {
+			return fmt.Errorf("primary still %s", now)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, "a checked write at the PrimaryEndpoint after the failover", func() error {
+		return verified(primaryEP, "", "SET", "k", "after")
+	})
+
+	// Cluster mode: the nodes CLUSTER SLOTS names are reached at their own addresses, checked.
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("tlsownc"), ReplicationGroupDescription: aws.String("cluster mode tls at own addresses"),
+		Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"), NumNodeGroups: aws.Int32(2),
+		ReplicasPerNodeGroup: aws.Int32(0), CacheParameterGroupName: aws.String("default.valkey8.cluster.on"),
+		TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String(token),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cg := waitGroupAvailable(t, c, "tlsownc")
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr(cg.ConfigurationEndpoint)}, Password: token,
+		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})
+	defer cc.Close()
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range slots {
+		for _, n := range s.Nodes {
+			if !strings.HasPrefix(n.Addr, "127.1.") {
+				t.Errorf("CLUSTER SLOTS names %s, want a node's own address", n.Addr)
+				continue
+			}
+			if err := verified(n.Addr, "", "PING"); err != nil {
+				t.Errorf("node %s named by CLUSTER SLOTS, its address checked: %v", n.Addr, err)
+			}
+		}
+	}
+	deleteGroup(t, c, "tlsownc")
+	deleteGroup(t, c, "tlsown")
+	if entries, err := os.ReadDir(filepath.Join(srv.dataDir, "tls", "nodes")); err == nil && len(entries) != 0 {
+		t.Errorf("node certificates left after the groups were deleted: %d", len(entries))
+	}
+}

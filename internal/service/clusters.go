@@ -360,11 +360,11 @@ func (s *Service) applyCreateOptions(rg string, in *api.CreateCacheClusterMessag
 }
 
 // ownAddresses reports whether the nodes of c, about to be created, get addresses of their own, where they
-// listen on port: IPv4, no in-transit encryption (ecache's certificate names the node host only), and port
-// free at an own address (a program listening on it at every address, 0.0.0.0, leaves the node range's
-// ports).
+// listen on port: IPv4, and port free at an own address (a program listening on it at every address,
+// 0.0.0.0, leaves the node range's ports). A node with in-transit encryption there presents a certificate of
+// its own, naming its address.
 func (s *Service) ownAddresses(c *resource.Cluster, port int) bool {
-	return s.cfg.OwnAddresses && c.NetworkType == resource.NetworkIPv4 && !c.TransitEncryption &&
+	return s.cfg.OwnAddresses && c.NetworkType == resource.NetworkIPv4 &&
 		s.cfg.AddressFree(resource.SlotAddress(0), port) // slot 0 is never a node's
 }
 

@@ -239,6 +239,9 @@ func (s *Service) allocateGroupPorts(tx store.Tx, g *resource.ReplicationGroup, 
 	logs := 0
 	if g.Durable() {
 		logs = 2 * resource.LogReplicasPerShard * len(g.NodeGroups)
+		// Clients reach a durable member through ecache's endpoint, which presents ecache's certificate:
+		// the members stay on the node host.
+		g.OwnAddresses, g.Port = false, 0
 	}
 	ports, err := s.allocatePorts(tx, portsPerMember(g)*members+endpoints+logs)
 	if err != nil {

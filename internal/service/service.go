@@ -51,7 +51,7 @@ type Config struct {
 	Quotas            Quotas
 	// PortFree reports whether a port can be bound now; ports in use by other programs are skipped.
 	PortFree func(port int) bool
-	// OwnAddresses gives the nodes of IPv4 clusters and groups created without in-transit encryption an
+	// OwnAddresses gives the nodes of IPv4 clusters and groups (but durable ones) an
 	// address of their own, where they listen on the port asked for (see resource.SlotAddress); it needs
 	// NodeHost to be an IPv4 loopback address.
 	OwnAddresses bool
