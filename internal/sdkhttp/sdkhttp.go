@@ -15,21 +15,17 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
-// Doer is what an aws-sdk-go-v2 client needs of an HTTP client (aws.HTTPClient).
-type Doer interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
 // Client returns the SDK's default HTTP client with request bodies wrapped as described above.
-func Client() Doer { return Wrap(awshttp.NewBuildableClient()) }
+func Client() aws.HTTPClient { return Wrap(awshttp.NewBuildableClient()) }
 
 // Wrap returns next with each request's body wrapped so that it offers only Read and Close.
-func Wrap(next Doer) Doer { return readOnlyBodies{next} }
+func Wrap(next aws.HTTPClient) aws.HTTPClient { return readOnlyBodies{next} }
 
-type readOnlyBodies struct{ next Doer }
+type readOnlyBodies struct{ next aws.HTTPClient }
 
 func (c readOnlyBodies) Do(r *http.Request) (*http.Response, error) {
 	if r.Body != nil && r.Body != http.NoBody {
