@@ -39,6 +39,7 @@ func options(n resp.Node) *redis.Options {
 	}
 	return &redis.Options{
 		Addr:                  n.Addr,
+		Username:              n.User,
 		Password:              n.Password,
 		TLSConfig:             tlsConf,
 		Protocol:              2,
@@ -57,7 +58,7 @@ func options(n resp.Node) *redis.Options {
 
 // peer is a node met through another node's view: same credentials as the node that reported it.
 func peer(like resp.Node, addr string) resp.Node {
-	return resp.Node{Addr: addr, Password: like.Password, TLS: like.TLS}
+	return resp.Node{Addr: addr, User: like.User, Password: like.Password, TLS: like.TLS}
 }
 
 // pool keeps clients per address for the length of one operation.

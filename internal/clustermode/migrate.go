@@ -234,7 +234,10 @@ func (m *mover) drain(ctx context.Context, slot int) error {
 			return nil
 		}
 		args := []any{"MIGRATE", m.toIP, m.toPort, "", 0, migrateTimeoutMs, "REPLACE"}
-		if m.to.Password != "" {
+		switch {
+		case m.to.User != "":
+			args = append(args, "AUTH2", m.to.User, m.to.Password)
+		case m.to.Password != "":
 			args = append(args, "AUTH", m.to.Password)
 		}
 		args = append(args, "KEYS")

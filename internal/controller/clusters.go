@@ -116,6 +116,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	if err != nil {
 		return nodeResult{}, err
 	}
+	if spec.ACL, err = c.nodeACL(ctx, cl); err != nil {
+		return nodeResult{}, err
+	}
 	spec.StayDown = c.stayDown(ctx, cl)
 	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
 		if err := c.downloadSeed(ctx, cl, cl.SeedFiles()[0]); err != nil {

@@ -113,6 +113,8 @@ func New(st store.Store, d driver.Driver, eng driver.Engines, host engine.Host, 
 	c.mgr.register(resource.KindCluster, soon(c.reconcileCluster))
 	c.mgr.register(resource.KindReplicationGroup, soon(c.reconcileReplicationGroup))
 	c.mgr.register(resource.KindSnapshot, soon(c.reconcileSnapshot))
+	c.mgr.register(resource.KindUser, soon(c.reconcileUser))
+	c.mgr.register(resource.KindUserGroup, soon(c.reconcileUserGroup))
 	return c
 }
 
@@ -150,6 +152,10 @@ loop:
 				c.mgr.enqueue(resource.KindSnapshot, ev.Object.Key)
 			case ev.Object.Kind == resource.KindParameterGroup:
 				c.enqueueAll(ctx)
+			case ev.Object.Kind == resource.KindUser || ev.Object.Kind == resource.KindUserGroup:
+				// The nodes of every group using the users take the change.
+				c.mgr.enqueue(ev.Object.Kind, ev.Object.Key)
+				c.enqueueAll(ctx)
 			}
 		case id := <-c.driver.Exits():
 			if group := c.logOwner(id); group != "" {
@@ -178,7 +184,7 @@ loop:
 
 // enqueueAll queues every cluster, replication group and snapshot: the level-triggered sweep.
 func (c *Controller) enqueueAll(ctx context.Context) {
-	for _, kind := range []string{resource.KindCluster, resource.KindReplicationGroup, resource.KindSnapshot} {
+	for _, kind := range []string{resource.KindCluster, resource.KindReplicationGroup, resource.KindSnapshot, resource.KindUser, resource.KindUserGroup} {
 		objs, err := c.store.List(ctx, kind)
 		if err != nil {
 			c.logger.Error("listing resources", "kind", kind, "err", err)

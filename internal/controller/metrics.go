@@ -28,7 +28,7 @@ func (c *Controller) MetricsTargets(ctx context.Context) ([]metrics.Target, erro
 			t := metrics.Target{Region: cl.Region, ClusterID: cl.ID, NodeID: n.ID, GroupID: cl.ReplicationGroupID, Engine: cl.Engine}
 			if i == 0 && cl.Engine != "memcached" {
 				node := c.directNode(cl)
-				t.Addr, t.Password, t.TLS = node.Addr, node.Password, node.TLS
+				t.Addr, t.User, t.Password, t.TLS = node.Addr, node.User, node.Password, node.TLS
 			} else {
 				t.Addr = n.Addr(c.nodeHost(cl.IPDiscovery))
 				if cl.TransitEncryption && !cl.PreferredTLS() {

@@ -28,6 +28,9 @@ type member struct {
 // engineNode is how the controller reaches the engine of a cluster's first node.
 func (c *Controller) engineNode(cl *resource.Cluster) (resp.Node, error) {
 	n := resp.Node{Addr: cl.Nodes[0].Addr(c.nodeHost(cl.IPDiscovery)), Password: cl.AuthToken}
+	if cl.ACLSecret != "" {
+		n.User, n.Password = resource.ControlUserName, cl.ACLSecret
+	}
 	if cl.TransitEncryption {
 		_, client, err := c.tlsConfigs()
 		if err != nil {
@@ -130,6 +133,9 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	}
 	if err := c.listeners.ensureGroup(key, c.groupEndpoints(g)); err != nil {
 		return true, fmt.Errorf("endpoints of %s: %w", g.ID, err)
+	}
+	if g.UserGroupsPending != nil {
+		return true, c.finishUserGroupChange(ctx, key, g, rev)
 	}
 	if g.ClusterEnabled {
 		if g.PrimaryAddress != "" {

@@ -48,6 +48,8 @@ type NodeSpec struct {
 	Password       string            // redis/valkey requirepass when non-empty
 	// SecondPassword is accepted too, for the default user, while an AUTH token is being rotated.
 	SecondPassword string
+	// ACL, when set, gives the engine ACL users (role-based access control) in place of Password.
+	ACL *ACL
 	// TLS, when set, makes the node accept only TLS connections on Port.
 	TLS *TLSFiles
 	// PlainPort, with TLS, is a second port where the engine takes plain connections (a node whose clients
@@ -65,6 +67,23 @@ type NodeSpec struct {
 	// Args are extra memcached command-line arguments, after the driver's own (a repeated flag takes
 	// the later value); a log replica's arguments after its directory; redis/valkey: ignored.
 	Args []string
+}
+
+// ACL is a redis/valkey engine's users: ecache's own, with every permission, and the users clients
+// authenticate as, the one named default included (what clients are before AUTH). Changes apply to a
+// running engine at once: a changed user keeps its connections, a user that goes loses them.
+type ACL struct {
+	// ControlUser and ControlPassword are ecache's own user, which the driver and the replicas
+	// authenticate as.
+	ControlUser, ControlPassword string
+	Users                        []ACLUser
+}
+
+// ACLUser is one engine user: its name and its rules after a reset (on/off, #password digests or nopass,
+// keys, channels, commands, selectors).
+type ACLUser struct {
+	Name  string
+	Rules []string
 }
 
 // Host is the address the engine is reached on: its first bind address.

@@ -16,6 +16,7 @@ type engineConn struct {
 	mu       sync.Mutex
 	conn     *resp.Conn
 	password string
+	user     string
 	kinds    map[string]commandKind
 
 	runID  string
@@ -42,16 +43,16 @@ func (e *engineConn) close() {
 
 // info returns the node's INFO all, connecting (and reading its command table) first when needed.
 func (e *engineConn) info(ctx context.Context, t Target) (map[string]string, error) {
-	if e.conn != nil && e.password != t.Password {
+	if e.conn != nil && (e.password != t.Password || e.user != t.User) {
 		e.conn.Close()
 		e.conn = nil
 	}
 	if e.conn == nil {
-		c, err := resp.Dial(ctx, resp.Node{Addr: t.Addr, Password: t.Password, TLS: t.TLS}, resp.Options{DialTimeout: scrapeTimeout, ReadBufferSize: 64 << 10})
+		c, err := resp.Dial(ctx, resp.Node{Addr: t.Addr, User: t.User, Password: t.Password, TLS: t.TLS}, resp.Options{DialTimeout: scrapeTimeout, ReadBufferSize: 64 << 10})
 		if err != nil {
 			return nil, err
 		}
-		e.conn, e.password = c, t.Password
+		e.conn, e.password, e.user = c, t.Password, t.User
 		if e.kinds == nil {
 			table, err := c.Do(ctx, "COMMAND")
 			if err != nil {

@@ -27,7 +27,7 @@ type Target struct {
 	Region, ClusterID, NodeID, GroupID string
 	Engine                             string // valkey, redis or memcached
 	Addr                               string
-	Password                           string
+	User, Password                     string
 	TLS                                *tls.Config
 	// Durability is set for a member of a durable group: what its node endpoint reports.
 	Durability *DurabilityStats

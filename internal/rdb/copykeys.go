@@ -44,7 +44,7 @@ func CopyKeys(ctx context.Context, src, target resp.Node) (int64, error) {
 
 // clientOptions are go-redis options for n, over TCP or its Unix socket, with no retries.
 func clientOptions(n resp.Node) *redis.Options {
-	o := &redis.Options{Addr: n.Addr, Password: n.Password, TLSConfig: n.TLS, ReadTimeout: 30 * time.Second, MaxRetries: -1}
+	o := &redis.Options{Addr: n.Addr, Username: n.User, Password: n.Password, TLSConfig: n.TLS, ReadTimeout: 30 * time.Second, MaxRetries: -1}
 	if strings.HasPrefix(n.Addr, "/") {
 		o.Network = "unix"
 	}

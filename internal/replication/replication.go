@@ -75,8 +75,8 @@ func attach(ctx context.Context, replica, primary resp.Node) error {
 	if err := setTLSReplication(ctx, c, primary.TLS != nil); err != nil {
 		return err
 	}
-	user := ""
-	if primary.Password != "" {
+	user := primary.User
+	if primary.Password != "" && user == "" {
 		user = "default"
 	}
 	if _, err := c.Do(ctx, "CONFIG", "SET", "masteruser", user, "masterauth", primary.Password); err != nil {

@@ -76,6 +76,8 @@ const (
 	SourceCacheCluster     = "cache-cluster"
 	SourceReplicationGroup = "replication-group"
 	SourceParameterGroup   = "cache-parameter-group"
+	SourceUser             = "user"
+	SourceUserGroup        = "user-group"
 )
 
 // AddEvent records an event inside tx; seq orders the events one transaction writes at the same instant.

@@ -53,6 +53,13 @@ type ReplicationGroup struct {
 
 	NodeGroups []NodeGroup `json:"nodeGroups"`
 
+	// UserGroupIDs are the user groups (at most one) whose users the nodes carry as their ACL instead of
+	// an AUTH token; ACLSecret is then the password of ecache's own engine user (ControlUserName).
+	UserGroupIDs []string `json:"userGroupIds,omitempty"`
+	// UserGroupsPending is the association change under way (UserGroupIDs already has it).
+	UserGroupsPending *UserGroupChange `json:"userGroupsPending,omitempty"`
+	ACLSecret         string           `json:"aclSecret,omitempty"`
+
 	// PrimaryPort and ReaderPort are the ports of the stable primary and reader endpoints (cluster mode
 	// disabled).
 	PrimaryPort int `json:"primaryPort,omitempty"`
@@ -244,4 +251,12 @@ func (rg *ReplicationGroup) Ports() []int {
 		}
 	}
 	return out
+}
+
+// MemberACLSecret is the ACLSecret of the group's members: set while the group has a user group.
+func (g *ReplicationGroup) MemberACLSecret() string {
+	if len(g.UserGroupIDs) == 0 {
+		return ""
+	}
+	return g.ACLSecret
 }

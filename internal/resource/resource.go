@@ -87,12 +87,15 @@ type Cluster struct {
 	AtRestEncryption      bool   `json:"atRestEncryption"`
 	AuthToken             string `json:"authToken,omitempty"`
 	// PreviousAuthToken stays valid next to AuthToken after a ROTATE, until a SET.
-	PreviousAuthToken  string        `json:"previousAuthToken,omitempty"`
-	AuthTokenUpdatedAt *time.Time    `json:"authTokenUpdatedAt,omitempty"`
-	NetworkType        string        `json:"networkType"`
-	IPDiscovery        string        `json:"ipDiscovery"`
-	LogDelivery        []LogDelivery `json:"logDelivery,omitempty"`
-	Tags               []Tag         `json:"tags,omitempty"`
+	PreviousAuthToken  string     `json:"previousAuthToken,omitempty"`
+	AuthTokenUpdatedAt *time.Time `json:"authTokenUpdatedAt,omitempty"`
+	// ACLSecret is set on the members of a replication group with a user group: the password of ecache's
+	// own engine user (ControlUserName); the group's users are the engines' ACL.
+	ACLSecret   string        `json:"aclSecret,omitempty"`
+	NetworkType string        `json:"networkType"`
+	IPDiscovery string        `json:"ipDiscovery"`
+	LogDelivery []LogDelivery `json:"logDelivery,omitempty"`
+	Tags        []Tag         `json:"tags,omitempty"`
 
 	ReplicationGroupID string `json:"replicationGroupId,omitempty"`
 	// Durable members belong to a group with Durability sync or async: clients reach their nodes through

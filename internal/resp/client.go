@@ -18,7 +18,8 @@ var ErrUnreachable = errors.New("engine unreachable")
 // Node says how to reach one engine: the one engine address type of ecache.
 type Node struct {
 	Addr     string      // host:port, or the path of a Unix socket (starting with "/")
-	Password string      // AUTH as the default user when non-empty
+	Password string      // AUTH as the default user (or as User) when non-empty
+	User     string      // the ACL user to AUTH as; empty: the default user
 	TLS      *tls.Config // nil for plain TCP; the server name defaults to Addr's host
 }
 
@@ -59,7 +60,11 @@ func Dial(ctx context.Context, n Node, opts Options) (*Conn, error) {
 	}
 	c := &Conn{nc: nc, r: NewReader(nc, opts.ReadBufferSize), opts: opts}
 	if n.Password != "" {
-		if _, err := c.Do(ctx, "AUTH", n.Password); err != nil {
+		args := []string{"AUTH", n.Password}
+		if n.User != "" {
+			args = []string{"AUTH", n.User, n.Password}
+		}
+		if _, err := c.Do(ctx, args...); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("auth: %w", err)
 		}

@@ -481,10 +481,8 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *api.ModifyRepl
 			if err := s.changeTransit(tx, g, in); err != nil || g.TransitChange != nil {
 				return err // an encryption change goes alone: the members restart one by one
 			}
-		case len(in.UserGroupIdsToAdd) > 0:
-			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToAdd[0])
-		case len(in.UserGroupIdsToRemove) > 0:
-			return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIdsToRemove[0])
+		case len(in.UserGroupIdsToAdd) > 0 || len(in.UserGroupIdsToRemove) > 0 || deref(in.RemoveUserGroups):
+			return s.changeUserGroups(tx, g, in) // goes alone: every node takes the new users
 		case in.Engine != nil && !strings.EqualFold(*in.Engine, g.Engine):
 			return s.changeEngine(tx, g, in)
 		case g.ClusterEnabled && in.PrimaryClusterId != nil:

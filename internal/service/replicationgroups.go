@@ -67,6 +67,9 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *api.CreateRepl
 		if err != nil {
 			return err
 		}
+		if err := checkUserGroupsFor(tx, rg, g, g.UserGroupIDs); err != nil {
+			return err
+		}
 		proto := &resource.Cluster{CacheParameterGroupHint: g.ParameterGroup, SubnetGroup: g.SubnetGroup, Engine: g.Engine, ClusterMode: g.ClusterEnabled}
 		if err := s.checkReferences(tx, rg, proto, version); err != nil {
 			return err
@@ -469,9 +472,6 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 	if in.ServerlessCacheSnapshotName != nil {
 		return api.InvalidParameterValueException("Serverless cache snapshot %s not found.", *in.ServerlessCacheSnapshotName)
 	}
-	if len(in.UserGroupIds) > 0 {
-		return api.UserGroupNotFoundFault("User group %s not found.", in.UserGroupIds[0])
-	}
 	if deref(in.DataTieringEnabled) {
 		if nt, _ := engine.NodeType(g.NodeType); !nt.DataTiering {
 			return api.InvalidParameterCombinationException("DataTieringEnabled requires a node type with data tiering (cache.r6gd).")
@@ -489,6 +489,9 @@ func (s *Service) applyReplicationGroupOptions(rg string, in *api.CreateReplicat
 	}
 	g.TransitEncryptionMode = mode
 	if g.Durability, err = createDurability(g, in); err != nil {
+		return err
+	}
+	if err := associateUserGroups(g, in.UserGroupIds, in.PrimaryClusterId != nil); err != nil {
 		return err
 	}
 	g.SubnetGroup, g.SecurityGroupIDs = c.SubnetGroup, c.SecurityGroupIDs
@@ -595,7 +598,7 @@ func (b *memberBatch) create(id, az string) error {
 		MaintenanceWindow: g.MaintenanceWindow, SnapshotWindow: g.SnapshotWindow, SnapshotRetentionLimit: g.SnapshotRetentionLimit,
 		AutoMinorVersionUpgrade: g.AutoMinorVersionUpgrade, TransitEncryption: g.TransitEncryption, TransitEncryptionMode: g.TransitEncryptionMode,
 		AtRestEncryption: g.AtRestEncryption,
-		AuthToken:        g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
+		AuthToken:        g.AuthToken, AuthTokenUpdatedAt: g.AuthTokenUpdatedAt, ACLSecret: g.MemberACLSecret(), NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
 		Tags: g.Tags, ReplicationGroupID: g.ID, ClusterMode: g.ClusterEnabled, LogDelivery: slices.Clone(g.LogDelivery), Durable: g.Durable(),
 		NotificationTopicARN: g.NotificationTopicARN, NotificationTopicStatus: topicStatus(g.NotificationTopicARN),
 		OwnAddresses: g.OwnAddresses, Port: g.Port, Nodes: []resource.Node{node},
@@ -764,7 +767,7 @@ func (s *Service) renderGroup(g *resource.ReplicationGroup, members map[string]*
 		EffectiveDurability:        ptr(effectiveDurability(g)),
 		MemberClusters:             g.MemberIDs(),
 		MemberClustersOutpostArns:  []string{},
-		UserGroupIds:               []string{},
+		UserGroupIds:               append([]string{}, g.UserGroupIDs...),
 		LogDeliveryConfigurations:  renderLogDelivery(g.LogDelivery),
 		PendingModifiedValues:      &api.ReplicationGroupPendingModifiedValues{},
 	}
@@ -779,6 +782,9 @@ func (s *Service) renderGroup(g *resource.ReplicationGroup, members map[string]*
 	}
 	if g.ClusterMode == clusterModeCompatible && g.Status == resource.StatusModifying {
 		out.PendingModifiedValues.ClusterMode = ptr(clusterModeCompatible) // engines still moving to cluster mode
+	}
+	if p := g.UserGroupsPending; p != nil {
+		out.PendingModifiedValues.UserGroups = &api.UserGroupsUpdateStatus{UserGroupIdsToAdd: slices.Clone(p.Add), UserGroupIdsToRemove: slices.Clone(p.Remove)}
 	}
 	if tc := g.TransitChange; tc != nil {
 		out.PendingModifiedValues.TransitEncryptionEnabled = ptr(tc.Enabled)

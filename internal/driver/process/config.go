@@ -1,6 +1,8 @@
 package process
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -115,6 +117,9 @@ func validateSpec(s driver.NodeSpec) error {
 		if strings.ContainsAny(s.Password+s.SecondPassword, "\r\n\x00") {
 			errs = append(errs, errors.New("password contains a newline or NUL"))
 		}
+		if err := validACL(s.ACL); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -207,6 +212,14 @@ func respConfig(s driver.NodeSpec, dir, bus string) []byte {
 		// primary on their own after a failover, so every node carries it from the start.
 		fmt.Fprintf(&b, "masteruser default\nmasterauth %s\n", quote(s.Password))
 	}
+	if a := s.ACL; a != nil {
+		// ecache's own user first: replicas authenticate as it to their primary.
+		fmt.Fprintf(&b, "masteruser %s\nmasterauth %s\n", quote(a.ControlUser), quote(a.ControlPassword))
+		fmt.Fprintf(&b, "user %s\n", strings.Join(quoteAll(controlRules(a)), " "))
+		for _, u := range a.Users {
+			fmt.Fprintf(&b, "user %s\n", strings.Join(quoteAll(slices.Concat([]string{u.Name, "reset"}, u.Rules)), " "))
+		}
+	}
 	switch {
 	case s.Password != "" && s.SecondPassword != "":
 		// Both AUTH tokens are valid while one is rotated.
@@ -259,4 +272,39 @@ func commandLine(s driver.NodeSpec, dir, bus string) (args []string, file []byte
 		args = memcachedArgs(s)
 	}
 	return args, []byte(strings.Join(args, "\n") + "\n")
+}
+
+// controlRules are the name and rules of ecache's own engine user: every permission, one password.
+func controlRules(a *driver.ACL) []string {
+	sum := sha256.Sum256([]byte(a.ControlPassword))
+	return []string{a.ControlUser, "reset", "on", "#" + hex.EncodeToString(sum[:]), "~*", "&*", "+@all"}
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}
+
+// validACL refuses ACL users whose names or rules would not stay one word of one config line.
+func validACL(a *driver.ACL) error {
+	if a == nil {
+		return nil
+	}
+	if a.ControlUser == "" || a.ControlPassword == "" || strings.ContainsAny(a.ControlUser+a.ControlPassword, " \r\n\x00") {
+		return errors.New("acl: the control user needs a name and a password without spaces or newlines")
+	}
+	for _, u := range a.Users {
+		if u.Name == "" || u.Name == a.ControlUser || strings.ContainsAny(u.Name, " \r\n\x00") {
+			return fmt.Errorf("acl: invalid user name %q", u.Name)
+		}
+		for _, r := range u.Rules {
+			if r == "" || strings.ContainsAny(r, "\r\n\x00") {
+				return fmt.Errorf("acl: user %s: invalid rule %q", u.Name, r)
+			}
+		}
+	}
+	return nil
 }

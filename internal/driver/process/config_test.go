@@ -106,3 +106,33 @@ func TestReadStat(t *testing.T) {
 		t.Error("sameBinary(self, /usr/bin/true) = true")
 	}
 }
+
+// TestRespConfigACL checks the user lines of an engine with ACL users: ecache's own user first, every rule
+// one quoted word (a selector's spaces stay inside it), replicas authenticating as ecache's user.
+func TestRespConfigACL(t *testing.T) {
+	spec := driver.NodeSpec{
+		ID: "demo-0001", Engine: driver.EngineValkey, Binary: "/usr/bin/valkey-server", Port: 40001,
+		ACL: &driver.ACL{ControlUser: "ecache-control", ControlPassword: "secret", Users: []driver.ACLUser{
+			{Name: "app", Rules: []string{"#" + strings.Repeat("a", 64), "on", "~app:*", "(~x +get)"}},
+			{Name: "default", Rules: []string{"nopass", "off"}},
+		}},
+	}
+	conf := string(respConfig(spec, "/data", ""))
+	for _, want := range []string{
+		"masteruser \"ecache-control\"\nmasterauth \"secret\"\n",
+		`user "ecache-control" "reset" "on" "#2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b" "~*" "&*" "+@all"` + "\n",
+		`user "app" "reset" "#` + strings.Repeat("a", 64) + `" "on" "~app:*" "(~x +get)"` + "\n",
+		`user "default" "reset" "nopass" "off"` + "\n",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "requirepass") {
+		t.Error("an engine with ACL users has a requirepass")
+	}
+	spec.ACL.Users[0].Name = "two words"
+	if err := validateSpec(spec); err == nil || !strings.Contains(err.Error(), `invalid user name "two words"`) {
+		t.Errorf("a user name with a space: %v", err)
+	}
+}

@@ -97,7 +97,7 @@ func probe(ctx context.Context, spec driver.NodeSpec, timeout time.Duration) err
 	}
 	err = resp.Ping(ctx, n, timeout)
 	var refused resp.Error
-	if err == nil || (errors.As(err, &refused) && refused.Code() == "NOAUTH") {
+	if err == nil || (errors.As(err, &refused) && (refused.Code() == "NOAUTH" || refused.Code() == "NOPERM")) {
 		return nil
 	}
 	return fmt.Errorf("PING: %w", err)
@@ -129,7 +129,7 @@ func probeMemcached(ctx context.Context, n resp.Node) error {
 // authenticating with its password first; a non-nil passwords then replaces the default user's passwords
 // (ACL SETUSER).
 func configSet(ctx context.Context, running driver.NodeSpec, kv [][2]string, passwords []string) error {
-	n, err := engineAddr(running, running.Password)
+	n, err := controlNode(running)
 	if err != nil {
 		return err
 	}

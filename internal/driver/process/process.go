@@ -350,8 +350,16 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 	d.mu.Unlock()
 	if p != nil && !p.hasExited() && state == driver.StateRunning {
 		restart, live, passwords := diffSpec(old, spec)
-		if !restart && (len(live) > 0 || passwords != nil) {
-			if err := configSet(ctx, old, busLive(live, bus), passwords); err != nil {
+		acl := spec.Engine.RESP() && aclChanged(old, spec)
+		if acl {
+			passwords = nil // applyACL sets the default user's
+		}
+		if !restart && (len(live) > 0 || passwords != nil || acl) {
+			err := configSet(ctx, old, busLive(live, bus), passwords)
+			if err == nil && acl {
+				err = applyACL(ctx, old, spec)
+			}
+			if err != nil {
 				d.log.Warn("applying config change to running engine failed; restarting", "node", n.id, "err", err)
 				restart = true
 			}

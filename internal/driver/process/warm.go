@@ -344,7 +344,7 @@ func warmConfig(s WarmShape, dir, addr string) []byte {
 // Redis OSS node listening at one IPv4 loopback address, without TLS, password, seed or second port.
 func warmShapeOf(spec driver.NodeSpec) (WarmShape, bool) {
 	s := WarmShape{Engine: spec.Engine, Binary: spec.Binary, Cluster: spec.Config["cluster-enabled"] == "yes"}
-	if !spec.Engine.RESP() || spec.TLS != nil || spec.Password != "" || spec.SeedRDB != "" || spec.PlainPort != 0 || len(spec.Bind) != 1 {
+	if !spec.Engine.RESP() || spec.TLS != nil || spec.Password != "" || spec.ACL != nil || spec.SeedRDB != "" || spec.PlainPort != 0 || len(spec.Bind) != 1 {
 		return s, false
 	}
 	ip := net.ParseIP(spec.Bind[0])

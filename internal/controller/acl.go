@@ -1,0 +1,224 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
+)
+
+// Role-based access control on the engines: the nodes of a replication group with a user group carry
+// exactly its users as engine ACL users (nodeACL, applied by the driver at start and live), and users and
+// user groups are active again once every node carries their change (aclApplied).
+
+// nodeACL is the ACL the nodes of cl run with: nil unless cl belongs to a group with a user group.
+func (c *Controller) nodeACL(ctx context.Context, cl *resource.Cluster) (*driver.ACL, error) {
+	if cl.ACLSecret == "" || cl.ReplicationGroupID == "" {
+		return nil, nil
+	}
+	acl := &driver.ACL{ControlUser: resource.ControlUserName, ControlPassword: cl.ACLSecret}
+	g, _, found, err := load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, resource.Key(cl.Region, cl.ReplicationGroupID))
+	if err != nil {
+		return nil, err
+	}
+	var users []*resource.User
+	if found && len(g.UserGroupIDs) > 0 {
+		if users, err = c.groupUsers(ctx, cl.Region, g.UserGroupIDs[0]); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range users {
+		acl.Users = append(acl.Users, driver.ACLUser{Name: u.Name, Rules: u.ACLRules()})
+	}
+	if !slices.ContainsFunc(acl.Users, func(u driver.ACLUser) bool { return u.Name == resource.DefaultUserName }) {
+		// No user group (yet): nobody but ecache gets in.
+		acl.Users = append(acl.Users, driver.ACLUser{Name: resource.DefaultUserName, Rules: []string{"off", "nopass", "-@all"}})
+	}
+	slices.SortFunc(acl.Users, func(a, b driver.ACLUser) int { return strings.Compare(a.Name, b.Name) })
+	return acl, nil
+}
+
+// groupUsers are the users of user group id that are not being deleted; a missing group has none.
+func (c *Controller) groupUsers(ctx context.Context, region, id string) ([]*resource.User, error) {
+	ug, _, found, err := load[resource.UserGroup](ctx, c.store, resource.KindUserGroup, resource.Key(region, id))
+	if err != nil || !found || ug.Status == resource.UserDeleting {
+		return nil, err
+	}
+	var out []*resource.User
+	for _, uid := range ug.UserIDs {
+		if uid == resource.DefaultUserID {
+			out = append(out, resource.BuiltinDefaultUser(region, ug.Engine))
+			continue
+		}
+		u, _, found, err := load[resource.User](ctx, c.store, resource.KindUser, resource.Key(region, uid))
+		if err != nil {
+			return nil, err
+		}
+		if found && u.Status != resource.UserDeleting {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// aclApplied reports whether every running node of replication group g carries the ACL it should.
+func (c *Controller) aclApplied(ctx context.Context, g *resource.ReplicationGroup) (bool, error) {
+	for _, id := range g.MemberIDs() {
+		cl, _, found, err := load[resource.Cluster](ctx, c.store, resource.KindCluster, resource.Key(g.Region, id))
+		if err != nil || !found {
+			return false, err
+		}
+		want, err := c.nodeACL(ctx, cl)
+		if err != nil {
+			return false, err
+		}
+		for _, n := range cl.Nodes {
+			st, err := c.driver.Peek(ctx, cl.DriverID(n.ID))
+			if errors.Is(err, driver.ErrUnknownNode) || (err == nil && st.State != driver.StateRunning) {
+				continue // it starts with the ACL of the moment
+			} else if err != nil {
+				return false, err
+			}
+			if !sameACL(st.Spec.ACL, want) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func sameACL(a, b *driver.ACL) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ControlUser == b.ControlUser && a.ControlPassword == b.ControlPassword &&
+		slices.EqualFunc(a.Users, b.Users, func(x, y driver.ACLUser) bool { return x.Name == y.Name && slices.Equal(x.Rules, y.Rules) })
+}
+
+// groupsWith are the replication groups of region whose user group is one of ids.
+func (c *Controller) groupsWith(ctx context.Context, region string, ids []string) ([]*resource.ReplicationGroup, error) {
+	objs, err := c.store.List(ctx, resource.KindReplicationGroup)
+	if err != nil {
+		return nil, err
+	}
+	var out []*resource.ReplicationGroup
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Key, region+"/") {
+			continue
+		}
+		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(g.UserGroupIDs, func(id string) bool { return slices.Contains(ids, id) }) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// allApplied reports whether every group of region using one of the user groups ids carries its ACL.
+func (c *Controller) allApplied(ctx context.Context, region string, ids []string) (bool, error) {
+	groups, err := c.groupsWith(ctx, region, ids)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if ok, err := c.aclApplied(ctx, g); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// reconcileUserGroup makes a new group active, a modified one active once its replication groups' nodes
+// carry the change, and removes a deleted one.
+func (c *Controller) reconcileUserGroup(ctx context.Context, key string) (bool, error) {
+	ug, rev, found, err := load[resource.UserGroup](ctx, c.store, resource.KindUserGroup, key)
+	if err != nil || !found {
+		return false, err
+	}
+	switch ug.Status {
+	case resource.UserDeleting:
+		return false, c.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(resource.KindUserGroup, key, rev) })
+	case resource.UserGroupCreating, resource.UserModifying:
+		if ok, err := c.allApplied(ctx, ug.Region, []string{ug.ID}); err != nil || !ok {
+			return true, err
+		}
+		return false, resource.Edit(ctx, c.store, resource.KindUserGroup, key, func(tx store.Tx, v *resource.UserGroup, r int64) (bool, error) {
+			if r != rev {
+				return false, nil // changed meanwhile: the next pass decides
+			}
+			v.Status, v.Pending = resource.UserActive, nil
+			return true, nil
+		})
+	}
+	return false, nil
+}
+
+// reconcileUser makes a modified user active once the nodes of every group holding it carry the change,
+// and removes a deleted one once it is in no group.
+func (c *Controller) reconcileUser(ctx context.Context, key string) (bool, error) {
+	u, rev, found, err := load[resource.User](ctx, c.store, resource.KindUser, key)
+	if err != nil || !found {
+		return false, err
+	}
+	if u.Status != resource.UserModifying && u.Status != resource.UserDeleting {
+		return false, nil
+	}
+	ids, err := c.userGroupsOf(ctx, u)
+	if err != nil {
+		return false, err
+	}
+	if ok, err := c.allApplied(ctx, u.Region, ids); err != nil || !ok {
+		return true, err
+	}
+	if u.Status == resource.UserDeleting {
+		return false, c.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(resource.KindUser, key, rev) })
+	}
+	return false, resource.Edit(ctx, c.store, resource.KindUser, key, func(tx store.Tx, v *resource.User, r int64) (bool, error) {
+		if r != rev {
+			return false, nil
+		}
+		v.Status = resource.UserActive
+		return true, nil
+	})
+}
+
+// userGroupsOf are the ids of the user groups that hold u.
+func (c *Controller) userGroupsOf(ctx context.Context, u *resource.User) ([]string, error) {
+	objs, err := c.store.List(ctx, resource.KindUserGroup)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, o := range objs {
+		ug, err := resource.Unmarshal[resource.UserGroup](o.Value)
+		if err != nil {
+			return nil, err
+		}
+		if ug.Region == u.Region && slices.Contains(ug.UserIDs, u.ID) {
+			ids = append(ids, ug.ID)
+		}
+	}
+	return ids, nil
+}
+
+// finishUserGroupChange ends an association change once every node of g carries the new users.
+func (c *Controller) finishUserGroupChange(ctx context.Context, key string, g *resource.ReplicationGroup, rev int64) error {
+	if ok, err := c.aclApplied(ctx, g); err != nil || !ok {
+		return err
+	}
+	now := c.cfg.Now().UTC()
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, v *resource.ReplicationGroup, r int64) (bool, error) {
+		if r != rev {
+			return false, nil
+		}
+		v.UserGroupsPending = nil
+		return true, resource.AddEvent(tx, now, 0, v.Region, resource.SourceReplicationGroup, v.ID, "User groups of replication group "+v.ID+" updated")
+	})
+}

@@ -1,0 +1,340 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/redis/go-redis/v9"
+)
+
+// waitUserGroupActive waits until user group id is active and returns it.
+func waitUserGroupActive(t *testing.T, c *elasticache.Client, id string) types.UserGroup {
+	t.Helper()
+	var g types.UserGroup
+	eventually(t, 30*time.Second, "user group "+id+" active", func() error {
+		out, err := c.DescribeUserGroups(ctxT(t), &elasticache.DescribeUserGroupsInput{UserGroupId: aws.String(id)})
+		if err != nil {
+			return err
+		}
+		if g = out.UserGroups[0]; aws.ToString(g.Status) != "active" {
+			return errors.New("status " + aws.ToString(g.Status))
+		}
+		return nil
+	})
+	return g
+}
+
+// waitUserActive waits until user id is active.
+func waitUserActive(t *testing.T, c *elasticache.Client, id string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "user "+id+" active", func() error {
+		out, err := c.DescribeUsers(ctxT(t), &elasticache.DescribeUsersInput{UserId: aws.String(id)})
+		if err != nil {
+			return err
+		}
+		if s := aws.ToString(out.Users[0].Status); s != "active" {
+			return errors.New("status " + s)
+		}
+		return nil
+	})
+}
+
+// TestUsersEnforcedOnTheEngines is the story of role-based access control: users and a user group made
+// through the API, a TLS group that carries them, and what a client may and may not do as each user on
+// real engines, through access string and password changes, a user removed from the group, a failover and
+// a restart of ecache.
+func TestUsersEnforcedOnTheEngines(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const appPW, appPW2, tempPW = "app-password-0123456789", "app-password-second-0123", "temp-password-0123456789"
+	mustUser := func(in *elasticache.CreateUserInput) {
+		t.Helper()
+		out, err := c.CreateUser(ctx, in)
+		if err != nil {
+			t.Fatalf("CreateUser %s: %v", aws.ToString(in.UserId), err)
+		}
+		if aws.ToString(out.Status) != "active" || aws.ToString(out.Engine) != "valkey" {
+			t.Fatalf("CreateUser %s: status %s engine %s", aws.ToString(in.UserId), aws.ToString(out.Status), aws.ToString(out.Engine))
+		}
+	}
+	mustUser(&elasticache.CreateUserInput{UserId: aws.String("app"), UserName: aws.String("app"), Engine: aws.String("VALKEY"),
+		Passwords: []string{appPW}, AccessString: aws.String("on ~app:* +@read +@write -@dangerous")})
+	mustUser(&elasticache.CreateUserInput{UserId: aws.String("locked-default"), UserName: aws.String("default"), Engine: aws.String("valkey"),
+		AccessString: aws.String("off"), NoPasswordRequired: aws.Bool(true)})
+	mustUser(&elasticache.CreateUserInput{UserId: aws.String("temp"), UserName: aws.String("temp"), Engine: aws.String("valkey"),
+		Passwords: []string{tempPW}, AccessString: aws.String("on ~* +@all")})
+	_, err := c.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("no-default"), Engine: aws.String("valkey"), UserIds: []string{"app"}})
+	wantFault(t, "a user group without a default user", err, "DefaultUserRequired", "default user")
+	if _, err := c.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("app-users"), Engine: aws.String("valkey"),
+		UserIds: []string{"locked-default", "app"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "app-users")
+	_, err = c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("plainrbac"), ReplicationGroupDescription: aws.String("rbac without tls"),
+		Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"), UserGroupIds: []string{"app-users"},
+	})
+	wantFault(t, "a user group without in-transit encryption", err, "InvalidParameterCombination", "in-transit encryption")
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("rbac"), ReplicationGroupDescription: aws.String("rbac"),
+		Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+		AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true), UserGroupIds: []string{"app-users"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "rbac")
+	if ids := g.UserGroupIds; len(ids) != 1 || ids[0] != "app-users" || aws.ToBool(g.AuthTokenEnabled) {
+		t.Fatalf("UserGroupIds %v, AuthTokenEnabled %v", ids, aws.ToBool(g.AuthTokenEnabled))
+	}
+	ug := waitUserGroupActive(t, c, "app-users")
+	if len(ug.ReplicationGroups) != 1 || ug.ReplicationGroups[0] != "rbac" {
+		t.Errorf("user group's ReplicationGroups %v, want [rbac]", ug.ReplicationGroups)
+	}
+	_, err = c.DeleteUserGroup(ctx, &elasticache.DeleteUserGroupInput{UserGroupId: aws.String("app-users")})
+	wantFault(t, "deleting a user group in use", err, "InvalidUserGroupState", "rbac")
+
+	pool := nodeCA(t, srv)
+	primaryEP := addr(g.NodeGroups[0].PrimaryEndpoint)
+	var connects atomic.Int32
+	as := func(ep, user, pw string) *redis.Client {
+		rc := redis.NewClient(&redis.Options{Addr: ep, Username: user, Password: pw, MaxRetries: -1, PoolSize: 1,
+			DialTimeout: 2 * time.Second, TLSConfig: &tls.Config{RootCAs: pool},
+			OnConnect: func(context.Context, *redis.Conn) error { connects.Add(1); return nil }})
+		t.Cleanup(func() { rc.Close() })
+		return rc
+	}
+	wantErr := func(what string, err error, code string) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), code) {
+			t.Errorf("%s: %v, want %s", what, err, code)
+		}
+	}
+	app := as(primaryEP, "app", appPW)
+	if err := app.Set(ctx, "app:1", "x", 0).Err(); err != nil {
+		t.Fatalf("app SET app:1: %v", err)
+	}
+	wantErr("app SET other:1", app.Set(ctx, "other:1", "x", 0).Err(), "NOPERM")
+	wantErr("app FLUSHALL (dangerous)", app.FlushAll(ctx).Err(), "NOPERM")
+	wantErr("PING as the locked default user", as(primaryEP, "", "").Ping(ctx).Err(), "NOAUTH")
+	wantErr("app with a wrong password", as(primaryEP, "app", "not-the-password-0123").Ping(ctx).Err(), "WRONGPASS")
+	// The replica follows its primary (as ecache's own user) and carries the same users.
+	replica := addr(replicaMember(g).ReadEndpoint)
+	eventually(t, 10*time.Second, "app:1 on the replica, read as app", func() error {
+		return as(replica, "app", appPW).Get(ctx, "app:1").Err()
+	})
+
+	// A new access string reaches the running nodes; the user's connections stay.
+	before := connects.Load()
+	if _, err := c.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("app"), AccessString: aws.String("on ~app:* +@read")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "app's writes refused after ModifyUser", func() error {
+		if err := app.Set(ctx, "app:2", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			return errors.New("SET app:2 answered " + errString(err))
+		}
+		return nil
+	})
+	if err := app.Get(ctx, "app:1").Err(); err != nil {
+		t.Errorf("app GET after ModifyUser: %v", err)
+	}
+	if connects.Load() != before {
+		t.Errorf("app's connection was replaced across ModifyUser (%d connects, %d before)", connects.Load(), before)
+	}
+	waitUserActive(t, c, "app")
+
+	// Two passwords during a rotation: both work.
+	if _, err := c.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("app"), Passwords: []string{appPW, appPW2}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserActive(t, c, "app")
+	for _, pw := range []string{appPW, appPW2} {
+		if err := as(primaryEP, "app", pw).Get(ctx, "app:1").Err(); err != nil {
+			t.Errorf("app with one of its two passwords: %v", err)
+		}
+	}
+
+	// A user removed from the group loses its connection.
+	if _, err := c.ModifyUserGroup(ctx, &elasticache.ModifyUserGroupInput{UserGroupId: aws.String("app-users"), UserIdsToAdd: []string{"temp"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "app-users")
+	temp := as(primaryEP, "temp", tempPW)
+	tempConn := temp.Conn()
+	defer tempConn.Close()
+	if err := tempConn.Set(ctx, "other:1", "x", 0).Err(); err != nil {
+		t.Fatalf("temp SET: %v", err)
+	}
+	if _, err := c.ModifyUserGroup(ctx, &elasticache.ModifyUserGroupInput{UserGroupId: aws.String("app-users"), UserIdsToRemove: []string{"temp"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "app-users")
+	if err := tempConn.Get(ctx, "other:1").Err(); err == nil {
+		t.Error("a removed user's connection still answered")
+	}
+	wantErr("temp after its removal", as(primaryEP, "temp", tempPW).Ping(ctx).Err(), "WRONGPASS")
+
+	// The users hold after a failover and after ecache restarts.
+	primaryBefore := aws.ToString(primaryMember(g).CacheClusterId)
+	if _, err := c.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("rbac"), NodeGroupId: aws.String("0001")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "a new primary", func() error {
+		if now := aws.ToString(primaryMember(waitGroupAvailable(t, c, "rbac")).CacheClusterId); now == primaryBefore {
+			return errors.New("primary still " + now)
+		}
+		return nil
+	})
+	srv.kill()
+	srv.start()
+	checkUsers := func(when string) {
+		t.Helper()
+		eventually(t, 20*time.Second, "app reads at the PrimaryEndpoint "+when, func() error {
+			return as(primaryEP, "app", appPW2).Get(ctx, "app:1").Err()
+		})
+		wantErr("app SET "+when, as(primaryEP, "app", appPW2).Set(ctx, "app:3", "x", 0).Err(), "NOPERM")
+		wantErr("the locked default user "+when, as(primaryEP, "", "").Ping(ctx).Err(), "NOAUTH")
+	}
+	checkUsers("after a failover and a restart of ecache")
+
+	// Terraform's order of teardown leaves nothing behind.
+	if _, err := c.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("rbac")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "rbac deleted", func() error {
+		_, err := c.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("rbac")})
+		if err == nil {
+			return errors.New("still listed")
+		}
+		return nil
+	})
+	if _, err := c.DeleteUserGroup(ctx, &elasticache.DeleteUserGroupInput{UserGroupId: aws.String("app-users")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"app", "locked-default", "temp"} {
+		if _, err := c.DeleteUser(ctx, &elasticache.DeleteUserInput{UserId: aws.String(id)}); err != nil {
+			t.Fatalf("DeleteUser %s: %v", id, err)
+		}
+	}
+	eventually(t, 20*time.Second, "only the default user left", func() error {
+		users, err := c.DescribeUsers(ctx, &elasticache.DescribeUsersInput{})
+		if err != nil {
+			return err
+		}
+		groups, err := c.DescribeUserGroups(ctx, &elasticache.DescribeUserGroupsInput{})
+		if err != nil {
+			return err
+		}
+		if len(users.Users) != 1 || aws.ToString(users.Users[0].UserId) != "default" || len(groups.UserGroups) != 0 {
+			return errors.New("users or groups left")
+		}
+		return nil
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	return err.Error()
+}
+
+// replicaMember is a replica of a cluster mode disabled group.
+func replicaMember(g types.ReplicationGroup) types.NodeGroupMember {
+	for _, m := range g.NodeGroups[0].NodeGroupMembers {
+		if aws.ToString(m.CurrentRole) == "replica" {
+			return m
+		}
+	}
+	return types.NodeGroupMember{}
+}
+
+// TestAuthTokenToUserGroupAndBack moves a running group from an AUTH token to a user group and back, as
+// ElastiCache documents it: ModifyReplicationGroup with UserGroupIdsToAdd and AuthTokenUpdateStrategy
+// DELETE, then UserGroupIdsToRemove with an AuthToken; the data stays and each way's clients get in.
+func TestAuthTokenToUserGroupAndBack(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const token, token2, pw = "migrate-token-0123456789", "migrate-token-again-0123", "migrate-password-0123456"
+	if _, err := c.CreateUser(ctx, &elasticache.CreateUserInput{UserId: aws.String("mig"), UserName: aws.String("mig"), Engine: aws.String("valkey"),
+		Passwords: []string{pw}, AccessString: aws.String("on ~* +@all")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("mig-users"), Engine: aws.String("valkey"),
+		UserIds: []string{"default", "mig"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "mig-users")
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("mig"), ReplicationGroupDescription: aws.String("auth to rbac"),
+		Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+		TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String(token),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "mig")
+	pool := nodeCA(t, srv)
+	ep := addr(g.NodeGroups[0].PrimaryEndpoint)
+	as := func(user, pass string) *redis.Client {
+		rc := redis.NewClient(&redis.Options{Addr: ep, Username: user, Password: pass, MaxRetries: -1, TLSConfig: &tls.Config{RootCAs: pool}})
+		t.Cleanup(func() { rc.Close() })
+		return rc
+	}
+	if err := as("", token).Set(ctx, "kept", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mig"),
+		UserGroupIdsToAdd: []string{"mig-users"}, ApplyImmediately: aws.Bool(true)})
+	wantFault(t, "a user group over an AUTH token without DELETE", err, "InvalidParameterCombination", "DELETE")
+	out, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mig"),
+		UserGroupIdsToAdd: []string{"mig-users"}, AuthTokenUpdateStrategy: types.AuthTokenUpdateStrategyTypeDelete, ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := out.ReplicationGroup.PendingModifiedValues.UserGroups; p == nil || len(p.UserGroupIdsToAdd) != 1 {
+		t.Errorf("PendingModifiedValues.UserGroups %+v, want mig-users to add", p)
+	}
+	g = waitGroupAvailable(t, c, "mig")
+	if aws.ToBool(g.AuthTokenEnabled) || len(g.UserGroupIds) != 1 || g.PendingModifiedValues.UserGroups != nil {
+		t.Errorf("after the move: AuthTokenEnabled %v, UserGroupIds %v, pending %+v", aws.ToBool(g.AuthTokenEnabled), g.UserGroupIds, g.PendingModifiedValues.UserGroups)
+	}
+	if v, err := as("mig", pw).Get(ctx, "kept").Result(); err != nil || v != "1" {
+		t.Errorf("mig reads kept: %q %v", v, err)
+	}
+	// The group's default user is the built-in one: no password, every command.
+	if err := as("", "").Ping(ctx).Err(); err != nil {
+		t.Errorf("the built-in default user: %v", err)
+	}
+	if _, err := c.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mig"),
+		UserGroupIdsToRemove: []string{"mig-users"}, AuthToken: aws.String(token2), AuthTokenUpdateStrategy: types.AuthTokenUpdateStrategyTypeRotate,
+		ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	g = waitGroupAvailable(t, c, "mig")
+	if !aws.ToBool(g.AuthTokenEnabled) || len(g.UserGroupIds) != 0 {
+		t.Errorf("after the move back: AuthTokenEnabled %v, UserGroupIds %v", aws.ToBool(g.AuthTokenEnabled), g.UserGroupIds)
+	}
+	eventually(t, 10*time.Second, "the new AUTH token at the PrimaryEndpoint", func() error {
+		return as("", token2).Set(ctx, "after", "1", 0).Err()
+	})
+	if err := as("mig", pw).Ping(ctx).Err(); err == nil {
+		t.Error("mig still gets in without the user group")
+	}
+	// The replica follows with the token again.
+	eventually(t, 10*time.Second, "a write replicated after the move back", func() error {
+		rc := redis.NewClient(&redis.Options{Addr: addr(replicaMember(g).ReadEndpoint), Password: token2, MaxRetries: -1, TLSConfig: &tls.Config{RootCAs: pool}})
+		defer rc.Close()
+		return rc.Get(ctx, "after").Err()
+	})
+}
