@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -337,4 +338,108 @@ func TestAuthTokenToUserGroupAndBack(t *testing.T) {
 		defer rc.Close()
 		return rc.Get(ctx, "after").Err()
 	})
+}
+
+// TestUsersOnClusterModeGroup carries a user group onto a cluster mode enabled group: cluster-aware
+// clients authenticate as a user through the configuration endpoint, a replica killed and restarted comes
+// back with the users, a scale-out moves keys between nodes that only ecache's own user may MIGRATE into
+// and gives the new shard the users, and a ModifyUser reaches every node.
+func TestUsersOnClusterModeGroup(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const pw = "cluster-user-password-01"
+	for _, u := range []*elasticache.CreateUserInput{
+		{UserId: aws.String("shopper"), UserName: aws.String("shopper"), Passwords: []string{pw}, AccessString: aws.String("on ~* +@all -@dangerous")},
+		{UserId: aws.String("nobody-default"), UserName: aws.String("default"), NoPasswordRequired: aws.Bool(true), AccessString: aws.String("off")},
+	} {
+		u.Engine = aws.String("valkey")
+		if _, err := c.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("shoppers"), Engine: aws.String("valkey"),
+		UserIds: []string{"nobody-default", "shopper"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "shoppers")
+	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("cmrbac"), ReplicationGroupDescription: aws.String("cluster mode rbac"),
+		Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"), NumNodeGroups: aws.Int32(2),
+		ReplicasPerNodeGroup: aws.Int32(1), CacheParameterGroupName: aws.String("default.valkey8.cluster.on"),
+		TransitEncryptionEnabled: aws.Bool(true), UserGroupIds: []string{"shoppers"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := waitGroupAvailable(t, c, "cmrbac")
+	pool := nodeCA(t, srv)
+	clients := func(user, pass string) *redis.ClusterClient {
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr(g.ConfigurationEndpoint)}, Username: user, Password: pass,
+			TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, MaxRedirects: 8, MaxRetries: 2, DialTimeout: 2 * time.Second})
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+	shopper := clients("shopper", pw)
+	writeClusterKeys(t, shopper, "k", 300)
+	if err := shopper.FlushAll(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("shopper FLUSHALL: %v, want NOPERM", err)
+	}
+	if err := clients("", "").ClusterSlots(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("CLUSTER SLOTS as the locked default user: %v, want NOAUTH", err)
+	}
+
+	// A replica killed comes back with the users.
+	replica := aws.ToString(g.NodeGroups[0].NodeGroupMembers[1].CacheClusterId)
+	for id, pid := range enginePIDs(srv.dataDir) {
+		if strings.HasPrefix(id, replica+"-") {
+			killPID(t, pid)
+		}
+	}
+	nodes, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(replica), ShowCacheNodeInfo: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := addr(nodes.CacheClusters[0].CacheNodes[0].Endpoint)
+	eventually(t, 30*time.Second, "the restarted replica takes shopper and refuses the default user", func() error {
+		rc := redis.NewClient(&redis.Options{Addr: ep, Username: "shopper", Password: pw, MaxRetries: -1, TLSConfig: &tls.Config{RootCAs: pool}})
+		defer rc.Close()
+		if err := rc.Ping(ctx).Err(); err != nil {
+			return err
+		}
+		anon := redis.NewClient(&redis.Options{Addr: ep, MaxRetries: -1, TLSConfig: &tls.Config{RootCAs: pool}})
+		defer anon.Close()
+		if err := anon.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+			return errors.New("default user: " + errString(err))
+		}
+		return nil
+	})
+
+	// Scale out: keys move (MIGRATE as ecache's own user), the new shard carries the users.
+	if _, err := c.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+		ReplicationGroupId: aws.String("cmrbac"), NodeGroupCount: aws.Int32(3), ApplyImmediately: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g = waitGroupAvailable(t, c, "cmrbac")
+	if len(g.NodeGroups) != 3 {
+		t.Fatalf("%d node groups after the scale-out", len(g.NodeGroups))
+	}
+	eventually(t, 20*time.Second, "every key readable as shopper after the scale-out", func() error {
+		return checkClusterKeys(shopper, "k", 300)
+	})
+
+	// A ModifyUser reaches every primary: no key can be written any more.
+	if _, err := c.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("shopper"), AccessString: aws.String("on ~* +@read +cluster|slots +cluster|shards")}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserActive(t, c, "shopper")
+	for i := range 30 { // keys on every shard
+		if err := shopper.Set(ctx, fmt.Sprintf("k%d", i), "new", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("SET k%d after the ModifyUser: %v, want NOPERM", i, err)
+		}
+	}
+	if err := checkClusterKeys(shopper, "k", 300); err != nil {
+		t.Errorf("reads after the ModifyUser: %v", err)
+	}
 }

@@ -66,6 +66,12 @@ func BuiltinDefaultUser(region, engine string) *User {
 		Authentication: AuthNoPassword, Status: UserActive}
 }
 
+// StatusRef is where u keeps its status.
+func (u *User) StatusRef() *string { return &u.Status }
+
+// StatusRef is where g keeps its status.
+func (g *UserGroup) StatusRef() *string { return &g.Status }
+
 // HashPassword is a password as the engines' ACL keeps it: the hex SHA-256 of its bytes.
 func HashPassword(pw string) string {
 	sum := sha256.Sum256([]byte(pw))

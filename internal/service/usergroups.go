@@ -109,56 +109,55 @@ func (s *Service) ModifyUserGroup(ctx context.Context, in *api.ModifyUserGroupMe
 	var g *resource.UserGroup
 	var rgs []string
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		var obj store.Object
 		var err error
-		if g, obj, err = getUserGroup(tx, rg, id); err != nil {
-			return err
-		}
-		if g.Status != resource.UserActive {
-			return api.InvalidUserGroupStateFault("User group %s is %s; it can be modified when it is active.", id, g.Status)
-		}
-		ids := slices.Clone(g.UserIDs)
-		for _, u := range add {
-			if slices.Contains(ids, u) {
-				return api.InvalidParameterValueException("User %s is already in user group %s.", u, id)
-			}
-			ids = append(ids, u)
-		}
-		for _, u := range remove {
-			i := slices.Index(ids, u)
-			if i < 0 {
-				return api.InvalidParameterValueException("User %s is not in user group %s.", u, id)
-			}
-			ids = slices.Delete(ids, i, i+1)
-		}
-		if eng != "" && eng != g.Engine {
-			if eng != engine.EngineValkey {
-				return api.InvalidParameterValueException("A user group's engine can change from redis to valkey only.")
-			}
-			g.Engine = eng
-		}
-		if err := checkGroupUsers(tx, rg, g.Engine, ids); err != nil {
-			return err
-		}
 		if rgs, err = groupsUsing(tx, rg, id); err != nil {
 			return err
 		}
-		for _, uid := range add {
-			if u, err := lookupUser(tx, rg, uid); err == nil && u.Authentication == resource.AuthIAM && len(rgs) > 0 {
-				return api.InvalidParameterCombinationException("User %s authenticates with IAM, which ecache checks only where it proxies clients; the nodes of replication group %s are reached directly.", uid, rgs[0])
-			}
-		}
-		g.UserIDs, g.Status = ids, resource.UserModifying
-		g.Pending = &resource.UserGroupChange{Add: add, Remove: remove}
-		if _, err := tx.Put(resource.KindUserGroup, obj.Key, resource.Marshal(g), obj.Revision); err != nil {
-			return err
-		}
-		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceUserGroup, id, "User group "+id+" modified")
+		g, err = editActive(s, tx, resource.KindUserGroup, rg, id, "modified", resource.UserModifying, func(g *resource.UserGroup) error {
+			return changeGroupUsers(tx, g, add, remove, eng, rgs)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, faultOrInternal("modify user group", err)
 	}
 	return s.renderUserGroup(g, rgs), nil
+}
+
+// changeGroupUsers applies a ModifyUserGroup to g, checked: the users to add are not in it, those to remove
+// are, the result holds to the group rules, and no IAM user joins a group that replication groups use.
+func changeGroupUsers(tx store.Tx, g *resource.UserGroup, add, remove []string, eng string, rgs []string) error {
+	rg, id := g.Region, g.ID
+	ids := slices.Clone(g.UserIDs)
+	for _, u := range add {
+		if slices.Contains(ids, u) {
+			return api.InvalidParameterValueException("User %s is already in user group %s.", u, id)
+		}
+		ids = append(ids, u)
+	}
+	for _, u := range remove {
+		i := slices.Index(ids, u)
+		if i < 0 {
+			return api.InvalidParameterValueException("User %s is not in user group %s.", u, id)
+		}
+		ids = slices.Delete(ids, i, i+1)
+	}
+	if eng != "" && eng != g.Engine {
+		if eng != engine.EngineValkey {
+			return api.InvalidParameterValueException("A user group's engine can change from redis to valkey only.")
+		}
+		g.Engine = eng
+	}
+	if err := checkGroupUsers(tx, rg, g.Engine, ids); err != nil {
+		return err
+	}
+	for _, uid := range add {
+		if u, err := lookupUser(tx, rg, uid); err == nil && u.Authentication == resource.AuthIAM && len(rgs) > 0 {
+			return api.InvalidParameterCombinationException("User %s authenticates with IAM, which ecache checks only where it proxies clients; the nodes of replication group %s are reached directly.", uid, rgs[0])
+		}
+	}
+	g.UserIDs, g.Pending = ids, &resource.UserGroupChange{Add: add, Remove: remove}
+	return nil
 }
 
 // DeleteUserGroup marks a user group that no replication group uses deleting; the controller removes it.
@@ -170,26 +169,17 @@ func (s *Service) DeleteUserGroup(ctx context.Context, in *api.DeleteUserGroupMe
 	}
 	var g *resource.UserGroup
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		var obj store.Object
-		var err error
-		if g, obj, err = getUserGroup(tx, rg, id); err != nil {
-			return err
-		}
-		if g.Status != resource.UserActive {
-			return api.InvalidUserGroupStateFault("User group %s is %s; it can be deleted when it is active.", id, g.Status)
-		}
 		rgs, err := groupsUsing(tx, rg, id)
 		if err != nil {
 			return err
 		}
-		if len(rgs) > 0 {
-			return api.InvalidUserGroupStateFault("User group %s is associated with replication group %s; disassociate it first.", id, rgs[0])
-		}
-		g.Status = resource.UserDeleting
-		if _, err := tx.Put(resource.KindUserGroup, obj.Key, resource.Marshal(g), obj.Revision); err != nil {
-			return err
-		}
-		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceUserGroup, id, "User group "+id+" deleted")
+		g, err = editActive(s, tx, resource.KindUserGroup, rg, id, "deleted", resource.UserDeleting, func(g *resource.UserGroup) error {
+			if len(rgs) > 0 {
+				return api.InvalidUserGroupStateFault("User group %s is associated with replication group %s; disassociate it first.", id, rgs[0])
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, faultOrInternal("delete user group", err)

@@ -288,42 +288,39 @@ func (s *Service) ModifyUser(ctx context.Context, in *api.ModifyUserMessage) (*a
 	var u *resource.User
 	var groups []string
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		var obj store.Object
 		var err error
-		if u, obj, err = getUser(tx, rg, id); err != nil {
-			return err
-		}
-		if u.Status != resource.UserActive {
-			return api.InvalidUserStateFault("User %s is %s; it can be modified when it is active.", id, u.Status)
-		}
-		if auth.kind == resource.AuthIAM && u.ID != u.Name {
-			return api.InvalidParameterValueException("A user with IAM authentication must have a UserId equal to its UserName.")
-		}
-		switch {
-		case in.AccessString != nil:
-			u.AccessString = resource.NormalizeAccessString(*in.AccessString)
-		case in.AppendAccessString != nil:
-			u.AccessString = resource.NormalizeAccessString(u.AccessString + " " + *in.AppendAccessString)
-		}
-		if auth.given {
-			u.Authentication, u.PasswordHashes = auth.kind, auth.hashes
-		}
-		if eng != "" {
-			u.Engine = eng
-		}
 		if groups, err = userGroupsOf(tx, rg, id); err != nil {
 			return err
 		}
-		u.Status = resource.UserModifying
-		if _, err := tx.Put(resource.KindUser, obj.Key, resource.Marshal(u), obj.Revision); err != nil {
-			return err
-		}
-		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceUser, id, "User "+id+" modified")
+		u, err = editActive(s, tx, resource.KindUser, rg, id, "modified", resource.UserModifying, func(u *resource.User) error {
+			return modifyUser(u, in, auth, eng)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, faultOrInternal("modify user", err)
 	}
 	return s.renderUser(u, groups), nil
+}
+
+// modifyUser applies a ModifyUser's checked changes to u.
+func modifyUser(u *resource.User, in *api.ModifyUserMessage, auth authentication, eng string) error {
+	if auth.kind == resource.AuthIAM && u.ID != u.Name {
+		return api.InvalidParameterValueException("A user with IAM authentication must have a UserId equal to its UserName.")
+	}
+	switch {
+	case in.AccessString != nil:
+		u.AccessString = resource.NormalizeAccessString(*in.AccessString)
+	case in.AppendAccessString != nil:
+		u.AccessString = resource.NormalizeAccessString(u.AccessString + " " + *in.AppendAccessString)
+	}
+	if auth.given {
+		u.Authentication, u.PasswordHashes = auth.kind, auth.hashes
+	}
+	if eng != "" {
+		u.Engine = eng
+	}
+	return nil
 }
 
 // DeleteUser marks a user deleting: it leaves every user group it is in (and their nodes drop its
@@ -347,26 +344,18 @@ func (s *Service) DeleteUser(ctx context.Context, in *api.DeleteUserMessage) (*a
 			}
 			return api.InvalidParameterValueException("The default user cannot be deleted.")
 		}
-		var obj store.Object
-		if u, obj, err = getUser(tx, rg, id); err != nil {
-			return err
-		}
-		if u.Status != resource.UserActive {
-			return api.InvalidUserStateFault("User %s is %s; it can be deleted when it is active.", id, u.Status)
-		}
-		if u.Name == resource.DefaultUserName && len(groups) > 0 {
-			return api.DefaultUserAssociatedToUserGroupFault("User %s is the default user of user group %s; put another default user in its place first.", id, groups[0])
-		}
-		for _, gid := range groups {
-			if err := leaveUserGroup(tx, rg, gid, id); err != nil {
-				return err
+		u, err = editActive(s, tx, resource.KindUser, rg, id, "deleted", resource.UserDeleting, func(u *resource.User) error {
+			if u.Name == resource.DefaultUserName && len(groups) > 0 {
+				return api.DefaultUserAssociatedToUserGroupFault("User %s is the default user of user group %s; put another default user in its place first.", id, groups[0])
 			}
-		}
-		u.Status = resource.UserDeleting
-		if _, err := tx.Put(resource.KindUser, obj.Key, resource.Marshal(u), obj.Revision); err != nil {
-			return err
-		}
-		return resource.AddEvent(tx, s.now().UTC(), 0, rg, resource.SourceUser, id, "User "+id+" deleted")
+			for _, gid := range groups {
+				if err := leaveUserGroup(tx, rg, gid, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, faultOrInternal("delete user", err)
@@ -523,4 +512,33 @@ func lookupUser(tx store.Tx, rg, id string) (*resource.User, error) {
 	}
 	u, _, err := getUser(tx, rg, id)
 	return u, err
+}
+
+// editActive changes the active user or user group id of region rg (kind) inside tx: fn edits it, it takes
+// status, and it is written back with the event "<User|User group> <id> <verb>". One that is not active is
+// InvalidUserState or InvalidUserGroupState.
+func editActive[T any, P interface {
+	*T
+	StatusRef() *string
+}](s *Service, tx store.Tx, kind, rg, id, verb, status string, fn func(P) error) (P, error) {
+	noun, source, notFound, busy := "User", resource.SourceUser, api.UserNotFoundFault, api.InvalidUserStateFault
+	if kind == resource.KindUserGroup {
+		noun, source, notFound, busy = "User group", resource.SourceUserGroup, api.UserGroupNotFoundFault, api.InvalidUserGroupStateFault
+	}
+	v, obj, err := getRecord[T](tx, kind, resource.Key(rg, id), func() error { return notFound("%s %s not found.", noun, id) })
+	if err != nil {
+		return nil, err
+	}
+	p := P(v)
+	if now := *p.StatusRef(); now != resource.UserActive {
+		return nil, busy("%s %s is %s; it can be %s when it is active.", noun, id, now, verb)
+	}
+	if err := fn(p); err != nil {
+		return nil, err
+	}
+	*p.StatusRef() = status
+	if _, err := tx.Put(kind, obj.Key, resource.Marshal(v), obj.Revision); err != nil {
+		return nil, err
+	}
+	return p, resource.AddEvent(tx, s.now().UTC(), 0, rg, source, id, noun+" "+id+" "+verb)
 }
