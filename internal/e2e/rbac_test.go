@@ -443,3 +443,60 @@ func TestUsersOnClusterModeGroup(t *testing.T) {
 		t.Errorf("reads after the ModifyUser: %v", err)
 	}
 }
+
+// TestUsersAfterSnapshotRestore restores a snapshot of a group with a user group into a new group with the
+// same user group: the restored data is there for the users, and the locked default user stays locked.
+func TestUsersAfterSnapshotRestore(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const pw = "restore-user-password-0"
+	for _, u := range []*elasticache.CreateUserInput{
+		{UserId: aws.String("reader"), UserName: aws.String("reader"), Passwords: []string{pw}, AccessString: aws.String("on ~* +@read +@write")},
+		{UserId: aws.String("closed-default"), UserName: aws.String("default"), NoPasswordRequired: aws.Bool(true), AccessString: aws.String("off")},
+	} {
+		u.Engine = aws.String("valkey")
+		if _, err := c.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("readers"), Engine: aws.String("valkey"),
+		UserIds: []string{"closed-default", "reader"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "readers")
+	create := func(id string, snapshot *string) types.ReplicationGroup {
+		t.Helper()
+		if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+			ReplicationGroupId: aws.String(id), ReplicationGroupDescription: aws.String(id), Engine: aws.String("valkey"),
+			CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(1), TransitEncryptionEnabled: aws.Bool(true),
+			UserGroupIds: []string{"readers"}, SnapshotName: snapshot,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return waitGroupAvailable(t, c, id)
+	}
+	pool := nodeCA(t, srv)
+	as := func(g types.ReplicationGroup, user, pass string) *redis.Client {
+		rc := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint), Username: user, Password: pass, MaxRetries: -1,
+			TLSConfig: &tls.Config{RootCAs: pool}})
+		t.Cleanup(func() { rc.Close() })
+		return rc
+	}
+	src := create("src", nil)
+	if err := as(src, "reader", pw).Set(ctx, "kept", "before the snapshot", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("src"), SnapshotName: aws.String("src-snap")}); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, c, "src-snap")
+	dst := create("dst", aws.String("src-snap"))
+	if v, err := as(dst, "reader", pw).Get(ctx, "kept").Result(); err != nil || v != "before the snapshot" {
+		t.Errorf("the restored key as reader: %q %v", v, err)
+	}
+	if err := as(dst, "", "").Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("the locked default user on the restored group: %v, want NOAUTH", err)
+	}
+}
