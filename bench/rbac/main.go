@@ -2,10 +2,11 @@
 //
 //   - how long a ModifyUser takes to be enforced on every node of a 3-shard x 2 cluster mode group (each
 //     node polled with ACL GETUSER until it shows the new rules), and to show active again;
+//
 //   - SET/GET throughput (redis-benchmark over TLS) as an ACL user with a key pattern and as the default
 //     user, on the same node, alternated, as a ratio.
 //
-//	go run ./bench/rbac [-changes 10] [-requests 200000] [-rounds 3]
+//     go run ./bench/rbac [-changes 10] [-requests 200000] [-rounds 3]
 package main
 
 import (

@@ -144,16 +144,16 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if _, err := keys.Key(""); err != nil {
 		return fmt.Errorf("at-rest encryption key: %w", err)
 	}
+	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
+		return creds.SecretAccessKey, id == creds.AccessKeyID
+	}, Region: regions.New(cfg.extraRegions()...).Has}
 	ctl := controller.New(st, drv, process.Engines{Driver: drv}, host, controller.Config{NodeHost: cfg.NodeHost, NodeHostIPv6: cfg.NodeHostIPv6,
-		AtRest:      keys,
+		AtRest: keys, IAM: verifier,
 		Ports:       resource.Ports{Low: cfg.portLow, High: cfg.portHigh, Free: process.PortFree, AddressFree: process.AddressFree},
 		TLS:         &driver.TLSFiles{CertFile: tlsFiles.CertFile, KeyFile: tlsFiles.KeyFile, CAFile: tlsFiles.CAFile},
 		SnapshotDir: filepath.Join(cfg.DataDir, "snapshots"), Objects: objects, DurableDir: filepath.Join(cfg.DataDir, "durable"),
 		Jobs: []controller.Job{{Name: "automatic snapshots", Every: snapshotScheduleInterval, Run: svc.TakeScheduledSnapshots}}}, logger)
 
-	verifier := &sigv4.Verifier{Service: "elasticache", Lookup: func(id string) (string, bool) {
-		return creds.SecretAccessKey, id == creds.AccessKeyID
-	}, Region: regions.New(cfg.extraRegions()...).Has}
 	handler := &server.Handler{Service: svc, Auth: server.SigV4{Verifier: verifier}, Logger: logger}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

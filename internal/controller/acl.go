@@ -5,8 +5,10 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ecache/ecache/internal/driver"
+	"github.com/ecache/ecache/internal/iamauth"
 	"github.com/ecache/ecache/internal/resource"
 	"github.com/ecache/ecache/internal/store"
 )
@@ -32,7 +34,13 @@ func (c *Controller) nodeACL(ctx context.Context, cl *resource.Cluster) (*driver
 		}
 	}
 	for _, u := range users {
-		acl.Users = append(acl.Users, driver.ACLUser{Name: u.Name, Rules: u.ACLRules()})
+		rules := u.ACLRules()
+		if cl.Durable {
+			// The durable endpoint sends WAIT after a client's writes on the client's own connection (and
+			// DISCARD for an EXEC it refuses): every user may run them.
+			rules = append(rules, durableEndpointRules...)
+		}
+		acl.Users = append(acl.Users, driver.ACLUser{Name: u.Name, Rules: rules})
 	}
 	if !slices.ContainsFunc(acl.Users, func(u driver.ACLUser) bool { return u.Name == resource.DefaultUserName }) {
 		// No user group (yet): nobody but ecache gets in.
@@ -41,6 +49,9 @@ func (c *Controller) nodeACL(ctx context.Context, cl *resource.Cluster) (*driver
 	slices.SortFunc(acl.Users, func(a, b driver.ACLUser) int { return strings.Compare(a.Name, b.Name) })
 	return acl, nil
 }
+
+// durableEndpointRules are the commands a durable node's endpoint runs for its clients.
+var durableEndpointRules = []string{"+wait", "+discard"}
 
 // groupUsers are the users of user group id that are not being deleted; a missing group has none.
 func (c *Controller) groupUsers(ctx context.Context, region, id string) ([]*resource.User, error) {
@@ -221,4 +232,35 @@ func (c *Controller) finishUserGroupChange(ctx context.Context, key string, g *r
 		v.UserGroupsPending = nil
 		return true, resource.AddEvent(tx, now, 0, v.Region, resource.SourceReplicationGroup, v.ID, "User groups of replication group "+v.ID+" updated")
 	})
+}
+
+// iamPasswords is what the durable endpoints of replication group gkey do with a client's AUTH <user>
+// <password>: for a user of the group's user group with IAM authentication, the password is an IAM
+// authentication token for the group, checked, and the user's engine password is given in its place.
+func (c *Controller) iamPasswords(gkey string) func(user, token string) (string, bool, error) {
+	return func(user, token string) (string, bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		g, _, found, err := load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, gkey)
+		if err != nil || !found || len(g.UserGroupIDs) == 0 {
+			return "", false, err
+		}
+		users, err := c.groupUsers(ctx, g.Region, g.UserGroupIDs[0])
+		if err != nil {
+			return "", false, err
+		}
+		for _, u := range users {
+			if u.Name != user || u.Authentication != resource.AuthIAM {
+				continue
+			}
+			if c.cfg.IAM == nil {
+				return "", true, errors.New("no verifier of IAM tokens is configured")
+			}
+			if err := iamauth.Check(c.cfg.IAM, token, u.ID, g.ID, g.Region); err != nil {
+				return "", true, err
+			}
+			return u.IAMSecret, true, nil
+		}
+		return "", false, nil
+	}
 }

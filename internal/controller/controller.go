@@ -24,6 +24,7 @@ import (
 	"github.com/ecache/ecache/internal/engine"
 	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/sigv4"
 	"github.com/ecache/ecache/internal/store"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	// Executable is the ecache executable that runs log replicas (`ecache txlog-replica`); empty: this
 	// process's own.
 	Executable string
+	// IAM checks the IAM authentication tokens clients of durable nodes give (the API's own verifier:
+	// tokens are signed with ecache's key pair); nil: IAM users cannot authenticate.
+	IAM *sigv4.Verifier
 	// Jobs are scheduled work the controller runs beside its own (resync, orphan removal, event pruning),
 	// on its clock: the service's automatic snapshots.
 	Jobs []Job

@@ -92,6 +92,9 @@ func (c *Controller) authTokens(key, ng string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cl.ACLSecret != "" {
+		return []string{cl.ACLSecret}, nil // replicas authenticate as ecache's own user
+	}
 	return []string{cl.AuthToken, cl.PreviousAuthToken}, nil
 }
 
@@ -385,7 +388,11 @@ func (c *Controller) closeDurables() {
 // which hands replication connections to the relay); elsewhere what engineNode gives.
 func (c *Controller) directNode(cl *resource.Cluster) resp.Node {
 	if n := cl.Nodes[0]; cl.Durable && len(n.EnginePorts) == 2 {
-		return resp.Node{Addr: net.JoinHostPort(resource.LoopbackFor(cl.IPDiscovery), strconv.Itoa(n.EnginePorts[0])), Password: cl.AuthToken}
+		d := resp.Node{Addr: net.JoinHostPort(resource.LoopbackFor(cl.IPDiscovery), strconv.Itoa(n.EnginePorts[0])), Password: cl.AuthToken}
+		if cl.ACLSecret != "" {
+			d.User, d.Password = resource.ControlUserName, cl.ACLSecret
+		}
+		return d
 	}
 	n, _ := c.engineNode(cl)
 	return n
@@ -417,7 +424,7 @@ func (c *Controller) durableEndpoint(ctx context.Context, cl *resource.Cluster, 
 	sh := c.durableShard(gkey, g, ng)
 	return c.listeners.ensureDurable(ctx, cl.DriverID(n.ID), durable.EndpointConfig{
 		Addr: n.Addr(c.nodeHost(cl.IPDiscovery)), Engine: c.directNode(cl), Relay: sh.Relay(), TLS: server,
-		Async: g.AsyncDurability(), Logger: c.logger,
+		Async: g.AsyncDurability(), IAM: c.iamPasswords(gkey), Logger: c.logger,
 	})
 }
 

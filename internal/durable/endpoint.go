@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type Endpoint struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	closed   bool
+	// iam turns IAM authentication tokens into engine passwords (EndpointConfig.IAM).
+	iam func(user, token string) (string, bool, error)
 }
 
 // maxBatch bounds the commands of one client read together (and answered after one WAIT).
@@ -62,6 +65,10 @@ type EndpointConfig struct {
 	// Window is how old the oldest unlogged write of an async endpoint may grow before writes are refused
 	// (DefaultWindow when zero).
 	Window time.Duration
+	// IAM, when set, takes the password a client gives with AUTH <user> <password> (or HELLO's AUTH): for
+	// a user with IAM authentication (ok), an IAM authentication token, which it checks and turns into the
+	// user's engine password; an error makes the engine refuse the AUTH. Other users' AUTH goes as it is.
+	IAM    func(user, token string) (password string, ok bool, err error)
 	Logger *slog.Logger
 }
 
@@ -84,7 +91,7 @@ func ListenEndpoint(ctx context.Context, cfg EndpointConfig) (*Endpoint, error) 
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
-	e := &Endpoint{ln: ln, node: cfg.Engine, done: make(chan struct{}), replicas: cfg.Relay, commands: commands, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	e := &Endpoint{ln: ln, node: cfg.Engine, done: make(chan struct{}), replicas: cfg.Relay, commands: commands, iam: cfg.IAM, inflight: newInflight(), window: cfg.Window, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
 	e.async.Store(cfg.Async)
 	e.wg.Add(2)
 	go e.accept()
@@ -236,6 +243,9 @@ func (e *Endpoint) forward(client net.Conn, cr *resp.Reader, engine net.Conn) {
 	for {
 		if err := b.read(cr, e.commands); err != nil {
 			return
+		}
+		if e.iam != nil && (slices.Contains(b.names, "auth") || slices.Contains(b.names, "hello")) {
+			e.swapIAMTokens(&b)
 		}
 		if replicationCommands[b.first] {
 			e.replica(client, engine, append(b.raw, b.carry...), cr, authed)
@@ -536,4 +546,54 @@ func (e *Endpoint) relay(client, engine net.Conn, cr, er *resp.Reader) {
 	_, _ = io.Copy(client, er.Buffered())
 	client.Close()
 	<-done
+}
+
+// refusedPassword stands for an IAM token that did not check: no engine user has it.
+const refusedPassword = "\x00refused IAM token"
+
+// swapIAMTokens replaces the IAM authentication token of each AUTH or HELLO ... AUTH of the batch with
+// the user's engine password, and a token that does not check with one the engine refuses.
+func (e *Endpoint) swapIAMTokens(b *batch) {
+	var out []byte
+	start := 0
+	for i, end := range b.ends {
+		raw := b.raw[start:end]
+		start = end
+		_, args, _ := parseCommand(raw)
+		at := -1 // where the user's name is
+		switch b.names[i] {
+		case "auth":
+			if len(args) == 3 {
+				at = 1
+			}
+		case "hello":
+			for j := 2; j+2 < len(args); j++ {
+				if strings.EqualFold(string(args[j]), "auth") {
+					at = j + 1
+				}
+			}
+		}
+		if at < 0 {
+			out = append(out, raw...)
+			b.ends[i] = len(out)
+			continue
+		}
+		password, ok, err := e.iam(string(args[at]), string(args[at+1]))
+		if err != nil {
+			e.log.Info("durable endpoint: IAM authentication refused", "user", string(args[at]), "err", err)
+			password = refusedPassword
+		}
+		if !ok && err == nil {
+			out = append(out, raw...)
+		} else {
+			strs := make([]string, len(args))
+			for k, a := range args {
+				strs[k] = string(a)
+			}
+			strs[at+1] = password
+			out = resp.AppendCommand(out, strs...)
+		}
+		b.ends[i] = len(out)
+	}
+	b.raw = out
 }

@@ -5,12 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/redis/go-redis/v9"
@@ -499,4 +501,121 @@ func TestUsersAfterSnapshotRestore(t *testing.T) {
 	if err := as(dst, "", "").Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
 		t.Errorf("the locked default user on the restored group: %v, want NOAUTH", err)
 	}
+}
+
+// TestUsersOnDurableGroup carries a user group onto a group with Durability sync: clients authenticate as a
+// user through the durable node endpoints, whose writes are acknowledged once the log has them, the
+// engines' replicas follow through the relay as ecache's own user, and the users hold after a primary is
+// SIGKILLed and fails over through the log.
+func TestUsersOnDurableGroup(t *testing.T) {
+	requireBinary(t, "valkey-server")
+	srv := startServer(t)
+	c := srv.client("us-east-1")
+	ctx := ctxT(t)
+	const pw = "durable-user-password-01"
+	for _, u := range []*elasticache.CreateUserInput{
+		{UserId: aws.String("writer"), UserName: aws.String("writer"), Passwords: []string{pw}, AccessString: aws.String("on ~k* ~{* +@read +@write +cluster|slots +cluster|shards")},
+		{UserId: aws.String("shut-default"), UserName: aws.String("default"), NoPasswordRequired: aws.Bool(true), AccessString: aws.String("off")},
+		{UserId: aws.String("iam-app"), UserName: aws.String("iam-app"), AuthenticationMode: &types.AuthenticationMode{Type: types.InputAuthenticationTypeIam},
+			AccessString: aws.String("on ~k* +@read +cluster|slots +cluster|shards")},
+	} {
+		u.Engine = aws.String("valkey")
+		if _, err := c.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("writers"), Engine: aws.String("valkey"),
+		UserIds: []string{"shut-default", "writer", "iam-app"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUserGroupActive(t, c, "writers")
+	_, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("direct"), ReplicationGroupDescription: aws.String("direct"), Engine: aws.String("valkey"),
+		CacheNodeType: aws.String("cache.t3.micro"), TransitEncryptionEnabled: aws.Bool(true), UserGroupIds: []string{"writers"},
+	})
+	wantFault(t, "an IAM user on nodes reached directly", err, "InvalidParameterCombination", "IAM")
+	g, _ := createDurableGroupWith(t, srv, "ledger", "", func(in *elasticache.CreateReplicationGroupInput) {
+		in.AuthToken, in.UserGroupIds = nil, []string{"writers"}
+	})
+	pool := nodeCA(t, srv)
+	newClient := func(user, pass string) *redis.ClusterClient {
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr(g.ConfigurationEndpoint)}, Username: user, Password: pass,
+			TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second,
+			MaxRedirects: 8, MaxRetries: 2, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+	writer := newClient("writer", pw)
+	writeClusterKeys(t, writer, "k", 200)
+	if err := writer.Set(ctx, "other", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("writer SET other: %v, want NOPERM", err)
+	}
+	if err := newClient("", "").Set(ctx, "k0", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("SET as the locked default user: %v, want NOAUTH", err)
+	}
+	var logged uint64
+	for _, api := range logReplicas(t, srv.dataDir) {
+		end, err := logEnd(api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged += end
+	}
+	if logged < 200*10 {
+		t.Errorf("the logs hold %d bytes after 200 acknowledged writes", logged)
+	}
+	// Kill the primary of slot 0: its replica, fed by the relay, takes over with every write and the users.
+	victim := primaryOfSlot(t, c, writer, 0)
+	killPID(t, engineOf(t, srv, victim))
+	eventually(t, time.Minute, "a new primary for slot 0", func() error {
+		p, err := slotOwner(t, c, writer, 0)
+		if err != nil {
+			return err
+		}
+		if p == victim {
+			return errors.New(p + " still serves slot 0")
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "every acknowledged key readable as writer after the failover", func() error {
+		return checkClusterKeys(newClient("writer", pw), "k", 200)
+	})
+	if err := newClient("", "").Get(ctx, "k0").Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("GET as the locked default user after the failover: %v, want NOAUTH", err)
+	}
+
+	// IAM authentication: a token presigned with the account's key for this group and user.
+	iamClient := newClient("iam-app", iamToken(t, srv, "ledger", "iam-app", time.Now()))
+	if err := checkClusterKeys(iamClient, "k", 200); err != nil {
+		t.Errorf("reads as iam-app with an IAM token: %v", err)
+	}
+	if err := iamClient.Set(ctx, "k0", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("iam-app SET: %v, want NOPERM", err)
+	}
+	for what, token := range map[string]string{
+		"a token for another group": iamToken(t, srv, "other", "iam-app", time.Now()),
+		"an expired token":          iamToken(t, srv, "ledger", "iam-app", time.Now().Add(-16*time.Minute)),
+		"a password":                "not-a-token-0123456789",
+	} {
+		if err := newClient("iam-app", token).Get(ctx, "k0").Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+			t.Errorf("iam-app with %s: %v, want WRONGPASS", what, err)
+		}
+	}
+}
+
+// iamToken is an ElastiCache IAM authentication token for user of cache, presigned at with the server's
+// key as the AWS SDKs' examples do.
+func iamToken(t *testing.T, srv *ecacheProcess, cache, user string, at time.Time) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+cache+"/?Action=connect&User="+user+"&X-Amz-Expires=900", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	signed, _, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: srv.keyID, SecretAccessKey: srv.secret},
+		req, emptySHA256, "elasticache", "us-east-1", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(signed, "http://")
 }

@@ -56,8 +56,11 @@ type User struct {
 	AccessString   string   `json:"accessString"`
 	Authentication string   `json:"authentication"`
 	PasswordHashes []string `json:"passwordHashes,omitempty"`
-	Status         string   `json:"status"`
-	Tags           []Tag    `json:"tags,omitempty"`
+	// IAMSecret is, for a user with IAM authentication, the engine password ecache's durable endpoint
+	// gives in its place once it has checked the user's token; clients never see it.
+	IAMSecret string `json:"iamSecret,omitempty"`
+	Status    string `json:"status"`
+	Tags      []Tag  `json:"tags,omitempty"`
 }
 
 // BuiltinDefaultUser is the region's built-in default user.
@@ -102,11 +105,14 @@ type UserGroupChange struct {
 func (u *User) ACLRules() []string {
 	rules := AccessRules(u.AccessString)
 	var auth []string
-	if u.Authentication == AuthPassword || u.Authentication == AuthIAM {
+	switch u.Authentication {
+	case AuthPassword:
 		for _, h := range u.PasswordHashes {
 			auth = append(auth, "#"+h)
 		}
-	} else {
+	case AuthIAM:
+		auth = []string{"#" + HashPassword(u.IAMSecret)}
+	default:
 		auth = []string{"nopass"}
 	}
 	// Keys and channels the access string leaves out are none; on/off stays where it was written.

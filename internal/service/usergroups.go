@@ -151,9 +151,15 @@ func changeGroupUsers(tx store.Tx, g *resource.UserGroup, add, remove []string, 
 	if err := checkGroupUsers(tx, rg, g.Engine, ids); err != nil {
 		return err
 	}
-	for _, uid := range add {
-		if u, err := lookupUser(tx, rg, uid); err == nil && u.Authentication == resource.AuthIAM && len(rgs) > 0 {
-			return api.InvalidParameterCombinationException("User %s authenticates with IAM, which ecache checks only where it proxies clients; the nodes of replication group %s are reached directly.", uid, rgs[0])
+	for _, name := range rgs {
+		r, _, err := getGroup(tx, rg, name)
+		if err != nil {
+			return err
+		}
+		probe := *g
+		probe.UserIDs = add
+		if err := checkIAMUsers(tx, r, &probe); err != nil {
+			return err
 		}
 	}
 	g.UserIDs, g.Pending = ids, &resource.UserGroupChange{Add: add, Remove: remove}
@@ -256,8 +262,8 @@ func groupsUsing(tx store.Tx, rg, id string) ([]string, error) {
 }
 
 // associateUserGroups records the user groups a new replication group is created with, checked against
-// its other settings: one group, in-transit encryption, no AUTH token. Durable groups and groups adopting
-// a primary cluster cannot take one yet.
+// its other settings: one group, in-transit encryption, no AUTH token. Groups adopting a primary cluster
+// cannot take one yet.
 func associateUserGroups(g *resource.ReplicationGroup, raw []string, adopting bool) error {
 	ids := slices.Compact(lowerAll(raw))
 	switch {
@@ -269,8 +275,6 @@ func associateUserGroups(g *resource.ReplicationGroup, raw []string, adopting bo
 		return api.InvalidParameterCombinationException("User groups require in-transit encryption: set TransitEncryptionEnabled.")
 	case g.AuthToken != "":
 		return api.InvalidParameterCombinationException("AuthToken and UserGroupIds cannot be given together: a replication group authenticates with one or the other.")
-	case g.Durable():
-		return api.InvalidParameterCombinationException("User groups are not available on replication groups with durability sync or async on this ecache host yet.")
 	case adopting:
 		return api.InvalidParameterCombinationException("UserGroupIds cannot be given with PrimaryClusterId on this ecache host: associate the user group once the replication group is available.")
 	}
@@ -282,8 +286,8 @@ func associateUserGroups(g *resource.ReplicationGroup, raw []string, adopting bo
 }
 
 // checkUserGroupsFor holds the user groups ids, to be associated with g, to the store's state: each exists,
-// is active (or just created), has g's engine, and has no IAM user (clients reach the engines directly here,
-// where no IAM token can be checked).
+// is active (or just created), has g's engine, and has no IAM user unless g is durable (ecache checks IAM
+// tokens only where it proxies clients: the durable node endpoints).
 func checkUserGroupsFor(tx store.Tx, rg string, g *resource.ReplicationGroup, ids []string) error {
 	for _, id := range ids {
 		ug, _, err := getUserGroup(tx, rg, id)
@@ -296,14 +300,26 @@ func checkUserGroupsFor(tx store.Tx, rg string, g *resource.ReplicationGroup, id
 		case ug.Engine != g.Engine:
 			return api.InvalidParameterCombinationException("User group %s is for %s; replication group %s runs %s.", id, ug.Engine, g.ID, g.Engine)
 		}
-		for _, uid := range ug.UserIDs {
-			u, err := lookupUser(tx, rg, uid)
-			if err != nil {
-				return err
-			}
-			if u.Authentication == resource.AuthIAM {
-				return api.InvalidParameterCombinationException("User %s of user group %s authenticates with IAM, which ecache checks only where it proxies clients; the nodes of %s are reached directly.", uid, id, g.ID)
-			}
+		if err := checkIAMUsers(tx, g, ug); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIAMUsers refuses IAM users of ug on replication group g unless g is durable: ecache checks IAM
+// tokens only where it proxies clients, and the nodes of other groups are reached directly.
+func checkIAMUsers(tx store.Tx, g *resource.ReplicationGroup, ug *resource.UserGroup) error {
+	if g.Durable() {
+		return nil
+	}
+	for _, uid := range ug.UserIDs {
+		u, err := lookupUser(tx, g.Region, uid)
+		if err != nil {
+			return err
+		}
+		if u.Authentication == resource.AuthIAM {
+			return api.InvalidParameterCombinationException("User %s of user group %s authenticates with IAM, which ecache checks only where it proxies clients (groups with Durability sync or async); the nodes of %s are reached directly.", uid, ug.ID, g.ID)
 		}
 	}
 	return nil
@@ -345,8 +361,6 @@ func (s *Service) changeUserGroups(tx store.Tx, g *resource.ReplicationGroup, in
 		return api.InvalidParameterValueException("A replication group can be associated with one user group.")
 	case len(add) > 0 && !g.TransitEncryption:
 		return api.InvalidParameterCombinationException("User groups require in-transit encryption on replication group %s.", g.ID)
-	case len(add) > 0 && g.Durable():
-		return api.InvalidParameterCombinationException("User groups are not available on replication groups with durability sync or async on this ecache host yet.")
 	case len(add) > 0 && g.AuthToken != "" && strategy != "DELETE":
 		return api.InvalidParameterCombinationException("Replication group %s has an AUTH token: move it to a user group with AuthTokenUpdateStrategy DELETE.", g.ID)
 	case len(ids) > 0 && in.AuthToken != nil:

@@ -227,6 +227,9 @@ func (s *Service) CreateUser(ctx context.Context, in *api.CreateUserMessage) (*a
 	}
 	u := &resource.User{Region: rg, ID: id, Name: name, Engine: eng, AccessString: resource.NormalizeAccessString(deref(in.AccessString)),
 		Authentication: auth.kind, PasswordHashes: auth.hashes, Status: resource.UserActive, Tags: tags}
+	if auth.kind == resource.AuthIAM {
+		u.IAMSecret = newSecret()
+	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		users, err := regionUsers(tx, rg)
 		if err != nil {
@@ -293,7 +296,10 @@ func (s *Service) ModifyUser(ctx context.Context, in *api.ModifyUserMessage) (*a
 			return err
 		}
 		u, err = editActive(s, tx, resource.KindUser, rg, id, "modified", resource.UserModifying, func(u *resource.User) error {
-			return modifyUser(u, in, auth, eng)
+			if err := modifyUser(u, in, auth, eng); err != nil {
+				return err
+			}
+			return iamWhereProxied(tx, rg, u, groups)
 		})
 		return err
 	})
@@ -316,6 +322,11 @@ func modifyUser(u *resource.User, in *api.ModifyUserMessage, auth authentication
 	}
 	if auth.given {
 		u.Authentication, u.PasswordHashes = auth.kind, auth.hashes
+		if auth.kind != resource.AuthIAM {
+			u.IAMSecret = ""
+		} else if u.IAMSecret == "" {
+			u.IAMSecret = newSecret()
+		}
 	}
 	if eng != "" {
 		u.Engine = eng
@@ -541,4 +552,28 @@ func editActive[T any, P interface {
 		return nil, err
 	}
 	return p, resource.AddEvent(tx, s.now().UTC(), 0, rg, source, id, noun+" "+id+" "+verb)
+}
+
+// iamWhereProxied refuses IAM authentication for u while a replication group whose nodes clients reach
+// directly uses one of its user groups.
+func iamWhereProxied(tx store.Tx, rg string, u *resource.User, groups []string) error {
+	if u.Authentication != resource.AuthIAM {
+		return nil
+	}
+	for _, gid := range groups {
+		rgs, err := groupsUsing(tx, rg, gid)
+		if err != nil {
+			return err
+		}
+		for _, name := range rgs {
+			r, _, err := getGroup(tx, rg, name)
+			if err != nil {
+				return err
+			}
+			if !r.Durable() {
+				return api.InvalidParameterCombinationException("User %s of user group %s cannot take IAM authentication: ecache checks IAM tokens only where it proxies clients (groups with Durability sync or async), and the nodes of %s are reached directly.", u.ID, gid, r.ID)
+			}
+		}
+	}
+	return nil
 }
