@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -160,5 +161,22 @@ func TestUsersRender(t *testing.T) {
 	}
 	if g := groups.UserGroups[0]; len(g.UserIds) != 1 || g.PendingChanges == nil || len(g.PendingChanges.UserIdsToRemove) != 1 || deref(g.Status) != "modifying" {
 		t.Errorf("group after its user was deleted: %+v %+v", g, g.PendingChanges)
+	}
+}
+
+// TestUserGroupQuota fills the region's quota of user groups: the next one is UserGroupQuotaExceeded,
+// another region is not affected.
+func TestUserGroupQuota(t *testing.T) {
+	s, _ := newGroupTestService(t)
+	ctx := context.Background()
+	for i := range userGroupsPerRegion {
+		if _, err := s.CreateUserGroup(ctx, &api.CreateUserGroupMessage{UserGroupId: ptr(fmt.Sprintf("g%d", i)), Engine: ptr("redis"), UserIds: []string{"default"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.CreateUserGroup(ctx, &api.CreateUserGroupMessage{UserGroupId: ptr("one-more"), Engine: ptr("redis"), UserIds: []string{"default"}})
+	checkGroupFault(t, "CreateUserGroup", err, "UserGroupQuotaExceededFault")
+	if _, err := s.CreateUserGroup(inRegion("eu-west-1"), &api.CreateUserGroupMessage{UserGroupId: ptr("one-more"), Engine: ptr("redis"), UserIds: []string{"default"}}); err != nil {
+		t.Errorf("a user group in another region: %v", err)
 	}
 }
