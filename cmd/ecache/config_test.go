@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,10 +13,10 @@ func TestParseServeFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9999" || c.portLow != 40000 || c.portHigh != 40010 || c.MaxClusters != 3 || c.MaxTags != 7 || c.MaxNodes != 300 || c.MaxNodesPerGroup != 90 {
+	if c.Listen != "127.0.0.1:9999" || c.PortLow != 40000 || c.PortHigh != 40010 || c.MaxClusters != 3 || c.MaxTags != 7 || c.MaxNodes != 300 || c.MaxNodesPerGroup != 90 {
 		t.Errorf("config = %+v: flags, environment and defaults not applied", c)
 	}
-	if c, err := parseServeFlags([]string{"--regions", " lab-1, lab-2 ,"}); err != nil || strings.Join(c.extraRegions(), "|") != "lab-1|lab-2" {
+	if c, err := parseServeFlags([]string{"--regions", " lab-1, lab-2 ,"}); err != nil || strings.Join(c.ExtraRegions(), "|") != "lab-1|lab-2" {
 		t.Errorf("--regions: %v, %v", c, err)
 	}
 	for _, bad := range [][]string{
@@ -29,35 +27,6 @@ func TestParseServeFlags(t *testing.T) {
 		if _, err := parseServeFlags(bad); err == nil {
 			t.Errorf("parseServeFlags(%q) accepted", bad)
 		}
-	}
-}
-
-func TestCredentialsGeneratedOnceAndKept(t *testing.T) {
-	dir := t.TempDir()
-	c := &serveConfig{DataDir: dir}
-	first, created, err := loadOrCreateCredentials(c)
-	if err != nil || !created {
-		t.Fatalf("first start: created %v, %v", created, err)
-	}
-	if !strings.HasPrefix(first.AccessKeyID, "AKIA") || len(first.SecretAccessKey) != 40 || !isAccountID(first.AccountID) {
-		t.Errorf("generated credentials look wrong: %+v", first)
-	}
-	info, err := os.Stat(filepath.Join(dir, credentialsFile))
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Errorf("credentials file mode %v (%v), want 0600", info.Mode().Perm(), err)
-	}
-	again, created, err := loadOrCreateCredentials(c)
-	if err != nil || created || again != first {
-		t.Errorf("second start: %+v created %v (%v), want the stored credentials", again, created, err)
-	}
-	c.AccessKeyID, c.SecretAccessKey, c.AccountID = "AKIAFLAG", "flag-secret", "111122223333"
-	fromFlags, _, err := loadOrCreateCredentials(c)
-	if err != nil || fromFlags.AccessKeyID != "AKIAFLAG" || fromFlags.AccountID != "111122223333" {
-		t.Errorf("flags did not override the stored credentials: %+v (%v)", fromFlags, err)
-	}
-	c.SecretAccessKey = ""
-	if _, _, err := loadOrCreateCredentials(c); err == nil {
-		t.Error("an access key without a secret was accepted")
 	}
 }
 

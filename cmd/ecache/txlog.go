@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ecache/ecache/internal/app"
 	"github.com/ecache/ecache/internal/atrest"
 	"github.com/ecache/ecache/internal/txlog"
 )
@@ -55,7 +56,7 @@ func runTxlogReplica(ctx context.Context, args []string, stderr io.Writer) error
 	if self == nil {
 		return fmt.Errorf("--id %s is not one of --peers", *id)
 	}
-	logger, err := newLogger(*logLevel, stderr)
+	logger, err := app.NewLogger(*logLevel, stderr)
 	if err != nil {
 		return err
 	}

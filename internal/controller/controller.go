@@ -1,7 +1,7 @@
 // Package controller holds ecache's level-triggered reconcilers: they read the desired state that
 // internal/service writes to the store, drive engines through internal/driver until the world matches,
 // and write the observed status and events back. Every reconcile is idempotent, so ecache can be killed
-// at any point and resume on start. Imported by cmd/ecache only.
+// at any point and resume on start. Imported by internal/app only.
 //
 // controller.go wires it: the store watch and the driver's exits feed the manager (manager.go: queue,
 // workers, retries with backoff), which hands each key to the reconciler of its kind (clusters.go,
