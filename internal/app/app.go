@@ -21,6 +21,7 @@ import (
 	"github.com/ecache/ecache/internal/atomicfile"
 	"github.com/ecache/ecache/internal/atrest"
 	"github.com/ecache/ecache/internal/certs"
+	"github.com/ecache/ecache/internal/console"
 	"github.com/ecache/ecache/internal/controller"
 	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/driver/process"
@@ -168,14 +169,18 @@ func Serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	httpSrv := server.NewHTTPServer(withReset(handler, cfg.AllowReset, func(ctx context.Context) (map[string]int, error) {
+	mux := withReset(handler, cfg.AllowReset, func(ctx context.Context) (map[string]int, error) {
 		return reset(ctx, svc, ctl)
-	}, logger), server.DefaultTimeouts)
+	}, logger)
+	mux.Handle(console.Prefix, &console.Console{Service: svc, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+		Region: regions.New(cfg.ExtraRegions()...).Has, Logger: logger})
+	httpSrv := server.NewHTTPServer(mux, server.DefaultTimeouts)
 
 	if created {
 		fmt.Fprintf(stdout, "ecache: generated credentials (kept in %s/%s)\n", cfg.DataDir, credentialsFile)
 	}
 	fmt.Fprintf(stdout, "ecache: listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "  console: http://%s%s (sign in with the keys below)\n", ln.Addr(), console.Prefix)
 	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  account id %s, data dir %s, node ports %s\n  TLS nodes: trust %s\n",
 		creds.AccessKeyID, creds.SecretAccessKey, creds.AccountID, cfg.DataDir, cfg.NodePorts, tlsFiles.CAFile)
 

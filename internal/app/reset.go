@@ -19,7 +19,7 @@ const resetTimeout = 2 * time.Minute
 
 // withReset serves the reset paths in front of api: with allow, POST runs reset and answers once it is
 // done; without, they are 404 (and other methods 405), never handed to the API.
-func withReset(api http.Handler, allow bool, reset func(context.Context) (map[string]int, error), logger *slog.Logger) http.Handler {
+func withReset(api http.Handler, allow bool, reset func(context.Context) (map[string]int, error), logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	for _, path := range resetPaths {

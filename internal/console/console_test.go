@@ -1,0 +1,135 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/ecache/ecache/ecachetest"
+)
+
+// browser is a cookie-keeping HTTP client of the console.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, srv *ecachetest.Server) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: srv.Endpoint, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// get fetches path and returns the final status, path and body.
+func (b *browser) get(path string) (int, string, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return read(b.t, resp)
+}
+
+// post submits a form to path.
+func (b *browser) post(path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return read(b.t, resp)
+}
+
+func read(t *testing.T, resp *http.Response) (int, string, string) {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Request.URL.Path, string(body)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// TestConsole signs in with the server's keys and uses the console as a person would: the overview shows a
+// replication group's members with their roles and endpoints, TestFailover from the page moves the primary
+// role, a snapshot taken from the page appears; without a session nothing is shown or done.
+func TestConsole(t *testing.T) {
+	if _, err := exec.LookPath("valkey-server"); err != nil {
+		t.Skip("valkey-server is not installed")
+	}
+	srv := ecachetest.New(t)
+	ec := elasticache.NewFromConfig(srv.Config)
+	ctx := context.Background()
+	if _, err := ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("web"),
+		ReplicationGroupDescription: aws.String("console test"), Engine: aws.String("valkey"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	w := elasticache.NewReplicationGroupAvailableWaiter(ec, func(o *elasticache.ReplicationGroupAvailableWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	if err := w.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("web")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	stranger := newBrowser(t, srv)
+	if _, path, body := stranger.get("/console/"); path != "/console/login" || strings.Contains(body, "web-001") {
+		t.Fatalf("without a session the console showed %s:\n%s", path, body)
+	}
+	if code, _, body := stranger.post("/console/login", url.Values{"access_key_id": {srv.AccessKeyID}, "secret_access_key": {"wrong"}}); code != http.StatusForbidden || !strings.Contains(body, "not this server") {
+		t.Errorf("a wrong secret: %d", code)
+	}
+	if _, path, _ := stranger.post("/console/action", url.Values{"action": {"test-failover"}, "group": {"web"}, "node_group": {"0001"}}); path != "/console/login" {
+		t.Errorf("an action without a session ended at %s", path)
+	}
+
+	b := newBrowser(t, srv)
+	code, path, page := b.post("/console/login", url.Values{"access_key_id": {srv.AccessKeyID}, "secret_access_key": {srv.SecretAccessKey}})
+	if code != http.StatusOK || path != "/console/" {
+		t.Fatalf("sign in: %d at %s", code, path)
+	}
+	primary := regexp.MustCompile(`data-cluster="(web-00[12])">web-00[12] <span class="role">primary</span> (127\.[0-9.]+:[0-9]+)`)
+	m := primary.FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, "replica") {
+		t.Fatalf("the overview does not show web's primary and replica with endpoints:\n%s", page)
+	}
+	before := m[1]
+	csrf := csrfField.FindStringSubmatch(page)[1]
+
+	if code, _, _ := b.post("/console/action", url.Values{"action": {"test-failover"}, "group": {"web"}, "node_group": {"0001"}, "csrf": {"stale"}}); code != http.StatusForbidden {
+		t.Errorf("an action with a wrong csrf token: %d", code)
+	}
+	_, _, page = b.post("/console/action", url.Values{"action": {"test-failover"}, "group": {"web"}, "node_group": {"0001"}, "csrf": {csrf}, "region": {"us-east-1"}})
+	if !strings.Contains(page, "TestFailover of web node group 0001 started") {
+		t.Fatalf("no notice after TestFailover:\n%s", page)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, _, page = b.get("/console/")
+		if m := primary.FindStringSubmatch(page); m != nil && m[1] != before && strings.Contains(page, "Test Failover API called for node group 0001") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never showed a new primary after TestFailover:\n%s", page)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	_, _, page = b.post("/console/action", url.Values{"action": {"snapshot"}, "group": {"web"}, "name": {"from-console"}, "csrf": {csrf}})
+	if !strings.Contains(page, "Snapshot from-console started") || !strings.Contains(page, "from-console</td>") {
+		t.Errorf("the snapshot taken from the console is not on the page:\n%s", page)
+	}
+	if _, _, page := b.get("/console/?region=nowhere-9"); !strings.Contains(page, "not served") {
+		t.Errorf("an unknown region: %s", page)
+	}
+}
