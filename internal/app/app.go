@@ -172,8 +172,10 @@ func Serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	mux := withReset(handler, cfg.AllowReset, func(ctx context.Context) (map[string]int, error) {
 		return reset(ctx, svc, ctl)
 	}, logger)
+	collector := metrics.NewCollector(ctl.MetricsTargets)
+	defer collector.Close()
 	mux.Handle(console.Prefix, &console.Console{Service: svc, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
-		Region: regions.New(cfg.ExtraRegions()...).Has, Logger: logger})
+		Region: regions.New(cfg.ExtraRegions()...).Has, Logger: logger, Metrics: collector.Values})
 	httpSrv := server.NewHTTPServer(mux, server.DefaultTimeouts)
 
 	if created {
@@ -188,7 +190,7 @@ func Serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		cfg.Ready(Info{Endpoint: "http://" + ln.Addr().String(), AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
 			AccountID: creds.AccountID, CAFile: tlsFiles.CAFile, DataDir: cfg.DataDir})
 	}
-	stopMetrics, err := serveMetrics(cfg.MetricsListen, ctl, stdout, logger)
+	stopMetrics, err := serveMetrics(cfg.MetricsListen, collector, stdout, logger)
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,7 @@ func engineHost(logger *slog.Logger) engine.Host {
 
 // serveMetrics serves the nodes' metrics in the Prometheus format on addr (nothing when addr is empty) until
 // stop is called.
-func serveMetrics(addr string, ctl *controller.Controller, stdout io.Writer, logger *slog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, collector *metrics.Collector, stdout io.Writer, logger *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -238,7 +240,6 @@ func serveMetrics(addr string, ctl *controller.Controller, stdout io.Writer, log
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
-	collector := metrics.NewCollector(ctl.MetricsTargets)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(collector))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -248,10 +249,7 @@ func serveMetrics(addr string, ctl *controller.Controller, stdout io.Writer, log
 		}
 	}()
 	fmt.Fprintf(stdout, "  metrics: http://%s/metrics\n", ln.Addr())
-	return func() {
-		_ = srv.Close()
-		collector.Close()
-	}, nil
+	return func() { _ = srv.Close() }, nil
 }
 
 // warnEphemeralOverlap warns when the node port range overlaps the kernel's ephemeral ports.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ecache/ecache/internal/api"
+	"github.com/ecache/ecache/internal/metrics"
 )
 
 // Prefix is where the console is served.
@@ -45,9 +46,13 @@ type Console struct {
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Metrics reads every node's metrics (nil: no charts).
+	Metrics func() (map[metrics.NodeKey]map[string]float64, error)
 
-	mu       sync.Mutex
-	sessions map[string]session
+	mu         sync.Mutex
+	sessions   map[string]session
+	history    map[metrics.NodeKey][]sample
+	lastSample time.Time
 }
 
 // session is one signed-in browser: its cookie's token maps to it, and forms carry its csrf token.

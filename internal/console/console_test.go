@@ -129,6 +129,15 @@ func TestConsole(t *testing.T) {
 	if !strings.Contains(page, "Snapshot from-console started") || !strings.Contains(page, "from-console</td>") {
 		t.Errorf("the snapshot taken from the console is not on the page:\n%s", page)
 	}
+	// The node charts draw from the samples the page loads took (a second apart at least).
+	chart := regexp.MustCompile(`(?s)data-node="web-001/0001">.*?aria-label="CurrConnections">\s*<rect[^>]*/><polyline[^>]*points="[0-9.]+,[0-9.]+ [0-9.]+,[0-9.]+`)
+	deadline = time.Now().Add(30 * time.Second)
+	for _, _, page = b.get("/console/"); !chart.MatchString(page); _, _, page = b.get("/console/") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no CurrConnections chart of two points or more for web-001:\n%s", page)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	if _, _, page := b.get("/console/?region=nowhere-9"); !strings.Contains(page, "not served") {
 		t.Errorf("an unknown region: %s", page)
 	}

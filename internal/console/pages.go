@@ -19,6 +19,7 @@ type overviewPage struct {
 	Users                       []api.User
 	UserGroups                  []api.UserGroup
 	Events                      []api.Event
+	Charts                      []nodeCharts
 }
 
 // groupView is a replication group with each member's node endpoint (cluster mode enabled groups report
@@ -45,7 +46,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
 		c.render(w, http.StatusBadRequest, "overview.html", overviewPage{Region: rg, CSRF: s.csrf, Error: "Region " + rg + " is not served."})
 		return
 	}
+	c.sampleMetrics()
 	page, err := c.read(c.inRegion(r.Context(), rg))
+	page.Charts = c.charts(rg)
 	page.Region, page.CSRF, page.Refresh, page.Notice = rg, s.csrf, refreshSeconds, r.FormValue("notice")
 	if err != nil {
 		page.Error = err.Error()

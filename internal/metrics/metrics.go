@@ -49,6 +49,10 @@ type Collector struct {
 	timeout time.Duration
 	host    hostReader
 
+	// collecting serialises scrapes: a kept engine connection serves one at a time (the metrics endpoint
+	// and the console both read).
+	collecting sync.Mutex
+
 	mu      sync.Mutex
 	engines map[string]*engineConn // by address: connections and CPU samples kept between scrapes
 }
@@ -77,6 +81,8 @@ func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 
 // Collect reads every target and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.collecting.Lock()
+	defer c.collecting.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	targets, err := c.targets(ctx)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ecache/ecache/internal/memcache"
@@ -63,26 +62,14 @@ func start(t *testing.T, args func(port string) []string, names ...string) strin
 // gather scrapes the collector once and returns each metric's value by name and node id.
 func gather(t *testing.T, c *Collector) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
+	values, err := c.Values()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			node := ""
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "CacheNodeId" {
-					node = l.GetValue()
-				}
-			}
-			v := m.GetGauge().GetValue()
-			if m.Counter != nil {
-				v = m.GetCounter().GetValue()
-			}
-			out[f.GetName()+"/"+node] = v
+	for node, metrics := range values {
+		for name, v := range metrics {
+			out[name+"/"+node.NodeID] = v
 		}
 	}
 	return out

@@ -1,6 +1,6 @@
 // Drives ecache's console in the system's headless Chromium, as a person would: sign in with the server's
 // keys, find a replication group's primary, press TestFailover, and wait until the page (which reloads
-// itself) shows another member as primary. Prints "console in chromium passed" at the end.
+// itself) shows another member as primary, with the nodes' charts drawn. Prints "console in chromium passed" at the end.
 //
 // Needs ENDPOINT, KEY, SECRET and GROUP; CHROMIUM (default /usr/bin/chromium); SCREENSHOT, a PNG path to
 // write the overview to.
@@ -29,7 +29,6 @@ try {
     page.locator(`tr[data-group="${GROUP}"] .member.primary`).first().getAttribute("data-cluster", { timeout: 5000 });
   const before = await primaryOf();
   if (!before) await fail("no primary shown for " + GROUP);
-  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
   await page.locator(`tr[data-group="${GROUP}"] button.test-failover`).first().click();
   await page.waitForSelector("#notice");
   const notice = await page.locator("#notice").textContent();
@@ -41,8 +40,18 @@ try {
     if (Date.now() > deadline) await fail("the primary shown stayed " + before);
     await page.waitForTimeout(250);
   }
+  // The charts grow by a sample each time the page loads (a second apart at least).
+  const chartPoints = async () =>
+    ((await page.locator(`#metrics tr[data-node^="${GROUP}-"] svg.chart polyline`).first().getAttribute("points", { timeout: 5000 }).catch(() => "")) || "")
+      .trim().split(" ").filter(Boolean).length;
+  for (const until = Date.now() + 30000; (await chartPoints()) < 3; ) {
+    if (Date.now() > until) await fail("no node chart drew three points");
+    await page.waitForTimeout(1200);
+    await page.reload();
+  }
   const events = await page.locator("#events").textContent();
   if (!events.includes("Test Failover API called for node group 0001")) await fail("no TestFailover event on the page");
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
   console.log("console in chromium passed");
 } catch (e) {
   await fail(String(e));
