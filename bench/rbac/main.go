@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ecache/ecache/bench/internal/benchkit"
+	"github.com/ecache/ecache/internal/certs"
 )
 
 const password = "bench-user-password-0123"
@@ -67,11 +67,11 @@ func run(changes, requests, rounds int) error {
 		return err
 	}
 	caFile := filepath.Join(srv.Dir, "data", "tls", "ca.pem")
-	pool, err := caPool(caFile)
+	nodeTLS, err := certs.ClientConfig(caFile, "") // each node's certificate names its own address
 	if err != nil {
 		return err
 	}
-	if err := enforcement(ctx, c, pool, changes); err != nil {
+	if err := enforcement(ctx, c, nodeTLS, changes); err != nil {
 		return err
 	}
 	return throughput(ctx, c, caFile, requests, rounds)
@@ -79,7 +79,7 @@ func run(changes, requests, rounds int) error {
 
 // enforcement times ModifyUser until every node of a 3 x 2 group shows the new rules, and until the user
 // is active again.
-func enforcement(ctx context.Context, c *elasticache.Client, pool *x509.CertPool, changes int) error {
+func enforcement(ctx context.Context, c *elasticache.Client, nodeTLS *tls.Config, changes int) error {
 	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
 		ReplicationGroupId: aws.String("shards"), ReplicationGroupDescription: aws.String("rbac bench"), Engine: aws.String("valkey"),
 		CacheNodeType: aws.String("cache.t3.micro"), NumNodeGroups: aws.Int32(3), ReplicasPerNodeGroup: aws.Int32(1),
@@ -90,7 +90,7 @@ func enforcement(ctx context.Context, c *elasticache.Client, pool *x509.CertPool
 	if err := waitAvailable(ctx, c, "shards"); err != nil {
 		return err
 	}
-	nodes, err := nodeClients(ctx, c, "shards-", pool)
+	nodes, err := nodeClients(ctx, c, "shards-", nodeTLS)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func allShow(ctx context.Context, nodes []*redis.Client, rule string) bool {
 }
 
 // nodeClients are clients of every node of the clusters whose id starts with prefix, as the default user.
-func nodeClients(ctx context.Context, c *elasticache.Client, prefix string, pool *x509.CertPool) ([]*redis.Client, error) {
+func nodeClients(ctx context.Context, c *elasticache.Client, prefix string, nodeTLS *tls.Config) ([]*redis.Client, error) {
 	out, err := c.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{ShowCacheNodeInfo: aws.Bool(true)})
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func nodeClients(ctx context.Context, c *elasticache.Client, prefix string, pool
 		}
 		ep := cl.CacheNodes[0].Endpoint
 		clients = append(clients, redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", aws.ToString(ep.Address), aws.ToInt32(ep.Port)),
-			TLSConfig: &tls.Config{RootCAs: pool}, MaxRetries: -1}))
+			TLSConfig: nodeTLS, MaxRetries: -1}))
 	}
 	return clients, nil
 }
@@ -228,16 +228,4 @@ func waitFor(d time.Duration, done func() (bool, error)) error {
 		time.Sleep(time.Millisecond)
 	}
 	return fmt.Errorf("not done within %v", d)
-}
-
-func caPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("no certificate in %s", file)
-	}
-	return pool, nil
 }

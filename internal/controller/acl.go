@@ -22,20 +22,31 @@ func (c *Controller) nodeACL(ctx context.Context, cl *resource.Cluster) (*driver
 	if cl.ACLSecret == "" || cl.ReplicationGroupID == "" {
 		return nil, nil
 	}
-	acl := &driver.ACL{ControlUser: resource.ControlUserName, ControlPassword: cl.ACLSecret}
 	g, _, found, err := load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, resource.Key(cl.Region, cl.ReplicationGroupID))
 	if err != nil {
 		return nil, err
 	}
+	var userGroups []string
+	if found {
+		userGroups = g.UserGroupIDs
+	}
+	return c.groupACL(ctx, cl.Region, userGroups, cl.ACLSecret, cl.Durable)
+}
+
+// groupACL is the ACL of the nodes of a group with the user groups userGroups (the first counts) and
+// ecache's own user's password secret; durable nodes let every user run what their endpoint sends.
+func (c *Controller) groupACL(ctx context.Context, region string, userGroups []string, secret string, durable bool) (*driver.ACL, error) {
+	acl := &driver.ACL{ControlUser: resource.ControlUserName, ControlPassword: secret}
 	var users []*resource.User
-	if found && len(g.UserGroupIDs) > 0 {
-		if users, err = c.groupUsers(ctx, cl.Region, g.UserGroupIDs[0]); err != nil {
+	if len(userGroups) > 0 {
+		var err error
+		if users, err = c.groupUsers(ctx, region, userGroups[0]); err != nil {
 			return nil, err
 		}
 	}
 	for _, u := range users {
 		rules := u.ACLRules()
-		if cl.Durable {
+		if durable {
 			// The durable endpoint sends WAIT after a client's writes on the client's own connection (and
 			// DISCARD for an EXEC it refuses): every user may run them.
 			rules = append(rules, durableEndpointRules...)
@@ -78,13 +89,16 @@ func (c *Controller) groupUsers(ctx context.Context, region, id string) ([]*reso
 
 // aclApplied reports whether every running node of replication group g carries the ACL it should.
 func (c *Controller) aclApplied(ctx context.Context, g *resource.ReplicationGroup) (bool, error) {
+	var want *driver.ACL
+	if secret := g.MemberACLSecret(); secret != "" {
+		var err error
+		if want, err = c.groupACL(ctx, g.Region, g.UserGroupIDs, secret, g.Durable()); err != nil {
+			return false, err
+		}
+	}
 	for _, id := range g.MemberIDs() {
 		cl, _, found, err := load[resource.Cluster](ctx, c.store, resource.KindCluster, resource.Key(g.Region, id))
 		if err != nil || !found {
-			return false, err
-		}
-		want, err := c.nodeACL(ctx, cl)
-		if err != nil {
 			return false, err
 		}
 		for _, n := range cl.Nodes {
@@ -94,7 +108,7 @@ func (c *Controller) aclApplied(ctx context.Context, g *resource.ReplicationGrou
 			} else if err != nil {
 				return false, err
 			}
-			if !sameACL(st.Spec.ACL, want) {
+			if !st.Spec.ACL.Equal(want) {
 				return false, nil
 			}
 		}
@@ -102,34 +116,17 @@ func (c *Controller) aclApplied(ctx context.Context, g *resource.ReplicationGrou
 	return true, nil
 }
 
-func sameACL(a, b *driver.ACL) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.ControlUser == b.ControlUser && a.ControlPassword == b.ControlPassword &&
-		slices.EqualFunc(a.Users, b.Users, func(x, y driver.ACLUser) bool { return x.Name == y.Name && slices.Equal(x.Rules, y.Rules) })
-}
-
 // groupsWith are the replication groups of region whose user group is one of ids.
 func (c *Controller) groupsWith(ctx context.Context, region string, ids []string) ([]*resource.ReplicationGroup, error) {
-	objs, err := c.store.List(ctx, resource.KindReplicationGroup)
-	if err != nil {
-		return nil, err
-	}
-	var out []*resource.ReplicationGroup
-	for _, o := range objs {
-		if !strings.HasPrefix(o.Key, region+"/") {
-			continue
-		}
-		g, err := resource.Unmarshal[resource.ReplicationGroup](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		if slices.ContainsFunc(g.UserGroupIDs, func(id string) bool { return slices.Contains(ids, id) }) {
-			out = append(out, g)
-		}
-	}
-	return out, nil
+	groups, err := resource.InRegion[resource.ReplicationGroup](c.lister(ctx), resource.KindReplicationGroup, region)
+	return slices.DeleteFunc(groups, func(g *resource.ReplicationGroup) bool {
+		return !slices.ContainsFunc(g.UserGroupIDs, func(id string) bool { return slices.Contains(ids, id) })
+	}), err
+}
+
+// lister is the store's List for resource.InRegion.
+func (c *Controller) lister(ctx context.Context) func(kind string) ([]store.Object, error) {
+	return func(kind string) ([]store.Object, error) { return c.store.List(ctx, kind) }
 }
 
 // allApplied reports whether every group of region using one of the user groups ids carries its ACL.
@@ -160,13 +157,7 @@ func (c *Controller) reconcileUserGroup(ctx context.Context, key string) (bool, 
 		if ok, err := c.allApplied(ctx, ug.Region, []string{ug.ID}); err != nil || !ok {
 			return true, err
 		}
-		return false, resource.Edit(ctx, c.store, resource.KindUserGroup, key, func(tx store.Tx, v *resource.UserGroup, r int64) (bool, error) {
-			if r != rev {
-				return false, nil // changed meanwhile: the next pass decides
-			}
-			v.Status, v.Pending = resource.UserActive, nil
-			return true, nil
-		})
+		return false, markActive(ctx, c.store, resource.KindUserGroup, key, rev, func(v *resource.UserGroup) { v.Pending = nil })
 	}
 	return false, nil
 }
@@ -191,32 +182,35 @@ func (c *Controller) reconcileUser(ctx context.Context, key string) (bool, error
 	if u.Status == resource.UserDeleting {
 		return false, c.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(resource.KindUser, key, rev) })
 	}
-	return false, resource.Edit(ctx, c.store, resource.KindUser, key, func(tx store.Tx, v *resource.User, r int64) (bool, error) {
+	return false, markActive(ctx, c.store, resource.KindUser, key, rev, func(*resource.User) {})
+}
+
+// markActive sets the user or user group kind/key active (and lets also change it) unless it changed since
+// revision rev: the next pass decides then.
+func markActive[T any, P interface {
+	*T
+	StatusRef() *string
+}](ctx context.Context, st store.Store, kind, key string, rev int64, also func(P)) error {
+	return resource.Edit(ctx, st, kind, key, func(_ store.Tx, v *T, r int64) (bool, error) {
 		if r != rev {
 			return false, nil
 		}
-		v.Status = resource.UserActive
+		*P(v).StatusRef() = resource.UserActive
+		also(P(v))
 		return true, nil
 	})
 }
 
 // userGroupsOf are the ids of the user groups that hold u.
 func (c *Controller) userGroupsOf(ctx context.Context, u *resource.User) ([]string, error) {
-	objs, err := c.store.List(ctx, resource.KindUserGroup)
-	if err != nil {
-		return nil, err
-	}
+	groups, err := resource.InRegion[resource.UserGroup](c.lister(ctx), resource.KindUserGroup, u.Region)
 	var ids []string
-	for _, o := range objs {
-		ug, err := resource.Unmarshal[resource.UserGroup](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		if ug.Region == u.Region && slices.Contains(ug.UserIDs, u.ID) {
+	for _, ug := range groups {
+		if slices.Contains(ug.UserIDs, u.ID) {
 			ids = append(ids, ug.ID)
 		}
 	}
-	return ids, nil
+	return ids, err
 }
 
 // finishUserGroupChange ends an association change once every node of g carries the new users.

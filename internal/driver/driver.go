@@ -4,6 +4,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -77,6 +78,15 @@ type ACL struct {
 	// authenticate as.
 	ControlUser, ControlPassword string
 	Users                        []ACLUser
+}
+
+// Equal reports whether a and b give an engine the same users (nil: none, the default user's password).
+func (a *ACL) Equal(b *ACL) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ControlUser == b.ControlUser && a.ControlPassword == b.ControlPassword &&
+		slices.EqualFunc(a.Users, b.Users, func(x, y ACLUser) bool { return x.Name == y.Name && slices.Equal(x.Rules, y.Rules) })
 }
 
 // ACLUser is one engine user: its name and its rules after a reset (on/off, #password digests or nopass,

@@ -559,41 +559,45 @@ func (e *Endpoint) swapIAMTokens(b *batch) {
 	for i, end := range b.ends {
 		raw := b.raw[start:end]
 		start = end
-		_, args, _ := parseCommand(raw)
-		at := -1 // where the user's name is
-		switch b.names[i] {
-		case "auth":
-			if len(args) == 3 {
-				at = 1
-			}
-		case "hello":
-			for j := 2; j+2 < len(args); j++ {
-				if strings.EqualFold(string(args[j]), "auth") {
-					at = j + 1
-				}
-			}
+		if swapped, ok := e.swapIAMToken(b.names[i], raw); ok {
+			raw = swapped
 		}
-		if at < 0 {
-			out = append(out, raw...)
-			b.ends[i] = len(out)
-			continue
-		}
-		password, ok, err := e.iam(string(args[at]), string(args[at+1]))
-		if err != nil {
-			e.log.Info("durable endpoint: IAM authentication refused", "user", string(args[at]), "err", err)
-			password = refusedPassword
-		}
-		if !ok && err == nil {
-			out = append(out, raw...)
-		} else {
-			strs := make([]string, len(args))
-			for k, a := range args {
-				strs[k] = string(a)
-			}
-			strs[at+1] = password
-			out = resp.AppendCommand(out, strs...)
-		}
+		out = append(out, raw...)
 		b.ends[i] = len(out)
 	}
 	b.raw = out
+}
+
+// swapIAMToken is command raw (named name) with the IAM token it authenticates with replaced, and whether
+// it was one of an IAM user's AUTH or HELLO ... AUTH.
+func (e *Endpoint) swapIAMToken(name string, raw []byte) ([]byte, bool) {
+	_, args, _ := parseCommand(raw)
+	at := -1 // where the user's name is
+	switch {
+	case name == "auth" && len(args) == 3:
+		at = 1
+	case name == "hello":
+		for j := 2; j+2 < len(args) && at < 0; j++ {
+			if strings.EqualFold(string(args[j]), "auth") {
+				at = j + 1
+			}
+		}
+	}
+	if at < 0 {
+		return nil, false
+	}
+	password, ok, err := e.iam(string(args[at]), string(args[at+1]))
+	if err != nil {
+		e.log.Info("durable endpoint: IAM authentication refused", "user", string(args[at]), "err", err)
+		password, ok = refusedPassword, true
+	}
+	if !ok {
+		return nil, false
+	}
+	strs := make([]string, len(args))
+	for k, a := range args {
+		strs[k] = string(a)
+	}
+	strs[at+1] = password
+	return resp.AppendCommand(nil, strs...), true
 }

@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ecache/ecache/internal/store"
@@ -85,4 +86,24 @@ func AddEvent(tx store.Tx, at time.Time, seq int, region, sourceType, sourceID, 
 	ev := Event{Region: region, SourceID: sourceID, SourceType: sourceType, Message: msg, Date: at}
 	_, err := tx.Put(KindEvent, EventKey(region, at, seq), Marshal(ev), store.AnyRevision)
 	return err
+}
+
+// InRegion decodes the records of kind in region, listed with list (a transaction's or the store's List).
+func InRegion[T any](list func(kind string) ([]store.Object, error), kind, region string) ([]*T, error) {
+	objs, err := list(kind)
+	if err != nil {
+		return nil, err
+	}
+	var out []*T
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Key, region+"/") {
+			continue
+		}
+		v, err := Unmarshal[T](o.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

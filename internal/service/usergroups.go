@@ -107,7 +107,7 @@ func (s *Service) ModifyUserGroup(ctx context.Context, in *api.ModifyUserGroupMe
 		return nil, api.InvalidParameterCombinationException("A user cannot be both added to and removed from a user group.")
 	}
 	var g *resource.UserGroup
-	var rgs []string
+	var rgs []*resource.ReplicationGroup
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		var err error
 		if rgs, err = groupsUsing(tx, rg, id); err != nil {
@@ -121,12 +121,12 @@ func (s *Service) ModifyUserGroup(ctx context.Context, in *api.ModifyUserGroupMe
 	if err != nil {
 		return nil, faultOrInternal("modify user group", err)
 	}
-	return s.renderUserGroup(g, rgs), nil
+	return s.renderUserGroup(g, groupIDs(rgs)), nil
 }
 
 // changeGroupUsers applies a ModifyUserGroup to g, checked: the users to add are not in it, those to remove
 // are, the result holds to the group rules, and no IAM user joins a group that replication groups use.
-func changeGroupUsers(tx store.Tx, g *resource.UserGroup, add, remove []string, eng string, rgs []string) error {
+func changeGroupUsers(tx store.Tx, g *resource.UserGroup, add, remove []string, eng string, rgs []*resource.ReplicationGroup) error {
 	rg, id := g.Region, g.ID
 	ids := slices.Clone(g.UserIDs)
 	for _, u := range add {
@@ -151,14 +151,8 @@ func changeGroupUsers(tx store.Tx, g *resource.UserGroup, add, remove []string, 
 	if err := checkGroupUsers(tx, rg, g.Engine, ids); err != nil {
 		return err
 	}
-	for _, name := range rgs {
-		r, _, err := getGroup(tx, rg, name)
-		if err != nil {
-			return err
-		}
-		probe := *g
-		probe.UserIDs = add
-		if err := checkIAMUsers(tx, r, &probe); err != nil {
+	for _, r := range rgs {
+		if err := checkIAMUsers(tx, r, g.ID, add); err != nil {
 			return err
 		}
 	}
@@ -181,7 +175,7 @@ func (s *Service) DeleteUserGroup(ctx context.Context, in *api.DeleteUserGroupMe
 		}
 		g, err = editActive(s, tx, resource.KindUserGroup, rg, id, "deleted", resource.UserDeleting, func(g *resource.UserGroup) error {
 			if len(rgs) > 0 {
-				return api.InvalidUserGroupStateFault("User group %s is associated with replication group %s; disassociate it first.", id, rgs[0])
+				return api.InvalidUserGroupStateFault("User group %s is associated with replication group %s; disassociate it first.", id, rgs[0].ID)
 			}
 			return nil
 		})
@@ -195,19 +189,13 @@ func (s *Service) DeleteUserGroup(ctx context.Context, in *api.DeleteUserGroupMe
 
 // DescribeUserGroups lists the region's user groups by id.
 func (s *Service) DescribeUserGroups(ctx context.Context, in *api.DescribeUserGroupsMessage) (*api.DescribeUserGroupsResult, error) {
-	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
+	groups, max, err := regionList[resource.UserGroup](ctx, s.view, "describe user groups", resource.KindUserGroup, in.MaxRecords, nil)
 	if err != nil {
 		return nil, err
 	}
-	list := func(kind string) ([]store.Object, error) { return s.store.List(ctx, kind) }
-	groups, err := regionRecords[resource.UserGroup](list, resource.KindUserGroup, rg)
+	rgs, _, err := regionList[resource.ReplicationGroup](ctx, s.view, "describe user groups", resource.KindReplicationGroup, nil, nil)
 	if err != nil {
-		return nil, internal("describe user groups", err)
-	}
-	rgs, err := regionRecords[resource.ReplicationGroup](list, resource.KindReplicationGroup, rg)
-	if err != nil {
-		return nil, internal("describe user groups", err)
+		return nil, err
 	}
 	if id := strings.ToLower(deref(in.UserGroupId)); id != "" {
 		groups = slices.DeleteFunc(groups, func(g *resource.UserGroup) bool { return g.ID != id })
@@ -246,19 +234,19 @@ func (s *Service) renderUserGroup(g *resource.UserGroup, rgs []string) *api.User
 	return out
 }
 
-// groupsUsing are the ids of region rg's replication groups associated with user group id.
-func groupsUsing(tx store.Tx, rg, id string) ([]string, error) {
-	rgs, err := regionRecords[resource.ReplicationGroup](tx.List, resource.KindReplicationGroup, rg)
-	if err != nil {
-		return nil, err
-	}
+// groupsUsing are region rg's replication groups associated with user group id.
+func groupsUsing(tx store.Tx, rg, id string) ([]*resource.ReplicationGroup, error) {
+	rgs, err := resource.InRegion[resource.ReplicationGroup](tx.List, resource.KindReplicationGroup, rg)
+	return slices.DeleteFunc(rgs, func(r *resource.ReplicationGroup) bool { return !slices.Contains(r.UserGroupIDs, id) }), err
+}
+
+// groupIDs are the ids of rgs.
+func groupIDs(rgs []*resource.ReplicationGroup) []string {
 	var out []string
 	for _, r := range rgs {
-		if slices.Contains(r.UserGroupIDs, id) {
-			out = append(out, r.ID)
-		}
+		out = append(out, r.ID)
 	}
-	return out, nil
+	return out
 }
 
 // associateUserGroups records the user groups a new replication group is created with, checked against
@@ -300,29 +288,36 @@ func checkUserGroupsFor(tx store.Tx, rg string, g *resource.ReplicationGroup, id
 		case ug.Engine != g.Engine:
 			return api.InvalidParameterCombinationException("User group %s is for %s; replication group %s runs %s.", id, ug.Engine, g.ID, g.Engine)
 		}
-		if err := checkIAMUsers(tx, g, ug); err != nil {
+		if err := checkIAMUsers(tx, g, ug.ID, ug.UserIDs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkIAMUsers refuses IAM users of ug on replication group g unless g is durable: ecache checks IAM
-// tokens only where it proxies clients, and the nodes of other groups are reached directly.
-func checkIAMUsers(tx store.Tx, g *resource.ReplicationGroup, ug *resource.UserGroup) error {
-	if g.Durable() {
-		return nil
-	}
-	for _, uid := range ug.UserIDs {
+// checkIAMUsers refuses the IAM users among userIDs, of user group ugID, on replication group g (see
+// iamRefused).
+func checkIAMUsers(tx store.Tx, g *resource.ReplicationGroup, ugID string, userIDs []string) error {
+	for _, uid := range userIDs {
 		u, err := lookupUser(tx, g.Region, uid)
 		if err != nil {
 			return err
 		}
 		if u.Authentication == resource.AuthIAM {
-			return api.InvalidParameterCombinationException("User %s of user group %s authenticates with IAM, which ecache checks only where it proxies clients (groups with Durability sync or async); the nodes of %s are reached directly.", uid, ug.ID, g.ID)
+			return iamRefused(g, ugID, uid)
 		}
 	}
 	return nil
+}
+
+// iamRefused is the refusal of user userID of user group ugID, authenticating with IAM, on replication
+// group g, or nil when g is durable: ecache checks IAM tokens only where it proxies clients, its durable
+// endpoints, and the nodes of other groups are reached directly.
+func iamRefused(g *resource.ReplicationGroup, ugID, userID string) error {
+	if g.Durable() {
+		return nil
+	}
+	return api.InvalidParameterCombinationException("User %s of user group %s authenticates with IAM, which ecache checks only where it proxies clients (groups with Durability sync or async); the nodes of %s are reached directly.", userID, ugID, g.ID)
 }
 
 // newSecret is a random password for ecache's own engine user.

@@ -40,18 +40,13 @@ func userEngine(raw *string) (string, error) {
 	return e, nil
 }
 
-// validUserGroupOrUserID applies the model's pattern for user and user group ids: a letter, then letters,
+// validRBACID applies the model's pattern for user and user group ids: a letter, then letters,
 // digits and hyphens.
 func validRBACID(param, id string) error {
 	if id == "" {
 		return api.InvalidParameterValueException("The parameter %s must be provided and must not be blank.", param)
 	}
-	ok := isLetter(id[0]) && len(id) <= maxARNResourceIDLen
-	for i := 0; ok && i < len(id); i++ {
-		c := id[i]
-		ok = isLetter(c) || (c >= '0' && c <= '9') || c == '-'
-	}
-	if !ok {
+	if !isLetter(id[0]) || len(id) > maxARNResourceIDLen || !lettersDigitsHyphens(id) {
 		return api.InvalidParameterValueException("The parameter %s is not valid: it must begin with a letter and contain only ASCII letters, digits and hyphens.", param)
 	}
 	return nil
@@ -393,10 +388,6 @@ func leaveUserGroup(tx store.Tx, rg, gid, user string) error {
 // DescribeUsers lists the region's users, the built-in default user first among them by id.
 func (s *Service) DescribeUsers(ctx context.Context, in *api.DescribeUsersMessage) (*api.DescribeUsersResult, error) {
 	rg := region(ctx)
-	max, err := maxRecords(in.MaxRecords)
-	if err != nil {
-		return nil, err
-	}
 	var ids []string
 	for _, f := range in.Filters {
 		if deref(f.Name) != "user-id" {
@@ -411,24 +402,26 @@ func (s *Service) DescribeUsers(ctx context.Context, in *api.DescribeUsersMessag
 	}
 	var eng string
 	if in.Engine != nil {
+		var err error
 		if eng, err = userEngine(in.Engine); err != nil {
 			return nil, err
 		}
 	}
 	id := strings.ToLower(deref(in.UserId))
-	list := func(kind string) ([]store.Object, error) { return s.store.List(ctx, kind) }
-	users, err := regionRecords[resource.User](list, resource.KindUser, rg)
-	if err != nil {
-		return nil, internal("describe users", err)
+	wanted := func(u *resource.User) bool {
+		return (id == "" || u.ID == id) && (eng == "" || u.Engine == eng) && (ids == nil || slices.Contains(ids, u.ID))
 	}
-	groups, err := regionRecords[resource.UserGroup](list, resource.KindUserGroup, rg)
+	users, max, err := regionList(ctx, s.view, "describe users", resource.KindUser, in.MaxRecords, wanted)
 	if err != nil {
-		return nil, internal("describe users", err)
+		return nil, err
 	}
-	users = append(users, resource.BuiltinDefaultUser(rg, engine.EngineRedis))
-	users = slices.DeleteFunc(users, func(u *resource.User) bool {
-		return (id != "" && u.ID != id) || (eng != "" && u.Engine != eng) || (ids != nil && !slices.Contains(ids, u.ID))
-	})
+	groups, _, err := regionList[resource.UserGroup](ctx, s.view, "describe users", resource.KindUserGroup, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if def := resource.BuiltinDefaultUser(rg, engine.EngineRedis); wanted(def) {
+		users = append(users, def)
+	}
 	if id != "" && len(users) == 0 {
 		return nil, api.UserNotFoundFault("User %s not found.", id)
 	}
@@ -479,32 +472,12 @@ func getUserGroup(tx store.Tx, rg, id string) (*resource.UserGroup, store.Object
 
 // regionUsers are the stored users of region rg.
 func regionUsers(tx store.Tx, rg string) ([]*resource.User, error) {
-	return regionRecords[resource.User](tx.List, resource.KindUser, rg)
+	return resource.InRegion[resource.User](tx.List, resource.KindUser, rg)
 }
 
 // regionUserGroups are the user groups of region rg.
 func regionUserGroups(tx store.Tx, rg string) ([]*resource.UserGroup, error) {
-	return regionRecords[resource.UserGroup](tx.List, resource.KindUserGroup, rg)
-}
-
-// regionRecords are the records of kind in region rg, listed with list (a Tx's or the store's).
-func regionRecords[T any](list func(kind string) ([]store.Object, error), kind, rg string) ([]*T, error) {
-	objs, err := list(kind)
-	if err != nil {
-		return nil, err
-	}
-	var out []*T
-	for _, o := range objs {
-		if !strings.HasPrefix(o.Key, rg+"/") {
-			continue
-		}
-		v, err := resource.Unmarshal[T](o.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return resource.InRegion[resource.UserGroup](tx.List, resource.KindUserGroup, rg)
 }
 
 // userGroupsOf are the ids of region rg's user groups that hold user id.
@@ -554,8 +527,8 @@ func editActive[T any, P interface {
 	return p, resource.AddEvent(tx, s.now().UTC(), 0, rg, source, id, noun+" "+id+" "+verb)
 }
 
-// iamWhereProxied refuses IAM authentication for u while a replication group whose nodes clients reach
-// directly uses one of its user groups.
+// iamWhereProxied refuses IAM authentication for u while one of its user groups is associated with a
+// replication group whose nodes clients reach directly (see iamRefused).
 func iamWhereProxied(tx store.Tx, rg string, u *resource.User, groups []string) error {
 	if u.Authentication != resource.AuthIAM {
 		return nil
@@ -565,13 +538,9 @@ func iamWhereProxied(tx store.Tx, rg string, u *resource.User, groups []string) 
 		if err != nil {
 			return err
 		}
-		for _, name := range rgs {
-			r, _, err := getGroup(tx, rg, name)
-			if err != nil {
+		for _, r := range rgs {
+			if err := iamRefused(r, gid, u.ID); err != nil {
 				return err
-			}
-			if !r.Durable() {
-				return api.InvalidParameterCombinationException("User %s of user group %s cannot take IAM authentication: ecache checks IAM tokens only where it proxies clients (groups with Durability sync or async), and the nodes of %s are reached directly.", u.ID, gid, r.ID)
 			}
 		}
 	}

@@ -20,18 +20,23 @@ func validIdentifier(param, id string, max int) error {
 	if len(id) > max {
 		return api.InvalidParameterValueException("The parameter %s is not a valid identifier. Identifiers must be at most %d characters long.", param, max)
 	}
-	ok := isLetter(id[0]) && id[len(id)-1] != '-' && !strings.Contains(id, "--")
-	for i := 0; ok && i < len(id); i++ {
-		c := id[i]
-		ok = isLetter(c) || (c >= '0' && c <= '9') || c == '-'
-	}
-	if !ok {
+	if !isLetter(id[0]) || id[len(id)-1] == '-' || strings.Contains(id, "--") || !lettersDigitsHyphens(id) {
 		return api.InvalidParameterValueException("The parameter %s is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.", param)
 	}
 	return nil
 }
 
 func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+
+// lettersDigitsHyphens reports whether s holds only ASCII letters, digits and hyphens.
+func lettersDigitsHyphens(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 

@@ -125,10 +125,10 @@ func probeMemcached(ctx context.Context, n resp.Node) error {
 	return err
 }
 
-// configSet applies directives to a running redis/valkey (as spec started it) with CONFIG SET,
-// authenticating with its password first; a non-nil passwords then replaces the default user's passwords
-// (ACL SETUSER).
-func configSet(ctx context.Context, running driver.NodeSpec, kv [][2]string, passwords []string) error {
+// configSet changes a running redis/valkey (as running started it) on one connection, as ecache's own
+// user or with the default user's password: directives with CONFIG SET, then want's users when they differ
+// from running's (applyACL), or else a non-nil passwords as the default user's.
+func configSet(ctx context.Context, running, want driver.NodeSpec, kv [][2]string, passwords []string) error {
 	n, err := controlNode(running)
 	if err != nil {
 		return err
@@ -143,10 +143,22 @@ func configSet(ctx context.Context, running driver.NodeSpec, kv [][2]string, pas
 			return fmt.Errorf("CONFIG SET %s: %w", p[0], err)
 		}
 	}
-	if passwords == nil {
-		return nil
+	switch {
+	case !running.ACL.Equal(want.ACL):
+		return applyACL(ctx, c, n.User, want)
+	case passwords != nil:
+		return setDefaultUser(ctx, c, passwords, false)
 	}
+	return nil
+}
+
+// setDefaultUser gives the default user passwords (none: no password needed), with every permission
+// again when reset, and has replicas authenticate to their primary with the first password.
+func setDefaultUser(ctx context.Context, c *resp.Conn, passwords []string, reset bool) error {
 	args := []string{"ACL", "SETUSER", "default", "on", "resetpass"}
+	if reset {
+		args = []string{"ACL", "SETUSER", "default", "reset", "on", "~*", "&*", "+@all"}
+	}
 	for _, pw := range passwords {
 		args = append(args, ">"+pw)
 	}
@@ -156,12 +168,16 @@ func configSet(ctx context.Context, running driver.NodeSpec, kv [][2]string, pas
 	if _, err := c.Do(ctx, args...); err != nil {
 		return fmt.Errorf("ACL SETUSER default: %w", err)
 	}
-	// Replicas authenticate to their primary with the current token.
 	user, auth := "", ""
 	if len(passwords) > 0 {
 		user, auth = "default", passwords[0]
 	}
-	if _, err := c.Do(ctx, "CONFIG", "SET", "masteruser", user, "masterauth", auth); err != nil {
+	return setMasterAuth(ctx, c, user, auth)
+}
+
+// setMasterAuth is what a replica authenticates to its primary with.
+func setMasterAuth(ctx context.Context, c *resp.Conn, user, password string) error {
+	if _, err := c.Do(ctx, "CONFIG", "SET", "masteruser", user, "masterauth", password); err != nil {
 		return fmt.Errorf("CONFIG SET masterauth: %w", err)
 	}
 	return nil

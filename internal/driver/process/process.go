@@ -350,16 +350,9 @@ func (d *Driver) Ensure(ctx context.Context, spec driver.NodeSpec) (driver.NodeS
 	d.mu.Unlock()
 	if p != nil && !p.hasExited() && state == driver.StateRunning {
 		restart, live, passwords := diffSpec(old, spec)
-		acl := spec.Engine.RESP() && aclChanged(old, spec)
-		if acl {
-			passwords = nil // applyACL sets the default user's
-		}
+		acl := spec.Engine.RESP() && !old.ACL.Equal(spec.ACL)
 		if !restart && (len(live) > 0 || passwords != nil || acl) {
-			err := configSet(ctx, old, busLive(live, bus), passwords)
-			if err == nil && acl {
-				err = applyACL(ctx, old, spec)
-			}
-			if err != nil {
+			if err := configSet(ctx, old, spec, busLive(live, bus), passwords); err != nil {
 				d.log.Warn("applying config change to running engine failed; restarting", "node", n.id, "err", err)
 				restart = true
 			}
