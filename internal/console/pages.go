@@ -155,6 +155,17 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, s session) {
 	http.Redirect(w, r, Prefix+"?"+url.Values{"region": {rg}, "notice": {notice}}.Encode(), http.StatusSeeOther)
 }
 
+// copiedNodeGroups counts the node groups of a snapshot whose data has been copied (they have a time).
+func copiedNodeGroups(s api.Snapshot) int {
+	n := 0
+	for _, ns := range s.NodeSnapshots {
+		if ns.SnapshotCreateTime != nil {
+			n++
+		}
+	}
+	return n
+}
+
 func hostPort(e *api.Endpoint) string {
 	if e == nil || e.Address == nil {
 		return ""

@@ -34,6 +34,8 @@ type nodeResult struct {
 	pendingReboot bool
 	// incompatible is the engine's reason when it refused to start with the node's parameters.
 	incompatible string
+	// restoreFailed is why the node cannot be restored from its snapshot, when that will not change.
+	restoreFailed string
 }
 
 // reconcileCluster converges one cluster; retry asks for another pass soon.
@@ -51,6 +53,9 @@ func (c *Controller) reconcileCluster(ctx context.Context, key string) (retry bo
 			return true, err // a final snapshot is still being copied from the engine
 		}
 		return false, c.deleteCluster(ctx, key, cl)
+	}
+	if cl.Status == resource.StatusRestoreFailed {
+		return false, c.removeEngines(ctx, key, cl) // nothing to run until it is deleted
 	}
 	if cl.Status == resource.StatusAvailable && !cl.Pending.Empty() {
 		if err := c.applyDuePending(ctx, key); err != nil {
@@ -122,7 +127,7 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	spec.StayDown = c.stayDown(ctx, cl)
 	if cl.SeedSnapshot != "" && n.Status == resource.NodeCreating {
 		if err := c.downloadSeed(ctx, cl, cl.SeedFiles()[0]); err != nil {
-			return nodeResult{}, err
+			return nodeResult{restoreFailed: restoreRefusal(err)}, err
 		}
 		seed, done, err := c.plainFile(filepath.Join(c.cfg.SnapshotDir, cl.SeedSnapshot))
 		if err != nil {
@@ -144,6 +149,9 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	if _, err := c.driver.Ensure(ctx, spec); err != nil {
 		if errors.Is(err, driver.ErrConfigRejected) {
 			return nodeResult{incompatible: engineReason(err)}, err
+		}
+		if errors.Is(err, driver.ErrSeedRejected) {
+			return nodeResult{restoreFailed: engineReason(err)}, err
 		}
 		if errors.Is(err, driver.ErrNodeDown) {
 			return nodeResult{}, nil // the group's reconciler promotes a replica first
@@ -173,7 +181,7 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 	}
 	if len(cl.MergeFiles) > 0 && n.Status == resource.NodeCreating {
 		if err := c.mergeFiles(ctx, cl, v); err != nil {
-			return nodeResult{}, err
+			return nodeResult{restoreFailed: restoreRefusal(err)}, err
 		}
 	}
 	if n.Status == resource.NodeCreating {
@@ -272,6 +280,23 @@ func anyRebooted(results map[string]nodeResult) bool {
 
 // deleteCluster stops every engine, then removes the cluster from the store.
 func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource.Cluster) error {
+	if err := c.removeEngines(ctx, key, cl); err != nil {
+		return err
+	}
+	now := c.cfg.Now().UTC()
+	return resource.Edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cur *resource.Cluster, rev int64) (bool, error) {
+		if cur.Status != resource.StatusDeleting || cur.UID != cl.UID {
+			return false, nil
+		}
+		if err := tx.Delete(resource.KindCluster, key, rev); err != nil {
+			return false, err
+		}
+		return false, resource.AddEvent(tx, now, 0, cur.Region, resource.SourceCacheCluster, cur.ID, "Cache cluster deleted")
+	})
+}
+
+// removeEngines stops cl's engines and removes their directories and endpoints, all nodes at once.
+func (c *Controller) removeEngines(ctx context.Context, key string, cl *resource.Cluster) error {
 	c.listeners.closeMemcached(key)
 	errs := make([]error, len(cl.Nodes))
 	var wg sync.WaitGroup
@@ -288,19 +313,7 @@ func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	now := c.cfg.Now().UTC()
-	return resource.Edit(ctx, c.store, resource.KindCluster, key, func(tx store.Tx, cur *resource.Cluster, rev int64) (bool, error) {
-		if cur.Status != resource.StatusDeleting || cur.UID != cl.UID {
-			return false, nil
-		}
-		if err := tx.Delete(resource.KindCluster, key, rev); err != nil {
-			return false, err
-		}
-		return false, resource.AddEvent(tx, now, 0, cur.Region, resource.SourceCacheCluster, cur.ID, "Cache cluster deleted")
-	})
+	return errors.Join(errs...)
 }
 
 // movePort gives a node that is still being created a new port from the range, when another program took
@@ -393,6 +406,10 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 			kept = append(kept, n)
 		}
 		cl.Nodes = kept
+		if msg := restoreFailure(cl, results); msg != "" {
+			cl.Status = resource.StatusRestoreFailed
+			return true, emit(msg)
+		}
 		if noted, err := noteIncompatible(cl, results, emit); err != nil || noted {
 			changed = true
 			if err != nil {
@@ -414,6 +431,11 @@ func (c *Controller) writeStatus(ctx context.Context, key string, observed int64
 				}
 				for _, n := range cl.Nodes {
 					if err := emit(fmt.Sprintf("Added cache node %s in availability zone %s", n.ID, n.AZ)); err != nil {
+						return false, err
+					}
+				}
+				if cl.SeedName != "" {
+					if err := emit(fmt.Sprintf("Finished restoring cache node %s from snapshot '%s'", cl.Nodes[0].ID, cl.SeedName)); err != nil {
 						return false, err
 					}
 				}
@@ -463,7 +485,7 @@ func noteIncompatible(cl *resource.Cluster, results map[string]nodeResult, emit 
 
 // engineReason is the engine's own account of why it refused its configuration.
 func engineReason(err error) string {
-	if ce, ok := errors.AsType[*driver.ConfigError](err); ok {
+	if ce, ok := errors.AsType[*driver.Refusal](err); ok {
 		return ce.Reason
 	}
 	return err.Error()

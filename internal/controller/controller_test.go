@@ -42,7 +42,7 @@ func (f *fakeDriver) refuse(words string) {
 }
 
 func (f *fakeDriver) refused(id string) error {
-	return &driver.ConfigError{Reason: f.refusal, Err: fmt.Errorf("driver: start %s: engine exited during startup (exit status 1)", id)}
+	return &driver.Refusal{Of: driver.ErrConfigRejected, Reason: f.refusal, Err: fmt.Errorf("driver: start %s: engine exited during startup (exit status 1)", id)}
 }
 
 func newFakeDriver() *fakeDriver {

@@ -131,6 +131,15 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if g.Status == resource.StatusDeleting {
 		return c.finishGroupDeletion(ctx, key, g)
 	}
+	if g.Status == resource.StatusCreateFailed {
+		c.listeners.closeGroup(key)
+		return false, nil // its members stop their engines; it waits to be deleted
+	}
+	if g.Status == resource.StatusCreating {
+		if failed, err := c.failCreation(ctx, key, g); failed || err != nil {
+			return err != nil, err
+		}
+	}
 	if err := c.listeners.ensureGroup(key, c.groupEndpoints(g)); err != nil {
 		return true, fmt.Errorf("endpoints of %s: %w", g.ID, err)
 	}

@@ -11,9 +11,81 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/engine"
+	"github.com/ecache/ecache/internal/objectstore"
 	"github.com/ecache/ecache/internal/resource"
+	"github.com/ecache/ecache/internal/store"
 )
+
+// restoreRefusal is why a restore cannot succeed, from the error of one of its steps, or "" when another
+// try may: the object store refused the file, or an engine could not read it.
+func restoreRefusal(err error) string {
+	switch {
+	case errors.Is(err, driver.ErrSeedRejected):
+		return engineReason(err)
+	case errors.Is(err, objectstore.ErrNoSuchKey), errors.Is(err, objectstore.ErrNoSuchBucket),
+		errors.Is(err, objectstore.ErrAccessDenied), errors.Is(err, errNoObjectStore):
+		return err.Error()
+	}
+	return ""
+}
+
+// restoreFailure is the event that ends a restore of cl that cannot succeed (see restoreRefusal), or "".
+func restoreFailure(cl *resource.Cluster, results map[string]nodeResult) string {
+	if cl.Status != resource.StatusCreating {
+		return ""
+	}
+	for _, n := range cl.Nodes {
+		if r := results[n.ID]; r.restoreFailed != "" {
+			return fmt.Sprintf("Failed to restore cache node %s from snapshot '%s': %s", n.ID, cl.SeedName, r.restoreFailed)
+		}
+	}
+	return ""
+}
+
+// failCreation ends the creation of group g when a member's restore failed: the group shows create-failed
+// and its other members restore-failed, so that every engine stops. It reports whether it did.
+func (c *Controller) failCreation(ctx context.Context, key string, g *resource.ReplicationGroup) (bool, error) {
+	var failed *resource.Cluster
+	for _, id := range g.MemberIDs() {
+		cl, _, err := resource.Load[resource.Cluster](ctx, c.store, resource.KindCluster, resource.Key(g.Region, id))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return false, err
+		}
+		if cl.Status == resource.StatusRestoreFailed {
+			failed = cl
+			break
+		}
+	}
+	if failed == nil {
+		return false, nil
+	}
+	now := c.cfg.Now().UTC()
+	err := resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		if cur.Status != resource.StatusCreating {
+			return false, nil
+		}
+		cur.Status = resource.StatusCreateFailed
+		for _, id := range cur.MemberIDs() {
+			err := resource.EditTx(tx, resource.KindCluster, resource.Key(cur.Region, id), func(_ store.Tx, cl *resource.Cluster, _ int64) (bool, error) {
+				if cl.Status == resource.StatusDeleting || cl.Status == resource.StatusRestoreFailed {
+					return false, nil
+				}
+				cl.Status = resource.StatusRestoreFailed
+				return true, nil
+			})
+			if err != nil {
+				return false, err
+			}
+		}
+		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceReplicationGroup, cur.ID,
+			fmt.Sprintf("Failed to create replication group %s: cache cluster %s could not be restored from snapshot '%s'", cur.ID, failed.ID, failed.SeedName))
+	})
+	return true, err
+}
 
 // downloadSeed fetches the object a restoring node loads to its path under the snapshot directory, unless
 // the file is not an import or an earlier pass downloaded it.

@@ -62,12 +62,16 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 		}
 		c.logger.Info("snapshot shard copied", "snapshot", snap.Name, "nodeGroup", sh.NodeGroupID, "from", sh.CacheClusterID, "bytes", size, "took", time.Since(start))
 		now := c.cfg.Now().UTC()
-		err = resource.Edit(ctx, c.store, resource.KindSnapshot, key, func(_ store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
+		err = resource.Edit(ctx, c.store, resource.KindSnapshot, key, func(tx store.Tx, cur *resource.Snapshot, _ int64) (bool, error) {
 			if cur.UID != snap.UID || cur.Status != resource.SnapshotCreating {
 				return false, nil
 			}
 			cur.Shards[i].Copied, cur.Shards[i].Size, cur.Shards[i].CopiedAt, cur.Failures = true, size, now, 0
-			return true, nil
+			if len(cur.Shards) == 1 {
+				return true, nil
+			}
+			return true, resource.AddEvent(tx, now, 0, cur.Region, resource.SourceCacheCluster, sh.CacheClusterID,
+				fmt.Sprintf("Snapshot with ID '%s' %s: node group %s copied (%d of %d)", cur.Name, snapshotOf(cur), sh.NodeGroupID, copiedShards(cur), len(cur.Shards)))
 		})
 		return true, err // the next pass copies the next shard
 	}
@@ -80,13 +84,29 @@ func (c *Controller) reconcileSnapshot(ctx context.Context, key string) (bool, e
 		if err := clearSnapshotting(tx, cur); err != nil {
 			return false, err
 		}
-		if cur.ReplicationGroupID != "" {
-			return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, cur.Shards[0].CacheClusterID,
-				fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of replication group with ID '%s'", cur.Name, cur.ReplicationGroupID))
-		}
-		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, cur.CacheClusterID,
-			fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' of cache cluster with ID '%s'", cur.Name, cur.CacheClusterID))
+		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, snapshotSourceCluster(cur),
+			fmt.Sprintf("Snapshot succeeded for snapshot with ID '%s' %s", cur.Name, snapshotOf(cur)))
 	})
+}
+
+// snapshotOf says what snap is of, as ElastiCache's snapshot events do: "of replication group with ID 'g'"
+// or "of cache cluster with ID 'c'".
+func snapshotOf(snap *resource.Snapshot) string {
+	if snap.ReplicationGroupID != "" {
+		return fmt.Sprintf("of replication group with ID '%s'", snap.ReplicationGroupID)
+	}
+	return fmt.Sprintf("of cache cluster with ID '%s'", snapshotSourceCluster(snap))
+}
+
+// copiedShards counts the node groups of snap copied so far.
+func copiedShards(snap *resource.Snapshot) int {
+	n := 0
+	for _, sh := range snap.Shards {
+		if sh.Copied {
+			n++
+		}
+	}
+	return n
 }
 
 // snapshotFailed counts a broken copy, and fails the snapshot after maxSnapshotFailures in a row.
@@ -103,7 +123,12 @@ func (c *Controller) snapshotFailed(ctx context.Context, key string, cause error
 		if err := clearSnapshotting(tx, cur); err != nil {
 			return false, err
 		}
-		return true, resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, snapshotSourceCluster(cur), fmt.Sprintf("Snapshot failed for snapshot with ID '%s': %v", cur.Name, cause))
+		// ElastiCache's text, then the cause, which it tells apart in the cluster's events.
+		source := snapshotSourceCluster(cur)
+		if err := resource.AddEvent(tx, now, 1, cur.Region, resource.SourceCacheCluster, source, fmt.Sprintf("Snapshot failed for snapshot with ID '%s' %s", cur.Name, snapshotOf(cur))); err != nil {
+			return false, err
+		}
+		return true, resource.AddEvent(tx, now, 2, cur.Region, resource.SourceCacheCluster, source, fmt.Sprintf("Snapshot with ID '%s' could not be copied: %v", cur.Name, cause))
 	})
 }
 

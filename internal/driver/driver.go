@@ -161,20 +161,26 @@ var ErrClusterConfigCorrupt = errors.New("cluster configuration file corrupted")
 
 // ErrConfigRejected is returned by Ensure and Restart when the engine exits at start because it refuses its
 // configuration (a parameter value, or a combination of them, that this engine binary does not accept). The
-// error's text ends with the engine's own words.
+// error is a *Refusal.
 var ErrConfigRejected = errors.New("the engine refused its configuration")
 
-// ConfigError is how the driver reports ErrConfigRejected: Reason is the engine's own account of what it
-// refused (the last lines it logged), Err the failed start.
-type ConfigError struct {
+// ErrSeedRejected is returned by Ensure when the engine exits at its first start because it cannot load the
+// dataset it was seeded with (SeedRDB): a damaged file, or one of a format this binary does not read. Starting
+// it again would end the same way. The error is a *Refusal.
+var ErrSeedRejected = errors.New("the engine refused the dataset it was seeded with")
+
+// Refusal is how the driver reports a start the engine refused: Of is ErrConfigRejected or ErrSeedRejected,
+// Reason the engine's own account of what it refused (from the last lines it logged), Err the failed start.
+type Refusal struct {
+	Of     error
 	Reason string
 	Err    error
 }
 
-func (e *ConfigError) Error() string { return ErrConfigRejected.Error() + ": " + e.Err.Error() }
+func (e *Refusal) Error() string { return e.Of.Error() + ": " + e.Err.Error() }
 
-// Unwrap makes a ConfigError match ErrConfigRejected and the error of the start.
-func (e *ConfigError) Unwrap() []error { return []error{ErrConfigRejected, e.Err} }
+// Unwrap makes a Refusal match Of and the error of the start.
+func (e *Refusal) Unwrap() []error { return []error{e.Of, e.Err} }
 
 // ErrNodeDown is returned by Ensure for a node with StayDown whose process has died.
 var ErrNodeDown = errors.New("node is down and stays down")

@@ -285,6 +285,17 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 	if len(ns) != 2 || ns[0].NodeGroupConfiguration == nil || aws.ToString(ns[0].NodeGroupConfiguration.Slots) != "0-8191" || aws.ToString(ns[1].NodeGroupId) != "0002" {
 		t.Fatalf("node snapshots: %+v", ns)
 	}
+	// Each node group's copy is an event of the member it was copied from; the whole snapshot's is the first
+	// one's, as on ElastiCache.
+	for _, e := range []struct{ from, want string }{
+		{aws.ToString(ns[0].CacheClusterId), "Snapshot with ID 'two' of replication group with ID 'shards': node group 0001 copied (1 of 2)"},
+		{aws.ToString(ns[1].CacheClusterId), "Snapshot with ID 'two' of replication group with ID 'shards': node group 0002 copied (2 of 2)"},
+		{aws.ToString(ns[0].CacheClusterId), "Snapshot succeeded for snapshot with ID 'two' of replication group with ID 'shards'"},
+	} {
+		if msgs := eventMessages(t, c, e.from); !contains(msgs, e.want) {
+			t.Errorf("events of %s: %q, want %q", e.from, msgs, e.want)
+		}
+	}
 	if _, err := c.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
 		ReplicationGroupId: aws.String("again"), ReplicationGroupDescription: aws.String("again"), Engine: aws.String("valkey"),
 		CacheNodeType: aws.String("cache.t3.small"), NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1), SnapshotName: aws.String("two"),
@@ -292,6 +303,11 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 		t.Fatalf("restore: %v", err)
 	}
 	again := waitGroupAvailable(t, c, "again")
+	for _, id := range []string{"again-0001-001", "again-0002-001"} {
+		if msgs, want := eventMessages(t, c, id), "Finished restoring cache node 0001 from snapshot 'two'"; !contains(msgs, want) {
+			t.Errorf("events of %s: %q, want %q", id, msgs, want)
+		}
+	}
 	restored := clusterClient(addr(again.ConfigurationEndpoint))
 	defer restored.Close()
 	if err := checkClusterKeys(restored, "k", 3000); err != nil {

@@ -29,6 +29,11 @@ const (
 	StatusModifying = "modifying"
 	StatusDeleting  = "deleting"
 	StatusRebooting = "rebooting cluster nodes"
+	// StatusRestoreFailed is a cluster whose restore failed: its engines are stopped and it can only be
+	// deleted.
+	StatusRestoreFailed = "restore-failed"
+	// StatusCreateFailed is a replication group whose creation failed (a member's restore): the same.
+	StatusCreateFailed = "create-failed"
 	// StatusIncompatibleParameters is how a cluster shows while an engine refuses its parameters.
 	StatusIncompatibleParameters = "incompatible-parameters"
 )
@@ -120,6 +125,8 @@ type Cluster struct {
 	// SeedObject is the object store object ("bucket/key") that is downloaded to SeedSnapshot before the
 	// node's first start (a restore from SnapshotArns).
 	SeedObject string `json:"seedObject,omitempty"`
+	// SeedName names the snapshot restored, for events.
+	SeedName string `json:"seedName,omitempty"`
 	// MergeFiles are further files whose keys are copied into the node after its first start, before it
 	// becomes available: a snapshot of several node groups restored into one node.
 	MergeFiles []SeedFile `json:"mergeFiles,omitempty"`
@@ -309,4 +316,6 @@ func (c *Cluster) SeedFiles() []SeedFile {
 type SeedFile struct {
 	Path   string `json:"path"`
 	Object string `json:"object,omitempty"`
+	// Snapshot names what the file comes from for events: the snapshot's name, or the S3 objects' ARNs.
+	Snapshot string `json:"snapshot,omitempty"`
 }

@@ -82,7 +82,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 			if err != nil {
 				return err
 			}
-			c.SeedSnapshot, c.SeedObject, c.MergeFiles = seeds[0].Path, seeds[0].Object, seeds[1:]
+			c.SeedSnapshot, c.SeedObject, c.SeedName, c.MergeFiles = seeds[0].Path, seeds[0].Object, seeds[0].Snapshot, seeds[1:]
 		}
 		all, err := loadClusters(tx)
 		if err != nil {
@@ -1094,8 +1094,8 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *api.DeleteCacheClu
 		return api.InvalidCacheClusterStateFault("Cannot delete the cache cluster since it is a member of replication group %s. Delete the replication group instead.", c.ReplicationGroupID)
 	}
 	out, err := s.updateStandalone(ctx, in.CacheClusterId, clusterDeletable, member, func(tx store.Tx, c *resource.Cluster) error {
-		if in.FinalSnapshotIdentifier != nil && c.Incompatible != "" {
-			return api.InvalidCacheClusterStateFault("Cache cluster %s has no running engine to take a final snapshot from: it is in %s state.", c.ID, resource.StatusIncompatibleParameters)
+		if st := clusterStatus(c); in.FinalSnapshotIdentifier != nil && (st == resource.StatusIncompatibleParameters || st == resource.StatusRestoreFailed) {
+			return api.InvalidCacheClusterStateFault("Cache cluster %s has no running engine to take a final snapshot from: it is in %s state.", c.ID, st)
 		}
 		if in.FinalSnapshotIdentifier != nil {
 			if c.Engine == engine.EngineMemcached {

@@ -203,7 +203,7 @@ func seedPrimaries(tx store.Tx, g *resource.ReplicationGroup, shards []plannedSh
 		if err != nil {
 			return err
 		}
-		c.SeedSnapshot, c.SeedObject = file.Path, file.Object
+		c.SeedSnapshot, c.SeedObject, c.SeedName = file.Path, file.Object, file.Snapshot
 		if !g.ClusterEnabled {
 			c.MergeFiles = seeds[1:]
 		}
@@ -662,6 +662,9 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 		if in.FinalSnapshotIdentifier != nil && incompatibleMember(g, all) != nil {
 			return api.InvalidReplicationGroupStateFault("Replication group %s has a member whose engine cannot start (%s): no final snapshot can be taken.", g.ID, resource.StatusIncompatibleParameters)
 		}
+		if in.FinalSnapshotIdentifier != nil && g.Status == resource.StatusCreateFailed {
+			return api.InvalidReplicationGroupStateFault("Replication group %s is in %s state: it has no data to take a final snapshot of.", g.ID, g.Status)
+		}
 		if in.FinalSnapshotIdentifier != nil {
 			// The controller copies the data before it stops the members' engines.
 			snap, err := s.newSnapshot(tx, rg, strings.ToLower(*in.FinalSnapshotIdentifier), "", g.ID, "final")
@@ -700,9 +703,9 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *api.DeleteRepl
 }
 
 // groupDeletable refuses to delete a group that is neither available nor held up by a member whose engine
-// refuses its parameters (that one can always be deleted).
+// refuses its parameters, nor failed to create (those can always be deleted).
 func groupDeletable(g *resource.ReplicationGroup, all []*resource.Cluster) error {
-	if g.Status != resource.StatusDeleting && incompatibleMember(g, all) != nil {
+	if (g.Status != resource.StatusDeleting && incompatibleMember(g, all) != nil) || g.Status == resource.StatusCreateFailed {
 		return nil
 	}
 	return groupAvailable(g)

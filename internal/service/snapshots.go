@@ -471,7 +471,7 @@ const (
 func snapshotUses(snaps []*resource.Snapshot, clusters []*resource.Cluster) map[string]string {
 	uses := map[string]string{}
 	for _, c := range clusters {
-		if !slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
+		if c.Status == resource.StatusRestoreFailed || !slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
 			continue
 		}
 		for _, f := range c.SeedFiles() { // "<snapshot UID>/<file>"
@@ -549,7 +549,7 @@ func restoreFiles(snap *resource.Snapshot, c *resource.Cluster, shards int, merg
 	}
 	var out []resource.SeedFile
 	for _, sh := range snap.Shards {
-		out = append(out, resource.SeedFile{Path: snap.UID + "/" + sh.File(), Object: sh.Object})
+		out = append(out, resource.SeedFile{Path: snap.UID + "/" + sh.File(), Object: sh.Object, Snapshot: snap.Name})
 	}
 	return out, nil
 }
@@ -582,9 +582,9 @@ func clusterAvailable(c *resource.Cluster) error {
 }
 
 // clusterDeletable refuses to delete a cluster that is neither available nor stuck on parameters its
-// engine refuses (that one can always be deleted, as on ElastiCache).
+// engine refuses or a failed restore (those can always be deleted, as on ElastiCache).
 func clusterDeletable(c *resource.Cluster) error {
-	if c.Incompatible != "" && c.Status != resource.StatusDeleting {
+	if (c.Incompatible != "" && c.Status != resource.StatusDeleting) || c.Status == resource.StatusRestoreFailed {
 		return nil
 	}
 	return clusterAvailable(c)

@@ -100,8 +100,14 @@ func probe(ctx context.Context, spec driver.NodeSpec, timeout time.Duration) err
 	if err == nil || (errors.As(err, &refused) && (refused.Code() == "NOAUTH" || refused.Code() == "NOPERM")) {
 		return nil
 	}
+	if refused.Code() == "LOADING" {
+		return fmt.Errorf("PING: %w: %w", errLoading, err)
+	}
 	return fmt.Errorf("PING: %w", err)
 }
+
+// errLoading is what probe reports while the engine loads its dataset (it answers LOADING).
+var errLoading = errors.New("loading the dataset")
 
 // probeHTTP asks a log replica for its status.
 func probeHTTP(ctx context.Context, addr string) error {

@@ -613,8 +613,11 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 			err = fmt.Errorf("%w: %w", driver.ErrClusterConfigCorrupt, err)
 		}
 		err = fmt.Errorf("%s on port %d: %w%s", spec.Engine, spec.Port, err, tail)
-		if configRejected(spec.Engine, p.exitStatus(), tail) {
-			err = &driver.ConfigError{Reason: refusal(tail), Err: err}
+		switch {
+		case configRejected(spec.Engine, p.exitStatus(), tail):
+			err = &driver.Refusal{Of: driver.ErrConfigRejected, Reason: refusal(tail), Err: err}
+		case spec.SeedRDB != "" && seedRefusal(tail) != "":
+			err = &driver.Refusal{Of: driver.ErrSeedRejected, Reason: seedRefusal(tail), Err: err}
 		}
 		return fail(err)
 	}
@@ -642,6 +645,25 @@ func refusal(logTail string) string {
 		}
 	}
 	return strings.Join(lines[max(len(lines)-2, 0):], " ")
+}
+
+// seedWords are what Valkey and Redis log when they cannot load the RDB file they start with.
+var seedWords = []string{"loading DB", "Wrong signature trying to load DB", "Can't handle RDB format version", "RDB ERROR DETECTED", "Bad file format reading"}
+
+// seedRefusal is, from the end of an engine's log, its first line saying why it could not load its RDB
+// file (without the pid, role and time in front), or "" when it says no such thing.
+func seedRefusal(logTail string) string {
+	for l := range strings.Lines(logTail) {
+		for _, w := range seedWords {
+			if i := strings.Index(l, w); i >= 0 {
+				if _, msg, ok := strings.Cut(l, " # "); ok {
+					return strings.TrimSpace(msg)
+				}
+				return strings.TrimSpace(l)
+			}
+		}
+	}
+	return ""
 }
 
 // launch starts binary in its own session, with stdin from /dev/null and output appended to engine.log.
@@ -678,7 +700,8 @@ func childProc(cmd *exec.Cmd) *proc {
 }
 
 // waitReady probes the engine every few milliseconds (5 at most: Valkey takes about 20 ms to listen) until it
-// answers, it exits, ctx ends or readyTimeout passes.
+// answers, it exits, ctx ends or readyTimeout passes without an answer (an engine still loading its dataset
+// answers LOADING, which restarts the wait).
 func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) error {
 	deadline := time.Now().Add(d.readyTimeout)
 	interval := 2 * time.Millisecond
@@ -698,6 +721,11 @@ func (d *Driver) waitReady(ctx context.Context, p *proc, spec driver.NodeSpec) e
 				return errors.New("engine exited during startup")
 			}
 			return nil
+		}
+		if errors.Is(last, errLoading) {
+			// Loading its dataset (a restore, or the data kept over a restart) takes as long as the data is
+			// large: the engine is alive and answers, so it gets the time it needs.
+			deadline = time.Now().Add(d.readyTimeout)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no answer within %s: %w", d.readyTimeout, last)

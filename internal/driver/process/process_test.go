@@ -440,8 +440,8 @@ func TestEnsureBadConfigReportsEngineLog(t *testing.T) {
 			if !errors.Is(err, driver.ErrConfigRejected) {
 				t.Errorf("err = %v, want errors.Is driver.ErrConfigRejected", err)
 			}
-			if ce, ok := errors.AsType[*driver.ConfigError](err); !ok || !strings.Contains(ce.Reason, tt.words) {
-				t.Errorf("err = %#v, want a driver.ConfigError whose Reason quotes %q", err, tt.words)
+			if ce, ok := errors.AsType[*driver.Refusal](err); !ok || !strings.Contains(ce.Reason, tt.words) {
+				t.Errorf("err = %#v, want a driver.Refusal whose Reason quotes %q", err, tt.words)
 			}
 			if pids := nodePIDs(t, dir); len(pids) > 0 {
 				t.Errorf("engine processes left after a failed Ensure: %v", pids)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/resp"
 )
 
@@ -52,7 +53,12 @@ func (s *Scratch) waitLoaded(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.p.done:
-			return fmt.Errorf("scratch engine exited before loading the file%s", logTail(s.dir))
+			tail := logTail(s.dir)
+			err := fmt.Errorf("scratch engine exited before loading the file%s", tail)
+			if reason := seedRefusal(tail); reason != "" {
+				return &driver.Refusal{Of: driver.ErrSeedRejected, Reason: reason, Err: err}
+			}
+			return err
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
