@@ -1,7 +1,8 @@
 // Command snapshot measures snapshots on real engines, side by side with a bare engine doing the same job:
 //
-//   - ecache: CreateSnapshot of a cache cluster holding -mb MiB (random 1 KiB values) until the snapshot is
-//     available, and CreateCacheCluster with SnapshotName until the new cluster is available;
+//   - ecache: CreateSnapshot of a cache cluster holding -mb MiB (random values of -value bytes, 1 KiB by
+//     default) until the snapshot is available, and CreateCacheCluster with SnapshotName until the new
+//     cluster is available;
 //
 //   - bare: the same engine binary, same data, doing BGSAVE (until rdb_bgsave_in_progress is 0), and a new
 //     process loading that RDB file (until it answers PING);
@@ -37,20 +38,23 @@ import (
 	"github.com/ecache/ecache/bench/internal/benchkit"
 )
 
-const valueSize = 1024
+// valueSize is the size of each value (-value): small values make many keys, which load slower per byte.
+var valueSize = 1024
 
 func main() {
 	mb := flag.Int("mb", 1024, "dataset size in MiB")
 	eng := flag.String("engine", "valkey", "valkey or redis")
 	withS3 := flag.Bool("s3", false, "also measure export to and restore from moto_server")
+	flag.IntVar(&valueSize, "value", valueSize, "bytes per value, at least 16")
 	flag.Parse()
+	valueSize = max(valueSize, 16)
 	if err := run(*mb, *eng, *withS3); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// load writes keys keys whose values are 1 KiB of random bytes, which the RDB format cannot compress, so the
+// load writes keys keys whose values are valueSize random bytes, which the RDB format cannot compress, so the
 // file is as large as the data.
 func load(ctx context.Context, rdb *redis.Client, keys int) error {
 	block := make([]byte, valueSize-8)

@@ -32,7 +32,7 @@ const (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{"str": deref[string], "num": deref[int32], "float": deref[float64], "copied": copiedNodeGroups}).
+var templates = template.Must(template.New("").Funcs(template.FuncMap{"str": deref[string], "num": deref[int32], "float": deref[float64], "copied": copiedNodeGroups, "flag": deref[bool]}).
 	ParseFS(templateFiles, "templates/*.html"))
 
 // Console serves the web console.
@@ -87,6 +87,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == Prefix && r.Method == http.MethodGet:
 			c.overview(w, r, s)
+		case r.URL.Path == Prefix+"parameter-group" && r.Method == http.MethodGet:
+			c.parameterGroup(w, r, s)
 		case r.URL.Path == Prefix+"action" && r.Method == http.MethodPost:
 			c.action(w, r, s)
 		case r.URL.Path == Prefix+"logout" && r.Method == http.MethodPost:

@@ -142,3 +142,63 @@ func TestConsole(t *testing.T) {
 		t.Errorf("an unknown region: %s", page)
 	}
 }
+
+// TestParameterAndSubnetGroupPages: the overview lists a parameter group and a subnet group made through the
+// API; the parameter group's page shows its parameters, and a parameter set from it is what
+// DescribeCacheParameters answers afterwards; a value the service refuses is shown refused and changes nothing.
+func TestParameterAndSubnetGroupPages(t *testing.T) {
+	srv := ecachetest.New(t)
+	ec := elasticache.NewFromConfig(srv.Config)
+	ctx := context.Background()
+	if _, err := ec.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{CacheParameterGroupName: aws.String("tuned"),
+		CacheParameterGroupFamily: aws.String("valkey8"), Description: aws.String("console test")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec.CreateCacheSubnetGroup(ctx, &elasticache.CreateCacheSubnetGroupInput{CacheSubnetGroupName: aws.String("private"),
+		CacheSubnetGroupDescription: aws.String("two zones"), SubnetIds: []string{"subnet-0a1", "subnet-0b2"}}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, srv)
+	_, _, page := b.post("/console/login", url.Values{"access_key_id": {srv.AccessKeyID}, "secret_access_key": {srv.SecretAccessKey}})
+	if !strings.Contains(page, `name=tuned">tuned</a></td><td>valkey8</td><td>console test</td>`) {
+		t.Errorf("the overview does not list parameter group tuned:\n%s", page)
+	}
+	if !regexp.MustCompile(`(?s)data-subnet-group="private">.*?subnet-0a1 \([a-z0-9-]+\).*?subnet-0b2 \([a-z0-9-]+\)`).MatchString(page) {
+		t.Errorf("the overview does not list subnet group private with its subnets and zones:\n%s", page)
+	}
+
+	policy := regexp.MustCompile(`data-parameter="maxmemory-policy">.*\n<td class="value">([^<]*)</td>`)
+	_, _, page = b.get("/console/parameter-group?region=us-east-1&name=tuned")
+	m := policy.FindStringSubmatch(page)
+	if m == nil || m[1] != "volatile-lru" || !strings.Contains(page, "no cache cluster") {
+		t.Fatalf("the page of tuned does not show maxmemory-policy volatile-lru:\n%s", page)
+	}
+	csrf := csrfField.FindStringSubmatch(page)[1]
+	set := func(value string) string {
+		_, path, page := b.post("/console/action", url.Values{"action": {"modify-parameter"}, "region": {"us-east-1"}, "group": {"tuned"},
+			"parameter": {"maxmemory-policy"}, "value": {value}, "csrf": {csrf}})
+		if path != "/console/parameter-group" {
+			t.Errorf("after modify-parameter the browser is at %s", path)
+		}
+		return page
+	}
+	if page = set("allkeys-lfu"); !strings.Contains(page, "Parameter maxmemory-policy of tuned set to allkeys-lfu") {
+		t.Errorf("no notice after setting a parameter:\n%s", page)
+	}
+	if m := policy.FindStringSubmatch(page); m == nil || m[1] != "allkeys-lfu" {
+		t.Errorf("the page shows maxmemory-policy %v after setting allkeys-lfu", m)
+	}
+	if page = set("sometimes"); !strings.Contains(page, "Refused: ") || !strings.Contains(page, "InvalidParameterValue") {
+		t.Errorf("a value the service refuses is not shown refused:\n%s", page)
+	}
+	out, err := ec.DescribeCacheParameters(ctx, &elasticache.DescribeCacheParametersInput{CacheParameterGroupName: aws.String("tuned"), Source: aws.String("user")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Parameters) != 1 || aws.ToString(out.Parameters[0].ParameterName) != "maxmemory-policy" || aws.ToString(out.Parameters[0].ParameterValue) != "allkeys-lfu" {
+		t.Errorf("DescribeCacheParameters Source=user after the console's change: %+v", out.Parameters)
+	}
+	if code, _, page := b.get("/console/parameter-group?region=us-east-1&name=nope"); code != http.StatusNotFound || !strings.Contains(page, "CacheParameterGroupNotFound") {
+		t.Errorf("the page of a missing group: %d\n%s", code, page)
+	}
+}

@@ -16,6 +16,8 @@ type overviewPage struct {
 	Groups                      []groupView
 	Clusters                    []api.CacheCluster // those in no replication group
 	Snapshots                   []api.Snapshot
+	ParameterGroups             []api.CacheParameterGroup
+	SubnetGroups                []api.CacheSubnetGroup
 	Users                       []api.User
 	UserGroups                  []api.UserGroup
 	Events                      []api.Event
@@ -94,6 +96,16 @@ func (c *Console) read(ctx context.Context) (overviewPage, error) {
 		return p, err
 	}
 	p.Snapshots = snaps.Snapshots
+	pgs, err := c.Service.DescribeCacheParameterGroups(ctx, &api.DescribeCacheParameterGroupsMessage{})
+	if err != nil {
+		return p, err
+	}
+	p.ParameterGroups = pgs.CacheParameterGroups
+	sgs, err := c.Service.DescribeCacheSubnetGroups(ctx, &api.DescribeCacheSubnetGroupsMessage{})
+	if err != nil {
+		return p, err
+	}
+	p.SubnetGroups = sgs.CacheSubnetGroups
 	users, err := c.Service.DescribeUsers(ctx, &api.DescribeUsersMessage{})
 	if err != nil {
 		return p, err
@@ -126,6 +138,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := c.inRegion(r.Context(), rg)
 	var err error
 	var notice string
+	back := Prefix + "?" + url.Values{"region": {rg}}.Encode() // where the browser goes next
 	switch kind := r.PostFormValue("action"); kind {
 	case "test-failover":
 		group, ng := r.PostFormValue("group"), r.PostFormValue("node_group")
@@ -144,6 +157,12 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, s session) {
 		}
 		_, err = c.Service.CreateSnapshot(ctx, in)
 		notice = "Snapshot " + deref(in.SnapshotName) + " started"
+	case "modify-parameter":
+		group, name, value := r.PostFormValue("group"), r.PostFormValue("parameter"), r.PostFormValue("value")
+		_, err = c.Service.ModifyCacheParameterGroup(ctx, &api.ModifyCacheParameterGroupMessage{CacheParameterGroupName: ptr(group),
+			ParameterNameValues: []api.ParameterNameValue{{ParameterName: ptr(name), ParameterValue: ptr(value)}}})
+		notice = fmt.Sprintf("Parameter %s of %s set to %s", name, group, value)
+		back = parameterGroupPath(rg, group)
 	default:
 		http.Error(w, "unknown action "+kind, http.StatusBadRequest)
 		return
@@ -152,7 +171,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, s session) {
 		notice = "Refused: " + err.Error()
 	}
 	c.Logger.Info("console action", "action", r.PostFormValue("action"), "region", rg, "result", notice)
-	http.Redirect(w, r, Prefix+"?"+url.Values{"region": {rg}, "notice": {notice}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, back+"&"+url.Values{"notice": {notice}}.Encode(), http.StatusSeeOther)
 }
 
 // copiedNodeGroups counts the node groups of a snapshot whose data has been copied (they have a time).

@@ -52,7 +52,7 @@ func TestRestoreFailed(t *testing.T) {
 			reason = strings.TrimPrefix(m, failure)
 		}
 	}
-	if !strings.Contains(reason, "loading DB") {
+	if !strings.Contains(reason, "loading DB") || !contains(eventMessages(t, c, "bad"), "Restoring cache node 0001 from snapshot '"+arn+"'") {
 		t.Errorf("events of bad: %q, want %q followed by the engine's reason", eventMessages(t, c, "bad"), failure)
 	}
 	requireNoEngines(t, srv, "after a failed restore")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -304,8 +305,10 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 	}
 	again := waitGroupAvailable(t, c, "again")
 	for _, id := range []string{"again-0001-001", "again-0002-001"} {
-		if msgs, want := eventMessages(t, c, id), "Finished restoring cache node 0001 from snapshot 'two'"; !contains(msgs, want) {
-			t.Errorf("events of %s: %q, want %q", id, msgs, want)
+		msgs := eventMessages(t, c, id) // newest first
+		started, finished := slices.Index(msgs, "Restoring cache node 0001 from snapshot 'two'"), slices.Index(msgs, "Finished restoring cache node 0001 from snapshot 'two'")
+		if started < 0 || finished < 0 || finished > started {
+			t.Errorf("events of %s: %q, want the restore's start and then its end", id, msgs)
 		}
 	}
 	restored := clusterClient(addr(again.ConfigurationEndpoint))

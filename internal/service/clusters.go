@@ -106,8 +106,10 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *api.CreateCacheClu
 		if c.Engine == engine.EngineMemcached {
 			c.ConfigPort = ports[spec.nodes]
 		}
-		_, err = tx.Create(resource.KindCluster, resource.Key(rg, c.ID), resource.Marshal(c))
-		return err
+		if _, err = tx.Create(resource.KindCluster, resource.Key(rg, c.ID), resource.Marshal(c)); err != nil {
+			return err
+		}
+		return restoreStarted(tx, c, now)
 	})
 	if err != nil {
 		return nil, faultOrInternal("create cache cluster", err)

@@ -210,8 +210,20 @@ func seedPrimaries(tx store.Tx, g *resource.ReplicationGroup, shards []plannedSh
 		if _, err := tx.Put(resource.KindCluster, obj.Key, resource.Marshal(c), obj.Revision); err != nil {
 			return err
 		}
+		if err := restoreStarted(tx, c, g.CreatedAt); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// restoreStarted records the event that starts the restore of cluster c, when it is one: its node loads the
+// snapshot before it becomes available (the controller records how that ends).
+func restoreStarted(tx store.Tx, c *resource.Cluster, at time.Time) error {
+	if c.SeedName == "" {
+		return nil
+	}
+	return resource.AddEvent(tx, at, 0, c.Region, resource.SourceCacheCluster, c.ID, fmt.Sprintf("Restoring cache node %s from snapshot '%s'", c.Nodes[0].ID, c.SeedName))
 }
 
 // newMembersOf lists the planned members that are new clusters (all but an adopted primary), refusing ids

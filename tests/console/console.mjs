@@ -1,6 +1,7 @@
 // Drives ecache's console in the system's headless Chromium, as a person would: sign in with the server's
 // keys, find a replication group's primary, press TestFailover, and wait until the page (which reloads
-// itself) shows another member as primary, with the nodes' charts drawn. Prints "console in chromium passed" at the end.
+// itself) shows another member as primary, with the nodes' charts drawn; then open a parameter group's page
+// from the overview. Prints "console in chromium passed" at the end.
 //
 // Needs ENDPOINT, KEY, SECRET and GROUP; CHROMIUM (default /usr/bin/chromium); SCREENSHOT, a PNG path to
 // write the overview to.
@@ -52,6 +53,13 @@ try {
   const events = await page.locator("#events").textContent();
   if (!events.includes("Test Failover API called for node group 0001")) await fail("no TestFailover event on the page");
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  // A parameter group's page, from its link on the overview, lists its parameters.
+  const pg = page.locator("#parameter-groups a").first();
+  const pgName = await pg.textContent();
+  await pg.click();
+  await page.waitForSelector("#parameters");
+  const rows = await page.locator("#parameters tr[data-parameter]").count();
+  if (rows < 10) await fail(`the page of parameter group ${pgName} lists ${rows} parameters`);
   console.log("console in chromium passed");
 } catch (e) {
   await fail(String(e));
