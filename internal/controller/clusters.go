@@ -295,9 +295,11 @@ func (c *Controller) deleteCluster(ctx context.Context, key string, cl *resource
 	})
 }
 
-// removeEngines stops cl's engines and removes their directories and endpoints, all nodes at once.
+// removeEngines stops cl's engines and removes their directories and endpoints, all nodes at once, and the
+// files downloaded for its restore.
 func (c *Controller) removeEngines(ctx context.Context, key string, cl *resource.Cluster) error {
 	c.listeners.closeMemcached(key)
+	c.removeDownloads(cl)
 	errs := make([]error, len(cl.Nodes))
 	var wg sync.WaitGroup
 	for i, n := range cl.Nodes {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -162,7 +161,7 @@ func (c *Controller) importDirs() ([]string, error) {
 func (c *Controller) removeFinishedImports(dirs []string, clusters []*resource.Cluster) error {
 	needed := map[string]bool{}
 	for _, cl := range clusters {
-		if !slices.ContainsFunc(cl.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
+		if !cl.Loading() {
 			continue
 		}
 		for _, f := range cl.SeedFiles() {

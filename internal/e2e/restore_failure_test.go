@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +58,9 @@ func TestRestoreFailed(t *testing.T) {
 		t.Errorf("events of bad: %q, want %q followed by the engine's reason", eventMessages(t, c, "bad"), failure)
 	}
 	requireNoEngines(t, srv, "after a failed restore")
+	if files := filesUnder(t, filepath.Join(srv.dataDir, "snapshots", "imports")); len(files) > 0 {
+		t.Errorf("downloads kept after a failed restore: %v", files)
+	}
 	_, err = c.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("bad"), SnapshotRetentionLimit: aws.Int32(1)})
 	if code, _ := apiError(t, err); code != "InvalidCacheClusterState" {
 		t.Errorf("ModifyCacheCluster of a restore-failed cluster: %v, want InvalidCacheClusterState", err)
@@ -126,4 +131,23 @@ func requireNoEngines(t *testing.T, srv *ecacheProcess, what string) {
 		}
 		return nil
 	})
+}
+
+// filesUnder lists the regular files below dir (none when it does not exist).
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -300,6 +301,12 @@ func Unmarshal[T any](b []byte) (*T, error) {
 		return nil, fmt.Errorf("decode %T: %w", v, err)
 	}
 	return v, nil
+}
+
+// Loading reports whether a node of the cluster may still load its SeedFiles: one is being created and the
+// restore has not failed.
+func (c *Cluster) Loading() bool {
+	return c.Status != StatusRestoreFailed && slices.ContainsFunc(c.Nodes, func(n Node) bool { return n.Status == NodeCreating })
 }
 
 // SeedFiles are the files a restore loads into the cluster's node: the one it starts from, then the merged

@@ -471,7 +471,7 @@ const (
 func snapshotUses(snaps []*resource.Snapshot, clusters []*resource.Cluster) map[string]string {
 	uses := map[string]string{}
 	for _, c := range clusters {
-		if c.Status == resource.StatusRestoreFailed || !slices.ContainsFunc(c.Nodes, func(n resource.Node) bool { return n.Status == resource.NodeCreating }) {
+		if !c.Loading() {
 			continue
 		}
 		for _, f := range c.SeedFiles() { // "<snapshot UID>/<file>"
