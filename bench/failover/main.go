@@ -1,9 +1,11 @@
 // Command failover measures replication groups on real engines: time to available for a three-node group,
 // time from SIGKILL of the primary engine to the first successful write at the PrimaryEndpoint (over many
 // runs, the group healing in between), and redis-benchmark throughput through the PrimaryEndpoint against
-// the primary node directly, in one run.
+// the primary node directly, in one run. With -busy N, every other failover happens while snapshots of N
+// cache clusters of -busy-mb MiB each are being copied (more copies than the controller has workers for one
+// kind), and the two sets of failovers are reported side by side.
 //
-//	go run ./bench/failover [-runs 20] [-engine valkey]
+//	go run ./bench/failover [-runs 20] [-engine valkey] [-busy 5 -busy-mb 128]
 package main
 
 import (
@@ -31,6 +33,8 @@ func main() {
 	runs := flag.Int("runs", 20, "failovers to measure")
 	eng := flag.String("engine", "valkey", "valkey or redis")
 	rounds = flag.Int("rounds", 3, "redis-benchmark rounds per pipeline depth, alternating the node and the endpoint")
+	busy = flag.Int("busy", 0, "cache clusters whose snapshots are copied during every other failover")
+	busyMB = flag.Int("busy-mb", 128, "MiB of data in each busy cluster")
 	flag.Parse()
 	if err := run(*runs, *eng); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -68,7 +72,7 @@ func healthy(ctx context.Context, c *elasticache.Client, primaryEP string) bool 
 	return err == nil && reply == ":2"
 }
 
-var rounds *int
+var rounds, busy, busyMB *int
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)
@@ -104,8 +108,14 @@ func run(runs int, eng string) error {
 	}
 	fmt.Printf("CreateReplicationGroup (%s, 3 nodes) -> available: %v\n", eng, time.Since(begin).Round(100*time.Microsecond))
 	primaryEP := net.JoinHostPort(aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), strconv.Itoa(int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port))))
+	if *busy > 0 {
+		if err := startBusy(ctx, c, *busy, *busyMB, eng); err != nil {
+			return err
+		}
+		fmt.Printf("%d busy cache clusters of %d MiB each\n", *busy, *busyMB)
+	}
 
-	var ds []time.Duration
+	var ds, busyDs []time.Duration
 	for i := range runs {
 		deadline := time.Now().Add(time.Minute)
 		for !healthy(ctx, c, primaryEP) {
@@ -132,6 +142,13 @@ func run(runs int, eng string) error {
 		if pid == 0 {
 			return fmt.Errorf("run %d: no engine for primary %s", i, primary)
 		}
+		var copying []string
+		if *busy > 0 && i%2 == 1 {
+			if copying, err = snapshotBusy(ctx, c, *busy, i); err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond) // the copies are under way
+		}
 		killed := time.Now()
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		for {
@@ -143,9 +160,20 @@ func run(runs int, eng string) error {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		ds = append(ds, time.Since(killed))
+		if copying == nil {
+			ds = append(ds, time.Since(killed))
+			continue
+		}
+		busyDs = append(busyDs, time.Since(killed))
+		if err := dropSnapshots(ctx, c, copying); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("SIGKILL of the primary engine -> first successful write at PrimaryEndpoint (%d runs): %s\n", runs, benchkit.Summary(ds))
+	fmt.Printf("SIGKILL of the primary engine -> first successful write at PrimaryEndpoint (%d runs): %s\n", len(ds), benchkit.Summary(ds))
+	if len(busyDs) > 0 {
+		fmt.Printf("the same while %d snapshot copies are under way (%d runs): %s\n", *busy, len(busyDs), benchkit.Summary(busyDs))
+		fmt.Printf("ratio of the medians, quiet / busy: %.2f\n", benchkit.Percentile(ds, 0.5).Seconds()/benchkit.Percentile(busyDs, 0.5).Seconds())
+	}
 
 	// Throughput through the PrimaryEndpoint against the primary node directly.
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {

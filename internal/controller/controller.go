@@ -33,7 +33,7 @@ type Config struct {
 	NodeHost string // address engines and endpoints listen on
 	// NodeHostIPv6 is the address of the nodes and endpoints of clusters with IpDiscovery ipv6 (default ::1).
 	NodeHostIPv6 string
-	Workers      int           // reconciles running at once (default 4)
+	Workers      int           // reconciles of one kind running at once (default 4); each kind has its own
 	Resync       time.Duration // every key is reconciled at least this often (default 5s)
 	Now          func() time.Time
 	// Ports is the node port range, for scale-outs applied in the maintenance window.

@@ -180,6 +180,8 @@ type harness struct {
 	clock *clock
 	ctl   *Controller
 	stop  func()
+	// snapshotDir is the controller's snapshot directory, kept over restarts.
+	snapshotDir string
 }
 
 // start runs a controller over a memory store, a fake driver and fake engines until the test ends.
@@ -202,8 +204,11 @@ func (h *harness) run(t *testing.T) {
 	t.Helper()
 	host := engine.NewHost(engine.Binary{Engine: "redis", Path: "/usr/bin/redis-server", Version: "7.0.15"},
 		engine.Binary{Engine: "memcached", Path: "/usr/bin/memcached", Version: "1.6.18"})
+	if h.snapshotDir == "" {
+		h.snapshotDir = t.TempDir()
+	}
 	h.ctl = New(h.st, h.drv, h.eng, host, Config{NodeHost: "127.0.0.1", Resync: 50 * time.Millisecond, Now: h.clock.Now,
-		Ports: resource.Ports{Low: 29000, High: 29099}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		Ports: resource.Ports{Low: 29000, High: 29099}, SnapshotDir: h.snapshotDir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -35,6 +35,9 @@ type fakeEngines struct {
 	moved  int
 	// listening are the addresses each engine listens on beyond its own, as Listen set them.
 	listening map[string][]string
+	// fetching, when set, is what Fetch does (a test holds snapshot copies there); unset, Fetch is not
+	// scripted.
+	fetching func(ctx context.Context, w io.Writer) (int64, error)
 }
 
 var _ driver.Engines = (*fakeEngines)(nil)
@@ -348,8 +351,14 @@ func (f *fakeEngines) MoveSlots(_ context.Context, _, from, to resp.Node, slots 
 	return nil
 }
 
-func (f *fakeEngines) Fetch(context.Context, resp.Node, io.Writer) (int64, error) {
-	return 0, errNotScripted
+func (f *fakeEngines) Fetch(ctx context.Context, _ resp.Node, w io.Writer) (int64, error) {
+	f.mu.Lock()
+	fetching := f.fetching
+	f.mu.Unlock()
+	if fetching == nil {
+		return 0, errNotScripted
+	}
+	return fetching(ctx, w)
 }
 func (f *fakeEngines) CopyKeys(context.Context, string, string, resp.Node) (int64, error) {
 	return 0, errNotScripted

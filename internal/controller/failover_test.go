@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -322,4 +324,44 @@ func TestPrimaryAddressFollowsThePrimary(t *testing.T) {
 	if left < 0 || took < left {
 		t.Errorf("g-003 gave up the endpoint at call %d, g-002 took it at call %d; want g-003 first: %q", left, took, calls)
 	}
+}
+
+// TestFailoverWhileSnapshotsCopy: more snapshot copies than the controller has workers are due, and as many
+// as there are workers are under way, each held inside its copy, when a primary dies. The failover does not
+// wait for the copies: a long job of one kind never holds up another kind's reconciles.
+func TestFailoverWhileSnapshotsCopy(t *testing.T) {
+	h := start(t)
+	h.putGroup(t, 2)
+	release := make(chan struct{})
+	started := make(chan struct{}, 16)
+	h.eng.mu.Lock()
+	h.eng.fetching = func(ctx context.Context, w io.Writer) (int64, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return 0, errors.New("copy given up")
+	}
+	h.eng.mu.Unlock()
+	defer close(release)
+	const copies, workers = 6, 4 // the default number of workers
+	err := h.st.Update(context.Background(), func(tx store.Tx) error {
+		for i := range copies {
+			snap := &resource.Snapshot{Region: "us-east-1", Name: fmt.Sprintf("s%d", i), UID: fmt.Sprintf("snap%d", i), Status: resource.SnapshotCreating,
+				CacheClusterID: "g-002", Shards: []resource.SnapshotShard{{NodeGroupID: "0001", CacheClusterID: "g-002"}}}
+			if _, err := tx.Put(resource.KindSnapshot, resource.Key(snap.Region, snap.Name), resource.Marshal(snap), store.AnyRevision); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range workers {
+		<-started
+	}
+	h.killEngine(t, 1)
+	h.waitGroup(t, "failed over to g-002 while the copies are held", func(g *resource.ReplicationGroup) bool { return primaryOf(g) == "g-002" })
 }

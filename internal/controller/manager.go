@@ -42,12 +42,12 @@ func Terminal(err error) error {
 	return terminalError{err}
 }
 
-// manager runs the reconcilers: a queue of kind|key items, workers that hand each item to the reconciler
-// registered for its kind, and the retries that results and errors ask for.
+// manager runs the reconcilers: for each kind a lane, a queue of kind|key items and workers that hand them
+// to the kind's reconciler, and the retries that results and errors ask for. Kinds do not share workers, so
+// that a long job of one (a snapshot's copy, a restore loading) never holds up another (a failover).
 type manager struct {
-	queue   *queue
 	logger  *slog.Logger
-	kinds   map[string]reconcileFunc
+	lanes   map[string]*lane
 	workers sync.WaitGroup
 	// after schedules f after d (time.AfterFunc; tests record the delays instead).
 	after func(d time.Duration, f func())
@@ -56,48 +56,63 @@ type manager struct {
 	failures map[string]int // consecutive failures per item
 }
 
+// lane is one kind's reconciler and queue.
+type lane struct {
+	reconcile reconcileFunc
+	queue     *queue
+}
+
 func newManager(logger *slog.Logger) *manager {
-	return &manager{queue: newQueue(), logger: logger, kinds: map[string]reconcileFunc{}, failures: map[string]int{},
+	return &manager{logger: logger, lanes: map[string]*lane{}, failures: map[string]int{},
 		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
 
 // register makes fn the reconciler of kind; call it before start.
-func (m *manager) register(kind string, fn reconcileFunc) { m.kinds[kind] = fn }
+func (m *manager) register(kind string, fn reconcileFunc) {
+	m.lanes[kind] = &lane{reconcile: fn, queue: newQueue()}
+}
 
-// enqueue schedules kind/key now.
-func (m *manager) enqueue(kind, key string) { m.queue.add(kind + "|" + key) }
-
-// start runs n workers until ctx ends or stop is called.
-func (m *manager) start(ctx context.Context, n int) {
-	for range n {
-		m.workers.Go(func() {
-			for {
-				item, ok := m.queue.get()
-				if !ok {
-					return
-				}
-				m.process(ctx, item)
-			}
-		})
+// enqueue schedules kind/key now; a kind without a reconciler is ignored.
+func (m *manager) enqueue(kind, key string) {
+	if l := m.lanes[kind]; l != nil {
+		l.queue.add(kind + "|" + key)
 	}
 }
 
-// stop closes the queue and waits for the workers.
+// start runs n workers per kind until ctx ends or stop is called.
+func (m *manager) start(ctx context.Context, n int) {
+	for _, l := range m.lanes {
+		for range n {
+			m.workers.Go(func() {
+				for {
+					item, ok := l.queue.get()
+					if !ok {
+						return
+					}
+					m.process(ctx, item)
+				}
+			})
+		}
+	}
+}
+
+// stop closes the queues and waits for the workers.
 func (m *manager) stop() {
-	m.queue.close()
+	for _, l := range m.lanes {
+		l.queue.close()
+	}
 	m.workers.Wait()
 }
 
 // process reconciles one item and schedules what its result or error asks for.
 func (m *manager) process(ctx context.Context, item string) {
 	kind, key, _ := strings.Cut(item, "|")
-	fn := m.kinds[kind]
-	if fn == nil {
-		m.queue.done(item)
+	l := m.lanes[kind]
+	if l == nil {
 		return
 	}
-	res, err := fn(ctx, key)
-	m.queue.done(item)
+	res, err := l.reconcile(ctx, key)
+	l.queue.done(item)
 	if ctx.Err() != nil {
 		return
 	}
@@ -118,7 +133,7 @@ func (m *manager) process(ctx context.Context, item string) {
 		m.logger.Error("reconcile", "kind", kind, "key", key, "err", err, "retry_in", delay)
 	}
 	if delay > 0 {
-		m.after(delay, func() { m.queue.add(item) })
+		m.after(delay, func() { l.queue.add(item) })
 	}
 }
 
