@@ -150,8 +150,8 @@ func (c *Controller) reconcileNode(ctx context.Context, key string, cl *resource
 		if errors.Is(err, driver.ErrConfigRejected) {
 			return nodeResult{incompatible: engineReason(err)}, err
 		}
-		if errors.Is(err, driver.ErrSeedRejected) {
-			return nodeResult{restoreFailed: engineReason(err)}, err
+		if reason := restoreRefusal(err); reason != "" {
+			return nodeResult{restoreFailed: reason}, err // the engine cannot load its seed
 		}
 		if errors.Is(err, driver.ErrNodeDown) {
 			return nodeResult{}, nil // the group's reconciler promotes a replica first
@@ -485,7 +485,8 @@ func noteIncompatible(cl *resource.Cluster, results map[string]nodeResult, emit 
 	return true, nil
 }
 
-// engineReason is the engine's own account of why it refused its configuration.
+// engineReason is the engine's own account of why it refused to start (its configuration, or the dataset
+// it was seeded with).
 func engineReason(err error) string {
 	if ce, ok := errors.AsType[*driver.Refusal](err); ok {
 		return ce.Reason

@@ -654,14 +654,13 @@ var seedWords = []string{"loading DB", "Wrong signature trying to load DB", "Can
 // file (without the pid, role and time in front), or "" when it says no such thing.
 func seedRefusal(logTail string) string {
 	for l := range strings.Lines(logTail) {
-		for _, w := range seedWords {
-			if i := strings.Index(l, w); i >= 0 {
-				if _, msg, ok := strings.Cut(l, " # "); ok {
-					return strings.TrimSpace(msg)
-				}
-				return strings.TrimSpace(l)
-			}
+		if !slices.ContainsFunc(seedWords, func(w string) bool { return strings.Contains(l, w) }) {
+			continue
 		}
+		if _, msg, ok := strings.Cut(l, " # "); ok {
+			return strings.TrimSpace(msg)
+		}
+		return strings.TrimSpace(l)
 	}
 	return ""
 }

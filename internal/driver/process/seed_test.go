@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestEnsureWaitsForALongLoad(t *testing.T) {
 	src.MaxMemoryBytes = 1 << 30
 	src.Config = map[string]string{"enable-debug-command": "local"}
 	ensure(t, d, src)
-	if got := dialEngine(t, src.Port).do("DEBUG", "POPULATE", "1000000", "key", "32"); got != "OK" {
+	if got := dialEngine(t, src.Port).do("DEBUG", "POPULATE", strconv.Itoa(keys), "key", "32"); got != "OK" {
 		t.Fatalf("DEBUG POPULATE: %v", got)
 	}
 	seed := filepath.Join(t.TempDir(), "seed.rdb")
