@@ -32,7 +32,7 @@ const (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{"str": deref[string], "num": deref[int32], "float": deref[float64], "copied": copiedNodeGroups, "flag": deref[bool]}).
+var templates = template.Must(template.New("").Funcs(template.FuncMap{"str": deref[string], "num": deref[int32], "float": deref[float64], "copied": copiedNodeGroups, "flag": deref[bool], "parameterGroups": parameterGroupRows}).
 	ParseFS(templateFiles, "templates/*.html"))
 
 // Console serves the web console.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/ecache/ecache/internal/api"
 )
@@ -16,6 +17,23 @@ type parameterGroupPage struct {
 	Parameters                  []api.Parameter
 	Modifiable                  []string // names of the parameters the form may set
 	UsedBy                      []string // cache clusters with this group
+}
+
+// parameterGroupList is what a table of parameter groups shows: the region's groups, defaults or not.
+type parameterGroupList struct {
+	Region string
+	Groups []api.CacheParameterGroup
+}
+
+// parameterGroupRows picks of groups the default ones ("default.…", which cannot be changed) or the others.
+func parameterGroupRows(region string, groups []api.CacheParameterGroup, defaults bool) parameterGroupList {
+	out := parameterGroupList{Region: region}
+	for _, g := range groups {
+		if strings.HasPrefix(deref(g.CacheParameterGroupName), "default.") == defaults {
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	return out
 }
 
 // parameterGroupPath is the page of parameter group name in region rg.

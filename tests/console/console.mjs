@@ -53,8 +53,9 @@ try {
   const events = await page.locator("#events").textContent();
   if (!events.includes("Test Failover API called for node group 0001")) await fail("no TestFailover event on the page");
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
-  // A parameter group's page, from its link on the overview, lists its parameters.
-  const pg = page.locator("#parameter-groups a").first();
+  // A default parameter group's page, from its link on the overview, lists its parameters.
+  await page.click("#default-parameter-groups summary");
+  const pg = page.locator("#default-parameter-groups a").first();
   const pgName = await pg.textContent();
   await pg.click();
   await page.waitForSelector("#parameters");
