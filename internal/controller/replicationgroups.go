@@ -89,7 +89,7 @@ func (c *Controller) stayDown(ctx context.Context, cl *resource.Cluster) bool {
 		return false
 	}
 	g, _, err := resource.Load[resource.ReplicationGroup](ctx, c.store, resource.KindReplicationGroup, resource.Key(cl.Region, cl.ReplicationGroupID))
-	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting || (g.ClusterEnabled || compatible(g)) && !g.Formed {
+	if err != nil || !g.AutomaticFailover || g.Status == resource.StatusDeleting || g.Migration != nil || (g.ClusterEnabled || compatible(g)) && !g.Formed {
 		return false
 	}
 	for _, ng := range g.NodeGroups {
@@ -173,12 +173,19 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	}
 
 	// A dead primary with automatic failover: promote the most up-to-date replica first.
-	if g.AutomaticFailover && !primary.running && primary.cluster.Status != resource.StatusCreating {
+	if g.AutomaticFailover && g.Migration == nil && !primary.running && primary.cluster.Status != resource.StatusCreating {
 		return true, c.failover(ctx, key, g, sh, "")
 	}
 	// A requested failover (TestFailover): a planned promotion, the old primary stays alive.
 	if g.Failover != nil {
 		return true, c.failover(ctx, key, g, sh, g.Failover.Target)
+	}
+
+	// An online migration: the primary follows the source until CompleteMigration.
+	if g.Migration != nil {
+		if ended, err := c.followSource(ctx, key, g, sh); ended || err != nil {
+			return true, err
+		}
 	}
 
 	// Replication: every running replica follows the primary.
@@ -213,8 +220,8 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 		}
 	}
 	c.pointEndpoints(ctx, key, g, primary, replicas, readers, false)
-	if !ready {
-		return true, nil // check again soon: replicas are still syncing
+	if !ready || g.Migration != nil {
+		return true, nil // check again soon: replicas are still syncing, or the migration's link is watched
 	}
 	if busy, err := c.rollMembers(ctx, key, g, shards); busy || err != nil {
 		return true, err

@@ -90,6 +90,9 @@ type ReplicationGroup struct {
 
 	// Failover records an automatic or requested failover in progress (see Failover).
 	Failover *Failover `json:"failover,omitempty"`
+	// Migration, while set, is an online migration into the group (StartMigration): its primary replicates
+	// from a server outside ecache until CompleteMigration.
+	Migration *Migration `json:"migration,omitempty"`
 	// Recovering lists member clusters that lost the primary role and are being recovered as replicas.
 	Recovering []string `json:"recovering,omitempty"`
 	// PendingPrimary is the member a ModifyReplicationGroup PrimaryClusterId without ApplyImmediately
@@ -259,4 +262,20 @@ func (g *ReplicationGroup) MemberACLSecret() string {
 		return ""
 	}
 	return g.ACLSecret
+}
+
+// StatusMigrating is a replication group being migrated into from a server outside ecache.
+const StatusMigrating = "migrating"
+
+// Migration is an online migration into a cluster mode disabled replication group (StartMigration).
+type Migration struct {
+	// Source is the Valkey or Redis OSS server the group's primary replicates from (host:port).
+	Source    string    `json:"source"`
+	StartedAt time.Time `json:"startedAt"`
+	// LinkUp says whether the primary's link to the source was up when the controller last looked.
+	LinkUp bool `json:"linkUp,omitempty"`
+	// Complete is set by CompleteMigration: the primary stops replicating once it has everything the source
+	// has, or at once with Force.
+	Complete bool `json:"complete,omitempty"`
+	Force    bool `json:"force,omitempty"`
 }
