@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ecache/ecache/internal/replication"
 	"github.com/ecache/ecache/internal/resource"
@@ -86,6 +87,31 @@ func (c *Controller) endMigration(ctx context.Context, key string, g *resource.R
 			msg += " (forced)"
 		}
 		cur.Migration = nil
+		return true, resource.AddEvent(tx, now, 0, cur.Region, resource.SourceReplicationGroup, cur.ID, msg)
+	})
+}
+
+// tryMigrationSource answers TestMigration: it reads the replication state of the source named, as the
+// group's primary would reach it, and records the outcome as an event.
+func (c *Controller) tryMigrationSource(ctx context.Context, key string, g *resource.ReplicationGroup) error {
+	source := g.MigrationTest
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := c.engines.Inspect(tctx, resp.Node{Addr: source})
+	cancel()
+	role := "primary"
+	if st.Role == replication.RoleReplica {
+		role = "replica"
+	}
+	msg := fmt.Sprintf("Migration test succeeded: %s answers without a password, as a %s", source, role)
+	if err != nil {
+		msg = fmt.Sprintf("Migration test failed: %s cannot be replicated from: %v", source, err)
+	}
+	now := c.cfg.Now().UTC()
+	return resource.Edit(ctx, c.store, resource.KindReplicationGroup, key, func(tx store.Tx, cur *resource.ReplicationGroup, _ int64) (bool, error) {
+		if cur.MigrationTest != source {
+			return false, nil
+		}
+		cur.MigrationTest = ""
 		return true, resource.AddEvent(tx, now, 0, cur.Region, resource.SourceReplicationGroup, cur.ID, msg)
 	})
 }

@@ -146,6 +146,9 @@ func (c *Controller) reconcileReplicationGroup(ctx context.Context, key string) 
 	if g.UserGroupsPending != nil {
 		return true, c.finishUserGroupChange(ctx, key, g, rev)
 	}
+	if g.MigrationTest != "" {
+		return true, c.tryMigrationSource(ctx, key, g)
+	}
 	if g.ClusterEnabled {
 		if g.PrimaryAddress != "" {
 			return true, c.dropPrimaryAddress(ctx, key, g)

@@ -18,7 +18,8 @@ import (
 // replication group, as ElastiCache's online migration does: StartMigration makes the group's primary a
 // replica of the source, so the group shows migrating, serves the source's keys and the writes still made
 // there, and refuses writes of its own; CompleteMigration, once the primary is in sync, makes it a primary
-// again and the group available and writable, and later writes to the source stay there. A second migration
+// again and the group available and writable, and later writes to the source stay there. TestMigration
+// tries a source and a closed port first, recording each outcome as an event. A second migration
 // from a source that does not answer is ended with Force and keeps the group's data. Refusals get their
 // modelled faults.
 func TestOnlineMigration(t *testing.T) {
@@ -62,6 +63,38 @@ func TestOnlineMigration(t *testing.T) {
 	fault("an unknown group", err, "ReplicationGroupNotFoundFault")
 	_, err = c.CompleteMigration(ctx, &elasticache.CompleteMigrationInput{ReplicationGroupId: aws.String("target")})
 	fault("completing no migration", err, "ReplicationGroupNotUnderMigrationFault")
+
+	// TestMigration tries a source without moving data: the outcome is an event of the group.
+	groupEvent := func(what, want string) {
+		t.Helper()
+		eventually(t, 10*time.Second, what, func() error {
+			events, err := c.DescribeEvents(ctxT(t), &elasticache.DescribeEventsInput{SourceType: types.SourceTypeReplicationGroup, SourceIdentifier: aws.String("target")})
+			if err != nil {
+				return err
+			}
+			for _, e := range events.Events {
+				if strings.HasPrefix(aws.ToString(e.Message), want) {
+					return nil
+				}
+			}
+			return fmt.Errorf("no event %q among %d", want, len(events.Events))
+		})
+	}
+	closed := freePort(t)
+	for _, p := range []int{port, closed} {
+		tested, err := c.TestMigration(ctx, &elasticache.TestMigrationInput{ReplicationGroupId: aws.String("target"), CustomerNodeEndpointList: endpoint("127.0.0.1", p)})
+		if err != nil || aws.ToString(tested.ReplicationGroup.Status) != "available" {
+			t.Fatalf("TestMigration from port %d: %v", p, err)
+		}
+	}
+	groupEvent("the test of a closed port", fmt.Sprintf("Migration test failed: 127.0.0.1:%d cannot be replicated from: ", closed))
+	if _, err := c.TestMigration(ctx, &elasticache.TestMigrationInput{ReplicationGroupId: aws.String("target"), CustomerNodeEndpointList: endpoint("127.0.0.1", port)}); err != nil {
+		t.Fatal(err)
+	}
+	groupEvent("the test of the source", fmt.Sprintf("Migration test succeeded: 127.0.0.1:%d answers without a password, as a primary", port))
+	if n, _ := primary0(t, g).DBSize(ctx).Result(); n != 0 {
+		t.Errorf("TestMigration moved data: the group holds %d keys", n)
+	}
 
 	out, err := c.StartMigration(ctx, &elasticache.StartMigrationInput{ReplicationGroupId: aws.String("target"), CustomerNodeEndpointList: endpoint("127.0.0.1", port)})
 	if err != nil || aws.ToString(out.ReplicationGroup.Status) != "migrating" {
@@ -137,4 +170,11 @@ func TestOnlineMigration(t *testing.T) {
 	if err := check(primary); err != nil {
 		t.Errorf("after a forced end of a migration from a dead source: %v", err)
 	}
+}
+
+// primary0 is a client of database 0 at g's PrimaryEndpoint, closed when the test ends.
+func primary0(t *testing.T, g types.ReplicationGroup) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr(g.NodeGroups[0].PrimaryEndpoint)})
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -93,6 +93,8 @@ type ReplicationGroup struct {
 	// Migration, while set, is an online migration into the group (StartMigration): its primary replicates
 	// from a server outside ecache until CompleteMigration.
 	Migration *Migration `json:"migration,omitempty"`
+	// MigrationTest is the source (host:port) TestMigration asked about, until the controller has tried it.
+	MigrationTest string `json:"migrationTest,omitempty"`
 	// Recovering lists member clusters that lost the primary role and are being recovered as replicas.
 	Recovering []string `json:"recovering,omitempty"`
 	// PendingPrimary is the member a ModifyReplicationGroup PrimaryClusterId without ApplyImmediately

@@ -24,16 +24,6 @@ func (s *Service) StartMigration(ctx context.Context, in *api.StartMigrationMess
 		return nil, err
 	}
 	out, err := s.updateGroupWhen(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), migratable, func(tx store.Tx, g *resource.ReplicationGroup, _ []*resource.Cluster) error {
-		switch {
-		case g.ClusterEnabled:
-			return api.InvalidParameterValueException("Online migration into a cluster mode enabled replication group is not available on this ecache host yet.")
-		case g.TransitEncryption:
-			return api.InvalidParameterValueException("Replication group %s has in-transit encryption enabled; online migration requires it disabled.", g.ID)
-		case !g.MultiAZ:
-			return api.InvalidParameterValueException("Replication group %s does not have Multi-AZ enabled; online migration requires it.", g.ID)
-		case g.Durable():
-			return api.InvalidParameterCombinationException("Replication group %s has durability %s; online migration replicates from a server outside it, which its transaction log cannot vouch for.", g.ID, g.Durability)
-		}
 		now := s.now().UTC()
 		g.Migration = &resource.Migration{Source: source, StartedAt: now}
 		g.Status = resource.StatusMigrating
@@ -68,12 +58,44 @@ func (s *Service) CompleteMigration(ctx context.Context, in *api.CompleteMigrati
 	return &api.CompleteMigrationResponse{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
 }
 
-// migratable refuses a migration into a group that is already under one or is not available.
+// TestMigration checks, without moving data, that a migration from the one endpoint named could start: the
+// service checks the group as StartMigration does, and the controller then tries the source (it answers,
+// without a password, as a primary or a replica) and records the outcome as an event.
+func (s *Service) TestMigration(ctx context.Context, in *api.TestMigrationMessage) (*api.TestMigrationResponse, error) {
+	source, err := migrationSource(in.CustomerNodeEndpointList)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.updateGroupWhen(ctx, region(ctx), strings.ToLower(deref(in.ReplicationGroupId)), migratable, func(tx store.Tx, g *resource.ReplicationGroup, _ []*resource.Cluster) error {
+		g.MigrationTest = source
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.TestMigrationResponse{ReplicationGroup: s.renderReplicationGroup(ctx, out)}, nil
+}
+
+// migratable refuses a migration (or its test) into a group that is already under one, is not available, or
+// does not meet ElastiCache's requirements.
 func migratable(g *resource.ReplicationGroup, _ []*resource.Cluster) error {
 	if g.Migration != nil {
 		return api.ReplicationGroupAlreadyUnderMigrationFault("Replication group %s is already under migration.", g.ID)
 	}
-	return groupAvailable(g)
+	if err := groupAvailable(g); err != nil {
+		return err
+	}
+	switch {
+	case g.ClusterEnabled:
+		return api.InvalidParameterValueException("Online migration into a cluster mode enabled replication group is not available on this ecache host yet.")
+	case g.TransitEncryption:
+		return api.InvalidParameterValueException("Replication group %s has in-transit encryption enabled; online migration requires it disabled.", g.ID)
+	case !g.MultiAZ:
+		return api.InvalidParameterValueException("Replication group %s does not have Multi-AZ enabled; online migration requires it.", g.ID)
+	case g.Durable():
+		return api.InvalidParameterCombinationException("Replication group %s has durability %s; online migration replicates from a server outside it, which its transaction log cannot vouch for.", g.ID, g.Durability)
+	}
+	return nil
 }
 
 // migrationSource is the host:port of CustomerNodeEndpointList's one endpoint.
