@@ -5,11 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ecache/ecache/internal/app"
+	"github.com/ecache/ecache/internal/regions"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -57,8 +60,24 @@ func pingNode(t *testing.T, what string, out []byte) {
 }
 
 // TestReadmeSnippets runs the README's boto3 and Go SDK quickstarts as they stand, against the binary, and
-// checks that an engine answers at the node endpoint each prints.
+// checks that an engine answers at the node endpoint each prints. The Terraform provider block cannot run
+// here (no Terraform); it must name ecache's default API address and a region ecache serves.
 func TestReadmeSnippets(t *testing.T) {
+	t.Run("terraform", func(t *testing.T) {
+		hcl := readmeSnippet(t, "terraform")
+		region := regexp.MustCompile(`(?m)^\s*region\s*=\s*"([^"]+)"`).FindStringSubmatch(hcl)
+		if region == nil || !regions.New().Has(region[1]) {
+			t.Errorf("the Terraform block's region %v is not one ecache serves", region)
+		}
+		if want := `elasticache = "http://` + app.DefaultConfig().Listen + `"`; !strings.Contains(hcl, want) {
+			t.Errorf("the Terraform block does not point at ecache's default address (%s):\n%s", want, hcl)
+		}
+		for _, flag := range []string{"skip_credentials_validation", "skip_requesting_account_id", "skip_metadata_api_check"} {
+			if !regexp.MustCompile(`(?m)^\s*` + flag + `\s*=\s*true`).MatchString(hcl) {
+				t.Errorf("the Terraform block does not set %s = true (the provider would call STS or the instance metadata)", flag)
+			}
+		}
+	})
 	requireBinary(t, "valkey-server")
 	srv := startServer(t)
 	env := append(os.Environ(), "ENDPOINT=http://"+srv.listen, "AWS_ACCESS_KEY_ID="+srv.keyID, "AWS_SECRET_ACCESS_KEY="+srv.secret,
