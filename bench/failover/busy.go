@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/ecache/ecache/bench/internal/benchkit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,7 +20,6 @@ func startBusy(ctx context.Context, c *elasticache.Client, n, mb int, eng string
 			return err
 		}
 	}
-	value := strings.Repeat("v", 1024)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("busy-%d", i)
 		var addr string
@@ -32,8 +29,7 @@ func startBusy(ctx context.Context, c *elasticache.Client, n, mb int, eng string
 				return err
 			}
 			if cl := out.CacheClusters[0]; aws.ToString(cl.CacheClusterStatus) == "available" {
-				ep := cl.CacheNodes[0].Endpoint
-				addr = net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port))))
+				addr = benchkit.Addr(cl.CacheNodes[0].Endpoint)
 				break
 			}
 			if time.Now().After(deadline) {
@@ -41,16 +37,7 @@ func startBusy(ctx context.Context, c *elasticache.Client, n, mb int, eng string
 			}
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
-		p := rdb.Pipeline()
-		for k := range mb << 10 {
-			p.Set(ctx, "key:"+strconv.Itoa(k), value, 0)
-			if p.Len() == 1000 {
-				if _, err := p.Exec(ctx); err != nil {
-					return err
-				}
-			}
-		}
-		_, err := p.Exec(ctx)
+		err := benchkit.Fill(ctx, rdb, mb<<10, 1024)
 		rdb.Close()
 		if err != nil {
 			return err

@@ -24,7 +24,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
-	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/ecache/ecache/bench/internal/benchkit"
 )
@@ -96,18 +95,12 @@ func run(runs int, eng string) error {
 	}); err != nil {
 		return err
 	}
-	var g types.ReplicationGroup
-	for {
-		if g, err = benchkit.Group(ctx, c, "bench"); err != nil {
-			return err
-		}
-		if aws.ToString(g.Status) == "available" {
-			break
-		}
-		time.Sleep(time.Millisecond)
+	g, err := benchkit.WaitAvailable(ctx, c, "bench", time.Millisecond)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("CreateReplicationGroup (%s, 3 nodes) -> available: %v\n", eng, time.Since(begin).Round(100*time.Microsecond))
-	primaryEP := net.JoinHostPort(aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), strconv.Itoa(int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port))))
+	primaryEP := benchkit.Addr(g.NodeGroups[0].PrimaryEndpoint)
 	if *busy > 0 {
 		if err := startBusy(ctx, c, *busy, *busyMB, eng); err != nil {
 			return err
@@ -188,7 +181,7 @@ func run(runs int, eng string) error {
 	var direct string
 	for _, m := range g.NodeGroups[0].NodeGroupMembers {
 		if aws.ToString(m.CurrentRole) == "primary" {
-			direct = net.JoinHostPort(aws.ToString(m.ReadEndpoint.Address), strconv.Itoa(int(aws.ToInt32(m.ReadEndpoint.Port))))
+			direct = benchkit.Addr(m.ReadEndpoint)
 		}
 	}
 	bench := func(addr string, pipeline int) (float64, error) {

@@ -16,9 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -40,25 +38,6 @@ func main() {
 	}
 }
 
-// valkey starts a bare valkey-server on port with extra arguments; stop ends it.
-func valkey(port int, args ...string) (stop func(), err error) {
-	dir, err := os.MkdirTemp("", "bench-migration")
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command("valkey-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--repl-diskless-sync-delay", "0"}, args...)...)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
-	if err := benchkit.WaitListening(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
-		stop()
-		return nil, err
-	}
-	return stop, nil
-}
-
 // synced waits until the engine at addr follows source with its link up and holds keys keys.
 func synced(ctx context.Context, addr string, keys int64) error {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -78,7 +57,7 @@ func synced(ctx context.Context, addr string, keys int64) error {
 func run(mb int) error {
 	ctx := context.Background()
 	srcPort := benchkit.FreePort()
-	stopSource, err := valkey(srcPort)
+	stopSource, err := benchkit.StartEngine("valkey-server", srcPort, "--repl-diskless-sync-delay", "0")
 	if err != nil {
 		return err
 	}
@@ -86,25 +65,16 @@ func run(mb int) error {
 	source := fmt.Sprintf("127.0.0.1:%d", srcPort)
 	keys := mb << 10
 	src := redis.NewClient(&redis.Options{Addr: source})
-	value := strings.Repeat("v", 1024)
-	p := src.Pipeline()
-	for i := range keys {
-		p.Set(ctx, "key:"+strconv.Itoa(i), value, 0)
-		if p.Len() == 1000 {
-			if _, err := p.Exec(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	if _, err := p.Exec(ctx); err != nil {
+	err = benchkit.Fill(ctx, src, keys, 1024)
+	src.Close()
+	if err != nil {
 		return err
 	}
-	src.Close()
 	fmt.Printf("source: %d keys, %d MiB of values\n", keys, mb)
 
 	// Bare: a fresh engine replicating from the source.
 	barePort := benchkit.FreePort()
-	stopBare, err := valkey(barePort)
+	stopBare, err := benchkit.StartEngine("valkey-server", barePort, "--repl-diskless-sync-delay", "0")
 	if err != nil {
 		return err
 	}
@@ -133,17 +103,11 @@ func run(mb int) error {
 	}); err != nil {
 		return err
 	}
-	var g types.ReplicationGroup
-	for {
-		if g, err = benchkit.Group(ctx, c, "target"); err != nil {
-			return err
-		}
-		if aws.ToString(g.Status) == "available" {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	g, err := benchkit.WaitAvailable(ctx, c, "target", 10*time.Millisecond)
+	if err != nil {
+		return err
 	}
-	primary := net.JoinHostPort(aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), strconv.Itoa(int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port))))
+	primary := benchkit.Addr(g.NodeGroups[0].PrimaryEndpoint)
 	start = time.Now()
 	if _, err := c.StartMigration(ctx, &elasticache.StartMigrationInput{ReplicationGroupId: aws.String("target"),
 		CustomerNodeEndpointList: []types.CustomerNodeEndpoint{{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(srcPort))}}}); err != nil {
@@ -157,14 +121,8 @@ func run(mb int) error {
 	if _, err := c.CompleteMigration(ctx, &elasticache.CompleteMigrationInput{ReplicationGroupId: aws.String("target")}); err != nil {
 		return err
 	}
-	for {
-		if g, err = benchkit.Group(ctx, c, "target"); err != nil {
-			return err
-		}
-		if aws.ToString(g.Status) == "available" {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	if _, err := benchkit.WaitAvailable(ctx, c, "target", 5*time.Millisecond); err != nil {
+		return err
 	}
 	completeTook := time.Since(start)
 	fmt.Printf("in sync: ecache StartMigration -> primary holds every key %v; bare REPLICAOF %v; ratio (bare/ecache) %.2f\n",

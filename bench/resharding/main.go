@@ -13,7 +13,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
-	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ecache/ecache/bench/internal/benchkit"
@@ -38,21 +36,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func waitAvailable(ctx context.Context, c *elasticache.Client) (types.ReplicationGroup, error) {
-	deadline := time.Now().Add(10 * time.Minute)
-	for time.Now().Before(deadline) {
-		g, err := benchkit.Group(ctx, c, "bench")
-		if err != nil {
-			return g, err
-		}
-		if aws.ToString(g.Status) == "available" {
-			return g, nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return types.ReplicationGroup{}, fmt.Errorf("the group did not become available")
 }
 
 // load writes n keys of 32-byte values through a cluster client, pipelined.
@@ -102,13 +85,13 @@ func run(keys int, eng string) error {
 	}); err != nil {
 		return err
 	}
-	g, err := waitAvailable(ctx, c)
+	g, err := benchkit.WaitAvailable(ctx, c, "bench", 5*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("CreateReplicationGroup (%s, 3 shards x 2 nodes) -> available: %v\n", eng, time.Since(begin).Round(time.Millisecond))
 
-	cfg := net.JoinHostPort(aws.ToString(g.ConfigurationEndpoint.Address), strconv.Itoa(int(aws.ToInt32(g.ConfigurationEndpoint.Port))))
+	cfg := benchkit.Addr(g.ConfigurationEndpoint)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{cfg}})
 	defer rdb.Close()
 	if err := load(ctx, rdb, keys); err != nil {
@@ -120,7 +103,7 @@ func run(keys int, eng string) error {
 	}); err != nil {
 		return err
 	}
-	if g, err = waitAvailable(ctx, c); err != nil {
+	if g, err = benchkit.WaitAvailable(ctx, c, "bench", 5*time.Millisecond); err != nil {
 		return err
 	}
 	took := time.Since(begin)

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -51,18 +50,8 @@ func run(shards int, idle time.Duration, requests int) error {
 	}); err != nil {
 		return err
 	}
-	for {
-		g, err := benchkit.Group(ctx, c, "scale")
-		if err != nil {
-			return err
-		}
-		if aws.ToString(g.Status) == "available" {
-			break
-		}
-		if time.Since(start) > 15*time.Minute {
-			return errors.New("the group is not available after 15 minutes")
-		}
-		time.Sleep(100 * time.Millisecond)
+	if _, err := benchkit.WaitAvailable(ctx, c, "scale", 100*time.Millisecond); err != nil {
+		return err
 	}
 	fmt.Printf("CreateReplicationGroup %d x 2 (%d nodes) -> available: %v\n", shards, nodes, time.Since(start).Round(time.Millisecond))
 

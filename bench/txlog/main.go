@@ -68,15 +68,12 @@ func run(n int) error {
 		apis = append(apis, p.APIAddr)
 	}
 	valkeyPort := benchkit.FreePort()
-	vk := exec.Command("valkey-server", "--port", fmt.Sprint(valkeyPort), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
-	if err := vk.Start(); err != nil {
-		return fmt.Errorf("valkey-server: %w", err)
-	}
-	defer func() { _ = vk.Process.Kill(); _, _ = vk.Process.Wait() }()
-	valkeyAddr := fmt.Sprintf("127.0.0.1:%d", valkeyPort)
-	if err := benchkit.WaitListening(valkeyAddr, 10*time.Second); err != nil {
+	stopValkey, err := benchkit.StartEngine("valkey-server", valkeyPort)
+	if err != nil {
 		return err
 	}
+	defer stopValkey()
+	valkeyAddr := fmt.Sprintf("127.0.0.1:%d", valkeyPort)
 	rdb := redis.NewClient(&redis.Options{Addr: valkeyAddr})
 	defer rdb.Close()
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -243,14 +242,7 @@ func TestSnapshotExportImport(t *testing.T) {
 	_, err = c.CopySnapshot(ctx, &elasticache.CopySnapshotInput{SourceSnapshotName: aws.String("before-upgrade"), TargetSnapshotName: aws.String("export-2"), TargetBucket: aws.String("my-bucket")})
 	wantFault(t, "export without read permission", err, "InvalidParameterValue", "ElastiCache has not been granted READ permissions my-bucket on the S3 Bucket.")
 	wantFault(t, "restore without read permission", seed("bad6", "valkey", arn), "InvalidParameterValue", "READ permissions my-bucket")
-	var downloads []string
-	_ = filepath.WalkDir(filepath.Join(srv.dataDir, "snapshots", "imports"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			downloads = append(downloads, path)
-		}
-		return nil
-	})
-	if len(downloads) > 0 {
+	if downloads := filesUnder(t, filepath.Join(srv.dataDir, "snapshots", "imports")); len(downloads) > 0 {
 		t.Errorf("downloaded restore files left behind: %v", downloads)
 	}
 	if keys := s3.Keys(t, "my-bucket"); len(keys) != 4 {

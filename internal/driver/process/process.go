@@ -616,8 +616,8 @@ func (d *Driver) start(ctx context.Context, n *node, spec driver.NodeSpec) (driv
 		switch {
 		case configRejected(spec.Engine, p.exitStatus(), tail):
 			err = &driver.Refusal{Of: driver.ErrConfigRejected, Reason: refusal(tail), Err: err}
-		case spec.SeedRDB != "" && seedRefusal(tail) != "":
-			err = &driver.Refusal{Of: driver.ErrSeedRejected, Reason: seedRefusal(tail), Err: err}
+		case spec.SeedRDB != "":
+			err = seedError(tail, err)
 		}
 		return fail(err)
 	}
@@ -663,6 +663,15 @@ func seedRefusal(logTail string) string {
 		return strings.TrimSpace(l)
 	}
 	return ""
+}
+
+// seedError is err, a failed start of an engine given an RDB file, as ErrSeedRejected when the end of the
+// engine's log says it could not load the file.
+func seedError(logTail string, err error) error {
+	if reason := seedRefusal(logTail); reason != "" {
+		return &driver.Refusal{Of: driver.ErrSeedRejected, Reason: reason, Err: err}
+	}
+	return err
 }
 
 // launch starts binary in its own session, with stdin from /dev/null and output appended to engine.log.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ecache/ecache/internal/driver"
 	"github.com/ecache/ecache/internal/resp"
 )
 
@@ -54,11 +53,7 @@ func (s *Scratch) waitLoaded(ctx context.Context) error {
 			return ctx.Err()
 		case <-s.p.done:
 			tail := logTail(s.dir)
-			err := fmt.Errorf("scratch engine exited before loading the file%s", tail)
-			if reason := seedRefusal(tail); reason != "" {
-				return &driver.Refusal{Of: driver.ErrSeedRejected, Reason: reason, Err: err}
-			}
-			return err
+			return seedError(tail, fmt.Errorf("scratch engine exited before loading the file%s", tail))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
